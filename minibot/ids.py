@@ -1,0 +1,57 @@
+"""Run identity: run_id, cmdline_hash (R-P4) and deterministic UUID-v4-format ids for core outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+RUN_ID_RE = re.compile(r"^\d{8}_\d{6}$")
+HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+_ID_NAMESPACE = b"minibot.nore.id.v1"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """`YYYYMMDD_HHMMSS` in UTC."""
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d_%H%M%S")
+
+
+def process_command_line() -> str:
+    """The command line of this process, as the OS recorded it.
+
+    Windows: `GetCommandLineW()` (R-P4), exactly the string the process was started with. POSIX: the
+    documented equivalent is `/proc/self/cmdline` (NUL-separated argv) joined with single spaces; where
+    /proc is missing, `sys.orig_argv` (the interpreter's own argv) joined the same way.
+    """
+    if sys.platform == "win32":
+        import ctypes
+
+        get = ctypes.windll.kernel32.GetCommandLineW
+        get.restype = ctypes.c_wchar_p
+        return str(get())
+    proc = Path("/proc/self/cmdline")
+    if proc.exists():
+        parts = proc.read_bytes().rstrip(b"\0").split(b"\0")
+        return " ".join(p.decode("utf-8", "surrogateescape") for p in parts)
+    return " ".join(sys.orig_argv)
+
+
+def cmdline_hash(command_line: str) -> str:
+    """sha256 (lowercase hex) of the command line's UTF-8 bytes."""
+    return hashlib.sha256(command_line.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def deterministic_id(*parts: str) -> str:
+    """A UUID with version-4 and RFC 4122 variant bits, derived from `parts` (stable across runs)."""
+    digest = bytearray(hashlib.sha256(_ID_NAMESPACE + b"\0" + "\0".join(parts).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x40
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def random_id() -> str:
+    """A random UUID4, for events outside the deterministic core."""
+    return str(uuid.uuid4())

@@ -1,0 +1,67 @@
+"""The sha256 JSONL line codec (R-C1): `sha256:<64 lowercase hex>:<compact UTF-8 JSON>\\n`.
+
+The hash covers exactly the JSON bytes as written on the line, so a reader verifies the bytes it read,
+not a re-serialization of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from minibot.reasons import JournalCorrupt, ReasonCode
+
+PREFIX = b"sha256:"
+_HEX_LEN = 64
+_JSON_START = len(PREFIX) + _HEX_LEN + 1  # "sha256:" + hex + ":"
+_HEX_CHARS = frozenset(b"0123456789abcdef")
+
+
+def encode_json(obj: Any) -> bytes:
+    """Compact UTF-8 JSON. orjson refuses non-str keys; NaN/inf become null and then fail the schema."""
+    return orjson.dumps(obj)
+
+
+def frame(json_bytes: bytes) -> bytes:
+    """Frame already-serialized JSON bytes as one journal line (with its newline)."""
+    return PREFIX + hashlib.sha256(json_bytes).hexdigest().encode("ascii") + b":" + json_bytes + b"\n"
+
+
+def encode_line(obj: Any) -> bytes:
+    """Serialize `obj` and frame it as one journal line."""
+    return frame(encode_json(obj))
+
+
+def split_line(line: bytes) -> tuple[str, bytes]:
+    """Check a line's framing and hash; return (hex digest, JSON bytes). `line` may end in b"\\n"."""
+    body = line[:-1] if line.endswith(b"\n") else line
+    if b"\n" in body:
+        raise JournalCorrupt("embedded newline inside one line", ReasonCode.LINE_BAD_PREFIX)
+    if not body.startswith(PREFIX) or len(body) < _JSON_START or body[_JSON_START - 1 : _JSON_START] != b":":
+        raise JournalCorrupt("line does not start with 'sha256:<64 hex>:'", ReasonCode.LINE_BAD_PREFIX)
+    digest = body[len(PREFIX) : len(PREFIX) + _HEX_LEN]
+    if not _HEX_CHARS.issuperset(digest):
+        raise JournalCorrupt("hash is not 64 lowercase hex characters", ReasonCode.LINE_BAD_PREFIX)
+    payload = body[_JSON_START:]
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual.encode("ascii") != digest:
+        raise JournalCorrupt(
+            f"sha256 of the JSON bytes is {actual}, line says {digest.decode('ascii')}",
+            ReasonCode.LINE_HASH_MISMATCH,
+        )
+    return digest.decode("ascii"), payload
+
+
+def decode_line(line: bytes) -> Any:
+    """Verify and decode one journal line into its JSON value."""
+    _, payload = split_line(line)
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JournalCorrupt(f"JSON is not valid UTF-8: {exc}", ReasonCode.LINE_NOT_UTF8) from None
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise JournalCorrupt(f"JSON does not parse: {exc}", ReasonCode.LINE_BAD_JSON) from None
