@@ -1,0 +1,98 @@
+"""Load and validate `nore.v1.json` (R-F1); anything off is `ConfigInvalid` naming the key path.
+
+The schema is `config/schema/nore.v1.schema.json` with one fragment per section (`binance.schema.json`,
+`risk.schema.json`, ...), each owned by the package that uses the section. Validation uses jsonschema's
+2020-12 validator (config is read once, so its precise error paths matter more than speed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from minibot.reasons import ConfigInvalid
+
+DEFAULT_CONFIG_NAME = "nore.v1.json"
+_SCHEMA_DIR = "schema"
+
+
+def default_config_path() -> Path:
+    """Path of the shipped `minibot/config/nore.v1.json`."""
+    return Path(str(resources.files("minibot.config").joinpath(DEFAULT_CONFIG_NAME)))
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    folder = resources.files("minibot.config").joinpath(_SCHEMA_DIR)
+    schemas = {
+        entry.name: json.loads(entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".schema.json")
+    }
+    reg: Registry[Any] = Registry().with_resources(
+        (name, Resource.from_contents(schema)) for name, schema in schemas.items()
+    )
+    top = schemas["nore.v1.schema.json"]
+    Draft202012Validator.check_schema(top)
+    return Draft202012Validator(top, registry=reg)
+
+
+def _describe(err: ValidationError) -> str:
+    path = ".".join(str(p) for p in err.absolute_path) or "<root>"
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        return f"{path}: {err.message}; allowed keys: {allowed}"
+    if err.validator == "required":
+        return f"{path}: {err.message}"
+    expected = err.schema.get("description")
+    hint = f" (expected: {expected})" if expected else ""
+    return f"{path}: {err.message}{hint}"
+
+
+def validate_config(doc: Any, where: str = "config") -> None:
+    """Raise ConfigInvalid with every problem, each as `key.path: what is wrong (what was expected)`."""
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = "; ".join(_describe(e) for e in errors[:10])
+        more = f" (+{len(errors) - 10} more)" if len(errors) > 10 else ""
+        raise ConfigInvalid(f"{where}: {lines}{more}")
+
+
+def load_config(path: Path | str | None = None) -> dict[str, Any]:
+    """Read, parse and validate a config file (default: the shipped nore.v1.json)."""
+    p = Path(path) if path is not None else default_config_path()
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigInvalid(f"{p}: cannot read config file: {exc.strerror}") from None
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigInvalid(f"{p}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    validate_config(doc, str(p))
+    result: dict[str, Any] = doc
+    return result
+
+
+def with_overrides(cfg: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep-merged copy of `cfg` with `overrides` applied, validated again."""
+
+    def merge(base: Any, over: Any) -> Any:
+        if isinstance(base, Mapping) and isinstance(over, Mapping):
+            out = dict(base)
+            for k, v in over.items():
+                out[k] = merge(base.get(k), v)
+            return out
+        return over
+
+    merged: dict[str, Any] = merge(cfg, overrides)
+    validate_config(merged, "config with overrides")
+    return merged

@@ -1,0 +1,123 @@
+"""Build, validate and encode event envelopes (R-C2, R-C3, R-T1, R-T7).
+
+Every rejection is a `ContractViolation` whose reason code says exactly what was wrong, so a deadletter
+entry and a STOP name the cause (extra field, missing field, bad id, bad run_id, bad cmdline_hash, NaN...).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastjsonschema import JsonSchemaValueException
+
+from minibot.contracts.registry import QueueContract, registry
+from minibot.journal.codec import frame
+from minibot.reasons import ContractViolation, ReasonCode
+
+SCHEMA_NAME = "nore.event"
+SCHEMA_VERSION = 1
+_REQUIRED = ("schema", "v", "ts", "id", "source", "type", "run_id", "cmdline_hash", "payload")
+_FIELD_CODES = {
+    "data.id": ReasonCode.ENVELOPE_BAD_ID,
+    "data.run_id": ReasonCode.ENVELOPE_BAD_RUN_ID,
+    "data.cmdline_hash": ReasonCode.CMDLINE_HASH_MALFORMED,
+}
+
+
+def ts_iso(ts_ms: int) -> str:
+    """ISO-8601 UTC with milliseconds, e.g. 2026-11-24T22:53:47.123Z."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def build_envelope(
+    *, type_: str, payload: Mapping[str, Any], ts: int, id_: str, source: str, run_id: str, cmdline_hash: str
+) -> dict[str, Any]:
+    """A complete envelope dict (not yet validated; `encode_event` validates what it writes)."""
+    return {
+        "schema": SCHEMA_NAME,
+        "v": SCHEMA_VERSION,
+        "ts": ts,
+        "ts_iso": ts_iso(ts),
+        "id": id_,
+        "source": source,
+        "type": type_,
+        "run_id": run_id,
+        "cmdline_hash": cmdline_hash,
+        "payload": dict(payload),
+    }
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Mapping):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
+def _envelope_error(event: Any, exc: JsonSchemaValueException) -> ContractViolation:
+    if not isinstance(event, dict):
+        return ContractViolation("event is not a JSON object", ReasonCode.ENVELOPE_WRONG_TYPE)
+    extra = sorted(set(event) - set(registry().envelope_schema["properties"]))
+    if extra:
+        return ContractViolation(f"envelope has fields not allowed: {extra}", ReasonCode.ENVELOPE_EXTRA_FIELD)
+    missing = [f for f in _REQUIRED if f not in event]
+    if "cmdline_hash" in missing:
+        return ContractViolation("envelope has no cmdline_hash", ReasonCode.CMDLINE_HASH_MISSING)
+    if missing:
+        return ContractViolation(
+            f"envelope misses required fields {missing}", ReasonCode.ENVELOPE_MISSING_FIELD
+        )
+    code = _FIELD_CODES.get(exc.name)
+    if code is None:
+        code = ReasonCode.ENVELOPE_WRONG_TYPE if exc.rule == "type" else ReasonCode.SCHEMA_INVALID
+    return ContractViolation(f"envelope: {exc.message} (value {exc.value!r:.80})", code)
+
+
+def validate_event(event: Any, queue: QueueContract | None = None) -> None:
+    """Validate envelope + payload (+ type and producer allowed on `queue`); raise ContractViolation."""
+    reg = registry()
+    try:
+        reg.envelope(event)
+    except JsonSchemaValueException as exc:
+        raise _envelope_error(event, exc) from None
+    type_ = event["type"]
+    validator = reg.payload_validators.get(type_)
+    if validator is None:
+        raise ContractViolation(f"unknown event type {type_!r}", ReasonCode.UNKNOWN_EVENT_TYPE)
+    try:
+        validator(event["payload"])
+    except JsonSchemaValueException as exc:
+        raise ContractViolation(
+            f"{type_} payload: {exc.message.replace('data', 'payload', 1)}", ReasonCode.PAYLOAD_INVALID
+        ) from None
+    if queue is not None:
+        if type_ not in queue.types:
+            raise ContractViolation(
+                f"type {type_!r} is not allowed on queue {queue.name!r} (allowed: {sorted(queue.types)})",
+                ReasonCode.TYPE_NOT_ALLOWED_ON_QUEUE,
+            )
+        if event["source"] not in queue.producers:
+            raise ContractViolation(
+                f"producer {event['source']!r} may not write to queue {queue.name!r}",
+                ReasonCode.PRODUCER_NOT_ALLOWED,
+            )
+
+
+def encode_event(event: Mapping[str, Any], queue: QueueContract | None = None) -> bytes:
+    """Serialize, validate exactly what will be written, and frame it as one journal line.
+
+    Validation runs on the decoded bytes, so the line on disk is what passed; NaN/inf (which JSON cannot
+    carry) are reported as NON_FINITE_NUMBER rather than as the null they would have become.
+    """
+    if _has_non_finite(event):
+        raise ContractViolation("event contains NaN or infinity", ReasonCode.NON_FINITE_NUMBER)
+    json_bytes = orjson.dumps(event)
+    validate_event(orjson.loads(json_bytes), queue)
+    return frame(json_bytes)

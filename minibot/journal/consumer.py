@@ -1,0 +1,263 @@
+"""Queue consumer: whole lines only, full validation, ack + cursor, deadletter, recovery (R-A2, R-T1/T2/T6).
+
+Commit protocol per batch: append one `ack` line (first..last line, last id, end position) to the acks
+journal, then atomically rewrite the cursor (a checkpoint that also records where the next ack goes).
+On open, the cursor is checked against the queue (the line ending at its offset must have its sha256)
+and every ack written after it is rolled forward (a crash between ack and cursor loses nothing). Anything
+that does not add up raises CursorDesync; an invalid line is copied verbatim to the deadletter and
+raised after the valid lines before it have been handed out, so nothing before it is lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from minibot.contracts.envelope import build_envelope
+from minibot.ids import deterministic_id, random_id
+from minibot.journal.atomic import read_critical_json, write_critical_json
+from minibot.journal.codec import encode_line
+from minibot.journal.cursor import Cursor, verify_position
+from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
+from minibot.journal.reader import decode_event, iter_lines
+from minibot.journal.segments import (
+    FsyncPolicy,
+    SegmentAppender,
+    list_segments,
+    repair_torn_tail,
+    segment_path,
+)
+from minibot.reasons import CursorDesync, NoreError, ReasonCode
+
+_READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed event and where it sits (line numbers count from 0 across segments)."""
+
+    line: int
+    segment: int
+    end: int
+    sha256: str
+    event: dict[str, Any]
+
+
+class Consumer:
+    """Reads one queue as one named consumer."""
+
+    def __init__(
+        self,
+        paths: QueuePaths,
+        consumer: str,
+        *,
+        run_id: str,
+        cmdline_hash: str,
+        clock: Callable[[], int],
+        fsync: FsyncPolicy | str = "always",
+        batch_max: int = 1000,
+        dedupe_window: int = 1 << 16,
+    ) -> None:
+        if consumer not in paths.contract.consumers:
+            raise CursorDesync(f"{consumer!r} is not a declared consumer of queue {paths.contract.name!r}")
+        self.paths = paths
+        self.name = consumer
+        self.run_id = run_id
+        self.cmdline_hash = cmdline_hash
+        self.clock = clock
+        self.policy = FsyncPolicy.parse(fsync) if isinstance(fsync, str) else fsync
+        self.batch_max = batch_max
+        self.duplicates_dropped = 0
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._dedupe_window = dedupe_window
+        self._pending_error: NoreError | None = None
+        paths.folder.mkdir(parents=True, exist_ok=True)
+        self._acks = SegmentAppender(paths.folder, paths.acks_stem(consumer), self.policy, 64 << 20)
+        self.committed = self._recover()
+        self._read = self.committed  # read position, ahead of `committed` until ack()
+        self._fh: Any = None
+        self._fh_segment = -1
+
+    # ---- recovery -------------------------------------------------------------------------------
+    def _recover(self) -> Cursor:
+        stem = self.paths.acks_stem(self.name)
+        for _, path in list_segments(self.paths.folder, stem)[-1:]:
+            repair_torn_tail(path)  # a torn ack was never committed: the batch is simply redone
+        path = self.paths.cursor(self.name)
+        cursor = Cursor.initial() if not path.exists() else Cursor.from_dict(read_critical_json(path))
+        verify_position(self.paths, cursor)
+        rolled = cursor
+        for raw in iter_lines(self.paths.folder, stem, cursor.acks_segment, cursor.acks_offset):
+            _, ack = decode_event(raw.data, None, run_id=self.run_id)
+            p = ack["payload"]
+            if ack["type"] != "ack" or p["consumer"] != self.name or p["first_line"] != rolled.line:
+                raise CursorDesync(
+                    f"{stem} ({raw.start}): ack for lines {p.get('first_line')}..{p.get('last_line')} "
+                    f"does not continue the cursor at line {rolled.line}",
+                    ReasonCode.ACKS_OUT_OF_ORDER,
+                )
+            rolled = Cursor(
+                p["segment"], p["offset"], p["last_line"] + 1, p["last_id"], None, raw.segment, raw.end
+            )
+            verify_position(self.paths, rolled)
+        if rolled != cursor or not path.exists():
+            self._write_cursor(rolled)
+        return rolled
+
+    def _write_cursor(self, cursor: Cursor) -> None:
+        data = cursor.to_dict(self.paths.contract.name, self.name, self.run_id, self.clock())
+        write_critical_json(self.paths.cursor(self.name), data, fsync=self.policy.mode == "always")
+
+    # ---- reading --------------------------------------------------------------------------------
+    def _file(self, segment: int) -> Any:
+        if self._fh_segment != segment:
+            if self._fh is not None:
+                self._fh.close()
+            self._fh = segment_path(self.paths.folder, INBOX, segment).open("rb")
+            self._fh_segment = segment
+        return self._fh
+
+    def poll(self, max_events: int | None = None) -> list[Record]:
+        """Up to `max_events` new valid records (read, not yet acked).
+
+        The error of an invalid line is raised on the call after the valid records before it were
+        returned, so they can still be processed and acked.
+        """
+        if self._pending_error is not None:
+            raise self._pending_error
+        limit = max_events or self.batch_max
+        out: list[Record] = []
+        pos = self._read
+        while len(out) < limit and self._pending_error is None:
+            if not segment_path(self.paths.folder, INBOX, pos.segment).exists():
+                break
+            fh = self._file(pos.segment)
+            fh.seek(pos.offset)
+            buf = fh.read(_READ_CHUNK)
+            last_nl = buf.rfind(b"\n")
+            if last_nl < 0:
+                if not segment_path(self.paths.folder, INBOX, pos.segment + 1).exists():
+                    break  # nothing new, or a line still being appended
+                fh.seek(pos.offset)  # the next segment exists, so this one is final: read it once more
+                buf = fh.read(_READ_CHUNK)
+                if b"\n" in buf:
+                    continue
+                if buf:
+                    self._fail(
+                        pos, buf, CursorDesync("closed segment ends inside a line", ReasonCode.LINE_TORN)
+                    )
+                    break
+                pos = Cursor(pos.segment + 1, 0, pos.line, pos.last_id, pos.last_sha256, 0, 0)
+                continue
+            base = pos.offset
+            begin = 0
+            while begin <= last_nl and len(out) < limit:
+                nl = buf.index(b"\n", begin)
+                line = buf[begin : nl + 1]
+                try:
+                    digest, event = decode_event(
+                        line, self.paths.contract, run_id=self.run_id, cmdline_hash=self.cmdline_hash
+                    )
+                except NoreError as exc:
+                    self._fail(Cursor(pos.segment, base + begin, pos.line, None, None, 0, 0), line, exc)
+                    break
+                end = base + nl + 1
+                event_id = event["id"]
+                if event_id in self._seen:
+                    self.duplicates_dropped += 1
+                else:
+                    self._remember(event_id)
+                    out.append(Record(pos.line, pos.segment, end, digest, event))
+                pos = Cursor(pos.segment, end, pos.line + 1, event_id, digest, 0, 0)
+                begin = nl + 1
+        self._read = pos
+        return out
+
+    def _remember(self, event_id: str) -> None:
+        self._seen[event_id] = None
+        if len(self._seen) > self._dedupe_window:
+            self._seen.popitem(last=False)
+
+    def _fail(self, at: Cursor, raw: bytes, exc: NoreError) -> None:
+        """Copy the offending line verbatim to the deadletter and hold the error for the next poll."""
+        name = segment_path(self.paths.folder, INBOX, at.segment).name
+        record = {
+            "queue": self.paths.contract.name,
+            "file": name,
+            "line": at.line,
+            "offset": at.offset,
+            "reason_code": exc.reason_code.value,
+            "detail": exc.detail[:3900],
+            "raw_b64": base64.b64encode(raw).decode("ascii"),
+        }
+        env = build_envelope(
+            type_="deadletter",
+            payload=record,
+            ts=self.clock(),
+            id_=random_id(),
+            source=self.name,
+            run_id=self.run_id,
+            cmdline_hash=self.cmdline_hash,
+        )
+        fd = os.open(self.paths.folder / f"{DEADLETTER}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, encode_line(env))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        exc.detail = f"{self.paths.contract.name}/{name}:{at.line + 1} ({at.offset}): {exc.detail}"
+        self._pending_error = exc
+
+    # ---- committing -----------------------------------------------------------------------------
+    def ack(self) -> None:
+        """Commit everything polled so far: one ack line, then the cursor checkpoint."""
+        target = self._read
+        if target.line == self.committed.line:
+            return
+        first = self.committed.line
+        last_id = target.last_id or ""
+        ack = build_envelope(
+            type_="ack",
+            payload={
+                "consumer": self.name,
+                "first_line": first,
+                "last_line": target.line - 1,
+                "last_id": last_id,
+                "segment": target.segment,
+                "offset": target.offset,
+            },
+            ts=self.clock(),
+            id_=deterministic_id(
+                self.run_id, "ack", self.paths.contract.name, self.name, str(target.line - 1)
+            ),
+            source=self.name,
+            run_id=self.run_id,
+            cmdline_hash=self.cmdline_hash,
+        )
+        seg, end = self._acks.append(encode_line(ack))
+        self.committed = Cursor(
+            target.segment, target.offset, target.line, target.last_id, target.last_sha256, seg, end
+        )
+        self._read = self.committed
+        self._write_cursor(self.committed)
+
+    def lag_bytes(self) -> int:
+        """Bytes published but not yet acked by this consumer."""
+        total = 0
+        for index, path in list_segments(self.paths.folder, INBOX):
+            if index >= self.committed.segment:
+                total += path.stat().st_size - (
+                    self.committed.offset if index == self.committed.segment else 0
+                )
+        return total
+
+    def close(self) -> None:
+        """Flush acks and close files."""
+        self._acks.close()
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None

@@ -1,0 +1,181 @@
+"""Append-only sha256 JSONL files split into size-bounded segments, and the fsync policy.
+
+A journal named `inbox` in a folder is the sequence `inbox.jsonl` (segment 0, the R-A2 name),
+`inbox.000001.jsonl`, `inbox.000002.jsonl`, ... Files are never renamed (Windows cannot rename a file
+another process holds open); a writer starts segment k+1 only after segment k ends on a whole line, so a
+reader that sees k+1 exist knows k is final. Appends are one `write()` per batch of whole lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SEGMENT_RE = r"^{stem}(?:\.(\d{{6}}))?\.jsonl$"
+_TAIL_SCAN = 1 << 16
+
+
+def segment_path(folder: Path, stem: str, index: int) -> Path:
+    """Path of segment `index` of journal `stem` (segment 0 is `<stem>.jsonl`)."""
+    return folder / (f"{stem}.jsonl" if index == 0 else f"{stem}.{index:06d}.jsonl")
+
+
+def list_segments(folder: Path, stem: str) -> list[tuple[int, Path]]:
+    """Existing segments of `stem` in order."""
+    pattern = re.compile(SEGMENT_RE.format(stem=re.escape(stem)))
+    found = []
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            m = pattern.match(entry.name)
+            if m:
+                found.append((int(m.group(1) or 0), entry))
+    return sorted(found)
+
+
+@dataclass(frozen=True, slots=True)
+class FsyncPolicy:
+    """`always`, `none`, or group commit at most every `interval_ms` (`group:<N>ms`)."""
+
+    mode: str
+    interval_ms: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> FsyncPolicy:
+        """Parse `always` | `none` | `group:<N>ms`."""
+        if text in ("always", "none"):
+            return cls(text)
+        m = re.fullmatch(r"group:([1-9]\d{0,4})ms", text)
+        if not m:
+            raise ValueError(f"fsync policy {text!r}: expected 'always', 'none' or 'group:<N>ms'")
+        return cls("group", int(m.group(1)))
+
+    def __str__(self) -> str:
+        return f"group:{self.interval_ms}ms" if self.mode == "group" else self.mode
+
+
+def repair_torn_tail(path: Path) -> tuple[int, int]:
+    """Truncate bytes after the last newline (an append torn by a crash, never published).
+
+    Returns (new size, bytes removed). Callers hold the journal's lock and record the repair.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return 0, 0
+    with path.open("r+b") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return size, 0
+        pos = size
+        while pos > 0:
+            start = max(0, pos - _TAIL_SCAN)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                keep = start + nl + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return keep, size - keep
+
+
+def last_line(path: Path, end: int | None = None) -> bytes | None:
+    """The last whole line (with its newline) ending at byte `end` (default: file end), or None."""
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        stop = fh.tell() if end is None else end
+        if stop == 0:
+            return None
+        pos = stop - 1  # skip the terminating newline
+        buf = b""
+        while pos > 0:
+            start = max(0, pos - _TAIL_SCAN)
+            fh.seek(start)
+            buf = fh.read(pos - start) + buf
+            nl = buf.rfind(b"\n")
+            if nl >= 0:
+                fh.seek(start + nl + 1)
+                return fh.read(stop - (start + nl + 1))
+            pos = start
+        fh.seek(0)
+        return fh.read(stop)
+
+
+class SegmentAppender:
+    """Appends batches of whole lines to the newest segment, rotating by size, with an fsync policy.
+
+    Not thread-safe; callers serialize (a process lock plus, for shared queues, a file lock).
+    """
+
+    def __init__(self, folder: Path, stem: str, fsync: FsyncPolicy, segment_max_bytes: int) -> None:
+        self.folder = folder
+        self.stem = stem
+        self.fsync = fsync
+        self.segment_max_bytes = segment_max_bytes
+        self.index = -1
+        self._fd: int | None = None
+        self._dirty = False
+        self._last_sync = time.monotonic()
+
+    def _open(self, index: int) -> None:
+        self.close()
+        path = segment_path(self.folder, self.stem, index)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        self.index = index
+
+    def current_path(self) -> Path:
+        """Path of the segment being appended to."""
+        return segment_path(self.folder, self.stem, self.index)
+
+    def sync_to_newest(self) -> Path:
+        """Point at the newest segment (another writer may have rotated); create segment 0 if none."""
+        segments = list_segments(self.folder, self.stem)
+        newest = segments[-1][0] if segments else 0
+        if self._fd is None or newest != self.index:
+            self._open(newest)
+        return self.current_path()
+
+    def append(self, data: bytes) -> tuple[int, int]:
+        """Write `data` (whole lines) with one write(); return (segment index, end offset)."""
+        if self._fd is None:
+            self.sync_to_newest()
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        if size and size + len(data) > self.segment_max_bytes:
+            self._flush_now()
+            self._open(self.index + 1)
+            size = 0
+        written = os.write(self._fd, data)
+        if written != len(data):
+            raise OSError(f"short write to {self.current_path()}: {written} of {len(data)} bytes")
+        self._dirty = True
+        if self.fsync.mode == "always":
+            self._flush_now()
+        elif self.fsync.mode == "group":
+            self.flush_if_due()
+        return self.index, size + written
+
+    def _flush_now(self) -> None:
+        if self._fd is not None and self._dirty and self.fsync.mode != "none":
+            os.fsync(self._fd)
+        self._dirty = False
+        self._last_sync = time.monotonic()
+
+    def flush_if_due(self) -> None:
+        """Group commit: fsync when the interval has passed since the last one."""
+        if self._dirty and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms:
+            self._flush_now()
+
+    def close(self) -> None:
+        """Flush (per policy) and close the current segment."""
+        if self._fd is not None:
+            self._flush_now()
+            os.close(self._fd)
+            self._fd = None
