@@ -1,0 +1,63 @@
+"""The scrubbed environment ai_role is started with (R-I1, R-P5, R-Q3).
+
+An allow-list, not a deny-list: only the variables an interpreter needs to start and find its temp folder
+and locale survive, plus the non-secret `NORE_AI_VARS` the runner hands over. On top of that, any name
+matching `SECRET_NAME_RE` is dropped even if allow-listed, and any value that mentions a forbidden path
+(the secrets path) is dropped too. Windows treats variable names case-insensitively, so matching does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+# What a Python child needs: PATH/SYSTEMROOT/WINDIR to start on Windows (SYSTEMROOT is required by the
+# CRT and the random module), a temp folder, a home folder, locale, import path and hash seed.
+BASE_ALLOWED = frozenset(
+    {
+        "PATH",
+        "SYSTEMROOT",
+        "WINDIR",
+        "TEMP",
+        "TMP",
+        "TMPDIR",
+        "HOME",
+        "USERPROFILE",
+        "LANG",
+        "LC_ALL",
+        "PYTHONPATH",
+        "PYTHONHASHSEED",
+    }
+)
+# Non-secret settings the ai_role runner may pass (run identity and where to write), nothing else.
+NORE_AI_VARS = frozenset({"NORE_ROLE", "NORE_RUN_DIR", "NORE_AI_DIR", "NORE_RUN_ID", "NORE_CMDLINE_HASH"})
+ALLOWED = BASE_ALLOWED | NORE_AI_VARS
+SECRET_NAME_RE = re.compile(r"KEY|SECRET|TOKEN|PASS|BINANCE|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
+
+
+def scrubbed_env(
+    parent: Mapping[str, str],
+    extra: Mapping[str, str] | None = None,
+    forbidden_values: Iterable[str] = (),
+) -> dict[str, str]:
+    """The allow-listed subset of `parent` plus `extra` (which must itself pass the allow-list)."""
+    blocked = [v for v in forbidden_values if v]
+    merged = {**parent, **(extra or {})}
+    return {name: value for name, value in merged.items() if _problem(name, value, blocked) is None}
+
+
+def env_problems(env: Mapping[str, str], forbidden_values: Iterable[str] = ()) -> list[str]:
+    """Why `env` is not a scrubbed AI environment; empty when it is (used by the ai_isolation_gate)."""
+    blocked = [v for v in forbidden_values if v]
+    found = ((name, _problem(name, value, blocked)) for name, value in sorted(env.items()))
+    return [f"{name}: {why}" for name, why in found if why]
+
+
+def _problem(name: str, value: str, blocked: list[str]) -> str | None:
+    if name.upper() not in ALLOWED:
+        return "not on the allow-list"
+    if SECRET_NAME_RE.search(name):
+        return "name looks like a secret"
+    if any(b.lower() in value.lower() for b in blocked):
+        return "value mentions a forbidden path"
+    return None
