@@ -19,9 +19,12 @@ app = typer.Typer(
 # (command name, "module:function") for plain commands, registered in this order. Each owning package
 # keeps its command next to its code; this table is the whole CLI surface (docs/reference.md mirrors it).
 COMMANDS: list[tuple[str, str]] = [
+    ("gates", "minibot.gates.cli:gates"),
 ]
 # (group name, "module:typer_app") for command groups.
-GROUPS: list[tuple[str, str]] = []
+GROUPS: list[tuple[str, str]] = [
+    ("journal", "minibot.journal.cli:journal_app"),
+]
 
 
 def _load(target: str) -> object:

@@ -1,0 +1,255 @@
+"""Offline verification of journals and queues: every line, hash, schema, ids, acks and cursors.
+
+Used by `nore journal verify PATH` (a file or a queue folder) and by `nore verify RUN_DIR`. Problems are
+reported as `file:line (byte offset): REASON_CODE detail` with 1-based line numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minibot.contracts.registry import QueueContract, registry
+from minibot.journal.atomic import read_critical_json
+from minibot.journal.cursor import Cursor, verify_position
+from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
+from minibot.journal.reader import decode_event, iter_lines
+from minibot.journal.segments import list_segments, segment_path
+from minibot.reasons import NoreError, ReasonCode
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One verification failure."""
+
+    file: str
+    line: int
+    offset: int
+    reason_code: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} ({self.offset}): {self.reason_code} {self.detail}"
+
+
+@dataclass
+class Report:
+    """What a verification found."""
+
+    problems: list[Problem] = field(default_factory=list)
+    lines: int = 0
+    files: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+    def add(self, file: Path | str, line: int, offset: int, code: str, detail: str) -> None:
+        """Record one problem."""
+        self.problems.append(Problem(str(file), line, offset, code, detail))
+
+
+def _scan(
+    report: Report,
+    folder: Path,
+    stem: str,
+    contract: QueueContract | None,
+    seen: dict[str, str],
+) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+    """Yield (line index, raw line, event) for every valid line of a segmented journal; record problems."""
+    index = 0
+    in_segment = (-1, 0)  # (segment, 1-based line within it) for messages
+    segments = list_segments(folder, stem)
+    report.files += len(segments)
+    try:
+        for raw in iter_lines(folder, stem):
+            name = segment_path(folder, stem, raw.segment)
+            in_segment = (raw.segment, in_segment[1] + 1 if in_segment[0] == raw.segment else 1)
+            report.lines += 1
+            try:
+                _, event = decode_event(raw.data, contract)
+            except NoreError as exc:
+                report.add(name, in_segment[1], raw.start, exc.reason_code.value, exc.detail)
+                index += 1
+                continue
+            where = f"{name.name}:{in_segment[1]}"
+            if event["id"] in seen:
+                report.add(
+                    name,
+                    in_segment[1],
+                    raw.start,
+                    ReasonCode.DUPLICATE_ID.value,
+                    f"id {event['id']} already at {seen[event['id']]}",
+                )
+            seen[event["id"]] = where
+            report.counts[event["type"]] = report.counts.get(event["type"], 0) + 1
+            yield index, raw, event
+            index += 1
+    except NoreError as exc:
+        report.add(folder / f"{stem}.jsonl", in_segment[1] + 1, 0, exc.reason_code.value, exc.detail)
+    if segments:
+        last = segments[-1][1]
+        with last.open("rb") as fh:
+            data = fh.read()
+        if data and not data.endswith(b"\n"):
+            report.add(
+                last,
+                index + 1,
+                data.rfind(b"\n") + 1,
+                ReasonCode.LINE_TORN.value,
+                "final line has no newline (torn append)",
+            )
+
+
+def verify_file(path: Path, report: Report | None = None) -> Report:
+    """Verify one journal file (any segment of any journal): framing, hash, envelope, payload, ids."""
+    report = report or Report()
+    contract = registry().queues.get(path.parent.name) if path.name.startswith(INBOX) else None
+    report.files += 1
+    for _ in _scan_single(report, path, contract, {}):
+        pass
+    return report
+
+
+def _scan_single(
+    report: Report, path: Path, contract: QueueContract | None, seen: dict[str, str]
+) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+    data = path.read_bytes()
+    start = 0
+    index = 0
+    while start < len(data):
+        nl = data.find(b"\n", start)
+        if nl < 0:
+            report.add(
+                path, index + 1, start, ReasonCode.LINE_TORN.value, "final line has no newline (torn append)"
+            )
+            return
+        line = data[start : nl + 1]
+        report.lines += 1
+        try:
+            _, event = decode_event(line, contract)
+        except NoreError as exc:
+            report.add(path, index + 1, start, exc.reason_code.value, exc.detail)
+        else:
+            if event["id"] in seen:
+                report.add(
+                    path,
+                    index + 1,
+                    start,
+                    ReasonCode.DUPLICATE_ID.value,
+                    f"id {event['id']} already at line {seen[event['id']]}",
+                )
+            seen[event["id"]] = str(index + 1)
+            report.counts[event["type"]] = report.counts.get(event["type"], 0) + 1
+            yield index, line, event
+        start = nl + 1
+        index += 1
+
+
+def verify_queue(folder: Path, report: Report | None = None) -> Report:
+    """Verify a queue folder: inbox segments, deadletter, recovery log, every consumer's acks and cursor."""
+    report = report or Report()
+    paths = QueuePaths.of(folder.parent, folder.name)
+    positions: dict[int, tuple[int, int, str]] = {}
+    for index, raw, event in _scan(report, folder, INBOX, paths.contract, {}):
+        positions[index] = (raw.segment, raw.end, event["id"])
+    total = len(positions)
+    dead = folder / f"{DEADLETTER}.jsonl"
+    if dead.exists():
+        for index, _line, event in _scan_single(report, dead, None, {}):
+            p = event["payload"]
+            report.add(
+                dead,
+                index + 1,
+                0,
+                p["reason_code"],
+                f"deadlettered {p['file']}:{p['line'] + 1} ({p['offset']}): {p['detail']}",
+            )
+    recovery = folder / "recovery.jsonl"
+    if recovery.exists():
+        for _ in _scan_single(report, recovery, None, {}):
+            pass
+    for consumer in paths.contract.consumers:
+        _verify_consumer(report, paths, consumer, positions, total)
+    return report
+
+
+def _verify_consumer(
+    report: Report, paths: QueuePaths, consumer: str, positions: dict[int, tuple[int, int, str]], total: int
+) -> None:
+    stem = paths.acks_stem(consumer)
+    expected_first = 0
+    for index, _raw, event in _scan(report, paths.folder, stem, None, {}):
+        p = event["payload"]
+        name = paths.folder / f"{stem}.jsonl"
+        if event["type"] != "ack" or p["consumer"] != consumer:
+            report.add(name, index + 1, 0, ReasonCode.ACKS_OUT_OF_ORDER.value, "not an ack of this consumer")
+            continue
+        if p["first_line"] != expected_first or p["last_line"] < p["first_line"]:
+            report.add(
+                name,
+                index + 1,
+                0,
+                ReasonCode.ACKS_OUT_OF_ORDER.value,
+                f"ack of lines {p['first_line']}..{p['last_line']}, expected to start at {expected_first}",
+            )
+        at = positions.get(p["last_line"])
+        if at is None or at != (p["segment"], p["offset"], p["last_id"]):
+            report.add(
+                name,
+                index + 1,
+                0,
+                ReasonCode.CURSOR_DESYNC.value,
+                f"ack names line {p['last_line']} at segment {p['segment']} offset {p['offset']} id "
+                f"{p['last_id']}, the queue has {at}",
+            )
+        expected_first = p["last_line"] + 1
+    cursor_path = paths.cursor(consumer)
+    if not cursor_path.exists():
+        return
+    try:
+        cursor = Cursor.from_dict(read_critical_json(cursor_path))
+        verify_position(paths, cursor)
+    except NoreError as exc:
+        report.add(cursor_path, 1, 0, exc.reason_code.value, exc.detail)
+        return
+    if cursor.line != expected_first:
+        report.add(
+            cursor_path,
+            1,
+            0,
+            ReasonCode.CURSOR_DESYNC.value,
+            f"cursor at line {cursor.line} but acks end at line {expected_first}",
+        )
+    if cursor.line > total:
+        report.add(
+            cursor_path,
+            1,
+            0,
+            ReasonCode.CURSOR_DESYNC.value,
+            f"cursor at line {cursor.line} beyond the {total} lines of the queue",
+        )
+
+
+def verify_path(path: Path) -> Report:
+    """A queue folder (has inbox.jsonl), a folder of queues, or a single journal file."""
+    path = Path(path)
+    if path.is_file():
+        return verify_file(path)
+    if (path / f"{INBOX}.jsonl").exists():
+        return verify_queue(path)
+    report = Report()
+    if path.is_dir():
+        for child in sorted(path.iterdir()):
+            if (child / f"{INBOX}.jsonl").exists():
+                verify_queue(child, report)
+        if report.files:
+            return report
+    report.add(
+        path, 0, 0, ReasonCode.INTERNAL_ERROR.value, "not a journal file, queue folder or folder of queues"
+    )
+    return report
