@@ -181,25 +181,33 @@ class MarketFeed:
         await self.stream.close()
 
     async def run(self) -> ReasonCode | None:
-        """Run until STOP (returns its reason) or `close()` (returns None); always closes the client."""
+        """Run until STOP (returns its reason) or `close()` (returns None); always closes the client.
+
+        If the stream or fallback task dies of an unexpected exception (e.g. raised by `on_message`), the
+        feed shuts down and re-raises it: a market feed that silently lost its stream must not go on.
+        """
+        health_task = asyncio.create_task(self.health.run(), name="market-health")
         stream_task = asyncio.create_task(self.stream.run(), name="market-stream")
         fallback_task = asyncio.create_task(self._fallback_loop(), name="market-rest-fallback")
+        tasks = (health_task, stream_task, fallback_task)
         try:
-            reason = await self.health.run()
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._closing.set()
+            await self.health.close()
             await self.stream.close()
-            for task in (stream_task, fallback_task):
-                try:
-                    await asyncio.wait_for(
-                        task, self.clock.real_seconds(self.cfg.rest_timeout_s * 1000.0) + 1.0
-                    )
-                except TimeoutError:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            grace_s = self.clock.real_seconds(self.cfg.rest_timeout_s * 1000.0) + 1.0
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
             await self.rest.close()
-        return reason
+        for task in (stream_task, fallback_task):
+            exc = None if task.cancelled() else task.exception()
+            if exc is not None:
+                raise exc
+        return None if health_task.cancelled() else health_task.result()
 
     def stats(self) -> dict[str, Any]:
         """Counters for metrics and tests."""

@@ -139,7 +139,9 @@ class StreamClient:
                         self.reconnect_durations_ms.append(self.connected_ms - self._lost_ms)
                     self._status("connected", self.url)
                     try:
-                        reason, delivered = await self._pump(ws)
+                        # close() may have run while the handshake was in flight, before _ws was set.
+                        if not self._closing.is_set():
+                            reason, delivered = await self._pump(ws)
                     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                         self._status("disconnected", f"{type(exc).__name__}: {exc}")
                     finally:
