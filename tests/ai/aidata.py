@@ -1,0 +1,124 @@
+"""Real Binance recordings (../shared/data/binance) as `market_tick` envelopes for the AI tests and bench.
+
+- `trade_ticks(symbol)`: every row of `trades/<SYM>-trades-*.csv` becomes a `trade` tick at its exchange
+  time. The CSV has no book, so the quote is set at the touch the trade hit (documented approximation):
+  a buyer-maker trade hit the bid (bid = price, ask = price + 0.01), otherwise it lifted the ask
+  (ask = price, bid = price - 0.01); quantities unknown (0).
+- `kline_ticks(symbol, limit)`: each USD-M futures 1m kline becomes one `kline` tick at `close_time + 1`
+  with price = bid = ask = close and qty = volume.
+Event ids are deterministic UUID-v4-format strings so runs are repeatable.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import gzip
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+BINANCE_DIR = REPO.parent / "shared" / "data" / "binance"
+DEFAULTS = REPO / "minibot" / "config" / "defaults" / "ai.json"
+HALF_TICK = 0.01
+
+
+def event_id(*parts: object) -> str:
+    """A deterministic UUID v4-format id (RFC 4122 variant bits set)."""
+    raw = bytearray(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(map(str, parts))).bytes)
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(raw)))
+
+
+def envelope(etype: str, ts: int, payload: dict[str, Any], n: int, source: str = "market_role") -> dict[str, Any]:
+    """A minimal decoded envelope as the queue consumer would hand it over."""
+    return {
+        "schema": "nore.event",
+        "v": 1,
+        "ts": ts,
+        "id": event_id(etype, payload.get("symbol"), n),
+        "source": source,
+        "type": etype,
+        "run_id": "20240808_235413",
+        "cmdline_hash": "0" * 64,
+        "payload": payload,
+    }
+
+
+@lru_cache(maxsize=4)
+def trade_ticks(symbol: str) -> tuple[dict[str, Any], ...]:
+    """All trades of `symbol` as market_tick envelopes, in trade-id order (cached: do not mutate)."""
+    out = []
+    for path in sorted((BINANCE_DIR / "trades").glob(f"{symbol}-trades-*.csv")):
+        with path.open(newline="") as fh:
+            for n, rec in enumerate(csv.reader(fh)):
+                price, qty, ts = float(rec[1]), float(rec[2]), int(rec[4])
+                buyer_maker = rec[5] == "True"
+                bid, ask = (price, price + HALF_TICK) if buyer_maker else (price - HALF_TICK, price)
+                payload = {
+                    "symbol": symbol, "price": price, "bid": bid, "ask": ask, "bid_qty": 0.0, "ask_qty": 0.0,
+                    "kind": "trade", "exchange_ts": ts, "trade_id": int(rec[0]), "qty": qty,
+                }  # fmt: skip
+                out.append(envelope("market_tick", ts, payload, n))
+    return tuple(out)
+
+
+def kline_ticks(symbol: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The first `limit` 1m futures klines of `symbol` as market_tick envelopes."""
+    path = BINANCE_DIR / "klines_usdm_futures_1m" / f"{symbol}-1m-2026-02.csv.gz"
+    out = []
+    with gzip.open(path, "rt", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)  # header
+        for n, rec in enumerate(reader):
+            if limit is not None and n >= limit:
+                break
+            close, volume, close_time = float(rec[4]), float(rec[5]), int(rec[6])
+            payload = {
+                "symbol": symbol, "price": close, "bid": close, "ask": close, "bid_qty": 0.0, "ask_qty": 0.0,
+                "kind": "kline", "exchange_ts": close_time, "trade_id": None, "qty": max(volume, 1e-9),
+            }  # fmt: skip
+            out.append(envelope("market_tick", close_time + 1, payload, n))
+    return out
+
+
+def merged(*streams: Any) -> Iterator[dict[str, Any]]:
+    """Several symbols' ticks merged by ts (stable)."""
+    rows = sorted(((t["ts"], i, j, t) for i, s in enumerate(streams) for j, t in enumerate(s)), key=lambda r: r[:3])
+    return (r[3] for r in rows)
+
+
+def ai_cfg(**overrides: Any) -> dict[str, Any]:
+    """The shipped `ai` defaults with overrides (nested dicts merge: features={"rsi_window_ms": 5})."""
+    cfg = json.loads(DEFAULTS.read_text(encoding="utf-8"))
+    return _merge(cfg, overrides)
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, Mapping) else value
+    return out
+
+
+# Settings for the 10-minute trade recordings: second-scale windows and horizon.
+TRADES_CFG: dict[str, Any] = {
+    "horizon_ms": 5000,
+    "window_ms": 600000,
+    "retrain_interval_ms": 60000,
+    "sample_interval_ms": 250,
+    "recommend_interval_ms": 1000,
+    "min_rows": 400,
+    "shard_rows": 1000,
+    "features": {
+        "return_windows_ms": [1000, 5000, 15000, 30000],
+        "volatility_window_ms": 10000,
+        "rsi_window_ms": 10000,
+        "flow_window_ms": 5000,
+    },
+}
