@@ -1,0 +1,301 @@
+"""Paper executor core: `order_intent` -> `fill`s + `order_result`; resting limit orders fill on ticks.
+
+Never talks to Binance (R-X2): this package has no network code at all. Inputs:
+- `order_intent` from source `risk_role` only; any other source is a STOP (`stop_journal`
+  EXECUTION_SOURCE_NOT_ALLOWED) and the core halts. Fields the contract guarantees (enums, positive
+  finite numbers, client id pattern) are re-checked and a violation raises ContractViolation (the runner
+  STOPs); a client_order_id seen before raises too (DUPLICATE_ID), since rejecting it would be mistaken for
+  the original order's result. Everything else is an `order_result` REJECTED with a RejectCode.
+- `market_tick`: the latest quote per symbol, marks the portfolio, triggers or expires resting orders.
+Quote used for an order: the newer of the executor's latest tick and the quote the intent carries (its
+`ts` is the signal's tick), so a race between the two queues cannot make the executor use an older book.
+Outputs per order: the fills first, then the order_result (so a consumer books fills before it forgets the
+order). Ids: order_id = "paper-" + the first 24 hex digits of the intent's envelope id.
+`halt(reason)` (called by the runner when STOP.flag exists, which the core cannot see) freezes it:
+resting orders never fill again and every new intent is REJECTED with KILL_SWITCH.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from minibot.contracts.core import Output
+from minibot.execution.fills import Leg, bps_rate, fee_for, take_liquidity, trades_through, vwap
+from minibot.execution.filters import SymbolFilters
+from minibot.execution.portfolio import Portfolio
+from minibot.reasons import ContractViolation, ReasonCode, RejectCode
+
+ALLOWED_SOURCE = "risk_role"
+CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,36}$")
+
+
+class _Resting:
+    __slots__ = ("coid", "filled", "intent", "legs", "limit", "order_id", "placed_ts", "qty", "reserved")
+
+    def __init__(
+        self, intent: Mapping[str, Any], order_id: str, limit: Decimal, qty: Decimal, ts: int
+    ) -> None:
+        self.intent = intent
+        self.coid = str(intent["client_order_id"])
+        self.order_id = order_id
+        self.limit = limit
+        self.qty = qty  # still open
+        self.placed_ts = ts
+        self.legs: list[Leg] = []
+        self.filled = Decimal(0)
+        self.reserved = 0.0
+
+
+class ExecutionCore:
+    """Consumes `order_intent` and `market_tick`; emits `fill`, `order_result`, `stop_journal`."""
+
+    def __init__(self, filters: Mapping[str, SymbolFilters], cfg: Mapping[str, Any]) -> None:
+        """`filters` from `filters_from_exchange_info`; `cfg` is the `execution` config section."""
+        self._filters = dict(filters)
+        self.portfolio = Portfolio(float(cfg["initial_cash"]), str(cfg["quote_asset"]))
+        self._taker = bps_rate(cfg["taker_fee_bps"])
+        self._maker = bps_rate(cfg["maker_fee_bps"])
+        self._slippage = bps_rate(cfg["slippage_bps"])
+        self._max_age = int(cfg["max_quote_age_ms"])
+        self._ttl = int(cfg["limit_ttl_ms"])
+        self._book: dict[str, Mapping[str, Any]] = {}
+        self._book_ts: dict[str, int] = {}
+        self._now = 0
+        self._resting: dict[str, list[_Resting]] = {}
+        self._reserved_cash = 0.0
+        self._reserved_qty: dict[str, float] = {}
+        self._seen: set[str] = set()
+        self.halted: str | None = None
+
+    def halt(self, reason: str) -> None:
+        """Freeze: no fill from now on; later intents are REJECTED with KILL_SWITCH."""
+        self.halted = reason
+
+    def step(self, event: Mapping[str, Any]) -> list[Output]:
+        """Apply one envelope."""
+        etype = event["type"]
+        if etype == "market_tick":
+            p = event["payload"]
+            sym = p["symbol"]
+            ts = event["ts"]
+            self._book[sym] = p
+            self._book_ts[sym] = ts
+            if ts > self._now:
+                self._now = ts
+            if sym in self.portfolio.positions:
+                self.portfolio.mark(sym, (p["bid"] + p["ask"]) * 0.5)
+            if sym in self._resting and self.halted is None:
+                return self._on_tick_resting(sym, event)
+            return []
+        if etype == "order_intent":
+            return self._on_intent(event)
+        raise ContractViolation(
+            f"execution core does not consume {etype!r}", ReasonCode.TYPE_NOT_ALLOWED_ON_QUEUE
+        )
+
+    def _on_intent(self, event: Mapping[str, Any]) -> list[Output]:
+        ev_id = str(event["id"])
+        if event.get("source") != ALLOWED_SOURCE:
+            self.halted = f"order_intent {ev_id} from {event.get('source')!r}"
+            detail = (
+                f"order_intent {ev_id} came from {event.get('source')!r}, only {ALLOWED_SOURCE} may send them"
+            )
+            return [
+                Output(
+                    "stop_journal",
+                    {
+                        "component": "execution_role",
+                        "reason_code": ReasonCode.EXECUTION_SOURCE_NOT_ALLOWED.value,
+                        "detail": detail,
+                        "cause_id": ev_id,
+                    },
+                )
+            ]
+        intent = event["payload"]
+        self._check_contract(intent)
+        coid = str(intent["client_order_id"])
+        self._seen.add(coid)
+        ts = int(event["ts"])
+        if ts > self._now:
+            self._now = ts
+        order_id = "paper-" + ev_id.replace("-", "")[:24]
+        if self.halted is not None:
+            return [self._rejected(intent, order_id, ev_id, RejectCode.KILL_SWITCH, f"halted: {self.halted}")]
+        f = self._filters.get(intent["symbol"])
+        if f is None:
+            return [
+                self._rejected(intent, order_id, ev_id, RejectCode.UNKNOWN_SYMBOL, "no exchangeInfo filters")
+            ]
+        quote, quote_ts = self._quote(intent, ts)
+        if self._now - quote_ts > self._max_age:
+            detail = f"quote age {self._now - quote_ts} ms > {self._max_age} ms"
+            return [self._rejected(intent, order_id, ev_id, RejectCode.STALE_MARKET_DATA, detail)]
+        market = intent["order_type"] == "MARKET"
+        side = intent["side"]
+        qty = f.floor_qty(intent["qty"], market)
+        problem = f.check_qty(qty, market)
+        limit: Decimal | None = None
+        if problem is None and not market:
+            limit = f.round_price(intent["price"], side)
+            problem = f.check_price(limit) or f.check_notional(limit * qty, market)
+        legs, rest = take_liquidity(side, qty, quote, f, self._slippage, limit)
+        if problem is None and market:
+            problem = f.check_notional(sum((p * q for p, q in legs), Decimal(0)), market)
+        if problem is None:
+            problem = self._check_funds(intent, legs, rest, limit)
+        if problem is not None:
+            return [self._rejected(intent, order_id, ev_id, problem[0], problem[1])]
+        out = [self._fill(intent, order_id, ev_id, p, q, "TAKER") for p, q in legs]
+        if rest > 0 and limit is not None:
+            order = _Resting(intent, order_id, limit, rest, ts)
+            order.legs, order.filled = legs, qty - rest
+            self._reserve(order, +1)
+            self._resting.setdefault(intent["symbol"], []).append(order)
+            status = "PARTIALLY_FILLED" if legs else "NEW"
+        else:
+            status = "FILLED"
+        out.append(self._result(intent, order_id, ev_id, status, qty - rest, legs))
+        return out
+
+    def _check_contract(self, intent: Mapping[str, Any]) -> None:
+        coid = intent.get("client_order_id")
+        if not isinstance(coid, str) or not CLIENT_ID_RE.match(coid):
+            raise ContractViolation(
+                f"order_intent client_order_id {coid!r} invalid", ReasonCode.PAYLOAD_INVALID
+            )
+        if coid in self._seen:
+            raise ContractViolation(
+                f"order_intent client_order_id {coid} seen before", ReasonCode.DUPLICATE_ID
+            )
+        numbers = ["qty"] + (["price"] if intent.get("order_type") == "LIMIT" else [])
+        if (
+            intent.get("side") not in ("BUY", "SELL")
+            or intent.get("order_type") not in ("MARKET", "LIMIT")
+            or not all(
+                isinstance(intent.get(k), int | float) and math.isfinite(intent[k]) and intent[k] > 0
+                for k in numbers
+            )
+        ):
+            raise ContractViolation(
+                f"order_intent {coid}: side/order_type/qty/price invalid", ReasonCode.PAYLOAD_INVALID
+            )
+
+    def _quote(self, intent: Mapping[str, Any], ts: int) -> tuple[Mapping[str, Any], int]:
+        sym = intent["symbol"]
+        book_ts = self._book_ts.get(sym)
+        if book_ts is None or book_ts < ts:
+            return intent, ts
+        return self._book[sym], book_ts
+
+    def _check_funds(
+        self, intent: Mapping[str, Any], legs: list[Leg], rest: Decimal, limit: Decimal | None
+    ) -> tuple[RejectCode, str] | None:
+        sym = intent["symbol"]
+        if intent["side"] == "BUY":
+            cost = sum((p * q + fee_for(p, q, self._taker) for p, q in legs), Decimal(0))
+            if limit is not None and rest > 0:
+                cost += limit * rest + fee_for(limit, rest, self._maker)
+            free = self.portfolio.cash - self._reserved_cash
+            if float(cost) > free:
+                return RejectCode.INSUFFICIENT_CASH, f"needs {cost} quote, {free:.8f} free"
+            return None
+        qty = float(sum((q for _, q in legs), Decimal(0)) + rest)
+        free_qty = self.portfolio.position_qty(sym) - self._reserved_qty.get(sym, 0.0)
+        if qty > free_qty + 1e-12:
+            return RejectCode.NO_POSITION, f"SELL {qty} {sym} but {free_qty} free (long-only spot)"
+        return None
+
+    def _reserve(self, order: _Resting, sign: int) -> None:
+        sym = order.intent["symbol"]
+        if order.intent["side"] == "BUY":
+            if sign > 0:
+                order.reserved = float(order.limit * order.qty + fee_for(order.limit, order.qty, self._maker))
+            self._reserved_cash = round(self._reserved_cash + sign * order.reserved, 8)
+        else:
+            self._reserved_qty[sym] = round(self._reserved_qty.get(sym, 0.0) + sign * float(order.qty), 8)
+
+    def _on_tick_resting(self, sym: str, event: Mapping[str, Any]) -> list[Output]:
+        tick, ts, ev_id = event["payload"], int(event["ts"]), str(event["id"])
+        out: list[Output] = []
+        keep: list[_Resting] = []
+        for order in self._resting[sym]:
+            intent = order.intent
+            if ts - order.placed_ts > self._ttl:
+                self._reserve(order, -1)
+                out.append(self._result(intent, order.order_id, ev_id, "EXPIRED", order.filled, order.legs))
+            elif trades_through(intent["side"], float(order.limit), tick):
+                self._reserve(order, -1)
+                out.append(self._fill(intent, order.order_id, ev_id, order.limit, order.qty, "MAKER"))
+                order.legs.append((order.limit, order.qty))
+                order.filled += order.qty
+                out.append(self._result(intent, order.order_id, ev_id, "FILLED", order.filled, order.legs))
+            else:
+                keep.append(order)
+        if keep:
+            self._resting[sym] = keep
+        else:
+            del self._resting[sym]
+        return out
+
+    def _fill(
+        self,
+        intent: Mapping[str, Any],
+        order_id: str,
+        cause: str,
+        price: Decimal,
+        qty: Decimal,
+        liquidity: str,
+    ) -> Output:
+        fee = fee_for(price, qty, self._taker if liquidity == "TAKER" else self._maker)
+        fill = {
+            "order_id": order_id,
+            "client_order_id": intent["client_order_id"],
+            "symbol": intent["symbol"],
+            "side": intent["side"],
+            "qty": float(qty),
+            "price": float(price),
+            "fee": float(fee),
+            "fee_asset": self.portfolio.quote_asset,
+            "liquidity": liquidity,
+            "cause_id": cause,
+        }
+        self.portfolio.apply_fill(fill)
+        return Output("fill", fill)
+
+    def _result(
+        self,
+        intent: Mapping[str, Any],
+        order_id: str,
+        cause: str,
+        status: str,
+        filled: Decimal,
+        legs: list[Leg],
+    ) -> Output:
+        avg = vwap(legs)
+        return Output(
+            "order_result",
+            {
+                "client_order_id": intent["client_order_id"],
+                "result": status,
+                "order_id": order_id,
+                "symbol": intent["symbol"],
+                "side": intent["side"],
+                "order_type": intent["order_type"],
+                "requested_qty": float(intent["qty"]),
+                "filled_qty": float(filled),
+                "avg_price": None if avg is None else float(avg),
+                "cause_id": cause,
+            },
+        )
+
+    def _rejected(
+        self, intent: Mapping[str, Any], order_id: str, cause: str, code: RejectCode, detail: str
+    ) -> Output:
+        out = self._result(intent, order_id, cause, "REJECTED", Decimal(0), [])
+        out.payload["reason_code"] = code.value
+        out.payload["detail"] = detail
+        return out
