@@ -93,10 +93,12 @@ def merged(*streams: Any) -> Iterator[dict[str, Any]]:
     return (r[3] for r in rows)
 
 
-def ai_cfg(**overrides: Any) -> dict[str, Any]:
-    """The shipped `ai` defaults with overrides (nested dicts merge: features={"rsi_window_ms": 5})."""
+def ai_cfg(*layers: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
+    """The shipped `ai` defaults with layers then overrides merged on top (nested dicts merge)."""
     cfg = json.loads(DEFAULTS.read_text(encoding="utf-8"))
-    return _merge(cfg, overrides)
+    for layer in (*layers, overrides):
+        cfg = _merge(cfg, layer)
+    return cfg
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,3 +124,36 @@ TRADES_CFG: dict[str, Any] = {
         "flow_window_ms": 5000,
     },
 }
+
+# Settings for the 1m futures klines: minute-scale windows, 15-minute horizon, daily retraining.
+KLINES_CFG: dict[str, Any] = {
+    "horizon_ms": 900_000,
+    "window_ms": 3 * 86_400_000,
+    "retrain_interval_ms": 43_200_000,
+    "sample_interval_ms": 60_000,
+    "recommend_interval_ms": 60_000,
+    "min_rows": 1000,
+    "shard_rows": 2000,
+    "features": {
+        "return_windows_ms": [300_000, 900_000, 3_600_000, 14_400_000],
+        "volatility_window_ms": 3_600_000,
+        "rsi_window_ms": 3_600_000,
+        "flow_window_ms": 900_000,
+    },
+    "gate": {"min_holdout_rows": 200},
+    "rollback": {"window_rows": 500},
+}
+
+
+def drive(engine: Any, ticks: Any, wait: bool = True) -> list[dict[str, Any]]:
+    """Feed ticks as the ai_role runner would (maybe_train on the tick's time); the recommendations.
+
+    `wait=True` finishes each training round before the next tick, which makes a run reproducible.
+    """
+    recs = []
+    for env in ticks:
+        recs.extend(engine.on_event(env))
+        if engine.maybe_train(env["ts"]) and wait:
+            engine.wait_training()
+    engine.close()
+    return recs
