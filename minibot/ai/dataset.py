@@ -77,9 +77,7 @@ class Window:
 class DatasetStore:
     """Appends labelled rows as shards and keeps the most recent `window_ms` of rows in memory."""
 
-    def __init__(
-        self, ai_dir: Path, spec: FeatureSpec, horizon_ms: int, shard_rows: int, window_ms: int
-    ) -> None:
+    def __init__(self, ai_dir: Path, spec: FeatureSpec, horizon_ms: int, shard_rows: int, window_ms: int) -> None:
         self.spec = spec
         self.version = f"ds{DATASET_FORMAT}-{spec.spec_hash()[:12]}-h{horizon_ms}"
         self.dir = Path(ai_dir) / "datasets" / self.version

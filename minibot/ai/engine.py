@@ -146,10 +146,10 @@ class AiEngine:
             return
         assert row.sample.p_up is not None  # a versioned sample always carries its prediction
         self._live.add(row.sample.p_up, row.label)
-        live, base = self._live.scores()
-        decision = rollback_decision(live, base, self.settings.rollback)
+        live = self._live.score()
+        decision = rollback_decision(live, self.settings.rollback)
         if not decision.ok:
-            self._rollback(ts, decision, {"live": live.as_dict(), "live_baseline": base.as_dict()})
+            self._rollback(ts, decision, {"live": live.as_dict()})
 
     # -- model lifecycle --------------------------------------------------------------------------------
 
@@ -284,7 +284,7 @@ class AiEngine:
         live_acc = live_ll = None
         live_rows = 0
         if self._live is not None:
-            live, _ = self._live.scores()
+            live = self._live.score()
             live_rows = live.rows
             if live.rows:
                 live_acc, live_ll = live.accuracy, live.log_loss

@@ -65,9 +65,7 @@ class FeatureSpec:
     @property
     def warmup_ms(self) -> int:
         """Event time a symbol needs before its first feature vector (the longest window)."""
-        return max(
-            (*self.return_windows_ms, self.volatility_window_ms, self.rsi_window_ms, self.flow_window_ms)
-        )
+        return max((*self.return_windows_ms, self.volatility_window_ms, self.rsi_window_ms, self.flow_window_ms))
 
     def spec_hash(self) -> str:
         """sha256 hex of the canonical spec: two datasets or models mix only when it is equal."""

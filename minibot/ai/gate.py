@@ -149,45 +149,87 @@ def gate_decision(
     )
 
 
-def rollback_decision(live: Scores, live_baseline: Scores, bounds: RollbackBounds) -> Decision:
+@dataclass(frozen=True, slots=True)
+class LiveScore:
+    """The active model's labelled live predictions, next to its constant baseline's on the same rows."""
+
+    rows: int
+    log_loss: float
+    baseline_log_loss: float
+    accuracy: float
+    finite: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "rows": self.rows,
+            "log_loss": _json_num(self.log_loss),
+            "baseline_log_loss": _json_num(self.baseline_log_loss),
+            "accuracy": _json_num(self.accuracy),
+            "finite": self.finite,
+        }
+
+
+def rollback_decision(live: LiveScore, bounds: RollbackBounds) -> Decision:
     """Keep the active model (`ok`) or roll it back, judged on its labelled live predictions."""
     if live.rows < bounds.window_rows:
         return Decision(True, "KEEP_WARMING_UP", f"{live.rows} < {bounds.window_rows} live rows")
     if not live.finite:
         return Decision(False, "ROLLBACK_NAN", "live predictions were not finite")
-    bound = live_baseline.log_loss * bounds.max_log_loss_ratio
+    bound = live.baseline_log_loss * bounds.max_log_loss_ratio
     if not live.log_loss <= bound:
         return Decision(
             False,
             "ROLLBACK_LIVE_LOG_LOSS",
-            f"live log loss {live.log_loss:.6f} > {bound:.6f} (baseline {live_baseline.log_loss:.6f})",
+            f"live log loss {live.log_loss:.6f} > {bound:.6f} (baseline {live.baseline_log_loss:.6f})",
         )
     if live.accuracy < bounds.min_accuracy:
-        return Decision(
-            False, "ROLLBACK_LIVE_ACCURACY", f"live accuracy {live.accuracy:.4f} < {bounds.min_accuracy}"
-        )
+        return Decision(False, "ROLLBACK_LIVE_ACCURACY", f"live accuracy {live.accuracy:.4f} < {bounds.min_accuracy}")
     return Decision(True, "KEEP", f"live log loss {live.log_loss:.6f}, accuracy {live.accuracy:.4f}")
 
 
 class LiveWindow:
-    """The last `rows` labelled live predictions of the active model (and of its constant baseline)."""
+    """The last `rows` labelled live predictions of the active model, with running sums.
+
+    Checked after every label, so it keeps sums rather than re-scoring the whole window each time.
+    """
 
     def __init__(self, rows: int, base_rate: float) -> None:
-        self.base_rate = base_rate
-        self._items: deque[tuple[float, int]] = deque(maxlen=rows)
+        self.size = rows
+        self._base = (math.log(base_rate), math.log(1.0 - base_rate))
+        self._items: deque[tuple[float, float, int, int]] = deque()
+        self._ll = 0.0
+        self._base_ll = 0.0
+        self._correct = 0
+        self._nonfinite = 0
 
     def add(self, p_up: float, label: int) -> None:
         """Record one live prediction once its label is known."""
-        self._items.append((p_up, label))
+        finite = math.isfinite(p_up)
+        pc = min(max(p_up, _EPS), 1.0 - _EPS) if finite else 0.5
+        item = (
+            -math.log(pc if label else 1.0 - pc),
+            -(self._base[0] if label else self._base[1]),
+            int((p_up >= 0.5) == (label == 1)),
+            int(not finite),
+        )
+        self._items.append(item)
+        self._add(item, 1)
+        if len(self._items) > self.size:
+            self._add(self._items.popleft(), -1)
 
-    def scores(self) -> tuple[Scores, Scores]:
-        """(model, constant baseline) scores over the window."""
-        p = np.fromiter((i[0] for i in self._items), dtype=np.float64, count=len(self._items))
-        y = np.fromiter((i[1] for i in self._items), dtype=np.int64, count=len(self._items))
-        if y.size == 0:
-            empty = Scores(0, math.nan, math.nan, math.nan, True)
-            return empty, empty
-        return score(p, y), score(np.full(y.shape, self.base_rate), y)
+    def _add(self, item: tuple[float, float, int, int], sign: int) -> None:
+        self._ll += sign * item[0]
+        self._base_ll += sign * item[1]
+        self._correct += sign * item[2]
+        self._nonfinite += sign * item[3]
+
+    def score(self) -> LiveScore:
+        """Scores over the window (NaN while it is empty)."""
+        n = len(self._items)
+        if n == 0:
+            return LiveScore(0, math.nan, math.nan, math.nan, True)
+        return LiveScore(n, self._ll / n, self._base_ll / n, self._correct / n, self._nonfinite == 0)
 
 
 def _json_num(v: float) -> float | None:

@@ -29,9 +29,7 @@ class ActivePointer:
     reason: str = "no model yet"
 
 
-def choose_rollback_target(
-    previous: tuple[str, ...], loadable: Callable[[str], bool]
-) -> tuple[str | None, int]:
+def choose_rollback_target(previous: tuple[str, ...], loadable: Callable[[str], bool]) -> tuple[str | None, int]:
     """(newest loadable version in `previous`, how many entries were used up); (None, len) if none is."""
     for used, version in enumerate(reversed(previous), start=1):
         if loadable(version):
@@ -55,9 +53,7 @@ class Registry:
         previous = doc.get("previous")
         if (version is not None and not isinstance(version, str)) or not isinstance(previous, list):
             raise NonAtomicWrite(f"{self.path}: not an active-model pointer")
-        return ActivePointer(
-            version, tuple(previous), int(doc.get("updated_ts", 0)), str(doc.get("reason", ""))
-        )
+        return ActivePointer(version, tuple(previous), int(doc.get("updated_ts", 0)), str(doc.get("reason", "")))
 
     def activate(self, version: str, ts: int, reason: str) -> ActivePointer:
         """Make `version` active; the outgoing one becomes the newest rollback target."""

@@ -37,9 +37,7 @@ def split_holdout(n_rows: int, holdout_fraction: float) -> int:
     return n_rows - max(1, round(n_rows * holdout_fraction))
 
 
-def train_model(
-    X: np.ndarray, y: np.ndarray, feature_names: Sequence[str], params: TrainParams
-) -> PlainModel:
+def train_model(X: np.ndarray, y: np.ndarray, feature_names: Sequence[str], params: TrainParams) -> PlainModel:
     """Fit the scaler and the classifier on (X, y) and return their weights."""
     if X.shape[0] == 0 or np.unique(y).size < 2:
         raise TrainingSkipped(f"need both classes to train, got {X.shape[0]} rows of {np.unique(y).tolist()}")

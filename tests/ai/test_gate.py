@@ -78,15 +78,15 @@ def test_rollback_when_the_live_score_degrades() -> None:
     live = LiveWindow(BOUNDS.window_rows, base_rate=0.5)
     for p, label in zip(p_true[:150], y[:150], strict=True):
         live.add(float(p), int(label))
-    assert rollback_decision(*live.scores(), BOUNDS).reason == "KEEP_WARMING_UP"
+    assert rollback_decision(live.score(), BOUNDS).reason == "KEEP_WARMING_UP"
     for p, label in zip(p_true[150:], y[150:], strict=True):
         live.add(float(p), int(label))
-    keep = rollback_decision(*live.scores(), BOUNDS)
+    keep = rollback_decision(live.score(), BOUNDS)
     assert keep.ok and keep.reason == "KEEP"
     # The market turns: the same model is now confidently wrong.
     for p, label in zip(p_true[:200], y[:200], strict=True):
         live.add(float(p), 1 - int(label))
-    d = rollback_decision(*live.scores(), BOUNDS)
+    d = rollback_decision(live.score(), BOUNDS)
     assert not d.ok and d.reason == "ROLLBACK_LIVE_LOG_LOSS"
 
 
@@ -95,5 +95,20 @@ def test_rollback_on_accuracy_alone() -> None:
     live = LiveWindow(100, base_rate=0.5)
     for i in range(100):
         live.add(0.55, i % 2)  # barely confident, right half the time
-    d = rollback_decision(*live.scores(), bounds)
+    d = rollback_decision(live.score(), bounds)
     assert not d.ok and d.reason == "ROLLBACK_LIVE_ACCURACY"
+
+
+def test_live_window_running_sums_equal_batch_scores() -> None:
+    p_true, y = _labels(700, seed=9)
+    live = LiveWindow(250, base_rate=0.4)
+    for p, label in zip(p_true, y, strict=True):
+        live.add(float(p), int(label))
+    got = live.score()
+    want = score(p_true[-250:], y[-250:])
+    base = score(np.full(250, 0.4), y[-250:])
+    assert got.rows == 250 and got.finite
+    assert got.log_loss == pytest.approx(want.log_loss) and got.accuracy == pytest.approx(want.accuracy)
+    assert got.baseline_log_loss == pytest.approx(base.log_loss)
+    live.add(math.nan, 1)
+    assert not live.score().finite and rollback_decision(live.score(), BOUNDS).reason == "ROLLBACK_NAN"
