@@ -212,6 +212,11 @@ class Consumer:
         exc.detail = f"{self.paths.contract.name}/{name}:{at.line + 1} ({at.offset}): {exc.detail}"
         self._pending_error = exc
 
+    @property
+    def read(self) -> Cursor:
+        """Position after the last line polled (ahead of `committed` until `ack()`)."""
+        return self._read
+
     # ---- committing -----------------------------------------------------------------------------
     def ack(self) -> None:
         """Commit everything polled so far: one ack line, then the cursor checkpoint."""

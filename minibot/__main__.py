@@ -1,0 +1,5 @@
+"""`python -m minibot` runs the `nore` command."""
+
+from minibot.cli import main
+
+main()

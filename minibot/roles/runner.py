@@ -1,0 +1,254 @@
+"""Drive a pure core from file queues, effectively once (R-A2, R-T6, DESIGN.md "Effectively-once").
+
+Per batch: append an `input_batch` entry to `<run>/roles/<role>/inputs.jsonl` (which input lines, in
+which order), step the core, publish its outputs with deterministic ids, then ack the input. The input log
+makes multi-input roles replayable (the interleaving of their inputs is recorded, not re-guessed), and the
+output queues are the commit log: on restart the runner replays the logged batches through a fresh core,
+checks that the outputs it regenerates match, by id, the ones already written, writes the missing ones,
+and brings the consumers' cursors up to the log. A kill -9 at any instant loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from minibot.contracts.core import Core
+from minibot.contracts.envelope import build_envelope, encode_event
+from minibot.contracts.registry import registry
+from minibot.ids import deterministic_id
+from minibot.journal.atomic import write_critical_json
+from minibot.journal.consumer import Consumer
+from minibot.journal.context import RunContext
+from minibot.journal.layout import INBOX
+from minibot.journal.producer import Producer
+from minibot.journal.reader import decode_event, iter_lines
+from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments, repair_torn_tail
+from minibot.journal.stop import stop_flag_path
+from minibot.reasons import CursorDesync, ReasonCode
+
+INPUT_LOG = "inputs"
+
+
+def output_queues(role: str) -> dict[str, str]:
+    """Event type -> queue, for every queue `role` may produce to (from contracts.v1.json)."""
+    routes: dict[str, str] = {}
+    for queue in registry().queues.values():
+        if role in queue.producers:
+            for type_ in queue.types:
+                routes[type_] = queue.name
+    return routes
+
+
+def role_dir(run_dir: Path, role: str) -> Path:
+    """`<run>/roles/<role>/`: the role's input log and private state."""
+    return run_dir / "roles" / role
+
+
+def read_input_log(run_dir: Path, role: str, run_id: str) -> list[dict[str, Any]]:
+    """The role's logged input batches, in order (payloads of `input_batch` events)."""
+    folder = role_dir(run_dir, role)
+    return [decode_event(raw.data, run_id=run_id)[1]["payload"] for raw in iter_lines(folder, INPUT_LOG)]
+
+
+def queue_events(ctx: RunContext, queue: str) -> Iterator[dict[str, Any]]:
+    """Every event of a queue in order, fully verified."""
+    paths = ctx.queue_paths(queue)
+    for raw in iter_lines(paths.folder, INBOX):
+        yield decode_event(raw.data, paths.contract, run_id=ctx.run_id, cmdline_hash=ctx.cmdline_hash)[1]
+
+
+def replay_log(
+    ctx: RunContext, role: str, core: Core, log: list[dict[str, Any]], emit: Callable[[dict[str, Any]], None]
+) -> dict[str, int]:
+    """Feed `core` the logged batches in order, passing each output envelope to `emit`.
+
+    Returns the next unread line per input queue. Used by restart recovery and by `nore replay`.
+    """
+    streams: dict[str, Iterator[dict[str, Any]]] = {}
+    next_line: dict[str, int] = {}
+    seen: dict[str, set[str]] = {}
+    for batch in log:
+        queue = batch["queue"]
+        stream = streams.setdefault(queue, queue_events(ctx, queue))
+        expected = next_line.get(queue, 0)
+        if batch["first_line"] != expected:
+            raise CursorDesync(
+                f"{role} input log: batch of {queue} starts at line {batch['first_line']}, expected {expected}"
+            )
+        ids = seen.setdefault(queue, set())
+        event: dict[str, Any] = {}
+        for _ in range(batch["first_line"], batch["last_line"] + 1):
+            event = next(stream, {})
+            if not event:
+                raise CursorDesync(
+                    f"{role} input log names line {batch['last_line']} of {queue}, beyond its end"
+                )
+            if event["id"] in ids:
+                continue
+            ids.add(event["id"])
+            for envelope in _envelopes(ctx, role, core, event):
+                emit(envelope)
+        if event.get("id") != batch["last_id"]:
+            raise CursorDesync(
+                f"{role} input log: line {batch['last_line']} of {queue} is not {batch['last_id']}"
+            )
+        next_line[queue] = batch["last_line"] + 1
+    return next_line
+
+
+def _envelopes(ctx: RunContext, role: str, core: Core, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        build_envelope(
+            type_=out.type,
+            payload=out.payload,
+            ts=event["ts"],
+            id_=deterministic_id(ctx.run_id, role, event["id"], str(i)),
+            source=role,
+            run_id=ctx.run_id,
+            cmdline_hash=ctx.cmdline_hash,
+        )
+        for i, out in enumerate(core.step(event))
+    ]
+
+
+class RoleRunner:
+    """One role: its core, its input consumers (polled in a fixed order) and its output producers."""
+
+    def __init__(self, ctx: RunContext, role: str, core: Core, inputs: list[str]) -> None:
+        self.ctx = ctx
+        self.role = role
+        self.core = core
+        self.routes = output_queues(role)
+        self.halted = False
+        folder = role_dir(ctx.run_dir, role)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._log = SegmentAppender(
+            folder, INPUT_LOG, FsyncPolicy.parse(str(ctx.queues.get("fsync", "always"))), 64 << 20
+        )
+        self.producers: dict[str, Producer] = {
+            q: ctx.producer(q, role) for q in sorted(set(self.routes.values()))
+        }
+        self.consumers: list[tuple[str, Consumer]] = [(q, ctx.consumer(q, role)) for q in inputs]
+        self.recovered_outputs = self._recover()
+
+    # ---- restart recovery -----------------------------------------------------------------------
+    def _recover(self) -> int:
+        folder = role_dir(self.ctx.run_dir, self.role)
+        for _, path in list_segments(folder, INPUT_LOG)[-1:]:
+            repair_torn_tail(path)
+        log = read_input_log(self.ctx.run_dir, self.role, self.ctx.run_id)
+        written: dict[str, list[str]] = {q: [] for q in self.producers}
+        for queue in written:
+            written[queue] = [e["id"] for e in queue_events(self.ctx, queue) if e["source"] == self.role]
+        produced: dict[str, int] = dict.fromkeys(written, 0)
+        missing: dict[str, list[dict[str, Any]]] = {q: [] for q in written}
+
+        def check(envelope: dict[str, Any]) -> None:
+            queue = self.routes[envelope["type"]]
+            k = produced[queue]
+            produced[queue] = k + 1
+            if k < len(written[queue]):
+                if written[queue][k] != envelope["id"]:
+                    raise CursorDesync(
+                        f"{self.role}: regenerated output {k} of {queue} has id {envelope['id']}, the queue has "
+                        f"{written[queue][k]}",
+                        ReasonCode.OUTPUT_DIVERGED,
+                    )
+            else:
+                missing[queue].append(envelope)
+
+        next_line = replay_log(self.ctx, self.role, self.core, log, check)
+        for queue, count in produced.items():
+            if count < len(written[queue]):
+                raise CursorDesync(
+                    f"{self.role}: {queue} holds {len(written[queue])} of its outputs, replay makes only {count}",
+                    ReasonCode.OUTPUT_DIVERGED,
+                )
+        recovered = 0
+        for queue, envelopes in missing.items():
+            recovered += self._publish(queue, envelopes)
+        for queue, consumer in self.consumers:
+            self._advance(queue, consumer, next_line.get(queue, 0))
+        return recovered
+
+    def _advance(self, queue: str, consumer: Consumer, line: int) -> None:
+        if consumer.committed.line > line:
+            raise CursorDesync(
+                f"{self.role}: {queue} cursor at line {consumer.committed.line}, log ends at {line}"
+            )
+        while consumer.committed.line < line:
+            if not consumer.poll(line - consumer.committed.line):
+                raise CursorDesync(f"{self.role}: {queue} has fewer lines than its input log names")
+            consumer.ack()
+
+    # ---- steady state ---------------------------------------------------------------------------
+    def _publish(self, queue: str, envelopes: list[dict[str, Any]]) -> int:
+        if not envelopes:
+            return 0
+        count = self.producers[queue].publish(envelopes)
+        for envelope in envelopes:
+            if envelope["type"] == "stop_journal":
+                self._raise_stop_flag(envelope)
+        return count
+
+    def _raise_stop_flag(self, envelope: dict[str, Any]) -> None:
+        flag = stop_flag_path(self.ctx.run_dir)
+        if not flag.exists():
+            write_critical_json(flag, envelope)
+        self.halted = True
+
+    def _log_batch(self, queue: str, consumer: Consumer, last_id: str, last_line: int) -> None:
+        payload = {
+            "role": self.role,
+            "queue": queue,
+            "first_line": consumer.committed.line,
+            "last_line": last_line,
+            "last_id": last_id,
+        }
+        envelope = build_envelope(
+            type_="input_batch",
+            payload=payload,
+            ts=self.ctx.clock(),
+            id_=deterministic_id(self.ctx.run_id, self.role, "input", queue, str(last_line)),
+            source=self.role,
+            run_id=self.ctx.run_id,
+            cmdline_hash=self.ctx.cmdline_hash,
+        )
+        self._log.append(encode_event(envelope))
+
+    def run_once(self) -> int:
+        """Poll every input once (fixed order), process what arrived; return how many events."""
+        total = 0
+        for queue, consumer in self.consumers:
+            if self.halted or stop_flag_path(self.ctx.run_dir).exists():
+                self.halted = True
+                break
+            records = consumer.poll()
+            if not records:
+                continue
+            self._log_batch(queue, consumer, consumer.read.last_id or "", consumer.read.line - 1)
+            outputs: dict[str, list[dict[str, Any]]] = {}
+            for record in records:
+                for envelope in _envelopes(self.ctx, self.role, self.core, record.event):
+                    outputs.setdefault(self.routes[envelope["type"]], []).append(envelope)
+            for out_queue, envelopes in outputs.items():
+                self._publish(out_queue, envelopes)
+            consumer.ack()
+            total += len(records)
+        return total
+
+    def flush_if_due(self) -> None:
+        """Group-commit tick for the input log and every producer."""
+        self._log.flush_if_due()
+        for producer in self.producers.values():
+            producer.flush_if_due()
+
+    def close(self) -> None:
+        """Flush and close every file."""
+        self._log.close()
+        for producer in self.producers.values():
+            producer.close()
+        for _, consumer in self.consumers:
+            consumer.close()

@@ -1,0 +1,89 @@
+"""Crash safety: processes killed at random moments lose and duplicate nothing (R-T2, R-T6, issue 3)."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from minibot.journal.verify import verify_path
+from minibot.roles.runner import queue_events
+from tests.journal.crash_procs import context, tick_id
+
+SCRIPT = Path(__file__).with_name("crash_procs.py")
+KILLS = 200
+
+
+def _start(kind: str, run_dir: Path, total: int, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), kind, str(run_dir), str(total), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _finish(kind: str, run_dir: Path, total: int, *extra: str) -> None:
+    proc = _start(kind, run_dir, total, *extra)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().strip().endswith("done")
+
+
+def _assert_exactly_once(run_dir: Path, total: int) -> None:
+    ctx = context(run_dir)
+    ticks = [e["id"] for e in queue_events(ctx, "market_ticks")]
+    assert ticks == [tick_id(n) for n in range(total)], "ticks lost, duplicated or reordered"
+    causes = [e["payload"]["cause_id"] for e in queue_events(ctx, "signals")]
+    assert causes == ticks, "the consumer's processed sequence differs from the published one"
+    report = verify_path(ctx.queues_dir)
+    assert report.ok, [str(p) for p in report.problems[:5]]
+
+
+@pytest.mark.timeout(400)
+def test_producer_killed_at_random_moments_while_consumer_consumes(tmp_path: Path) -> None:
+    total = 4000
+    rng = random.Random(7)
+    consumer = _start("consumer", tmp_path, total)
+    kills = 0
+    deadline = time.monotonic() + 240
+    while kills < KILLS and time.monotonic() < deadline:
+        proc = _start("producer", tmp_path, total)
+        time.sleep(rng.uniform(0.05, 0.25))
+        if proc.poll() is None:
+            proc.kill()
+            kills += 1
+        proc.wait(timeout=30)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    assert kills >= KILLS, f"only {kills} kills landed while the producer ran"
+    _finish("producer", tmp_path, total)
+    out, err = consumer.communicate(timeout=180)
+    assert consumer.returncode == 0, err.decode()
+    _assert_exactly_once(tmp_path, total)
+
+
+@pytest.mark.timeout(400)
+def test_consumer_killed_between_processing_and_acking(tmp_path: Path) -> None:
+    total = 12000  # more than ~200 short-lived consumers get through, so every run ends in a kill
+    _finish("producer", tmp_path, total)
+    crashes = 0
+    deadline = time.monotonic() + 300
+    rng = random.Random(11)
+    while crashes < KILLS and time.monotonic() < deadline:
+        proc = _start("consumer", tmp_path, total, "0.5")
+        proc.stdout.readline()  # "ready": recovery done
+        if rng.random() < 0.5:
+            time.sleep(rng.uniform(0.0, 0.05))  # also SIGKILL at arbitrary instants
+            proc.kill()
+        code = proc.wait(timeout=60)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+        assert code != 0, "the consumer finished before it could be killed 200 times"
+        crashes += 1
+    assert crashes >= KILLS, f"only {crashes} kills in the time allowed"
+    _finish("consumer", tmp_path, total)
+    _assert_exactly_once(tmp_path, total)
