@@ -55,8 +55,8 @@ def bench_inference(tmp: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         recs += len(engine.on_event(env))
         per_tick.append((time.perf_counter() - t0) * 1e6)
-    model = engine._active.model if engine._active else None
-    assert model is not None
+    assert engine.active is not None
+    model = engine.active.model
     vec = tuple(0.1 * i for i in range(len(model.feature_names)))
     bare = []
     for _ in range(20000):

@@ -11,7 +11,7 @@ Runner contract:
 - `maybe_train(now_ms)`: call periodically with the run clock; every `retrain_interval_ms` it starts one
   training round in a background thread. Its result is applied at the next `on_event` / `maybe_train` /
   `wait_training` call, on the caller's thread, so the model never changes in the middle of an event.
-- `wait_training()`, `close()`, `ai_metrics()`.
+- `wait_training()`, `close()`, `ai_metrics()`, `active`.
 Everything is single-threaded from the runner's point of view except the training round itself.
 """
 
@@ -278,6 +278,11 @@ class AiEngine:
         self._emit({**base, "action": "ACTIVATED", "reason": why})
 
     # -- metrics ----------------------------------------------------------------------------------------
+
+    @property
+    def active(self) -> Snapshot | None:
+        """The active (verified, gate-passing) snapshot, or None."""
+        return self._active
 
     def ai_metrics(self) -> dict[str, Any]:
         """The AI block of metrics.json."""
