@@ -19,6 +19,7 @@ app = typer.Typer(
 # (command name, "module:function") for plain commands, registered in this order. Each owning package
 # keeps its command next to its code; this table is the whole CLI surface (docs/reference.md mirrors it).
 COMMANDS: list[tuple[str, str]] = [
+    ("sim", "minibot.sim.cli:sim"),
     ("gates", "minibot.gates.cli:gates"),
 ]
 # (group name, "module:typer_app") for command groups.

@@ -1,0 +1,60 @@
+"""`nore sim`: the simulator standalone, REST and WebSocket on one loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import typer
+
+from minibot.sim.datafiles import DataFileError
+from minibot.sim.market import DEFAULT_SYMBOLS
+from minibot.sim.runner import SimConfig, start_simulator
+from minibot.sim.scenario import ScenarioError
+
+
+async def _serve(cfg: SimConfig) -> None:
+    running = await start_simulator(cfg)
+    # Tools wait for this exact first line to learn the port; flush so a pipe sees it at once.
+    print(f"listening on {running.base_url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await running.stop()
+
+
+def sim(
+    host: str = typer.Option("127.0.0.1", "--host", help="Loopback address to bind (loopback only)."),
+    port: int = typer.Option(0, "--port", help="TCP port for REST and WebSocket; 0 picks a free one."),
+    symbols: str = typer.Option(
+        ",".join(DEFAULT_SYMBOLS), "--symbols", help="Comma-separated symbols of the synthetic market."
+    ),
+    data: list[Path] = typer.Option(  # noqa: B008 - typer declares options through defaults
+        [], "--data", help="Binance public-data file to replay (aggTrades/trades/klines CSV or .zip); repeatable."
+    ),
+    speed: float = typer.Option(1.0, "--speed", help="Run-clock speed: N replays and simulates N times faster."),
+    scenario: Path | None = typer.Option(None, "--scenario", help="Fault scenario JSON (docs/simulator.md)."),  # noqa: B008
+    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic market."),
+) -> None:
+    """Run the Binance Spot market-data simulator until Ctrl+C (first line: `listening on http://...`)."""
+    if speed <= 0:
+        typer.echo("error: --speed must be > 0", err=True)
+        raise typer.Exit(2)
+    cfg = SimConfig(
+        host=host,
+        port=port,
+        symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()],
+        data_paths=list(data),
+        speed=speed,
+        scenario=scenario,
+        seed=seed,
+    )
+    try:
+        asyncio.run(_serve(cfg))
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        raise typer.Exit(0) from None
+    except (DataFileError, ScenarioError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None

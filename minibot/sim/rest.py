@@ -1,0 +1,354 @@
+"""The public REST endpoints under /api/v3, answering with Binance's field names, types and errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from minibot.sim.bars import INTERVALS, MINUTE, query, rest_kline
+from minibot.sim.context import SimContext
+from minibot.sim.errors import BinanceError, illegal, invalid_value, mandatory
+from minibot.sim.num import E8, fmt8, fmt_pct
+from minibot.sim.state import SymbolState
+from minibot.sim.symbols import exchange_symbol
+
+_SYMBOL = re.compile(r"^[A-Z0-9\-_.]{1,20}$")
+_DIGITS = re.compile(r"^[0-9]{1,20}$")
+_TZ = re.compile(r"^([+-]?)(\d{1,2})(?::(\d{2}))?$")
+_MICROS = 10**15
+_WINDOWS = {"m": MINUTE, "h": 60 * MINUTE, "d": 1440 * MINUTE}
+RATE_LIMITS = [
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+]
+
+
+class Params:
+    """Query parameters with Binance's validation errors."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.q = request.query
+        for key in self.q:
+            if len(self.q.getall(key)) > 1:
+                raise BinanceError(400, -1101, "Duplicate values for a parameter detected.")
+        unit = request.headers.get("X-MBX-TIME-UNIT")
+        if unit is None or unit.upper() == "MILLISECOND":
+            self.unit = 1
+        elif unit.upper() == "MICROSECOND":
+            self.unit = 1000
+        else:
+            raise BinanceError(400, -1194, "Invalid value for time unit; expected either MICROSECOND or MILLISECOND.")
+
+    def has(self, name: str) -> bool:
+        """Whether the parameter was sent."""
+        return name in self.q
+
+    def symbol(self, ctx: SimContext, name: str = "symbol") -> SymbolState:
+        """The mandatory `symbol` parameter, resolved."""
+        raw = self.q.get(name)
+        if not raw:
+            raise mandatory(name)
+        return _state(ctx, raw)
+
+    def symbols(self, ctx: SimContext) -> list[SymbolState] | None:
+        """`symbol` or `symbols` (JSON array); None when neither was sent (meaning all)."""
+        if "symbol" in self.q and "symbols" in self.q:
+            raise BinanceError(400, -1128, "Combination of optional parameters invalid.")
+        if "symbol" in self.q:
+            return [self.symbol(ctx)]
+        raw = self.q.get("symbols")
+        if raw is None:
+            return None
+        try:
+            names = json.loads(raw)
+        except ValueError:
+            raise BinanceError(400, -1135, "JSON sent for parameter 'symbols' is not valid.") from None
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise BinanceError(400, -1135, "JSON sent for parameter 'symbols' is not valid.")
+        return [_state(ctx, n) for n in names]
+
+    def int(self, name: str, default: int, lo: int, hi: int) -> int:
+        """An integer parameter clamped into [lo, hi]."""
+        raw = self.q.get(name)
+        if raw is None or raw == "":
+            return default
+        if not _DIGITS.match(raw):
+            raise illegal(name, "^[0-9]{1,20}$")
+        return max(lo, min(hi, int(raw)))
+
+    def opt_int(self, name: str) -> int | None:
+        """An optional non-negative integer (ids)."""
+        raw = self.q.get(name)
+        if raw is None or raw == "":
+            return None
+        if not _DIGITS.match(raw):
+            raise illegal(name, "^[0-9]{1,20}$")
+        return int(raw)
+
+    def time(self, name: str) -> int | None:
+        """A timestamp parameter in ms or µs, returned in ms."""
+        value = self.opt_int(name)
+        if value is None:
+            return None
+        return value // 1000 if value >= _MICROS else value
+
+
+def _state(ctx: SimContext, raw: str) -> SymbolState:
+    if not _SYMBOL.match(raw):
+        raise illegal("symbol", "^[A-Z0-9-_.]{1,20}$")
+    st = ctx.market.states.get(raw)
+    if st is None:
+        raise BinanceError(400, -1121, "Invalid symbol.")
+    return st
+
+
+def _tz_offset(raw: str | None) -> int:
+    if raw is None or raw in ("", "0"):
+        return 0
+    m = _TZ.match(raw)
+    if m is None:
+        raise invalid_value("timeZone")
+    minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+    offset = -minutes if m.group(1) == "-" else minutes
+    if not -12 * 60 <= offset <= 14 * 60 or int(m.group(3) or 0) >= 60:
+        raise invalid_value("timeZone")
+    return offset * MINUTE
+
+
+# --- endpoints -------------------------------------------------------------------------------------------
+def ping(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/ping."""
+    return {}
+
+
+def server_time(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/time, with any clock_skew fault applied."""
+    return {"serverTime": (ctx.now() + ctx.faults.skew_ms()) * p.unit}
+
+
+def exchange_info(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/exchangeInfo."""
+    chosen = p.symbols(ctx)
+    states = chosen if chosen is not None else list(ctx.market.states.values())
+    status = p.q.get("symbolStatus")
+    if status is not None:
+        if status not in ("TRADING", "HALT", "BREAK"):
+            raise invalid_value("symbolStatus")
+        if status != "TRADING":
+            if chosen is not None and len(chosen) == 1:
+                raise BinanceError(400, -1220, "The symbol's status does not match the requested symbolStatus.")
+            states = []
+    show_sets = p.q.get("showPermissionSets", "true").lower() != "false"
+    symbols = []
+    for st in states:
+        entry = exchange_symbol(st.spec)
+        if not show_sets:
+            entry["permissionSets"] = []
+        symbols.append(entry)
+    return {
+        "timezone": "UTC",
+        "serverTime": (ctx.now() + ctx.faults.skew_ms()) * p.unit,
+        "rateLimits": [dict(r, limit=ctx.limiter.limit) if r["rateLimitType"] == "REQUEST_WEIGHT" else r
+                       for r in RATE_LIMITS],
+        "exchangeFilters": [],
+        "symbols": symbols,
+    }
+
+
+def depth(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/depth."""
+    st = p.symbol(ctx)
+    limit = p.int("limit", 100, 1, 5000)
+    bids, asks = st.depth_fn(st, limit) if st.depth_fn is not None else ([(st.bid, st.bid_qty)], [(st.ask, st.ask_qty)])
+    return {
+        "lastUpdateId": st.update_id,
+        "bids": [[fmt8(px), fmt8(q)] for px, q in bids[:limit]],
+        "asks": [[fmt8(px), fmt8(q)] for px, q in asks[:limit]],
+    }
+
+
+def _trade_json(t: Any, unit: int) -> dict[str, Any]:
+    return {"id": t.id, "price": fmt8(t.p), "qty": fmt8(t.q), "quoteQty": fmt8(t.quote), "time": t.T * unit,
+            "isBuyerMaker": t.m, "isBestMatch": True}
+
+
+def recent_trades(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/trades."""
+    st = p.symbol(ctx)
+    return [_trade_json(t, p.unit) for t in st.recent_trades(p.int("limit", 500, 1, 1000))]
+
+
+def historical_trades(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/historicalTrades (public since Binance made it security type NONE)."""
+    st = p.symbol(ctx)
+    limit = p.int("limit", 500, 1, 1000)
+    from_id = p.opt_int("fromId")
+    trades = st.recent_trades(limit) if from_id is None else st.trades_from_id(from_id, limit)
+    return [_trade_json(t, p.unit) for t in trades]
+
+
+def agg_trades(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/aggTrades: fromId (contiguous ids, for back-filling a stream gap) or a time window."""
+    st = p.symbol(ctx)
+    limit = p.int("limit", 500, 1, 1000)
+    from_id = p.opt_int("fromId")
+    start, end = p.time("startTime"), p.time("endTime")
+    if from_id is not None:
+        aggs = [a for a in st.aggs_from_id(from_id, limit) if end is None or a.T <= end]
+    else:
+        aggs = st.aggs_between(start, end, limit)
+    u = p.unit
+    return [{"a": a.a, "p": fmt8(a.p), "q": fmt8(a.q), "f": a.f, "l": a.l, "T": a.T * u, "m": a.m, "M": True}
+            for a in aggs]
+
+
+def klines(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/klines (and uiKlines)."""
+    st = p.symbol(ctx)
+    interval = p.q.get("interval")
+    if not interval:
+        raise mandatory("interval")
+    if interval not in INTERVALS:
+        raise BinanceError(400, -1120, "Invalid interval.")
+    tz = _tz_offset(p.q.get("timeZone"))
+    limit = p.int("limit", 500, 1, 1000)
+    base = st.base_for(INTERVALS[interval])
+    bars = query(base, interval, p.time("startTime"), p.time("endTime"), limit, ctx.market.now, tz)
+    return [rest_kline(b, interval, tz, p.unit) for b in bars]
+
+
+def avg_price(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/avgPrice: volume-weighted price of the last 5 minutes."""
+    st = p.symbol(ctx)
+    now = ctx.market.now
+    vol = quote = 0
+    for bar in st.base_for(MINUTE).iter_range(now - 5 * MINUTE, now, now):
+        vol += bar[5]
+        quote += bar[6]
+    price = quote * E8 // vol if vol else st.last_price()
+    price = round(price / st.spec.tick) * st.spec.tick if vol else price
+    last_t = st.aggs[-1].T if st.aggs else now
+    return {"mins": 5, "price": fmt8(price), "closeTime": last_t * p.unit}
+
+
+def window_stats(st: SymbolState, now: int, window_ms: int, unit: int, full: bool, prev_close: bool) -> dict[str, Any]:
+    """24hr / rolling ticker fields for one symbol over (now - window, now]."""
+    start = now - window_ms
+    base = st.base_for(MINUTE)
+    lo = start - start % MINUTE
+    open_px = high = low = -1
+    vol = quote = count = 0
+    first_id = last_id = -1
+    prev = -1
+    for bar in base.iter_range(lo - MINUTE, now, now):
+        if bar[0] < lo:
+            prev = bar[4]
+            continue
+        if bar[7] > 0:
+            if open_px < 0:
+                open_px, high, low = bar[1], bar[2], bar[3]
+            high, low = max(high, bar[2]), min(low, bar[3])
+            vol += bar[5]
+            quote += bar[6]
+            count += bar[7]
+            if first_id < 0:
+                first_id = bar[10]
+            last_id = bar[11]
+    last = st.last_price()
+    if open_px < 0:
+        open_px = high = low = last
+    change = last - open_px
+    out: dict[str, Any] = {"symbol": st.spec.symbol}
+    if full:
+        out.update(priceChange=fmt8(change), priceChangePercent=fmt_pct(change, open_px),
+                   weightedAvgPrice=fmt8(quote * E8 // vol if vol else last))
+        if prev_close:
+            out["prevClosePrice"] = fmt8(prev if prev > 0 else open_px)
+            out.update(lastPrice=fmt8(last), lastQty=fmt8(st.aggs[-1].q if st.aggs else 0),
+                       bidPrice=fmt8(st.bid), bidQty=fmt8(st.bid_qty), askPrice=fmt8(st.ask), askQty=fmt8(st.ask_qty))
+        else:
+            out["lastPrice"] = fmt8(last)
+    else:
+        out["lastPrice"] = fmt8(last)
+    out.update(openPrice=fmt8(open_px), highPrice=fmt8(high), lowPrice=fmt8(low), volume=fmt8(vol),
+               quoteVolume=fmt8(quote), openTime=start * unit, closeTime=now * unit, firstId=first_id,
+               lastId=last_id, count=count)
+    if not full:
+        out = {k: out[k] for k in ("symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume",
+                                   "quoteVolume", "openTime", "closeTime", "firstId", "lastId", "count")}
+    return out
+
+
+def _ticker_type(p: Params) -> bool:
+    kind = p.q.get("type", "FULL")
+    if kind not in ("FULL", "MINI"):
+        raise invalid_value("type")
+    return kind == "FULL"
+
+
+def _one_or_list(chosen: list[SymbolState] | None, p: Params, fn: Callable[[SymbolState], Any], ctx: SimContext) -> Any:
+    if chosen is not None and p.has("symbol"):
+        return fn(chosen[0])
+    return [fn(st) for st in (chosen if chosen is not None else ctx.market.states.values())]
+
+
+def ticker_24hr(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/ticker/24hr."""
+    full = _ticker_type(p)
+    now = ctx.market.now
+    return _one_or_list(p.symbols(ctx), p, lambda st: window_stats(st, now, 1440 * MINUTE, p.unit, full, True), ctx)
+
+
+def ticker_rolling(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/ticker: rolling window (`windowSize` 1m..59m, 1h..23h, 1d..7d)."""
+    full = _ticker_type(p)
+    chosen = p.symbols(ctx)
+    if chosen is None:
+        raise BinanceError(400, -1102, "Param 'symbol' or 'symbols' must be sent, but both were empty/null!")
+    raw = p.q.get("windowSize", "1d")
+    m = re.match(r"^(\d+)([mhd])$", raw)
+    limits = {"m": 59, "h": 23, "d": 7}
+    if m is None or not 1 <= int(m.group(1)) <= limits[m.group(2)]:
+        raise invalid_value("windowSize")
+    window = int(m.group(1)) * _WINDOWS[m.group(2)]
+    now = ctx.market.now
+    return _one_or_list(chosen, p, lambda st: window_stats(st, now, window, p.unit, full, False), ctx)
+
+
+def ticker_price(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/ticker/price."""
+    return _one_or_list(p.symbols(ctx), p, lambda st: {"symbol": st.spec.symbol, "price": fmt8(st.last_price())}, ctx)
+
+
+def book_ticker(ctx: SimContext, p: Params) -> Any:
+    """GET /api/v3/ticker/bookTicker."""
+
+    def one(st: SymbolState) -> dict[str, Any]:
+        return {"symbol": st.spec.symbol, "bidPrice": fmt8(st.bid), "bidQty": fmt8(st.bid_qty),
+                "askPrice": fmt8(st.ask), "askQty": fmt8(st.ask_qty)}
+
+    return _one_or_list(p.symbols(ctx), p, one, ctx)
+
+
+ROUTES: dict[str, Callable[[SimContext, Params], Any]] = {
+    "/api/v3/ping": ping,
+    "/api/v3/time": server_time,
+    "/api/v3/exchangeInfo": exchange_info,
+    "/api/v3/depth": depth,
+    "/api/v3/trades": recent_trades,
+    "/api/v3/historicalTrades": historical_trades,
+    "/api/v3/aggTrades": agg_trades,
+    "/api/v3/klines": klines,
+    "/api/v3/uiKlines": klines,
+    "/api/v3/avgPrice": avg_price,
+    "/api/v3/ticker/24hr": ticker_24hr,
+    "/api/v3/ticker": ticker_rolling,
+    "/api/v3/ticker/price": ticker_price,
+    "/api/v3/ticker/bookTicker": book_ticker,
+}

@@ -1,0 +1,162 @@
+"""The live state of one symbol: top of book, recent aggregate trades, klines. Feeds write, REST/WS read.
+
+Synthetic and replay feeds both drive a `SymbolState`, so every endpoint and stream serves one market.
+Individual trades (`/trades`, `@trade`) are derived from aggregate trades: an aggregate trade with ids
+f..l stands for l-f+1 fills at one price, with their own quantities when a file gave them (`parts`) or
+an even split otherwise.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterator
+from typing import NamedTuple, Protocol
+
+from minibot.sim.bars import MINUTE, BarSeries, BaseSeries, FixedBars
+from minibot.sim.num import mul_e8
+from minibot.sim.symbols import SymbolSpec
+
+
+class Agg(NamedTuple):
+    """One aggregate trade (Binance's `a,p,q,f,l,T,m,M`), prices and quantities in e8."""
+
+    a: int
+    p: int
+    q: int
+    f: int
+    l: int  # noqa: E741 - Binance's field name
+    T: int
+    m: bool
+    parts: tuple[int, ...] | None = None
+
+
+class Trade(NamedTuple):
+    """One individual trade (`id, price, qty, quoteQty, time, isBuyerMaker`)."""
+
+    id: int
+    p: int
+    q: int
+    quote: int
+    T: int
+    m: bool
+
+
+class Sink(Protocol):
+    """Where a state announces changes (the WebSocket hub)."""
+
+    def on_book(self, state: SymbolState) -> None:
+        """Top of book changed."""
+
+    def on_agg(self, state: SymbolState, agg: Agg) -> None:
+        """An aggregate trade happened."""
+
+
+class SymbolState:
+    """Book, trades and bars of one symbol at the simulator's current instant."""
+
+    def __init__(self, spec: SymbolSpec, trade_cap: int, sink: Sink | None = None) -> None:
+        self.spec = spec
+        self.sink = sink
+        self.bid = spec.base_price - spec.tick
+        self.ask = spec.base_price
+        self.bid_qty = 0
+        self.ask_qty = 0
+        self.update_id = 1
+        self.book_time = 0
+        self.trade_cap = trade_cap
+        self.aggs: list[Agg] = []
+        self.s1 = BarSeries(1000, 1200)
+        self.m1 = BarSeries(MINUTE, 2880)
+        self.fixed: FixedBars | None = None
+        # Builds deeper book levels for /depth and @depth<N>; set by the feed.
+        self.depth_fn: (
+            Callable[[SymbolState, int], tuple[list[tuple[int, int]], list[tuple[int, int]]]] | None
+        )
+        self.depth_fn = None
+
+    # writers -----------------------------------------------------------------------------------------
+    def set_book(self, t: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
+        """New top of book; every change is one order-book update id, as on Binance."""
+        self.bid, self.bid_qty, self.ask, self.ask_qty = bid, bid_qty, ask, ask_qty
+        self.update_id += 1
+        self.book_time = t
+        if self.sink is not None:
+            self.sink.on_book(self)
+
+    def add_agg(self, agg: Agg) -> None:
+        """Record an aggregate trade: history, klines, subscribers."""
+        self.aggs.append(agg)
+        if len(self.aggs) > self.trade_cap + self.trade_cap // 4:
+            del self.aggs[: len(self.aggs) - self.trade_cap]
+        quote = mul_e8(agg.p, agg.q)
+        self.s1.add_trade(agg.T, agg.p, agg.q, quote, not agg.m, agg.f, agg.l)
+        self.m1.add_trade(agg.T, agg.p, agg.q, quote, not agg.m, agg.f, agg.l)
+        if self.sink is not None:
+            self.sink.on_agg(self, agg)
+
+    # readers -----------------------------------------------------------------------------------------
+    def last_price(self) -> int:
+        """Price of the last trade, else the mid of the book."""
+        if self.aggs:
+            return self.aggs[-1].p
+        bar = self.m1.last()
+        if bar is not None:
+            return bar[4]
+        return (self.bid + self.ask) // 2 // self.spec.tick * self.spec.tick
+
+    def base_for(self, interval_ms: int) -> BaseSeries:
+        """The bar series klines of this interval are built from (a file's own bars when they fit)."""
+        if self.fixed is not None and interval_ms >= self.fixed.iv and interval_ms % self.fixed.iv == 0:
+            return self.fixed
+        return self.s1 if interval_ms < MINUTE else self.m1
+
+    def aggs_from_id(self, from_id: int, limit: int) -> list[Agg]:
+        """Aggregate trades with id >= from_id (contiguous ids make this an index)."""
+        if not self.aggs:
+            return []
+        i = max(0, from_id - self.aggs[0].a)
+        return self.aggs[i : i + limit]
+
+    def aggs_between(self, start: int | None, end: int | None, limit: int) -> list[Agg]:
+        """Binance's aggTrades time rules: start only = oldest from start, end only = newest up to end."""
+        aggs = self.aggs
+        lo = 0 if start is None else bisect.bisect_left(aggs, start, key=lambda a: a.T)
+        hi = len(aggs) if end is None else bisect.bisect_right(aggs, end, key=lambda a: a.T)
+        if start is None:
+            return aggs[max(lo, hi - limit) : hi]
+        return aggs[lo : min(hi, lo + limit)]
+
+    def recent_trades(self, limit: int) -> list[Trade]:
+        """The newest `limit` individual trades, oldest first."""
+        out: list[Trade] = []
+        for agg in reversed(self.aggs):
+            fills = list(expand(agg))
+            out.extend(reversed(fills))
+            if len(out) >= limit:
+                break
+        out = out[:limit]
+        out.reverse()
+        return out
+
+    def trades_from_id(self, from_id: int, limit: int) -> list[Trade]:
+        """Individual trades with id >= from_id (for historicalTrades)."""
+        aggs = self.aggs
+        # First aggregate trade whose last fill is >= from_id; ids older than what is kept start at the oldest.
+        i = bisect.bisect_left(aggs, from_id, key=lambda a: a.l)
+        out: list[Trade] = []
+        while i < len(aggs) and len(out) < limit:
+            out.extend(t for t in expand(aggs[i]) if t.id >= from_id)
+            i += 1
+        return out[:limit]
+
+
+def expand(agg: Agg) -> Iterator[Trade]:
+    """The individual fills an aggregate trade stands for."""
+    n = agg.l - agg.f + 1
+    if agg.parts is not None and len(agg.parts) == n:
+        qtys: list[int] | tuple[int, ...] = agg.parts
+    else:
+        each = agg.q // n
+        qtys = [each] * (n - 1) + [agg.q - each * (n - 1)]
+    for k, q in enumerate(qtys):
+        yield Trade(agg.f + k, agg.p, q, mul_e8(agg.p, q), agg.T, agg.m)

@@ -1,0 +1,220 @@
+"""A seeded synthetic market for any symbol: GBM-like mid with volatility regimes, a spread of a few ticks,
+Poisson trade arrivals with lognormal sizes that sweep the top level when they are larger than it.
+
+The path is a function of (seed, symbol, run-clock ms since start): the feed advances in fixed steps of
+`step_ms` run-clock milliseconds, drawing from per-symbol generators in a fixed order, so the same seed
+gives the same prices, trade ids and trade times at the same offset from start, however often the clock
+is read. 500 one-minute bars of history before the start make klines and 24h tickers useful at once.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+
+from minibot.sim.bars import MINUTE, Bar
+from minibot.sim.num import E8, mul_e8
+from minibot.sim.state import Agg, SymbolState
+
+_YEAR_MS = 365.0 * 24 * 3600 * 1000
+# Regimes: calm, normal, turbulent. Volatility multiplier, trade-rate multiplier, largest spread (ticks).
+_VOL_MULT = (0.5, 1.0, 2.8)
+_RATE_MULT = (0.5, 1.0, 3.0)
+_MAX_SPREAD = (2, 3, 6)
+_MEAN_REGIME_MS = 300_000.0
+_BLOCK = 256
+_TRADE_BLOCK = 1024
+HISTORY_BARS = 500
+
+
+class SyntheticFeed:
+    """Drives one `SymbolState` with a synthetic market from `start_ms` on, in `step_ms` steps."""
+
+    def __init__(self, state: SymbolState, seed: int, start_ms: int, step_ms: int = 100) -> None:
+        self.state = state
+        spec = state.spec
+        self.spec = spec
+        self.start_ms = start_ms
+        self.step_ms = step_ms
+        self.k = 0
+        root = np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(spec.symbol.encode())])
+        step_seq, trade_seq, hist_seq, depth_seq = root.spawn(4)
+        self._rng = np.random.default_rng(step_seq)
+        self._trng = np.random.default_rng(trade_seq)
+        self._depth_seed = int(depth_seq.generate_state(1)[0])
+        self._sig = [spec.annual_vol * m * math.sqrt(step_ms / _YEAR_MS) for m in _VOL_MULT]
+        self._lam = [spec.trades_per_s * m * step_ms / 1000.0 for m in _RATE_MULT]
+        self._p_switch = step_ms / _MEAN_REGIME_MS
+        self.regime = 1
+        self.log_mid = math.log(spec.base_price / E8)
+        ids = np.random.default_rng(hist_seq)
+        self.agg_id = int(ids.integers(10_000_000, 900_000_000))
+        self.trade_id = self.agg_id * 3 + int(ids.integers(0, 1000))
+        self._j = _BLOCK
+        self._tj = _TRADE_BLOCK
+        state.depth_fn = self.depth
+        state.m1.extend(self._history(ids))
+        self._set_book(start_ms, 0.5, 0.0, 0.0)
+
+    # ------------------------------------------------------------------------------------------------
+    def advance_to(self, t: int) -> None:
+        """Generate every step that ends at or before run time `t`."""
+        while self.start_ms + (self.k + 1) * self.step_ms <= t:
+            self._step()
+
+    def _refill(self) -> None:
+        r = self._rng
+        self._z = r.standard_normal(_BLOCK)
+        self._u = r.random((_BLOCK, 3))
+        self._zq = r.standard_normal((_BLOCK, 2))
+        self._j = 0
+
+    def _trade_draws(self) -> tuple[float, float, float, float, float]:
+        """Uniforms for one trade: time in step, side, two for a normal size draw, fill count."""
+        if self._tj >= _TRADE_BLOCK:
+            self._tu = self._trng.random((_TRADE_BLOCK, 5))
+            self._tj = 0
+        row = self._tu[self._tj]
+        self._tj += 1
+        return float(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[4])
+
+    def _step(self) -> None:
+        if self._j >= _BLOCK:
+            self._refill()
+        j = self._j
+        self._j += 1
+        t0 = self.start_ms + self.k * self.step_ms
+        self.k += 1
+        u_regime, u_count, u_spread = (float(x) for x in self._u[j])
+        z = float(self._z[j])
+        if u_regime < self._p_switch:
+            # Leave the current regime for one of the other two; "normal" is the most likely destination.
+            others = [r for r in (1, 0, 2) if r != self.regime]
+            self.regime = others[0] if u_regime < self._p_switch * 0.7 else others[1]
+        n = _poisson(u_count, self._lam[self.regime])
+        if n:
+            self._trades(t0, n, z)
+        sigma = self._sig[self.regime]
+        self.log_mid += sigma * z - 0.5 * sigma * sigma
+        self._set_book(t0 + self.step_ms, u_spread, float(self._zq[j][0]), float(self._zq[j][1]))
+
+    def _set_book(self, t: int, u_spread: float, zb: float, za: float) -> None:
+        spec, st = self.spec, self.state
+        tick = spec.tick
+        spread = 1 + int(u_spread * _MAX_SPREAD[self.regime])
+        mid_ticks = math.exp(self.log_mid) * E8 / tick
+        bid_ticks = max(1, int(mid_ticks - spread / 2.0))
+        top_qty = spec.median_notional * 4.0 / (bid_ticks * tick / E8)
+        bq = max(spec.step, int(top_qty * math.exp(1.1 * zb) * E8) // spec.step * spec.step)
+        aq = max(spec.step, int(top_qty * math.exp(1.1 * za) * E8) // spec.step * spec.step)
+        st.set_book(t, bid_ticks * tick, bq, (bid_ticks + spread) * tick, aq)
+
+    def _trades(self, t0: int, n: int, z: float) -> None:
+        spec, st = self.spec, self.state
+        # Takers lean the way the price is about to move: order flow and returns correlate as on a real book.
+        p_buy = 0.5 + 0.2 * max(-2.0, min(2.0, z)) / 2.0
+        draws = [self._trade_draws() for _ in range(n)]
+        times = sorted(t0 + 1 + min(self.step_ms - 1, int(d[0] * self.step_ms)) for d in draws)
+        for t, (_, u_side, u_size, u_angle, u_fills) in zip(times, draws, strict=True):
+            buy = u_side < p_buy
+            price, top = (st.ask, st.ask_qty) if buy else (st.bid, st.bid_qty)
+            size_z = math.sqrt(-2.0 * math.log(max(u_size, 1e-12))) * math.cos(2 * math.pi * u_angle)
+            notional = min(spec.median_notional * math.exp(1.2 * size_z), spec.median_notional * 60)
+            qty = max(spec.step, int(notional / (price / E8) * E8) // spec.step * spec.step)
+            if 0 < top < qty:
+                # Larger than the best level: the rest fills one tick further, as a second aggregate trade.
+                self._agg(t, price, top, buy, u_fills)
+                self._agg(t, price + spec.tick if buy else price - spec.tick, qty - top, buy, u_fills)
+            else:
+                self._agg(t, price, qty, buy, u_fills)
+
+    def _agg(self, t: int, price: int, qty: int, buy: bool, u_fills: float) -> None:
+        if price <= 0:
+            return
+        step = self.spec.step
+        fills = min(1 + int(math.log(max(u_fills, 1e-9)) / math.log(0.45)), 8, max(1, qty // step))
+        units = qty // step
+        parts = tuple((units // fills + (1 if i < units % fills else 0)) * step for i in range(fills))
+        agg = Agg(self.agg_id, price, qty, self.trade_id, self.trade_id + fills - 1, t, not buy, parts)
+        self.agg_id += 1
+        self.trade_id += fills
+        self.state.add_agg(agg)
+
+    # ------------------------------------------------------------------------------------------------
+    def _history(self, rng: np.random.Generator) -> list[Bar]:
+        """One-minute bars before the start, walked backwards from the base price."""
+        spec = self.spec
+        sig = spec.annual_vol * math.sqrt(MINUTE / _YEAR_MS)
+        z = rng.standard_normal((HISTORY_BARS, 4))
+        closes = [spec.base_price / E8]
+        for i in range(HISTORY_BARS - 1, 0, -1):
+            closes.append(closes[-1] * math.exp(-sig * float(z[i][0])))
+        closes.reverse()
+        first_open = (self.start_ms - self.start_ms % MINUTE) - HISTORY_BARS * MINUTE
+        lam = spec.trades_per_s * 60.0
+        counts = [max(0, round(lam + math.sqrt(lam) * float(row[3]))) for row in z]
+        tid = self.trade_id - sum(counts)
+        bars: list[Bar] = []
+        prev = closes[0] * math.exp(sig * float(z[0][0]))
+        for i, close in enumerate(closes):
+            o, c = self._tick(prev), self._tick(close)
+            h = max(o, c, self._tick(max(prev, close) * math.exp(abs(float(z[i][1])) * sig * 0.4)))
+            low = min(o, c, self._tick(min(prev, close) * math.exp(-abs(float(z[i][2])) * sig * 0.4)))
+            n = counts[i]
+            qty = spec.median_notional * n / ((prev + close) / 2) * math.exp(0.3 * float(z[i][3]))
+            vol = int(qty * E8) // spec.step * spec.step if n else 0
+            quote = mul_e8((h + low) // 2, vol)
+            share = 0.5 + 0.1 * math.tanh((close - prev) / max(prev * sig, 1e-12))
+            tbv = int(vol * share) // spec.step * spec.step
+            fid, lid = (tid, tid + n - 1) if n else (-1, -1)
+            bars.append(
+                [first_open + i * MINUTE, o, h, low, c, vol, quote, n, tbv, int(quote * share), fid, lid]
+            )
+            tid += n
+            prev = close
+        return bars
+
+    def _tick(self, price: float) -> int:
+        tick = self.spec.tick
+        return max(tick, round(price * E8 / tick) * tick)
+
+    def depth(self, st: SymbolState, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Book levels for /depth and partial-depth streams."""
+        return book_depth(st, limit, self._depth_seed)
+
+
+def book_depth(st: SymbolState, limit: int, seed: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """`limit` levels per side: the top of book, then gaps of a tick or more and sizes growing with distance.
+
+    Drawn from (seed, update id), so the same book update always shows the same depth.
+    """
+    rng = np.random.default_rng([seed, st.update_id])
+    n = max(0, limit - 1)
+    gaps = rng.geometric(0.6, size=(2, n))
+    sizes = rng.lognormal(0.0, 0.9, size=(2, n)) * (1.0 + np.arange(n) / 8.0)
+    tick, step = st.spec.tick, st.spec.step
+    bids = [(st.bid, st.bid_qty)]
+    asks = [(st.ask, st.ask_qty)]
+    bid_price, ask_price = st.bid, st.ask
+    base_q = max(st.bid_qty, st.ask_qty, step)
+    for i in range(n):
+        bid_price -= int(gaps[0][i]) * tick
+        ask_price += int(gaps[1][i]) * tick
+        if bid_price > 0:
+            bids.append((bid_price, max(step, int(base_q * float(sizes[0][i])) // step * step)))
+        asks.append((ask_price, max(step, int(base_q * float(sizes[1][i])) // step * step)))
+    return bids, asks
+
+
+def _poisson(u: float, lam: float) -> int:
+    """Poisson variate by inversion (lambda per step is small)."""
+    p = math.exp(-lam)
+    c = p
+    n = 0
+    while u > c and n < 60:
+        n += 1
+        p *= lam / n
+        c += p
+    return n
