@@ -66,6 +66,27 @@ def validate_config(doc: Any, where: str = "config") -> None:
         raise ConfigInvalid(f"{where}: {lines}{more}")
 
 
+BASE_QUEUES = (
+    "market_ticks", "signals", "risk_actions", "order_intents", "order_results", "fills", "health", "stop_journal",
+)
+
+
+def _check_queue_names(doc: Mapping[str, Any], where: str) -> None:
+    """Rules JSON Schema cannot express: the R-A2 base queues are present and every queue is in contracts."""
+    from minibot.contracts.registry import registry
+
+    names = doc["queues"]["names"]
+    missing = [q for q in BASE_QUEUES if q not in names]
+    if missing:
+        raise ConfigInvalid(f"{where}: queues.names: misses the base queues {missing} (R-A2)")
+    unknown = [q for q in names if q not in registry().queues]
+    if unknown:
+        raise ConfigInvalid(f"{where}: queues.names: {unknown} are not declared in contracts.v1.json")
+    overrides = [q for q in doc["queues"].get("fsync_overrides", {}) if q not in names]
+    if overrides:
+        raise ConfigInvalid(f"{where}: queues.fsync_overrides: {overrides} are not in queues.names")
+
+
 def load_config(path: Path | str | None = None) -> dict[str, Any]:
     """Read, parse and validate a config file (default: the shipped nore.v1.json)."""
     p = Path(path) if path is not None else default_config_path()
@@ -78,6 +99,7 @@ def load_config(path: Path | str | None = None) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ConfigInvalid(f"{p}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     validate_config(doc, str(p))
+    _check_queue_names(doc, str(p))
     result: dict[str, Any] = doc
     return result
 
@@ -95,4 +117,5 @@ def with_overrides(cfg: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict
 
     merged: dict[str, Any] = merge(cfg, overrides)
     validate_config(merged, "config with overrides")
+    _check_queue_names(merged, "config with overrides")
     return merged
