@@ -152,9 +152,7 @@ class MarketFeed:
                     last = self.gaps.last_id.get(symbol)
                     if last is None:
                         continue  # no baseline yet: the stream's first trade sets it
-                    trades = await self.rest.agg_trades(
-                        symbol, from_id=last + 1, limit=self.cfg.backfill_page_limit
-                    )
+                    trades = await self.rest.agg_trades(symbol, from_id=last + 1, limit=self.cfg.backfill_page_limit)
                     for trade in trades:
                         await self._admit_and_emit(trade)
         except MarketError as exc:
@@ -170,6 +168,8 @@ class MarketFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), period)
             if not self._closing.is_set() and not self.stream.live():
+                # Market data is flowing, but not as intended: every round in fallback reports DEGRADED.
+                self.health.note("ws stream not live: serving REST fallback")
                 await self._poll_rest()
 
     # Lifecycle --------------------------------------------------------------------------------------

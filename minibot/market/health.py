@@ -102,18 +102,14 @@ class HealthPolicy:
         if self._stop is not None:
             return self._stop
         if result.kind == "banned":
-            self._stop = HealthVerdict(
-                "DOWN", ReasonCode.BINANCE_BANNED, f"{result.endpoint}: {result.error}"
-            )
+            self._stop = HealthVerdict("DOWN", ReasonCode.BINANCE_BANNED, f"{result.endpoint}: {result.error}")
             return self._stop
         self._http_errors.append(result.kind == "http")
         if result.ok:
             self.last_ok_ms = max(self.last_ok_ms, result.ts)
             self.ever_ok = True
             self.failure_streak = 0
-            self._slow = (
-                self.slow_latency_ms is not None and (result.latency_ms or 0.0) > self.slow_latency_ms
-            )
+            self._slow = self.slow_latency_ms is not None and (result.latency_ms or 0.0) > self.slow_latency_ms
         else:
             self.failure_streak += 1
             self._last_error = f"{result.endpoint}: {result.error}"
@@ -156,9 +152,7 @@ class HealthPolicy:
         return notes
 
 
-async def probe(
-    endpoint: str, call: Callable[[], Awaitable[Any]], clock: RunClock
-) -> tuple[ProbeResult, Any]:
+async def probe(endpoint: str, call: Callable[[], Awaitable[Any]], clock: RunClock) -> tuple[ProbeResult, Any]:
     """Run one REST call as a probe: classify its outcome and time it on the wall clock."""
     started_ms = clock.now_ms()
     started = time.perf_counter()
@@ -265,8 +259,8 @@ class HealthChecker:
                 results.append(result)
                 if self.on_latency is not None:
                     self.on_latency(result)
-                if result.kind == "banned":
-                    break
+                if result.kind == "banned" or self.rest.weights.retry_until_ms > self.clock.now_ms():
+                    break  # a ban or a fresh Retry-After: the rest of the round would only wait or be refused
         skew = self.skew.estimate_ms
         if skew is not None:
             self.rest.weights.server_offset_ms = skew

@@ -61,9 +61,7 @@ class WeightTracker:
     def check_ban(self) -> None:
         """Raise `Banned` while a 418 ban runs; never lets a call out during one."""
         if self.clock.now_ms() < self.banned_until_ms:
-            raise Banned(
-                f"IP banned by Binance until {self.banned_until_ms} (run-clock ms)", self.banned_until_ms
-            )
+            raise Banned(f"IP banned by Binance until {self.banned_until_ms} (run-clock ms)", self.banned_until_ms)
 
     def wait_ms(self, weight: int) -> int:
         """Run-clock ms a request of `weight` must wait before it may be sent (0 = now)."""

@@ -31,9 +31,7 @@ import orjson
 from minibot.clock import RunClock
 from minibot.market.models import MalformedMessage, MarketMessage, parse_stream_payload
 
-StatusKind = Literal[
-    "connected", "disconnected", "malformed", "stale", "proactive_reconnect", "server_shutdown"
-]
+StatusKind = Literal["connected", "disconnected", "malformed", "stale", "proactive_reconnect", "server_shutdown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +96,14 @@ class StreamClient:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
 
     def live(self) -> bool:
-        """Connected, and a well-formed message arrived (or the connection opened) within stale_stream_ms."""
+        """Connected, and a well-formed message arrived within stale_stream_ms.
+
+        A fresh connection is not live by itself: after an outage or a silent stream it must deliver before
+        the feed stops its REST fallback. Only before the very first message does the connect time count.
+        """
         if not self.connected or self.connected_ms is None:
             return False
-        last = self.connected_ms
-        if self.last_message_ms is not None and self.last_message_ms > last:
-            last = self.last_message_ms
+        last = self.last_message_ms if self.last_message_ms is not None else self.connected_ms
         return self.clock.now_ms() - last < self.stale_stream_ms
 
     def _status(self, kind: StatusKind, detail: str) -> None:
@@ -155,14 +155,10 @@ class StreamClient:
                     attempt = 0
                 if reason in ("proactive_reconnect", "server_shutdown"):
                     continue  # a planned leave: reconnect at once, the old session was healthy
-                self.last_backoff_ms = full_jitter_ms(
-                    self.rng, attempt, self.backoff_base_ms, self.backoff_max_ms
-                )
+                self.last_backoff_ms = full_jitter_ms(self.rng, attempt, self.backoff_base_ms, self.backoff_max_ms)
                 attempt += 1
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(
-                        self._closing.wait(), self.clock.real_seconds(self.last_backoff_ms)
-                    )
+                    await asyncio.wait_for(self._closing.wait(), self.clock.real_seconds(self.last_backoff_ms))
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> tuple[str, bool]:
         """Read frames until the connection ends; returns (why it ended, whether data arrived)."""

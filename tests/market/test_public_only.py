@@ -41,9 +41,7 @@ def test_signature_params_and_api_keys_appear_only_in_the_refusal_list() -> None
 
 def test_market_package_only_ever_gets() -> None:
     verbs = re.compile(r"\.(post|put|delete|patch|request)\(")
-    offenders = [
-        str(p) for p in (MINIBOT / "market").rglob("*.py") if verbs.search(p.read_text(encoding="utf-8"))
-    ]
+    offenders = [str(p) for p in (MINIBOT / "market").rglob("*.py") if verbs.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
 
 
