@@ -30,10 +30,25 @@ from minibot.sim.ws import ws_handler
 CTX = web.AppKey("sim_context", SimContext)
 # Order and account endpoints (TRADE / USER_DATA / USER_STREAM): NORE must never call them.
 PRIVATE_PATHS = (
-    "/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders", "/api/v3/account", "/api/v3/myTrades",
-    "/api/v3/orderList", "/api/v3/allOrderList", "/api/v3/openOrderList", "/api/v3/sor/order",
-    "/api/v3/rateLimit/order", "/api/v3/myPreventedMatches", "/api/v3/myAllocations", "/api/v3/myFilters",
-    "/api/v3/userDataStream", "/sapi/", "/wapi/", "/fapi/v1/order", "/fapi/v2/account", "/papi/",
+    "/api/v3/order",
+    "/api/v3/openOrders",
+    "/api/v3/allOrders",
+    "/api/v3/account",
+    "/api/v3/myTrades",
+    "/api/v3/orderList",
+    "/api/v3/allOrderList",
+    "/api/v3/openOrderList",
+    "/api/v3/sor/order",
+    "/api/v3/rateLimit/order",
+    "/api/v3/myPreventedMatches",
+    "/api/v3/myAllocations",
+    "/api/v3/myFilters",
+    "/api/v3/userDataStream",
+    "/sapi/",
+    "/wapi/",
+    "/fapi/v1/order",
+    "/fapi/v2/account",
+    "/papi/",
 )
 _5XX = {500: (-1000, MSG_UNKNOWN), 502: (-1000, MSG_UNKNOWN), 503: (-1008, MSG_BUSY), 504: (-1007, MSG_TIMEOUT)}
 _MAX_BODY = 1 << 16
@@ -77,11 +92,18 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 def _violation(ctx: SimContext, request: web.Request, path: str, now: int, ip: str) -> web.Response:
     """Record a forbidden request and answer it as Binance answers an unauthorised one (401)."""
     key = request.headers.get("X-MBX-APIKEY", "")
-    ctx.stats.record_violation({
-        "ts": now, "wall_ts": int(time.time() * 1000), "method": request.method, "path": path,
-        "query": request.query_string[:500], "api_key_sent": bool(key), "remote": ip,
-        "signed": "signature" in request.query,
-    })
+    ctx.stats.record_violation(
+        {
+            "ts": now,
+            "wall_ts": int(time.time() * 1000),
+            "method": request.method,
+            "path": path,
+            "query": request.query_string[:500],
+            "api_key_sent": bool(key),
+            "remote": ip,
+            "signed": "signature" in request.query,
+        }
+    )
     verdict = ctx.limiter.charge(ip, 1, now)
     ctx.stats.weight_total += 1
     err = BinanceError(401, -2015, MSG_REJECTED_KEY) if key else BinanceError(401, -2014, MSG_BAD_KEY_FMT)
@@ -108,10 +130,14 @@ async def _public(ctx: SimContext, request: web.Request, path: str, now: int, ip
         code, msg = _5XX[fault.status]
         return error_response(BinanceError(fault.status, code, msg), headers)
     if fault.status in (429, 418):
-        msg = MSG_TOO_MUCH_WEIGHT.format(limit=ctx.limiter.limit) if fault.status == 429 else MSG_BANNED.format(
-            until="(injected fault)")
-        return error_response(BinanceError(fault.status, -1003, msg),
-                              {**headers, "Retry-After": str(fault.retry_after_s)})
+        msg = (
+            MSG_TOO_MUCH_WEIGHT.format(limit=ctx.limiter.limit)
+            if fault.status == 429
+            else MSG_BANNED.format(until="(injected fault)")
+        )
+        return error_response(
+            BinanceError(fault.status, -1003, msg), {**headers, "Retry-After": str(fault.retry_after_s)}
+        )
     if handler is None:
         return error_response(BinanceError(404, -1000, f"Unknown endpoint {path}."), headers)
     if request.method not in ("GET", "HEAD"):
@@ -136,16 +162,18 @@ def _sim_endpoint(ctx: SimContext, path: str) -> web.Response:
 def stats_document(ctx: SimContext) -> dict[str, Any]:
     """The /sim/stats document."""
     now = ctx.now()
-    return ctx.stats.snapshot({
-        "now_ms": now,
-        "start_ms": ctx.clock.start_ms,
-        "speed": ctx.clock.speed,
-        "elapsed_ms": now - ctx.clock.start_ms,
-        "weight_used_1m": ctx.limiter.used("127.0.0.1", now),
-        "weight_limit_1m": ctx.limiter.limit,
-        "faults_active": [f.kind for f in ctx.faults.active()],
-        "outage": ctx.faults.outage,
-    })
+    return ctx.stats.snapshot(
+        {
+            "now_ms": now,
+            "start_ms": ctx.clock.start_ms,
+            "speed": ctx.clock.speed,
+            "elapsed_ms": now - ctx.clock.start_ms,
+            "weight_used_1m": ctx.limiter.used("127.0.0.1", now),
+            "weight_limit_1m": ctx.limiter.limit,
+            "faults_active": [f.kind for f in ctx.faults.active()],
+            "outage": ctx.faults.outage,
+        }
+    )
 
 
 def info_document(ctx: SimContext) -> dict[str, Any]:
@@ -159,8 +187,17 @@ def info_document(ctx: SimContext) -> dict[str, Any]:
         "replay": ctx.market.info.get("replay", []),
         "scenario": {
             "name": ctx.scenario.name,
-            "faults": [{"kind": f.kind, "at_ms": f.at_ms, "duration_ms": f.duration_ms, "every_ms": f.every_ms,
-                        "count": f.count, **f.params} for f in ctx.scenario.faults],
+            "faults": [
+                {
+                    "kind": f.kind,
+                    "at_ms": f.at_ms,
+                    "duration_ms": f.duration_ms,
+                    "every_ms": f.every_ms,
+                    "count": f.count,
+                    **f.params,
+                }
+                for f in ctx.scenario.faults
+            ],
         },
     }
 

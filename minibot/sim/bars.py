@@ -39,7 +39,8 @@ INTERVALS: dict[str, int] = {
     "1w": WEEK,
     "1M": 31 * DAY,
 }
-O, H, L, C, V, Q, N, TBV, TBQ, FID, LID = range(1, 12)
+# Bar field indexes (Binance's kline letters).
+O, H, L, C, V, Q, N, TBV, TBQ, FID, LID = range(1, 12)  # noqa: E741
 
 
 def bucket_open(interval: str, t: int, tz_ms: int = 0) -> int:
@@ -93,9 +94,7 @@ class BarSeries:
         self.cap = cap
         self.bars: list[Bar] = []
 
-    def add_trade(
-        self, t: int, price: int, qty: int, quote: int, buyer_taker: bool, fid: int, lid: int
-    ) -> None:
+    def add_trade(self, t: int, price: int, qty: int, quote: int, buyer_taker: bool, fid: int, lid: int) -> None:
         """Fold one (aggregate) trade into the bar containing `t`."""
         ot = t - t % self.iv
         bars = self.bars
@@ -233,9 +232,7 @@ def query(
     if out:
         # The tail after the newest stored bar is quiet: flat bars at the last close up to `hi`.
         _fill_flat(out, interval, bucket_open(interval, hi, tz_ms) + 1, tz_ms, cap=limit + 1)
-    out = [
-        b for b in out if (start is None or b[0] >= start) and (end is None or b[0] <= end) and b[0] <= now
-    ]
+    out = [b for b in out if (start is None or b[0] >= start) and (end is None or b[0] <= end) and b[0] <= now]
     return out[:limit] if start is not None else out[-limit:]
 
 

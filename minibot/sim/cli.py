@@ -30,11 +30,11 @@ def sim(
     symbols: str = typer.Option(
         ",".join(DEFAULT_SYMBOLS), "--symbols", help="Comma-separated symbols of the synthetic market."
     ),
-    data: list[Path] = typer.Option(  # noqa: B008 - typer declares options through defaults
+    data: list[Path] = typer.Option(
         [], "--data", help="Binance public-data file to replay (aggTrades/trades/klines CSV or .zip); repeatable."
     ),
     speed: float = typer.Option(1.0, "--speed", help="Run-clock speed: N replays and simulates N times faster."),
-    scenario: Path | None = typer.Option(None, "--scenario", help="Fault scenario JSON (docs/simulator.md)."),  # noqa: B008
+    scenario: Path | None = typer.Option(None, "--scenario", help="Fault scenario JSON (docs/simulator.md)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic market."),
 ) -> None:
     """Run the Binance Spot market-data simulator until Ctrl+C (first line: `listening on http://...`)."""

@@ -135,15 +135,32 @@ def parse_row(kind: str, cols: list[str]) -> Row:
     """Parse one data row of `kind`; ValueError with a readable reason when a field is wrong."""
     if kind == "aggTrades":
         _bool(cols[7])
-        return (_int(cols[0]), parse_e8(cols[1]), parse_e8(cols[2]), _int(cols[3]), _int(cols[4]), _ts(cols[5]),
-                _bool(cols[6]))
+        return (
+            _int(cols[0]),
+            parse_e8(cols[1]),
+            parse_e8(cols[2]),
+            _int(cols[3]),
+            _int(cols[4]),
+            _ts(cols[5]),
+            _bool(cols[6]),
+        )
     if kind == "trades":
         _lenient_e8(cols[3])
         _bool(cols[6])
         return (_int(cols[0]), parse_e8(cols[1]), parse_e8(cols[2]), _ts(cols[4]), _bool(cols[5]))
-    return (_ts(cols[0]), parse_e8(cols[1]), parse_e8(cols[2]), parse_e8(cols[3]), parse_e8(cols[4]),
-            parse_e8(cols[5]), _ts(cols[6]), _lenient_e8(cols[7]), _int(cols[8]), parse_e8(cols[9]),
-            _lenient_e8(cols[10]))
+    return (
+        _ts(cols[0]),
+        parse_e8(cols[1]),
+        parse_e8(cols[2]),
+        parse_e8(cols[3]),
+        parse_e8(cols[4]),
+        parse_e8(cols[5]),
+        _ts(cols[6]),
+        _lenient_e8(cols[7]),
+        _int(cols[8]),
+        parse_e8(cols[9]),
+        _lenient_e8(cols[10]),
+    )
 
 
 def _rows(path: Path, kind: str | None) -> Iterator[tuple[int, str, list[str]]]:

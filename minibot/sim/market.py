@@ -58,6 +58,7 @@ def build_market(
     states: dict[str, SymbolState] = {}
     feeds: list[Feed] = []
     for name in names:
+        feed: Feed
         if name in replay.symbols:
             state, feed = replay.make(name, cap)
         else:

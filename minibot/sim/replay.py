@@ -16,6 +16,7 @@ What a file does not contain is derived, and documented as such in docs/simulato
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import zlib
@@ -53,8 +54,15 @@ class ReplayPlan:
     def describe(self) -> list[dict[str, Any]]:
         """Per file: symbol, kind, original span and shift (original exchange time = served time - shift)."""
         return [
-            {"symbol": sym, "path": str(df.path), "kind": df.kind, "rows": df.rows, "original_first_ms": df.first_ts,
-             "original_last_ms": df.last_ts, "shift_ms": self.shifts[sym]}
+            {
+                "symbol": sym,
+                "path": str(df.path),
+                "kind": df.kind,
+                "rows": df.rows,
+                "original_first_ms": df.first_ts,
+                "original_last_ms": df.last_ts,
+                "shift_ms": self.shifts[sym],
+            }
             for sym, dfs in self.files.items()
             for df in dfs
         ]
@@ -92,6 +100,7 @@ class ReplayPlan:
 
             def tape() -> Iterator[Proto]:
                 return _kline_tape(klines, spec.tick, spec.step)
+
         feed = ReplayFeed(state, tape, shift, self.loop, period, agg_span, trade_span, agg_base, trade_base, salt)
         return state, feed
 
@@ -107,7 +116,7 @@ def load_replay(paths: list[Path], start_ms: int, loop: bool = True) -> ReplayPl
             raise DataFileError(f"{dfs[0].path}: both trades and aggTrades files given for {sym}; pass one kind")
         for kind in kinds:
             same = [d for d in dfs if d.kind == kind]
-            for a, b in zip(same, same[1:], strict=False):
+            for a, b in itertools.pairwise(same):
                 if b.first_ts < a.last_ts:
                     raise DataFileError(f"{b.path}: overlaps {a.path} in time ({kind} files of {sym} must not)")
     spans = sorted((min(d.first_ts for d in dfs), max(d.last_ts for d in dfs), s) for s, dfs in plan.files.items())
@@ -148,8 +157,9 @@ def _fixed_bars(klines: list[DataFile], shift: int, loop: bool, first_trade_id: 
                 tid += used
             else:
                 fid = lid = -1
-            bars.append([row[0] + shift, row[1], row[2], row[3], row[4], row[5], row[7], count, row[9], row[10],
-                         fid, lid])
+            bars.append(
+                [row[0] + shift, row[1], row[2], row[3], row[4], row[5], row[7], count, row[9], row[10], fid, lid]
+            )
     iv = klines[0].interval_ms or 60_000
     id_span = (tid - first_trade_id) if tid is not None and first_trade_id is not None else 0
     return FixedBars(iv, bars, loop, id_span)
@@ -301,5 +311,9 @@ class ReplayFeed:
 
     def describe(self) -> dict[str, Any]:
         """Progress of this replay."""
-        return {"symbol": self.state.spec.symbol, "loops": self.loops, "finished": self.finished,
-                "shift_ms": self.shift}
+        return {
+            "symbol": self.state.spec.symbol,
+            "loops": self.loops,
+            "finished": self.finished,
+            "shift_ms": self.shift,
+        }

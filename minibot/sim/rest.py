@@ -73,7 +73,7 @@ class Params:
             raise BinanceError(400, -1135, "JSON sent for parameter 'symbols' is not valid.")
         return [_state(ctx, n) for n in names]
 
-    def int(self, name: str, default: int, lo: int, hi: int) -> int:
+    def bounded(self, name: str, default: int, lo: int, hi: int) -> int:
         """An integer parameter clamped into [lo, hi]."""
         raw = self.q.get(name)
         if raw is None or raw == "":
@@ -154,8 +154,9 @@ def exchange_info(ctx: SimContext, p: Params) -> Any:
     return {
         "timezone": "UTC",
         "serverTime": (ctx.now() + ctx.faults.skew_ms()) * p.unit,
-        "rateLimits": [dict(r, limit=ctx.limiter.limit) if r["rateLimitType"] == "REQUEST_WEIGHT" else r
-                       for r in RATE_LIMITS],
+        "rateLimits": [
+            dict(r, limit=ctx.limiter.limit) if r["rateLimitType"] == "REQUEST_WEIGHT" else r for r in RATE_LIMITS
+        ],
         "exchangeFilters": [],
         "symbols": symbols,
     }
@@ -164,7 +165,7 @@ def exchange_info(ctx: SimContext, p: Params) -> Any:
 def depth(ctx: SimContext, p: Params) -> Any:
     """GET /api/v3/depth."""
     st = p.symbol(ctx)
-    limit = p.int("limit", 100, 1, 5000)
+    limit = p.bounded("limit", 100, 1, 5000)
     bids, asks = st.depth_fn(st, limit) if st.depth_fn is not None else ([(st.bid, st.bid_qty)], [(st.ask, st.ask_qty)])
     return {
         "lastUpdateId": st.update_id,
@@ -174,20 +175,27 @@ def depth(ctx: SimContext, p: Params) -> Any:
 
 
 def _trade_json(t: Any, unit: int) -> dict[str, Any]:
-    return {"id": t.id, "price": fmt8(t.p), "qty": fmt8(t.q), "quoteQty": fmt8(t.quote), "time": t.T * unit,
-            "isBuyerMaker": t.m, "isBestMatch": True}
+    return {
+        "id": t.id,
+        "price": fmt8(t.p),
+        "qty": fmt8(t.q),
+        "quoteQty": fmt8(t.quote),
+        "time": t.T * unit,
+        "isBuyerMaker": t.m,
+        "isBestMatch": True,
+    }
 
 
 def recent_trades(ctx: SimContext, p: Params) -> Any:
     """GET /api/v3/trades."""
     st = p.symbol(ctx)
-    return [_trade_json(t, p.unit) for t in st.recent_trades(p.int("limit", 500, 1, 1000))]
+    return [_trade_json(t, p.unit) for t in st.recent_trades(p.bounded("limit", 500, 1, 1000))]
 
 
 def historical_trades(ctx: SimContext, p: Params) -> Any:
     """GET /api/v3/historicalTrades (public since Binance made it security type NONE)."""
     st = p.symbol(ctx)
-    limit = p.int("limit", 500, 1, 1000)
+    limit = p.bounded("limit", 500, 1, 1000)
     from_id = p.opt_int("fromId")
     trades = st.recent_trades(limit) if from_id is None else st.trades_from_id(from_id, limit)
     return [_trade_json(t, p.unit) for t in trades]
@@ -196,16 +204,17 @@ def historical_trades(ctx: SimContext, p: Params) -> Any:
 def agg_trades(ctx: SimContext, p: Params) -> Any:
     """GET /api/v3/aggTrades: fromId (contiguous ids, for back-filling a stream gap) or a time window."""
     st = p.symbol(ctx)
-    limit = p.int("limit", 500, 1, 1000)
+    limit = p.bounded("limit", 500, 1, 1000)
     from_id = p.opt_int("fromId")
     start, end = p.time("startTime"), p.time("endTime")
     if from_id is not None:
-        aggs = [a for a in st.aggs_from_id(from_id, limit) if end is None or a.T <= end]
+        aggs = [a for a in st.aggs_from_id(from_id, limit) if end is None or end >= a.T]
     else:
         aggs = st.aggs_between(start, end, limit)
     u = p.unit
-    return [{"a": a.a, "p": fmt8(a.p), "q": fmt8(a.q), "f": a.f, "l": a.l, "T": a.T * u, "m": a.m, "M": True}
-            for a in aggs]
+    return [
+        {"a": a.a, "p": fmt8(a.p), "q": fmt8(a.q), "f": a.f, "l": a.l, "T": a.T * u, "m": a.m, "M": True} for a in aggs
+    ]
 
 
 def klines(ctx: SimContext, p: Params) -> Any:
@@ -217,7 +226,7 @@ def klines(ctx: SimContext, p: Params) -> Any:
     if interval not in INTERVALS:
         raise BinanceError(400, -1120, "Invalid interval.")
     tz = _tz_offset(p.q.get("timeZone"))
-    limit = p.int("limit", 500, 1, 1000)
+    limit = p.bounded("limit", 500, 1, 1000)
     base = st.base_for(INTERVALS[interval])
     bars = query(base, interval, p.time("startTime"), p.time("endTime"), limit, ctx.market.now, tz)
     return [rest_kline(b, interval, tz, p.unit) for b in bars]
@@ -266,22 +275,55 @@ def window_stats(st: SymbolState, now: int, window_ms: int, unit: int, full: boo
     change = last - open_px
     out: dict[str, Any] = {"symbol": st.spec.symbol}
     if full:
-        out.update(priceChange=fmt8(change), priceChangePercent=fmt_pct(change, open_px),
-                   weightedAvgPrice=fmt8(quote * E8 // vol if vol else last))
+        out.update(
+            priceChange=fmt8(change),
+            priceChangePercent=fmt_pct(change, open_px),
+            weightedAvgPrice=fmt8(quote * E8 // vol if vol else last),
+        )
         if prev_close:
             out["prevClosePrice"] = fmt8(prev if prev > 0 else open_px)
-            out.update(lastPrice=fmt8(last), lastQty=fmt8(st.aggs[-1].q if st.aggs else 0),
-                       bidPrice=fmt8(st.bid), bidQty=fmt8(st.bid_qty), askPrice=fmt8(st.ask), askQty=fmt8(st.ask_qty))
+            out.update(
+                lastPrice=fmt8(last),
+                lastQty=fmt8(st.aggs[-1].q if st.aggs else 0),
+                bidPrice=fmt8(st.bid),
+                bidQty=fmt8(st.bid_qty),
+                askPrice=fmt8(st.ask),
+                askQty=fmt8(st.ask_qty),
+            )
         else:
             out["lastPrice"] = fmt8(last)
     else:
         out["lastPrice"] = fmt8(last)
-    out.update(openPrice=fmt8(open_px), highPrice=fmt8(high), lowPrice=fmt8(low), volume=fmt8(vol),
-               quoteVolume=fmt8(quote), openTime=start * unit, closeTime=now * unit, firstId=first_id,
-               lastId=last_id, count=count)
+    out.update(
+        openPrice=fmt8(open_px),
+        highPrice=fmt8(high),
+        lowPrice=fmt8(low),
+        volume=fmt8(vol),
+        quoteVolume=fmt8(quote),
+        openTime=start * unit,
+        closeTime=now * unit,
+        firstId=first_id,
+        lastId=last_id,
+        count=count,
+    )
     if not full:
-        out = {k: out[k] for k in ("symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume",
-                                   "quoteVolume", "openTime", "closeTime", "firstId", "lastId", "count")}
+        out = {
+            k: out[k]
+            for k in (
+                "symbol",
+                "openPrice",
+                "highPrice",
+                "lowPrice",
+                "lastPrice",
+                "volume",
+                "quoteVolume",
+                "openTime",
+                "closeTime",
+                "firstId",
+                "lastId",
+                "count",
+            )
+        }
     return out
 
 
@@ -330,8 +372,13 @@ def book_ticker(ctx: SimContext, p: Params) -> Any:
     """GET /api/v3/ticker/bookTicker."""
 
     def one(st: SymbolState) -> dict[str, Any]:
-        return {"symbol": st.spec.symbol, "bidPrice": fmt8(st.bid), "bidQty": fmt8(st.bid_qty),
-                "askPrice": fmt8(st.ask), "askQty": fmt8(st.ask_qty)}
+        return {
+            "symbol": st.spec.symbol,
+            "bidPrice": fmt8(st.bid),
+            "bidQty": fmt8(st.bid_qty),
+            "askPrice": fmt8(st.ask),
+            "askQty": fmt8(st.ask_qty),
+        }
 
     return _one_or_list(p.symbols(ctx), p, one, ctx)
 

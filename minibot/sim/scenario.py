@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 KINDS = (
-    "latency", "http_5xx", "http_429", "outage", "ws_disconnect", "silent_stream", "malformed_frames", "clock_skew",
+    "latency",
+    "http_5xx",
+    "http_429",
+    "outage",
+    "ws_disconnect",
+    "silent_stream",
+    "malformed_frames",
+    "clock_skew",
 )
 _COMMON = {"kind", "at_ms", "duration_ms", "every_ms", "count", "note"}
 _PARAMS: dict[str, dict[str, Any]] = {

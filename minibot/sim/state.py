@@ -69,9 +69,7 @@ class SymbolState:
         self.m1 = BarSeries(MINUTE, 2880)
         self.fixed: FixedBars | None = None
         # Builds deeper book levels for /depth and @depth<N>; set by the feed.
-        self.depth_fn: (
-            Callable[[SymbolState, int], tuple[list[tuple[int, int]], list[tuple[int, int]]]] | None
-        )
+        self.depth_fn: Callable[[SymbolState, int], tuple[list[tuple[int, int]], list[tuple[int, int]]]] | None
         self.depth_fn = None
 
     # writers -----------------------------------------------------------------------------------------

@@ -92,9 +92,7 @@ def _hash_unit(symbol: str, salt: str) -> float:
     return zlib.crc32(f"{salt}:{symbol}".encode()) / 0xFFFFFFFF
 
 
-def make_spec(
-    symbol: str, tick: int | None = None, step: int | None = None, price: int | None = None
-) -> SymbolSpec:
+def make_spec(symbol: str, tick: int | None = None, step: int | None = None, price: int | None = None) -> SymbolSpec:
     """Spec for any symbol; known names get real filters, data files may override tick, step and price."""
     base, quote = split_symbol(symbol)
     known = _KNOWN.get(symbol)
@@ -105,11 +103,12 @@ def make_spec(
         # Log-uniform price between 0.01 and 1000 quote units, with Binance's usual ~5 significant digits.
         base_px = 10 ** (-2 + 5 * _hash_unit(symbol, "price"))
         k_tick = max(1, int(10 ** (math.floor(math.log10(base_px)) - 4) * E8))
-        k_step = max(1, min(E8, int(10 ** round(math.log10(1.0 / base_px)) * E8)))
         base_price = max(k_tick, int(base_px * E8) // k_tick * k_tick)
         vol = 0.6 + 0.6 * _hash_unit(symbol, "vol")
         rate = 0.5 + 2.5 * _hash_unit(symbol, "rate")
         notional = 50.0 if quote in ("USDT", "USDC", "FDUSD", "TUSD", "BUSD", "EUR") else 0.002
+        # A step about 1/100 of a typical trade, so trade sizes keep their spread after rounding.
+        k_step = max(1, min(E8, int(10 ** (math.floor(math.log10(notional / base_px)) - 2) * E8)))
     return SymbolSpec(
         symbol=symbol,
         base=base,

@@ -169,9 +169,7 @@ class SyntheticFeed:
             share = 0.5 + 0.1 * math.tanh((close - prev) / max(prev * sig, 1e-12))
             tbv = int(vol * share) // spec.step * spec.step
             fid, lid = (tid, tid + n - 1) if n else (-1, -1)
-            bars.append(
-                [first_open + i * MINUTE, o, h, low, c, vol, quote, n, tbv, int(quote * share), fid, lid]
-            )
+            bars.append([first_open + i * MINUTE, o, h, low, c, vol, quote, n, tbv, int(quote * share), fid, lid])
             tid += n
             prev = close
         return bars

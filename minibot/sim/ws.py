@@ -10,6 +10,7 @@ client never stalls the market or other clients (past `max_queue` messages it is
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -117,8 +118,7 @@ class Hub:
         """Top of book changed: `@bookTicker`."""
         key = state.spec.lower + "@bookTicker"
         if key in self.subs:
-            payload = S.book_ticker(state)
-            self._deliver(key, state.spec.symbol, lambda unit: payload)
+            self._deliver(key, state.spec.symbol, _constant(S.book_ticker(state)))
 
     def on_agg(self, state: SymbolState, agg: Agg) -> None:
         """A trade happened: `@aggTrade` and the `@trade` events of its fills."""
@@ -136,7 +136,7 @@ class Hub:
                 return variants[unit][i]
 
             for i in range(agg.l - agg.f + 1):
-                self._deliver(key, symbol, lambda unit, i=i: fill(unit, i))
+                self._deliver(key, symbol, functools.partial(_nth_fill, fill, i))
 
     def periodic(self, now: int) -> None:
         """Kline (every 2 s, 1 s for `1s`) and partial-depth (100 ms / 1000 ms) pushes that are due."""
@@ -149,8 +149,7 @@ class Hub:
             if st is None:
                 continue
             if sn.kind == "depth":
-                payload = S.partial_depth(st, sn.levels)
-                self._deliver(key, st.spec.symbol, lambda unit, p=payload: p)
+                self._deliver(key, st.spec.symbol, _constant(S.partial_depth(st, sn.levels)))
             else:
                 self._kline(key, sn, st, now)
 
@@ -227,9 +226,20 @@ class Hub:
             await conn.ws.close(code=1001, message=b"server shutdown")
 
 
+def _nth_fill(fill: Callable[[int, int], bytes], i: int, unit: int) -> bytes:
+    return fill(unit, i)
+
+
+def _constant(payload: bytes) -> Callable[[int], bytes]:
+    """A builder for payloads without time fields (the same bytes in either time unit)."""
+    return lambda unit: payload
+
+
 def _kline_builder(symbol: str, interval: str, bar: list[int], closed: bool, now: int) -> Callable[[int], bytes]:
     def build(unit: int) -> bytes:
-        return orjson.dumps({"e": "kline", "E": now * unit, "s": symbol, "k": ws_kline(bar, symbol, interval, closed, unit)})
+        return orjson.dumps(
+            {"e": "kline", "E": now * unit, "s": symbol, "k": ws_kline(bar, symbol, interval, closed, unit)}
+        )
 
     return build
 
