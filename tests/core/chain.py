@@ -32,11 +32,16 @@ class Chain:
         risk_cfg: Mapping[str, Any],
         execution_cfg: Mapping[str, Any],
         filters: Mapping[str, SymbolFilters],
+        record_inputs: bool = False,
     ) -> None:
         self.strategy = StrategyCore(strategy_cfg)
         self.risk = RiskCore(risk_cfg, float(execution_cfg["initial_cash"]), filters)
         self.executor = ExecutionCore(filters, execution_cfg)
         self.events: list[Envelope] = []
+        # Per role, the exact input sequence its core saw (what a runner's input log records), when asked.
+        self.inputs: dict[str, list[Mapping[str, Any]]] | None = (
+            {"strategy_role": [], "risk_role": [], "execution_role": []} if record_inputs else None
+        )
         self._routes = {
             "signal": (("risk_role", self.risk),),
             "order_intent": (("execution_role", self.executor),),
@@ -67,12 +72,17 @@ class Chain:
         while queue:
             env = queue.popleft()
             for role, core in self._routes.get(env["type"], ()):
+                if self.inputs is not None:
+                    self.inputs[role].append(env)
                 out = core.step(env)
                 if out:
                     queue.extend(self._wrap(role, env, out))
 
     def feed(self, tick: Mapping[str, Any]) -> None:
         """One market tick through the whole chain."""
+        if self.inputs is not None:
+            for log in self.inputs.values():
+                log.append(tick)
         out = self.executor.step(tick)
         if out:
             self._route(self._wrap("execution_role", tick, out))
@@ -85,6 +95,8 @@ class Chain:
 
     def feed_event(self, event: Mapping[str, Any]) -> None:
         """A non-tick input of the strategy (e.g. an ai_recommendation)."""
+        if self.inputs is not None:
+            self.inputs["strategy_role"].append(event)
         out = self.strategy.step(event)
         if out:
             self._route(self._wrap("strategy_role", event, out))
