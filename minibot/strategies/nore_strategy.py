@@ -205,7 +205,7 @@ class StrategyCore:
         }
         confidence: float | None = round(strength, 6)
         if self._use_ai:
-            confidence, reason["ai"] = self._ai.apply(p["symbol"], side, int(event["ts"]), strength)
+            confidence, reason["ai"] = self._ai.apply(p["symbol"], side, int(event["ts"]), round(strength, 6))
             if confidence is None:
                 self.counters["ai_vetoed"] += 1
                 return []
