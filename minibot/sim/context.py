@@ -33,5 +33,6 @@ class SimContext:
     def sync(self) -> int:
         """Advance the market to now, so REST answers and streams describe the same instant."""
         now = self.clock.now_ms()
+        self.hub.view = self.faults.stream_view()
         self.market.advance_to(now)
         return now

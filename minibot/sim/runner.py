@@ -150,7 +150,6 @@ class RunningSimulator:
         ctx = self.ctx
         interval = min(_PUMP_MAX_S, max(_PUMP_MIN_S, ctx.clock.real_seconds(_STEP_MS) / 2))
         while True:
-            ctx.hub.view = ctx.faults.stream_view()
             now = ctx.sync()
             ctx.hub.periodic(now)
             await asyncio.sleep(interval)

@@ -4,7 +4,8 @@ Poisson trade arrivals with lognormal sizes that sweep the top level when they a
 The path is a function of (seed, symbol, run-clock ms since start): the feed advances in fixed steps of
 `step_ms` run-clock milliseconds, drawing from per-symbol generators in a fixed order, so the same seed
 gives the same prices, trade ids and trade times at the same offset from start, however often the clock
-is read. 500 one-minute bars of history before the start make klines and 24h tickers useful at once.
+is read. A minute of live trading before the start (trades, book) and 500 one-minute bars before that
+(klines, 24h tickers) make every endpoint useful at once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _MEAN_REGIME_MS = 300_000.0
 _BLOCK = 256
 _TRADE_BLOCK = 1024
 HISTORY_BARS = 500
+WARMUP_MS = 60_000
 
 
 class SyntheticFeed:
@@ -36,7 +38,7 @@ class SyntheticFeed:
         self.state = state
         spec = state.spec
         self.spec = spec
-        self.start_ms = start_ms
+        self.start_ms = start_ms - WARMUP_MS
         self.step_ms = step_ms
         self.k = 0
         root = np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(spec.symbol.encode())])
@@ -56,7 +58,9 @@ class SyntheticFeed:
         self._tj = _TRADE_BLOCK
         state.depth_fn = self.depth
         state.m1.extend(self._history(ids))
-        self._set_book(start_ms, 0.5, 0.0, 0.0)
+        self._set_book(self.start_ms, 0.5, 0.0, 0.0)
+        # Live trading for WARMUP_MS before the start, so /trades and /aggTrades have history at once.
+        self.advance_to(start_ms)
 
     # ------------------------------------------------------------------------------------------------
     def advance_to(self, t: int) -> None:
