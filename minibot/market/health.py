@@ -169,7 +169,8 @@ async def probe(endpoint: str, call: Callable[[], Awaitable[Any]], clock: RunClo
 
 
 class HealthChecker:
-    """Every `interval_s` ping + time, every `exchange_info_interval_s` exchangeInfo (run-clock seconds).
+    """Every `interval_s` ping + time, every `exchange_info_interval_s` exchangeInfo (run-clock seconds,
+    rounded to a whole number of rounds; the first round includes it).
 
     Calls `on_health` with a `health` payload after every round, `on_latency` with every probe, and
     `on_stop(reason, detail)` once when the policy decides STOP; `run` returns that reason.
@@ -195,7 +196,8 @@ class HealthChecker:
         self.clock = clock
         self.on_health = on_health
         self.interval_ms = interval_s * 1000.0
-        self.exchange_info_interval_ms = exchange_info_interval_s * 1000.0
+        # exchangeInfo rides on the round cadence (every k-th round) so its period cannot drift or jitter.
+        self.exchange_info_every = max(1, round(exchange_info_interval_s / interval_s))
         self.symbols = list(symbols)
         self.on_latency = on_latency
         self.on_stop = on_stop
@@ -205,7 +207,6 @@ class HealthChecker:
         self.started_ms = clock.now_ms()
         self.rounds = 0
         self.last_payload: dict[str, Any] | None = None
-        self._next_exchange_info_ms = self.started_ms
         self._closing = asyncio.Event()
 
     def note(self, detail: str) -> None:
@@ -251,8 +252,7 @@ class HealthChecker:
                 ("/api/v3/ping", self.rest.ping),
                 ("/api/v3/time", self._time_probe),
             ]
-            if now >= self._next_exchange_info_ms:
-                self._next_exchange_info_ms = now + int(self.exchange_info_interval_ms)
+            if self.rounds % self.exchange_info_every == 0:
                 calls.append(("/api/v3/exchangeInfo", lambda: self.rest.exchange_info(self.symbols or None)))
             for endpoint, call in calls:
                 result, _ = await probe(endpoint, call, self.clock)

@@ -1,0 +1,167 @@
+"""The market client against the loopback simulator under every fault kind (issue 4 tests).
+
+Each run ends in its documented state (docs/market.md): recovered, with no gap in aggTrade ids, or STOP
+with the right reason code. Runs use --speed so minutes of run clock take seconds; no test ever sees a
+violation in the simulator's stats.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from minibot.market.models import AggTrade, BookTicker
+from minibot.market.rest import PUBLIC_PATHS
+from minibot.reasons import ReasonCode
+
+from .simharness import SYMBOLS, FeedRun, run
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def scenario(*faults: dict[str, Any]) -> dict[str, Any]:
+    return {"version": 1, "name": "market-test", "faults": list(faults)}
+
+
+def assert_clean(result: FeedRun) -> None:
+    """No violation, public GETs only, aggTrade ids gap-free and duplicate-free per symbol."""
+    assert result.sim_stats["violations"] == [] and result.sim_stats["violations_total"] == 0
+    assert {r.path for r in result.requests} <= set(PUBLIC_PATHS)
+    assert {r.method for r in result.requests} == {"GET"}
+    for symbol in SYMBOLS:
+        ids = result.agg_ids(symbol)
+        assert ids, f"no aggTrades for {symbol}"
+        assert ids == list(range(ids[0], ids[0] + len(ids))), f"{symbol}: ids not contiguous"
+    assert all(g.missing == 0 for g in result.gaps)
+
+
+def assert_recovered(result: FeedRun) -> None:
+    """No STOP, and the last health rounds are OK again."""
+    assert result.reason is None, result.stop_detail
+    assert result.health[-1]["state"] == "OK", result.health[-3:]
+
+
+def test_baseline_flows_with_health_ok() -> None:
+    result = run(None, 60_000)
+    assert_clean(result)
+    assert_recovered(result)
+    assert set(result.states()) == {"OK"}
+    books = [m for m in result.messages if isinstance(m, BookTicker)]
+    assert {b.symbol for b in books} == set(SYMBOLS) and all(b.bid <= b.ask for b in books)
+    assert any(b.source == "rest" for b in books)  # the start snapshot
+    first = result.health[0]
+    assert first["role"] == "health_role" and first["uptime_s"] >= 0 and first["latency_ms"] > 0
+    assert {p["endpoint"] for h in result.health for p in h["probes"]} == {
+        "/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo",
+    }  # fmt: skip
+    assert result.feed_stats["ws_connects"] == 1 and result.feed_stats["ws_malformed"] == 0
+    assert all(r.used_weight is not None for r in result.requests)
+
+
+def test_latency_degrades_then_recovers() -> None:
+    result = run(scenario({"kind": "latency", "at_ms": 10_000, "duration_ms": 20_000, "delay_ms": 3000}), 60_000)
+    assert_clean(result)
+    assert "DEGRADED" in result.states()
+    assert_recovered(result)
+
+
+def test_short_5xx_burst_degrades_then_recovers() -> None:
+    result = run(scenario({"kind": "http_5xx", "at_ms": 10_000, "duration_ms": 30_000, "status": 503}), 70_000)
+    assert_clean(result)
+    assert "DEGRADED" in result.states() or "DOWN" in result.states()
+    assert_recovered(result)
+
+
+def test_persistent_5xx_stops_on_error_rate() -> None:
+    result = run(
+        scenario({"kind": "http_5xx", "at_ms": 5000, "duration_ms": 600_000, "status": 500}),
+        400_000,
+        overrides={"health": {"error_rate_window": 20, "error_rate_threshold": 0.5}},
+    )
+    assert result.reason is ReasonCode.BINANCE_ERROR_RATE
+    assert result.health[-1]["stop_reason"] == "BINANCE_ERROR_RATE"
+    assert result.sim_stats["violations"] == []
+
+
+def test_429_honours_retry_after_and_recovers() -> None:
+    result = run(scenario({"kind": "http_429", "at_ms": 10_000, "duration_ms": 20_000, "retry_after_s": 3}), 60_000)
+    assert_clean(result)
+    assert result.feed_stats["rate_limited"] > 0
+    assert_recovered(result)
+    # Nothing was sent while a Retry-After was running.
+    limited = [r for r in result.requests if r.status == 429]
+    for r429 in limited:
+        after = [r for r in result.requests if r.ts > r429.ts and r.status is not None]
+        assert not after or after[0].ts >= r429.ts + 3000 - 50
+
+
+def test_418_ban_stops_banned() -> None:
+    result = run(
+        scenario({"kind": "http_429", "at_ms": 10_000, "duration_ms": 5000, "status": 418, "retry_after_s": 120}),
+        60_000,
+    )
+    assert result.reason is ReasonCode.BINANCE_BANNED
+    assert result.sim_stats["violations"] == []
+    banned_at = min(r.ts for r in result.requests if r.status == 418)
+    assert not [r for r in result.requests if r.ts > banned_at and r.status is not None]
+
+
+def test_short_outage_recovers_without_gaps() -> None:
+    result = run(scenario({"kind": "outage", "at_ms": 15_000, "duration_ms": 40_000}), 100_000)
+    assert_clean(result)
+    assert "DOWN" in result.states()
+    assert_recovered(result)
+    assert result.feed_stats["ws_connects"] >= 2 and result.feed_stats["reconnect_ms"]
+    assert result.feed_stats["agg_gaps"] >= 1 and result.feed_stats["agg_backfilled"] > 0
+
+
+def test_long_outage_stops_unreachable() -> None:
+    result = run(scenario({"kind": "outage", "at_ms": 10_000, "duration_ms": 600_000}), 400_000, speed=60.0)
+    assert result.reason is ReasonCode.BINANCE_UNREACHABLE
+    assert result.sim_stats["violations"] == []
+    # The outage clock runs from the last successful probe: STOP one round after it reaches 180 s.
+    last_ok = max(h["uptime_s"] for h in result.health if h["state"] == "OK")
+    assert 180 <= result.health[-1]["uptime_s"] - last_ok < 180 + 5 + 1
+
+
+def test_ws_disconnect_reconnects_without_gaps() -> None:
+    result = run(
+        scenario({"kind": "ws_disconnect", "at_ms": 10_000, "duration_ms": 5000, "every_ms": 20_000, "count": 3}),
+        80_000,
+    )
+    assert_clean(result)
+    assert_recovered(result)
+    assert result.feed_stats["ws_connects"] >= 4
+
+
+def test_silent_stream_is_detected_and_bridged_by_rest() -> None:
+    result = run(scenario({"kind": "silent_stream", "at_ms": 10_000, "duration_ms": 30_000}), 80_000)
+    assert_clean(result)
+    assert_recovered(result)
+    assert any(s.kind == "stale" for s in result.statuses)
+    assert result.feed_stats["fallback_polls"] > 1
+    assert any(isinstance(m, AggTrade) and m.source in ("rest", "backfill") for m in result.messages)
+
+
+def test_malformed_frames_are_counted_and_skipped() -> None:
+    result = run(scenario({"kind": "malformed_frames", "at_ms": 5000, "duration_ms": 20_000, "every_n": 5}), 50_000)
+    assert_clean(result)
+    assert result.feed_stats["ws_malformed"] > 0
+    assert "DEGRADED" in result.states()
+    assert_recovered(result)
+
+
+def test_clock_skew_is_measured() -> None:
+    result = run(scenario({"kind": "clock_skew", "at_ms": 0, "duration_ms": 600_000, "offset_ms": 5000}), 40_000)
+    assert_clean(result)
+    assert abs(result.feed_stats["clock_skew_ms"] - 5000) < 500
+    assert result.health[-1]["state"] == "DEGRADED" and "clock skew" in result.health[-1]["error"]
+
+
+def test_proactive_reconnect_before_the_24h_cut() -> None:
+    result = run(None, 70_000, overrides={"proactive_reconnect_ms": 20_000})
+    assert_clean(result)
+    assert_recovered(result)
+    assert result.feed_stats["ws_connects"] >= 3
+    assert sum(s.kind == "proactive_reconnect" for s in result.statuses) >= 2
