@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from minibot.clock import RunClock
-from minibot.market.clock_skew import ClockSkew, skew_from_round_trip
+from minibot.market.clock_skew import ClockSkew, measure_skew
 from minibot.market.errors import Banned, HttpError, MarketError, TransportError
 from minibot.market.rest import BinanceRest
 from minibot.reasons import ReasonCode
@@ -233,11 +233,8 @@ class HealthChecker:
                 await asyncio.wait_for(self._closing.wait(), self.clock.real_seconds(delay))
         return None
 
-    async def _time_probe(self) -> int:
-        sent = self.clock.now_ms()
-        server = await self.rest.time()
-        self.skew.add(skew_from_round_trip(sent, self.clock.now_ms(), server))
-        return server
+    async def _time_probe(self) -> None:
+        self.skew.add(await measure_skew(self.rest, self.clock))
 
     async def round(self) -> HealthVerdict:
         """One round of probes -> policy -> one `health` payload; returns the verdict."""

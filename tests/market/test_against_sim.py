@@ -159,6 +159,15 @@ def test_clock_skew_is_measured() -> None:
     assert result.health[-1]["state"] == "DEGRADED" and "clock skew" in result.health[-1]["error"]
 
 
+def test_pings_are_answered_and_the_connection_kept() -> None:
+    # Binance pings every 20 s and drops a client that does not pong; here every 0.5 s, pong due in 1.5 s.
+    ws_rules = {"ping_interval_s": 0.5, "pong_timeout_s": 1.5}
+    result = run({"version": 1, "ws": ws_rules}, 120_000, speed=30.0)
+    assert_clean(result)
+    assert result.sim_stats["ws"]["pong_timeouts"] == 0 and result.sim_stats["ws"]["rate_limit_closes"] == 0
+    assert result.feed_stats["ws_connects"] == 1 and result.real_s >= 3.5
+
+
 def test_proactive_reconnect_before_the_24h_cut() -> None:
     result = run(None, 70_000, overrides={"proactive_reconnect_ms": 20_000})
     assert_clean(result)
