@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from minibot.contracts.registry import registry
 from minibot.market.models import AggTrade, BookTicker
 from minibot.market.rest import PUBLIC_PATHS
 from minibot.reasons import ReasonCode
@@ -34,6 +35,14 @@ def assert_clean(result: FeedRun) -> None:
         assert ids, f"no aggTrades for {symbol}"
         assert ids == list(range(ids[0], ids[0] + len(ids))), f"{symbol}: ids not contiguous"
     assert all(g.missing == 0 for g in result.gaps)
+    assert_health_contract(result)
+
+
+def assert_health_contract(result: FeedRun) -> None:
+    """Every health payload passes the `health` contract of contracts.v1.json."""
+    validate = registry().payload_validators["health"]
+    for payload in result.health:
+        validate(payload)
 
 
 def assert_recovered(result: FeedRun) -> None:
@@ -80,6 +89,7 @@ def test_persistent_5xx_stops_on_error_rate() -> None:
         overrides={"health": {"error_rate_window": 20, "error_rate_threshold": 0.5}},
     )
     assert result.reason is ReasonCode.BINANCE_ERROR_RATE
+    assert_health_contract(result)
     assert result.health[-1]["stop_reason"] == "BINANCE_ERROR_RATE"
     assert result.sim_stats["violations"] == []
 
