@@ -17,6 +17,7 @@ PREFIX = b"sha256:"
 _HEX_LEN = 64
 _JSON_START = len(PREFIX) + _HEX_LEN + 1  # "sha256:" + hex + ":"
 _HEX_CHARS = frozenset(b"0123456789abcdef")
+_COLON = ord(":")
 
 
 def encode_json(obj: Any) -> bytes:
@@ -35,23 +36,26 @@ def encode_line(obj: Any) -> bytes:
 
 
 def split_line(line: bytes) -> tuple[str, bytes]:
-    """Check a line's framing and hash; return (hex digest, JSON bytes). `line` may end in b"\\n"."""
-    body = line[:-1] if line.endswith(b"\n") else line
-    if b"\n" in body:
-        raise JournalCorrupt("embedded newline inside one line", ReasonCode.LINE_BAD_PREFIX)
-    if not body.startswith(PREFIX) or len(body) < _JSON_START or body[_JSON_START - 1 : _JSON_START] != b":":
+    """Check a line's framing and hash; return (hex digest, JSON bytes). `line` may end in b"\n".
+
+    Hot path: when the recorded digest equals the computed lowercase hex, the prefix is necessarily well
+    formed; the finer diagnosis (bad prefix vs hash mismatch vs embedded newline) runs only on failure.
+    """
+    end = len(line) - 1 if line.endswith(b"\n") else len(line)
+    if end < _JSON_START or not line.startswith(PREFIX) or line[_JSON_START - 1] != _COLON:
         raise JournalCorrupt("line does not start with 'sha256:<64 hex>:'", ReasonCode.LINE_BAD_PREFIX)
-    digest = body[len(PREFIX) : len(PREFIX) + _HEX_LEN]
+    payload = line[_JSON_START:end]
+    digest = line[len(PREFIX) : _JSON_START - 1]
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual.encode("ascii") == digest:
+        return actual, payload
     if not _HEX_CHARS.issuperset(digest):
         raise JournalCorrupt("hash is not 64 lowercase hex characters", ReasonCode.LINE_BAD_PREFIX)
-    payload = body[_JSON_START:]
-    actual = hashlib.sha256(payload).hexdigest()
-    if actual.encode("ascii") != digest:
-        raise JournalCorrupt(
-            f"sha256 of the JSON bytes is {actual}, line says {digest.decode('ascii')}",
-            ReasonCode.LINE_HASH_MISMATCH,
-        )
-    return digest.decode("ascii"), payload
+    if b"\n" in payload:
+        raise JournalCorrupt("embedded newline inside one line", ReasonCode.LINE_BAD_PREFIX)
+    raise JournalCorrupt(
+        f"sha256 of the JSON bytes is {actual}, line says {digest.decode('ascii')}", ReasonCode.LINE_HASH_MISMATCH
+    )
 
 
 def decode_line(line: bytes) -> Any:

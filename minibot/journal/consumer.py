@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +82,8 @@ class Consumer:
         self._read = self.committed  # read position, ahead of `committed` until ack()
         self._fh: Any = None
         self._fh_segment = -1
+        self._cursor_dirty = False
+        self._cursor_written = time.monotonic()
 
     # ---- recovery -------------------------------------------------------------------------------
     def _recover(self) -> Cursor:
@@ -100,9 +103,7 @@ class Consumer:
                     f"does not continue the cursor at line {rolled.line}",
                     ReasonCode.ACKS_OUT_OF_ORDER,
                 )
-            rolled = Cursor(
-                p["segment"], p["offset"], p["last_line"] + 1, p["last_id"], None, raw.segment, raw.end
-            )
+            rolled = Cursor(p["segment"], p["offset"], p["last_line"] + 1, p["last_id"], None, raw.segment, raw.end)
             verify_position(self.paths, rolled)
         if rolled != cursor or not path.exists():
             self._write_cursor(rolled)
@@ -147,33 +148,31 @@ class Consumer:
                 if b"\n" in buf:
                     continue
                 if buf:
-                    self._fail(
-                        pos, buf, CursorDesync("closed segment ends inside a line", ReasonCode.LINE_TORN)
-                    )
+                    self._fail(pos, buf, CursorDesync("closed segment ends inside a line", ReasonCode.LINE_TORN))
                     break
                 pos = Cursor(pos.segment + 1, 0, pos.line, pos.last_id, pos.last_sha256, 0, 0)
                 continue
             base = pos.offset
             begin = 0
+            line_no, last_id, last_sha = pos.line, pos.last_id, pos.last_sha256
+            seen, contract, run_id, cmd_hash = self._seen, self.paths.contract, self.run_id, self.cmdline_hash
             while begin <= last_nl and len(out) < limit:
                 nl = buf.index(b"\n", begin)
                 line = buf[begin : nl + 1]
                 try:
-                    digest, event = decode_event(
-                        line, self.paths.contract, run_id=self.run_id, cmdline_hash=self.cmdline_hash
-                    )
+                    digest, event = decode_event(line, contract, run_id=run_id, cmdline_hash=cmd_hash)
                 except NoreError as exc:
-                    self._fail(Cursor(pos.segment, base + begin, pos.line, None, None, 0, 0), line, exc)
+                    self._fail(Cursor(pos.segment, base + begin, line_no, None, None, 0, 0), line, exc)
                     break
-                end = base + nl + 1
                 event_id = event["id"]
-                if event_id in self._seen:
+                if event_id in seen:
                     self.duplicates_dropped += 1
                 else:
                     self._remember(event_id)
-                    out.append(Record(pos.line, pos.segment, end, digest, event))
-                pos = Cursor(pos.segment, end, pos.line + 1, event_id, digest, 0, 0)
+                    out.append(Record(line_no, pos.segment, base + nl + 1, digest, event))
+                line_no, last_id, last_sha = line_no + 1, event_id, digest
                 begin = nl + 1
+            pos = Cursor(pos.segment, base + begin, line_no, last_id, last_sha, 0, 0)
         self._read = pos
         return out
 
@@ -236,9 +235,7 @@ class Consumer:
                 "offset": target.offset,
             },
             ts=self.clock(),
-            id_=deterministic_id(
-                self.run_id, "ack", self.paths.contract.name, self.name, str(target.line - 1)
-            ),
+            id_=deterministic_id(self.run_id, "ack", self.paths.contract.name, self.name, str(target.line - 1)),
             source=self.name,
             run_id=self.run_id,
             cmdline_hash=self.cmdline_hash,
@@ -248,21 +245,34 @@ class Consumer:
             target.segment, target.offset, target.line, target.last_id, target.last_sha256, seg, end
         )
         self._read = self.committed
-        self._write_cursor(self.committed)
+        self._cursor_dirty = True
+        self.flush_if_due()
+
+    def flush_if_due(self, force: bool = False) -> None:
+        """Rewrite the cursor checkpoint: after every ack under `always`, at most every N ms under group
+        commit (the acks journal is the durable log; recovery rolls forward over acks newer than the
+        cursor), and on close."""
+        if not self._cursor_dirty:
+            return
+        now = time.monotonic()
+        if force or self.policy.mode == "always" or (now - self._cursor_written) * 1000 >= self.policy.interval_ms:
+            self._acks.flush_if_due()
+            self._write_cursor(self.committed)
+            self._cursor_dirty = False
+            self._cursor_written = now
 
     def lag_bytes(self) -> int:
         """Bytes published but not yet acked by this consumer."""
         total = 0
         for index, path in list_segments(self.paths.folder, INBOX):
             if index >= self.committed.segment:
-                total += path.stat().st_size - (
-                    self.committed.offset if index == self.committed.segment else 0
-                )
+                total += path.stat().st_size - (self.committed.offset if index == self.committed.segment else 0)
         return total
 
     def close(self) -> None:
-        """Flush acks and close files."""
+        """Flush acks, write the cursor checkpoint and close files."""
         self._acks.close()
+        self.flush_if_due(force=True)
         if self._fh is not None:
             self._fh.close()
             self._fh = None

@@ -66,9 +66,7 @@ class Cursor:
 
 def verify_position(paths: QueuePaths, cursor: Cursor) -> None:
     """The cursor must sit on a line boundary, right after the line it names (by sha256 and/or id)."""
-    where = (
-        f"{paths.contract.name}: cursor at segment {cursor.segment} offset {cursor.offset} line {cursor.line}"
-    )
+    where = f"{paths.contract.name}: cursor at segment {cursor.segment} offset {cursor.offset} line {cursor.line}"
     if cursor.line == 0:
         if (cursor.segment, cursor.offset) != (0, 0):
             raise CursorDesync(f"{where}: line 0 must be at the start of the queue")
@@ -93,8 +91,7 @@ def verify_position(paths: QueuePaths, cursor: Cursor) -> None:
         raise CursorDesync(f"{where}: the line before the cursor is not a valid line ({exc})") from None
     if cursor.last_sha256 is not None and digest != cursor.last_sha256:
         raise CursorDesync(
-            f"{where}: the line before it has sha256 {digest[:16]}..., cursor says "
-            f"{cursor.last_sha256[:16]}..."
+            f"{where}: the line before it has sha256 {digest[:16]}..., cursor says {cursor.last_sha256[:16]}..."
         )
     if cursor.last_id is not None and event_id != cursor.last_id:
         raise CursorDesync(f"{where}: the line before it has id {event_id}, cursor says {cursor.last_id}")

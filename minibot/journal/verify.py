@@ -124,9 +124,7 @@ def _scan_single(
     while start < len(data):
         nl = data.find(b"\n", start)
         if nl < 0:
-            report.add(
-                path, index + 1, start, ReasonCode.LINE_TORN.value, "final line has no newline (torn append)"
-            )
+            report.add(path, index + 1, start, ReasonCode.LINE_TORN.value, "final line has no newline (torn append)")
             return
         line = data[start : nl + 1]
         report.lines += 1
@@ -249,7 +247,5 @@ def verify_path(path: Path) -> Report:
                 verify_queue(child, report)
         if report.files:
             return report
-    report.add(
-        path, 0, 0, ReasonCode.INTERNAL_ERROR.value, "not a journal file, queue folder or folder of queues"
-    )
+    report.add(path, 0, 0, ReasonCode.INTERNAL_ERROR.value, "not a journal file, queue folder or folder of queues")
     return report

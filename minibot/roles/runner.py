@@ -240,10 +240,12 @@ class RoleRunner:
         return total
 
     def flush_if_due(self) -> None:
-        """Group-commit tick for the input log and every producer."""
+        """Group-commit tick for the input log, every producer and every consumer's cursor."""
         self._log.flush_if_due()
         for producer in self.producers.values():
             producer.flush_if_due()
+        for _, consumer in self.consumers:
+            consumer.flush_if_due()
 
     def close(self) -> None:
         """Flush and close every file."""
