@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import typer
 
@@ -28,7 +29,7 @@ GROUPS: list[tuple[str, str]] = [
 ]
 
 
-def _load(target: str) -> object:
+def _load(target: str) -> Any:
     module_name, attr = target.split(":")
     return getattr(importlib.import_module(module_name), attr)
 
@@ -49,9 +50,9 @@ def _root(
 
 
 for _name, _target in COMMANDS:
-    app.command(_name)(_load(_target))  # type: ignore[arg-type]
+    app.command(_name)(_load(_target))
 for _name, _target in GROUPS:
-    app.add_typer(_load(_target), name=_name)  # type: ignore[arg-type]
+    app.add_typer(_load(_target), name=_name)
 
 
 def main() -> None:

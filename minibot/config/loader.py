@@ -67,7 +67,14 @@ def validate_config(doc: Any, where: str = "config") -> None:
 
 
 BASE_QUEUES = (
-    "market_ticks", "signals", "risk_actions", "order_intents", "order_results", "fills", "health", "stop_journal",
+    "market_ticks",
+    "signals",
+    "risk_actions",
+    "order_intents",
+    "order_results",
+    "fills",
+    "health",
+    "stop_journal",
 )
 
 

@@ -75,10 +75,8 @@ def _envelope_error(event: Any, exc: JsonSchemaValueException) -> ContractViolat
     if "cmdline_hash" in missing:
         return ContractViolation("envelope has no cmdline_hash", ReasonCode.CMDLINE_HASH_MISSING)
     if missing:
-        return ContractViolation(
-            f"envelope misses required fields {missing}", ReasonCode.ENVELOPE_MISSING_FIELD
-        )
-    code = _FIELD_CODES.get(exc.name)
+        return ContractViolation(f"envelope misses required fields {missing}", ReasonCode.ENVELOPE_MISSING_FIELD)
+    code = _FIELD_CODES.get(exc.name or "")
     if code is None:
         code = ReasonCode.ENVELOPE_WRONG_TYPE if exc.rule == "type" else ReasonCode.SCHEMA_INVALID
     return ContractViolation(f"envelope: {exc.message} (value {exc.value!r:.80})", code)

@@ -36,9 +36,7 @@ CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,36}$")
 class _Resting:
     __slots__ = ("coid", "filled", "intent", "legs", "limit", "order_id", "placed_ts", "qty", "reserved")
 
-    def __init__(
-        self, intent: Mapping[str, Any], order_id: str, limit: Decimal, qty: Decimal, ts: int
-    ) -> None:
+    def __init__(self, intent: Mapping[str, Any], order_id: str, limit: Decimal, qty: Decimal, ts: int) -> None:
         self.intent = intent
         self.coid = str(intent["client_order_id"])
         self.order_id = order_id
@@ -93,17 +91,13 @@ class ExecutionCore:
             return []
         if etype == "order_intent":
             return self._on_intent(event)
-        raise ContractViolation(
-            f"execution core does not consume {etype!r}", ReasonCode.TYPE_NOT_ALLOWED_ON_QUEUE
-        )
+        raise ContractViolation(f"execution core does not consume {etype!r}", ReasonCode.TYPE_NOT_ALLOWED_ON_QUEUE)
 
     def _on_intent(self, event: Mapping[str, Any]) -> list[Output]:
         ev_id = str(event["id"])
         if event.get("source") != ALLOWED_SOURCE:
             self.halted = f"order_intent {ev_id} from {event.get('source')!r}"
-            detail = (
-                f"order_intent {ev_id} came from {event.get('source')!r}, only {ALLOWED_SOURCE} may send them"
-            )
+            detail = f"order_intent {ev_id} came from {event.get('source')!r}, only {ALLOWED_SOURCE} may send them"
             return [
                 Output(
                     "stop_journal",
@@ -127,9 +121,7 @@ class ExecutionCore:
             return [self._rejected(intent, order_id, ev_id, RejectCode.KILL_SWITCH, f"halted: {self.halted}")]
         f = self._filters.get(intent["symbol"])
         if f is None:
-            return [
-                self._rejected(intent, order_id, ev_id, RejectCode.UNKNOWN_SYMBOL, "no exchangeInfo filters")
-            ]
+            return [self._rejected(intent, order_id, ev_id, RejectCode.UNKNOWN_SYMBOL, "no exchangeInfo filters")]
         quote, quote_ts = self._quote(intent, ts)
         if self._now - quote_ts > self._max_age:
             detail = f"quote age {self._now - quote_ts} ms > {self._max_age} ms"
@@ -164,20 +156,15 @@ class ExecutionCore:
     def _check_contract(self, intent: Mapping[str, Any]) -> None:
         coid = intent.get("client_order_id")
         if not isinstance(coid, str) or not CLIENT_ID_RE.match(coid):
-            raise ContractViolation(
-                f"order_intent client_order_id {coid!r} invalid", ReasonCode.PAYLOAD_INVALID
-            )
+            raise ContractViolation(f"order_intent client_order_id {coid!r} invalid", ReasonCode.PAYLOAD_INVALID)
         if coid in self._seen:
-            raise ContractViolation(
-                f"order_intent client_order_id {coid} seen before", ReasonCode.DUPLICATE_ID
-            )
+            raise ContractViolation(f"order_intent client_order_id {coid} seen before", ReasonCode.DUPLICATE_ID)
         numbers = ["qty"] + (["price"] if intent.get("order_type") == "LIMIT" else [])
         if (
             intent.get("side") not in ("BUY", "SELL")
             or intent.get("order_type") not in ("MARKET", "LIMIT")
             or not all(
-                isinstance(intent.get(k), int | float) and math.isfinite(intent[k]) and intent[k] > 0
-                for k in numbers
+                isinstance(intent.get(k), int | float) and math.isfinite(intent[k]) and intent[k] > 0 for k in numbers
             )
         ):
             raise ContractViolation(
@@ -292,9 +279,7 @@ class ExecutionCore:
             },
         )
 
-    def _rejected(
-        self, intent: Mapping[str, Any], order_id: str, cause: str, code: RejectCode, detail: str
-    ) -> Output:
+    def _rejected(self, intent: Mapping[str, Any], order_id: str, cause: str, code: RejectCode, detail: str) -> Output:
         out = self._result(intent, order_id, cause, "REJECTED", Decimal(0), [])
         out.payload["reason_code"] = code.value
         out.payload["detail"] = detail

@@ -77,9 +77,7 @@ def take_liquidity(
             slip_price = ceil_to(ref * (1 + slippage), f.tick_size).normalize()
         else:
             slip_price = floor_to(ref * (1 - slippage), f.tick_size).normalize()
-        if slip_price <= 0 or (
-            limit is not None and (slip_price > limit if side == "BUY" else slip_price < limit)
-        ):
+        if slip_price <= 0 or (limit is not None and (slip_price > limit if side == "BUY" else slip_price < limit)):
             return legs, remaining
         legs.append((slip_price, remaining))
         remaining = Decimal(0)

@@ -132,17 +132,9 @@ class SymbolFilters:
 
     def check_notional(self, notional: Decimal, market: bool) -> tuple[RejectCode, str] | None:
         """NOTIONAL / MIN_NOTIONAL, honouring applyMinToMarket / applyMaxToMarket for market orders."""
-        if (
-            self.min_notional > 0
-            and (not market or self.apply_min_to_market)
-            and notional < self.min_notional
-        ):
+        if self.min_notional > 0 and (not market or self.apply_min_to_market) and notional < self.min_notional:
             return RejectCode.FILTER_MIN_NOTIONAL, f"notional {notional} < minNotional {self.min_notional}"
-        if (
-            self.max_notional > 0
-            and (not market or self.apply_max_to_market)
-            and notional > self.max_notional
-        ):
+        if self.max_notional > 0 and (not market or self.apply_max_to_market) and notional > self.max_notional:
             return RejectCode.FILTER_MAX_NOTIONAL, f"notional {notional} > maxNotional {self.max_notional}"
         return None
 

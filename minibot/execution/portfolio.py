@@ -99,9 +99,7 @@ class Portfolio:
         if not (math.isfinite(fee) and fee >= 0):
             raise _inconsistent(f"fill {fill.get('order_id')}: fee must be finite and >= 0")
         if fee > 0 and fill.get("fee_asset", self.quote_asset) != self.quote_asset:
-            raise _inconsistent(
-                f"fill {fill.get('order_id')}: fee asset {fill.get('fee_asset')!r} unsupported"
-            )
+            raise _inconsistent(f"fill {fill.get('order_id')}: fee asset {fill.get('fee_asset')!r} unsupported")
         pos = self.positions.get(symbol)
         closed: float | None = None
         if side == "BUY":
@@ -255,9 +253,7 @@ class Portfolio:
         return pf
 
     @classmethod
-    def rebuild(
-        cls, fills: Iterable[Mapping[str, Any]], initial_cash: float, quote_asset: str = "USDT"
-    ) -> Portfolio:
+    def rebuild(cls, fills: Iterable[Mapping[str, Any]], initial_cash: float, quote_asset: str = "USDT") -> Portfolio:
         """Replay `fill` payloads from a fresh account (the fills journal is the source of truth)."""
         pf = cls(initial_cash, quote_asset)
         for fill in fills:

@@ -141,9 +141,7 @@ class RiskCore:
         result = event["payload"]
         coid = result["client_order_id"]
         if coid not in self._issued:
-            return self._stop(
-                ReasonCode.RISK_INCONSISTENT, f"order_result for unknown client_order_id {coid}", event
-            )
+            return self._stop(ReasonCode.RISK_INCONSISTENT, f"order_result for unknown client_order_id {coid}", event)
         if result["result"] in FINAL_RESULTS:
             self._pending.pop(coid, None)
         return []

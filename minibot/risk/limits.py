@@ -51,9 +51,7 @@ class RiskLimits:
         return cls(**values)
 
 
-def breach(
-    lim: RiskLimits, pf: Portfolio, equity: float, day_start_equity: float
-) -> tuple[ReasonCode, str] | None:
+def breach(lim: RiskLimits, pf: Portfolio, equity: float, day_start_equity: float) -> tuple[ReasonCode, str] | None:
     """The STOP reason when run loss, UTC-day loss or drawdown is beyond its limit."""
     run_loss = pf.initial_cash - equity
     if run_loss > lim.loss_limit_run_quote:

@@ -82,18 +82,14 @@ def replay_log(
         for _ in range(batch["first_line"], batch["last_line"] + 1):
             event = next(stream, {})
             if not event:
-                raise CursorDesync(
-                    f"{role} input log names line {batch['last_line']} of {queue}, beyond its end"
-                )
+                raise CursorDesync(f"{role} input log names line {batch['last_line']} of {queue}, beyond its end")
             if event["id"] in ids:
                 continue
             ids.add(event["id"])
             for envelope in _envelopes(ctx, role, core, event):
                 emit(envelope)
         if event.get("id") != batch["last_id"]:
-            raise CursorDesync(
-                f"{role} input log: line {batch['last_line']} of {queue} is not {batch['last_id']}"
-            )
+            raise CursorDesync(f"{role} input log: line {batch['last_line']} of {queue} is not {batch['last_id']}")
         next_line[queue] = batch["last_line"] + 1
     return next_line
 
@@ -127,9 +123,7 @@ class RoleRunner:
         self._log = SegmentAppender(
             folder, INPUT_LOG, FsyncPolicy.parse(str(ctx.queues.get("fsync", "always"))), 64 << 20
         )
-        self.producers: dict[str, Producer] = {
-            q: ctx.producer(q, role) for q in sorted(set(self.routes.values()))
-        }
+        self.producers: dict[str, Producer] = {q: ctx.producer(q, role) for q in sorted(set(self.routes.values()))}
         self.consumers: list[tuple[str, Consumer]] = [(q, ctx.consumer(q, role)) for q in inputs]
         self.recovered_outputs = self._recover()
 
@@ -175,9 +169,7 @@ class RoleRunner:
 
     def _advance(self, queue: str, consumer: Consumer, line: int) -> None:
         if consumer.committed.line > line:
-            raise CursorDesync(
-                f"{self.role}: {queue} cursor at line {consumer.committed.line}, log ends at {line}"
-            )
+            raise CursorDesync(f"{self.role}: {queue} cursor at line {consumer.committed.line}, log ends at {line}")
         while consumer.committed.line < line:
             if not consumer.poll(line - consumer.committed.line):
                 raise CursorDesync(f"{self.role}: {queue} has fewer lines than its input log names")

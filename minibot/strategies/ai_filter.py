@@ -39,9 +39,7 @@ class AiGate:
         payload = event["payload"]
         self.latest[payload["symbol"]] = (int(event["ts"]), str(event["id"]), payload)
 
-    def apply(
-        self, symbol: str, side: str, ts: int, confidence: float
-    ) -> tuple[float | None, dict[str, Any]]:
+    def apply(self, symbol: str, side: str, ts: int, confidence: float) -> tuple[float | None, dict[str, Any]]:
         """(new confidence, or None when the signal is filtered out; the `reason.ai` record)."""
         held = self.latest.get(symbol)
         if held is None:

@@ -78,9 +78,7 @@ class StrategyCore:
         self._cfg = dict(cfg)
         self._interval = int(cfg["bar_interval_ms"])
         self._max_gap = int(cfg["max_gap_bars"])
-        self._warmup = max(
-            int(cfg["warmup_bars"]), int(cfg["rsi_period"]) + 1, int(cfg["momentum_lookback_bars"]) + 1
-        )
+        self._warmup = max(int(cfg["warmup_bars"]), int(cfg["rsi_period"]) + 1, int(cfg["momentum_lookback_bars"]) + 1)
         self._use_ai = bool(cfg["use_ai"])
         self._ai = AiGate(cfg["ai"])
         self._syms: dict[str, _Symbol] = {}
@@ -118,9 +116,7 @@ class StrategyCore:
         if etype == "ai_recommendation":
             self._ai.observe(event)
             return []
-        raise ContractViolation(
-            f"strategy core does not consume {etype!r}", ReasonCode.TYPE_NOT_ALLOWED_ON_QUEUE
-        )
+        raise ContractViolation(f"strategy core does not consume {etype!r}", ReasonCode.TYPE_NOT_ALLOWED_ON_QUEUE)
 
     def _roll(self, st: _Symbol, bucket: int, event: Mapping[str, Any]) -> list[Output]:
         """Close the open bar (and any empty ones), evaluate, open the new bar with this tick."""

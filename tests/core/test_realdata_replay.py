@@ -25,9 +25,7 @@ pytestmark = pytest.mark.skipif(not data_available(), reason="shared Binance dat
 def chain(record_inputs: bool = False, **risk_changes: Any) -> Chain:
     risk = default_section("risk")
     risk.update(risk_changes)
-    return Chain(
-        default_section("strategy"), risk, default_section("execution"), exchange_filters(), record_inputs
-    )
+    return Chain(default_section("strategy"), risk, default_section("execution"), exchange_filters(), record_inputs)
 
 
 def queue_for(etype: str) -> Any:

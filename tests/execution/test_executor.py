@@ -176,10 +176,7 @@ def test_limit_sell_fills_when_the_bid_rises_through_it() -> None:
     ex.step(tick(100.0, T0, 1))
     ex.step(intent("BUY", 0.5, T0))
     assert (
-        by_type(ex.step(intent("SELL", 0.5, T0, order_type="LIMIT", price=101.0)), "order_result")[0][
-            "result"
-        ]
-        == "NEW"
+        by_type(ex.step(intent("SELL", 0.5, T0, order_type="LIMIT", price=101.0)), "order_result")[0]["result"] == "NEW"
     )
     out = ex.step(tick(101.02, T0 + 1, 2, kind="book"))  # bid 101.01 > 101.00
     assert by_type(out, "fill")[0]["price"] == 101.0 and ex.portfolio.position_qty("BTCUSDT") == 0.0

@@ -13,9 +13,7 @@ from minibot.execution.portfolio import Portfolio
 from minibot.reasons import ReasonCode, RiskBreach
 
 
-def fill(
-    side: str, qty: float, price: float, fee: float, symbol: str = "BTCUSDT", n: int = 0
-) -> dict[str, Any]:
+def fill(side: str, qty: float, price: float, fee: float, symbol: str = "BTCUSDT", n: int = 0) -> dict[str, Any]:
     return {
         "order_id": f"paper-{n}",
         "client_order_id": f"nore-{n}",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from minibot.contracts.examples import EXAMPLE_PAYLOADS  # noqa: E402
-from minibot.ids import deterministic_id  # noqa: E402
-from minibot.journal.context import RunContext  # noqa: E402
+from minibot.contracts.examples import EXAMPLE_PAYLOADS
+from minibot.ids import deterministic_id
+from minibot.journal.context import RunContext
 
 if __name__ == "__main__":
     run_dir, worker, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -22,9 +22,7 @@ if __name__ == "__main__":
         size = min(1 + (n % 37), count - n)  # varied batch sizes interleave differently
         producer.publish(
             [
-                producer.event(
-                    "health", dict(payload, uptime_s=float(i)), id_=deterministic_id(str(worker), str(i))
-                )
+                producer.event("health", dict(payload, uptime_s=float(i)), id_=deterministic_id(str(worker), str(i)))
                 for i in range(n, n + size)
             ]
         )

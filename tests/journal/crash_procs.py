@@ -16,17 +16,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from minibot.ids import deterministic_id  # noqa: E402
-from minibot.journal.context import RunContext  # noqa: E402
-from minibot.journal.reader import iter_lines  # noqa: E402
-from minibot.roles.runner import RoleRunner  # noqa: E402
-from tests.roles.echo_core import EchoCore  # noqa: E402
+from minibot.ids import deterministic_id
+from minibot.journal.context import RunContext
+from minibot.journal.reader import iter_lines
+from minibot.roles.runner import RoleRunner
+from tests.roles.echo_core import EchoCore
 
 RUN_ID = "20261124_010203"
 CMDLINE_HASH = "c" * 64
 TICK = {
-    "symbol": "BTCUSDT", "price": 100.5, "bid": 100.4, "ask": 100.6, "bid_qty": 1.0, "ask_qty": 2.0,
-    "kind": "book", "exchange_ts": None, "trade_id": None,
+    "symbol": "BTCUSDT",
+    "price": 100.5,
+    "bid": 100.4,
+    "ask": 100.6,
+    "bid_qty": 1.0,
+    "ask_qty": 2.0,
+    "kind": "book",
+    "exchange_ts": None,
+    "trade_id": None,
 }
 
 

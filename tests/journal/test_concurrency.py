@@ -19,8 +19,7 @@ SCRIPT = Path(__file__).with_name("concurrent_producer.py")
 def test_four_producers_twenty_thousand_events(tmp_path: Path) -> None:
     workers, per_worker = 4, 5000
     procs = [
-        subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path), str(w), str(per_worker)])
-        for w in range(workers)
+        subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path), str(w), str(per_worker)]) for w in range(workers)
     ]
     for proc in procs:
         assert proc.wait(timeout=240) == 0

@@ -61,7 +61,7 @@ def test_producer_killed_at_random_moments_while_consumer_consumes(tmp_path: Pat
         proc.stderr.close()  # type: ignore[union-attr]
     assert kills >= KILLS, f"only {kills} kills landed while the producer ran"
     _finish("producer", tmp_path, total)
-    out, err = consumer.communicate(timeout=180)
+    _out, err = consumer.communicate(timeout=180)
     assert consumer.returncode == 0, err.decode()
     _assert_exactly_once(tmp_path, total)
 

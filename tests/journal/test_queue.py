@@ -16,8 +16,12 @@ from minibot.reasons import CursorDesync, NonAtomicWrite, ReasonCode
 
 
 def _ctx(tmp: Path, segment_max_bytes: int = 64 << 20) -> RunContext:
-    queues = {"base_dir": "queues", "fsync": "group:10ms", "segment_max_bytes": segment_max_bytes,
-              "batch_max_events": 7}
+    queues = {
+        "base_dir": "queues",
+        "fsync": "group:10ms",
+        "segment_max_bytes": segment_max_bytes,
+        "batch_max_events": 7,
+    }
     ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, queues)
     ctx.queue_paths("market_ticks").create()
     return ctx
@@ -27,8 +31,10 @@ def _publish(ctx: RunContext, ids: range, batch: int = 10) -> list[str]:
     producer = ctx.producer("market_ticks", "market_role")
     out = []
     for start in range(ids.start, ids.stop, batch):
-        events = [producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"], id_=deterministic_id("q", str(n)))
-                  for n in range(start, min(start + batch, ids.stop))]
+        events = [
+            producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"], id_=deterministic_id("q", str(n)))
+            for n in range(start, min(start + batch, ids.stop))
+        ]
         producer.publish(events)
         out += [e["id"] for e in events]
     producer.close()

@@ -35,9 +35,7 @@ def _publish(ctx: RunContext, first: int, count: int) -> list[str]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    n_before=st.integers(0, 6), n_after=st.integers(0, 6), cut=st.floats(0, 1), consumed=st.integers(0, 12)
-)
+@given(n_before=st.integers(0, 6), n_after=st.integers(0, 6), cut=st.floats(0, 1), consumed=st.integers(0, 12))
 def test_truncation_at_any_offset(
     tmp_path_factory: pytest.TempPathFactory, n_before: int, n_after: int, cut: float, consumed: int
 ) -> None:
@@ -66,7 +64,7 @@ def test_truncation_at_any_offset(
     producer.close()
     lines = inbox.read_bytes().splitlines(keepends=True)
     ids = [decode_event(line)[1]["id"] for line in lines]
-    assert ids == published[:whole] + [deterministic_id("rec", "new")]
+    assert ids == [*published[:whole], deterministic_id("rec", "new")]
     # the consumer either resumes exactly where it was, or refuses (STOP) because its lines are gone
     try:
         consumer = ctx.consumer("market_ticks", "strategy_role")

@@ -15,15 +15,31 @@ from minibot.roles.runner import queue_events
 def test_stop_journals_and_raises_the_flag_once(tmp_path: Path) -> None:
     ctx = RunContext(tmp_path, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342)
     assert not is_stopped(tmp_path)
-    first = stop(ctx, source="watchdog_role", component="watchdog_role", reason_code=ReasonCode.DISK_LOW,
-                 detail="12 MB free < 500 MB")
+    first = stop(
+        ctx,
+        source="watchdog_role",
+        component="watchdog_role",
+        reason_code=ReasonCode.DISK_LOW,
+        detail="12 MB free < 500 MB",
+    )
     assert is_stopped(tmp_path)
     assert read_stop(tmp_path) == first
-    again = stop(ctx, source="watchdog_role", component="watchdog_role", reason_code=ReasonCode.DISK_LOW,
-                 detail="12 MB free < 500 MB")
+    again = stop(
+        ctx,
+        source="watchdog_role",
+        component="watchdog_role",
+        reason_code=ReasonCode.DISK_LOW,
+        detail="12 MB free < 500 MB",
+    )
     assert again == first
-    later = stop(ctx, source="risk_role", component="risk_role", reason_code=ReasonCode.RISK_MAX_DRAWDOWN,
-                 detail="drawdown 6% > 5%", injected=True)
+    later = stop(
+        ctx,
+        source="risk_role",
+        component="risk_role",
+        reason_code=ReasonCode.RISK_MAX_DRAWDOWN,
+        detail="drawdown 6% > 5%",
+        injected=True,
+    )
     events = list(queue_events(ctx, "stop_journal"))
     assert [e["id"] for e in events] == [first["id"], later["id"]]
     assert events[1]["payload"]["injected"] is True

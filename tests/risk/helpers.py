@@ -21,9 +21,7 @@ def risk_cfg(**changes: Any) -> dict[str, Any]:
     return cfg
 
 
-def signal(
-    side: str, ts: int = T0, price: float = 100.0, spread: float = 0.02, symbol: str = "BTCUSDT"
-) -> dict:
+def signal(side: str, ts: int = T0, price: float = 100.0, spread: float = 0.02, symbol: str = "BTCUSDT") -> dict:
     """A signal envelope quoting `spread` around `price`."""
     n = next(_ids)
     payload = {
@@ -54,9 +52,7 @@ def fill_for(
         "symbol": intent["symbol"],
         "side": intent["side"],
         "qty": qty if qty is not None else intent["qty"],
-        "price": price
-        if price is not None
-        else (intent["ask"] if intent["side"] == "BUY" else intent["bid"]),
+        "price": price if price is not None else (intent["ask"] if intent["side"] == "BUY" else intent["bid"]),
         "fee": fee,
         "fee_asset": "USDT",
         "liquidity": "TAKER",

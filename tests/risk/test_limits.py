@@ -78,18 +78,13 @@ def check(
     ("notional", "expected"), [(999.99, None), (1000.0, None), (1000.01, RejectCode.MAX_ORDER_NOTIONAL)]
 )
 def test_max_order_notional(notional: float, expected: RejectCode | None) -> None:
-    assert (
-        check(dataclasses.replace(LOOSE, max_order_notional_quote=1000.0), Portfolio(10_000.0), notional)
-        == expected
-    )
+    assert check(dataclasses.replace(LOOSE, max_order_notional_quote=1000.0), Portfolio(10_000.0), notional) == expected
 
 
 @pytest.mark.parametrize(
     ("notional", "expected"), [(299.99, None), (300.0, None), (300.01, RejectCode.MAX_POSITION_NOTIONAL)]
 )
-def test_max_position_notional_counts_position_and_open_buys(
-    notional: float, expected: RejectCode | None
-) -> None:
+def test_max_position_notional_counts_position_and_open_buys(notional: float, expected: RejectCode | None) -> None:
     pf = Portfolio(10_000.0)
     pf.apply_fill(fill("BUY", 10.0, 100.0))  # 1000 held
     lim = dataclasses.replace(LOOSE, max_position_notional_quote=1500.0)
@@ -166,10 +161,7 @@ def test_breach_run_loss(equity: float, expected: ReasonCode | None) -> None:
     ("equity", "expected"), [(9700.01, None), (9700.0, None), (9699.99, ReasonCode.RISK_LOSS_LIMIT_DAY)]
 )
 def test_breach_day_loss(equity: float, expected: ReasonCode | None) -> None:
-    assert (
-        _breach(dataclasses.replace(LOOSE, loss_limit_day_quote=300.0), equity, day_start=10_000.0)
-        == expected
-    )
+    assert _breach(dataclasses.replace(LOOSE, loss_limit_day_quote=300.0), equity, day_start=10_000.0) == expected
 
 
 @pytest.mark.parametrize(

@@ -96,9 +96,7 @@ def test_buy_refused_while_a_held_symbol_has_stale_marks() -> None:
     rc = core()
     buy_and_fill(rc, T0)
     rc.step(tick(3000.0, T0 + 5001, 2, symbol="ETHUSDT"))
-    assert (
-        reject_code(rc.step(signal("BUY", T0 + 5001, price=3000.0, symbol="ETHUSDT"))) == "STALE_MARKET_DATA"
-    )
+    assert reject_code(rc.step(signal("BUY", T0 + 5001, price=3000.0, symbol="ETHUSDT"))) == "STALE_MARKET_DATA"
     rc.step(tick(100.0, T0 + 5001, 3))  # a fresh BTC mark
     assert rc.step(signal("BUY", T0 + 5001, price=3000.0, symbol="ETHUSDT"))[0].type == "order_intent"
 

@@ -22,9 +22,17 @@ class EchoCore:
             Output(
                 "signal",
                 {
-                    "symbol": p["symbol"], "side": "BUY", "score": float(self.count), "confidence": 0.5,
-                    "horizon_ms": 1000, "reason": {"mode": "echo", "n": self.count}, "price": p["price"],
-                    "bid": p["bid"], "ask": p["ask"], "bid_qty": p["bid_qty"], "ask_qty": p["ask_qty"],
+                    "symbol": p["symbol"],
+                    "side": "BUY",
+                    "score": float(self.count),
+                    "confidence": 0.5,
+                    "horizon_ms": 1000,
+                    "reason": {"mode": "echo", "n": self.count},
+                    "price": p["price"],
+                    "bid": p["bid"],
+                    "ask": p["ask"],
+                    "bid_qty": p["bid_qty"],
+                    "ask_qty": p["ask_qty"],
                     "cause_id": event["id"],
                 },
             )

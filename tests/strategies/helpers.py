@@ -11,9 +11,7 @@ from ..core.fixtures import default_section
 def cfg(**changes: Any) -> dict[str, Any]:
     """The shipped strategy defaults with `changes`; 1 s bars and no extra warm-up for short tests."""
     base = default_section("strategy")
-    base.update(
-        {"bar_interval_ms": 1000, "warmup_bars": 0, "min_top_notional_quote": 0.0, "min_bar_ticks": 1}
-    )
+    base.update({"bar_interval_ms": 1000, "warmup_bars": 0, "min_top_notional_quote": 0.0, "min_bar_ticks": 1})
     base.update(changes)
     return base
 

@@ -162,9 +162,7 @@ def test_rsi_edge_cases() -> None:
 def test_momentum_matches_reference(closes: list[float], lookback: int) -> None:
     mom = Momentum(lookback)
     got = [mom.update(c) for c in closes]
-    want = [
-        None if i < lookback else (closes[i] / closes[i - lookback] - 1.0) * 1e4 for i in range(len(closes))
-    ]
+    want = [None if i < lookback else (closes[i] / closes[i - lookback] - 1.0) * 1e4 for i in range(len(closes))]
     _assert_close(got, want, 1e-9)
 
 
