@@ -16,6 +16,12 @@ class RunClock:
         self._t0 = time.monotonic() if start_monotonic is None else start_monotonic
 
     @classmethod
+    def shared(cls, start_ms: int, speed: float, anchor_unix_s: float) -> RunClock:
+        """The run's clock in another process: `anchor_unix_s` is the wall time at which the run clock read
+        `start_ms` (recorded by the supervisor in run.json); mapped once onto this process's monotonic clock."""
+        return cls(start_ms, speed, time.monotonic() - (time.time() - anchor_unix_s))
+
+    @classmethod
     def start_now(cls, speed: float = 1.0) -> RunClock:
         """A clock starting at the current wall time."""
         return cls(int(time.time() * 1000), speed)

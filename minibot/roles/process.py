@@ -1,0 +1,162 @@
+"""What every role process shares: loading the run, heartbeats, graceful shutdown, fail-closed STOP.
+
+A role process is started by the supervisor as `python -m minibot.roles.<role> --run-dir RUN_DIR` (spawn,
+never fork; the same on Windows). It reads `RUN_DIR/run.json` (written once, atomically, by the
+supervisor), rebuilds the run clock from its anchor, and loops until:
+- `RUN_DIR/control/shutdown` exists: graceful end of the run (exit 0, `EXIT_OK`);
+- `RUN_DIR/STOP.flag` exists: halt at once (exit `EXIT_STOPPED`);
+- a typed `NoreError` escapes: it STOPs the run with that error's reason code (exit `EXIT_STOPPED`);
+- anything else escapes: STOP INTERNAL_ERROR, traceback only in the role's log (exit `EXIT_CRASHED`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from minibot.clock import RunClock
+from minibot.journal.atomic import read_critical_json
+from minibot.journal.context import RunContext
+from minibot.journal.producer import Producer
+from minibot.journal.stop import is_stopped, stop
+from minibot.reasons import NoreError, ReasonCode
+
+RUN_FILE = "run.json"
+SHUTDOWN_FILE = Path("control") / "shutdown"
+EXIT_OK = 0
+EXIT_STOPPED = 3
+EXIT_CRASHED = 4
+
+
+@dataclass(frozen=True)
+class RoleEnv:
+    """A role process's view of its run."""
+
+    role: str
+    ctx: RunContext
+    config: Mapping[str, Any]
+    run: Mapping[str, Any]
+    clock: RunClock
+    log: logging.Logger
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory."""
+        return self.ctx.run_dir
+
+
+class Role(Protocol):
+    """What the generic loop drives."""
+
+    def run_once(self) -> int:
+        """Do one round of work; return how many events were handled (0 = idle)."""
+        ...
+
+    def flush_if_due(self) -> None:
+        """Group-commit tick."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release everything."""
+        ...
+
+
+def load_env(role: str, run_dir: Path) -> RoleEnv:
+    """Read run.json (NonAtomicWrite if damaged) and build the role's environment."""
+    run = read_critical_json(run_dir / RUN_FILE)
+    clock = RunClock.shared(run["clock"]["start_ms"], run["clock"]["speed"], run["clock"]["anchor_unix_s"])
+    config = run["config"]
+    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, config["queues"])
+    return RoleEnv(role, ctx, config, run, clock, logging.getLogger(f"nore.{role}"))
+
+
+def shutdown_requested(run_dir: Path) -> bool:
+    """The supervisor asked every role to finish (not a STOP)."""
+    return (run_dir / SHUTDOWN_FILE).exists()
+
+
+class Heartbeat:
+    """Publishes `health` events for a role every `interval_s` of run-clock time."""
+
+    def __init__(self, env: RoleEnv) -> None:
+        self.env = env
+        self.interval_ms = float(env.config["watchdog"]["heartbeat_interval_s"]) * 1000
+        self.started_ms = env.clock.now_ms()
+        self._next_ms = 0.0
+        self._producer: Producer = env.ctx.producer("health", env.role)
+
+    def beat(self, state: str = "OK", force: bool = False, **extra: Any) -> None:
+        """Publish a heartbeat if one is due (or `force`)."""
+        now = self.env.clock.now_ms()
+        if not force and now < self._next_ms:
+            return
+        self._next_ms = now + self.interval_ms
+        payload = {
+            "role": self.env.role,
+            "state": state,
+            "uptime_s": (now - self.started_ms) / 1000.0,
+            "pid": os.getpid(),
+        }
+        payload.update(extra)
+        self._producer.publish([self._producer.event("health", payload)])
+
+    def close(self) -> None:
+        """Release the health producer."""
+        self._producer.close()
+
+
+def fail_closed(env: RoleEnv, exc: BaseException) -> int:
+    """Turn an escaped error into a journaled STOP and the matching exit code."""
+    if isinstance(exc, NoreError):
+        code, detail, exit_code = exc.reason_code, exc.detail, EXIT_STOPPED
+        env.log.error("STOP %s: %s", code.value, detail)
+    else:
+        code, detail, exit_code = ReasonCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", EXIT_CRASHED
+        env.log.error("internal error, stopping the run:\n%s", "".join(traceback.format_exception(exc)))
+    stop(env.ctx, source=env.role, component=env.role, reason_code=code, detail=detail)
+    return exit_code
+
+
+def run_loop(env: RoleEnv, role: Role, idle_sleep_s: float) -> int:
+    """Drive `role` until shutdown or STOP; heartbeats included. Returns the process exit code."""
+    heartbeat = Heartbeat(env)
+    heartbeat.beat("STARTING", force=True)
+    try:
+        while True:
+            if is_stopped(env.run_dir):
+                return EXIT_STOPPED
+            if shutdown_requested(env.run_dir) and role.run_once() == 0:
+                heartbeat.beat("STOPPING", force=True)
+                return EXIT_OK
+            if role.run_once() == 0:
+                time.sleep(idle_sleep_s)
+            role.flush_if_due()
+            heartbeat.beat()
+    except BaseException as exc:  # fail closed on anything, then report it
+        if isinstance(exc, KeyboardInterrupt):
+            return EXIT_OK
+        return fail_closed(env, exc)
+    finally:
+        role.close()
+        heartbeat.close()
+
+
+def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | None = None) -> int:
+    """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR`."""
+    parser = argparse.ArgumentParser(prog=f"minibot.roles.{role}")
+    parser.add_argument("--run-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    env = load_env(role, args.run_dir)
+    try:
+        instance = build(env)
+    except BaseException as exc:  # a role that cannot start stops the run, with its reason
+        return fail_closed(env, exc)
+    idle = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
+    return run_loop(env, instance, idle)
