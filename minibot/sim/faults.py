@@ -109,24 +109,27 @@ class FaultController:
         outage_start: Callable[[Fault], Awaitable[None]],
         outage_end: Callable[[], Awaitable[None]],
     ) -> None:
-        """Forever: at each window start of ws_disconnect / outage, and each outage end, call the action."""
-        seen: dict[int, int | None] = {}
+        """Forever: at each window start of ws_disconnect / outage, and each outage end, call the action.
+
+        Window starts are counted, not sampled, so a window shorter than the poll period still fires.
+        """
         edge_faults = [f for f in self.scenario.faults if f.kind in ("ws_disconnect", "outage")]
         if not edge_faults:
             return
+        fired = [0] * len(edge_faults)
         while True:
             e = self.elapsed()
             for idx, f in enumerate(edge_faults):
-                occ = f.occurrence(e)
-                prev = seen.get(idx)
-                if occ is not None and occ != prev:
-                    self.stats.faults_injected[f.kind] += 1
-                    if f.kind == "ws_disconnect":
-                        await drop_ws(f)
-                    elif not self.outage:
-                        self.outage = True
-                        await outage_start(f)
-                seen[idx] = occ
+                started = f.starts_until(e)
+                if started == fired[idx]:
+                    continue
+                fired[idx] = started
+                self.stats.faults_injected[f.kind] += 1
+                if f.kind == "ws_disconnect":
+                    await drop_ws(f)
+                elif not self.outage:
+                    self.outage = True
+                    await outage_start(f)
             if self.outage and not any(f.kind == "outage" and f.occurrence(e) is not None for f in edge_faults):
                 self.outage = False
                 await outage_end()

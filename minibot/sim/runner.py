@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -112,7 +113,9 @@ class _ResetProtocol(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                # struct linger is two u_short on Windows, two ints elsewhere.
+                fmt = "HH" if sys.platform == "win32" else "ii"
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack(fmt, 1, 0))
         cast(asyncio.Transport, transport).abort()
 
 

@@ -68,6 +68,15 @@ class Fault:
             return None
         return k if offset - k * self.every_ms < max(self.duration_ms, 1) else None
 
+    def starts_until(self, elapsed_ms: int) -> int:
+        """How many windows have started at or before `elapsed_ms` (edge-triggered faults fire on each)."""
+        if elapsed_ms < self.at_ms:
+            return 0
+        if self.every_ms is None:
+            return 1
+        started = (elapsed_ms - self.at_ms) // self.every_ms + 1
+        return started if self.count is None else min(started, self.count)
+
     def matches_path(self, path: str) -> bool:
         """Whether a REST fault applies to this request path (all /api/ paths unless `paths` is given)."""
         paths = self.params.get("paths")

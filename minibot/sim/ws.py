@@ -33,6 +33,7 @@ from minibot.sim.stats import Stats
 _ID_STRING = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 _INT64 = 2**63
+CLOSE_WAIT_S = 2.0
 
 
 class Conn:
@@ -201,15 +202,12 @@ class Hub:
     # fault actions -----------------------------------------------------------------------------------
     async def drop_all(self, fault: Fault) -> None:
         """ws_disconnect: abort (or close with `close_code`) every live connection."""
-        for conn in list(self.conns):
-            await self.drop(conn, fault)
+        await asyncio.gather(*(self.drop(conn, fault) for conn in list(self.conns)))
 
     async def drop(self, conn: Conn, fault: Fault) -> None:
         """Drop one connection the way a ws_disconnect fault says."""
         if fault.params["mode"] == "close":
-            conn.closed = True
-            conn.wake.set()
-            await conn.ws.close(code=int(fault.params["close_code"]), message=b"ws_disconnect fault")
+            await _close(conn, int(fault.params["close_code"]), b"ws_disconnect fault")
         else:
             conn.abort()
 
@@ -220,10 +218,17 @@ class Hub:
 
     async def close_all(self) -> None:
         """Close every connection normally (shutdown)."""
-        for conn in list(self.conns):
-            conn.closed = True
-            conn.wake.set()
-            await conn.ws.close(code=1001, message=b"server shutdown")
+        await asyncio.gather(*(_close(conn, 1001, b"server shutdown") for conn in list(self.conns)))
+
+
+async def _close(conn: Conn, code: int, reason: bytes) -> None:
+    """Send a close frame; a client that does not answer within CLOSE_WAIT_S is aborted."""
+    conn.closed = True
+    conn.wake.set()
+    try:
+        await asyncio.wait_for(conn.ws.close(code=code, message=reason), CLOSE_WAIT_S)
+    except (TimeoutError, ConnectionResetError, RuntimeError):
+        conn.abort()
 
 
 def _nth_fill(fill: Callable[[int, int], bytes], i: int, unit: int) -> bytes:

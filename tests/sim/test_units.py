@@ -129,3 +129,8 @@ def test_stream_names() -> None:
     assert parse_stream("btcusdt@depth5") is not None and parse_stream("btcusdt@depth5").period_ms == 1000  # type: ignore[union-attr]
     for other in ("BTCUSDT@trade", "btcusdt@kline_7m", "btcusdt@depth7", "0", "btcusdt@ticker"):
         assert parse_stream(other) is None
+
+
+def test_window_starts_are_counted_even_for_instant_windows() -> None:
+    f = load_scenario({"faults": [{"kind": "ws_disconnect", "at_ms": 100, "every_ms": 50, "count": 3}]}).faults[0]
+    assert [f.starts_until(t) for t in (99, 100, 149, 150, 201, 10_000)] == [0, 1, 1, 2, 3, 3]
