@@ -130,6 +130,7 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
     },
     "metrics_snapshot": {"metrics": {"uptime_s": 10}},
     "timing": {"role": "execution_role", "kind": "tick_to_fill", "latency_ms": 3.2, "cause_id": _ID},
+    "http_request": {"role": "health_role", "method": "GET", "path": "/api/v3/ping", "status": 200, "latency_ms": 7.5},
     "deploy_event": {"action": "STAGED", "path": "minibot/x.py", "sha256": _HEX, "backup": None},
 }
 
