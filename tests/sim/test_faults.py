@@ -246,3 +246,40 @@ def test_scenario_file_from_disk(tmp_path: Any) -> None:
             await sim.stop()
 
     run(body)
+
+
+def test_ws_disconnect_close_mode_sends_a_close_frame_with_the_code() -> None:
+    async def body() -> None:
+        sim = await _start({"kind": "ws_disconnect", "at_ms": 1000, "mode": "close", "close_code": 1012})
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(sim.ws_base_url + "/ws/btcusdt@bookTicker") as ws,
+            ):
+                for _ in range(2000):
+                    msg = await ws.receive(timeout=5)
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1012
+            assert sim.stats()["faults_injected"]["ws_disconnect"] == 1
+        finally:
+            await sim.stop()
+
+    run(body)
+
+
+def test_latency_on_ws_holds_back_pushes() -> None:
+    async def body() -> None:
+        sim = await _start({"kind": "latency", "at_ms": 0, "duration_ms": 600_000, "delay_ms": 4000, "target": "ws"})
+        try:
+            async with aiohttp.ClientSession() as http:
+                t0 = time.monotonic()
+                async with http.ws_connect(sim.ws_base_url + "/ws/btcusdt@bookTicker") as ws:
+                    first = json.loads((await ws.receive(timeout=5)).data)
+                    assert first["s"] == "BTCUSDT" and time.monotonic() - t0 >= 0.35  # 4000 run-ms at speed 10
+                status, _, _ = await _get(http, sim.base_url + "/api/v3/ping")
+                assert status == 200
+        finally:
+            await sim.stop()
+
+    run(body)
