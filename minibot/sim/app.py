@@ -185,6 +185,7 @@ def info_document(ctx: SimContext) -> dict[str, Any]:
         "symbols": list(ctx.market.states),
         "synthetic": ctx.market.info.get("synthetic", []),
         "replay": ctx.market.info.get("replay", []),
+        "replay_progress": [feed.describe() for feed in ctx.market.replay_feeds],
         "scenario": {
             "name": ctx.scenario.name,
             "faults": [

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from minibot.sim.replay import load_replay
+from minibot.sim.replay import ReplayFeed, load_replay
 from minibot.sim.state import Sink, SymbolState
 from minibot.sim.symbols import make_spec
 from minibot.sim.synthetic import SyntheticFeed
@@ -33,6 +33,7 @@ class Market:
         self.feeds = feeds
         self.info = info
         self.now = 0
+        self.replay_feeds: list[ReplayFeed] = []
 
     def advance_to(self, t: int) -> None:
         """Bring every symbol to run time `t` (never backwards)."""
@@ -57,10 +58,13 @@ def build_market(
     cap = max(MIN_TRADES_KEPT, TRADES_BUDGET // max(1, len(names)))
     states: dict[str, SymbolState] = {}
     feeds: list[Feed] = []
+    replay_feeds: list[ReplayFeed] = []
     for name in names:
         feed: Feed
         if name in replay.symbols:
-            state, feed = replay.make(name, cap)
+            state, replay_feed = replay.make(name, cap)
+            replay_feeds.append(replay_feed)
+            feed = replay_feed
         else:
             state = SymbolState(make_spec(name), cap)
             feed = SyntheticFeed(state, seed, start_ms)
@@ -69,4 +73,5 @@ def build_market(
     synthetic = [n for n in names if n not in replay.symbols]
     market = Market(states, feeds, {"replay": replay.describe(), "synthetic": synthetic})
     market.now = start_ms
+    market.replay_feeds = replay_feeds
     return market

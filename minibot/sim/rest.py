@@ -166,11 +166,11 @@ def depth(ctx: SimContext, p: Params) -> Any:
     """GET /api/v3/depth."""
     st = p.symbol(ctx)
     limit = p.bounded("limit", 100, 1, 5000)
-    bids, asks = st.depth_fn(st, limit) if st.depth_fn is not None else ([(st.bid, st.bid_qty)], [(st.ask, st.ask_qty)])
+    bids, asks = st.depth(limit)
     return {
         "lastUpdateId": st.update_id,
-        "bids": [[fmt8(px), fmt8(q)] for px, q in bids[:limit]],
-        "asks": [[fmt8(px), fmt8(q)] for px, q in asks[:limit]],
+        "bids": [[fmt8(px), fmt8(q)] for px, q in bids],
+        "asks": [[fmt8(px), fmt8(q)] for px, q in asks],
     }
 
 
@@ -246,88 +246,66 @@ def avg_price(ctx: SimContext, p: Params) -> Any:
     return {"mins": 5, "price": fmt8(price), "closeTime": last_t * p.unit}
 
 
-def window_stats(st: SymbolState, now: int, window_ms: int, unit: int, full: bool, prev_close: bool) -> dict[str, Any]:
-    """24hr / rolling ticker fields for one symbol over (now - window, now]."""
+_STATS_TAIL = ("volume", "quoteVolume", "openTime", "closeTime", "firstId", "lastId", "count")
+FULL_24H = (
+    "symbol", "priceChange", "priceChangePercent", "weightedAvgPrice", "prevClosePrice", "lastPrice", "lastQty",
+    "bidPrice", "bidQty", "askPrice", "askQty", "openPrice", "highPrice", "lowPrice", *_STATS_TAIL,
+)  # fmt: skip
+FULL_ROLLING = (
+    "symbol", "priceChange", "priceChangePercent", "weightedAvgPrice", "openPrice", "highPrice", "lowPrice",
+    "lastPrice", *_STATS_TAIL,
+)  # fmt: skip
+MINI = ("symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", *_STATS_TAIL)
+
+
+def window_stats(st: SymbolState, now: int, window_ms: int, unit: int, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Ticker statistics for one symbol over (now - window, now], from 1-minute bars, in `fields` order."""
     start = now - window_ms
-    base = st.base_for(MINUTE)
     lo = start - start % MINUTE
-    open_px = high = low = -1
+    open_px = high = low = prev = -1
     vol = quote = count = 0
     first_id = last_id = -1
-    prev = -1
-    for bar in base.iter_range(lo - MINUTE, now, now):
+    for bar in st.base_for(MINUTE).iter_range(lo - MINUTE, now, now):
         if bar[0] < lo:
             prev = bar[4]
-            continue
-        if bar[7] > 0:
+        elif bar[7] > 0:
             if open_px < 0:
-                open_px, high, low = bar[1], bar[2], bar[3]
+                open_px, high, low, first_id = bar[1], bar[2], bar[3], bar[10]
             high, low = max(high, bar[2]), min(low, bar[3])
             vol += bar[5]
             quote += bar[6]
             count += bar[7]
-            if first_id < 0:
-                first_id = bar[10]
             last_id = bar[11]
     last = st.last_price()
     if open_px < 0:
         open_px = high = low = last
-    change = last - open_px
-    out: dict[str, Any] = {"symbol": st.spec.symbol}
-    if full:
-        out.update(
-            priceChange=fmt8(change),
-            priceChangePercent=fmt_pct(change, open_px),
-            weightedAvgPrice=fmt8(quote * E8 // vol if vol else last),
-        )
-        if prev_close:
-            out["prevClosePrice"] = fmt8(prev if prev > 0 else open_px)
-            out.update(
-                lastPrice=fmt8(last),
-                lastQty=fmt8(st.aggs[-1].q if st.aggs else 0),
-                bidPrice=fmt8(st.bid),
-                bidQty=fmt8(st.bid_qty),
-                askPrice=fmt8(st.ask),
-                askQty=fmt8(st.ask_qty),
-            )
-        else:
-            out["lastPrice"] = fmt8(last)
-    else:
-        out["lastPrice"] = fmt8(last)
-    out.update(
-        openPrice=fmt8(open_px),
-        highPrice=fmt8(high),
-        lowPrice=fmt8(low),
-        volume=fmt8(vol),
-        quoteVolume=fmt8(quote),
-        openTime=start * unit,
-        closeTime=now * unit,
-        firstId=first_id,
-        lastId=last_id,
-        count=count,
-    )
-    if not full:
-        out = {
-            k: out[k]
-            for k in (
-                "symbol",
-                "openPrice",
-                "highPrice",
-                "lowPrice",
-                "lastPrice",
-                "volume",
-                "quoteVolume",
-                "openTime",
-                "closeTime",
-                "firstId",
-                "lastId",
-                "count",
-            )
-        }
-    return out
+    values: dict[str, Any] = {
+        "symbol": st.spec.symbol,
+        "priceChange": fmt8(last - open_px),
+        "priceChangePercent": fmt_pct(last - open_px, open_px),
+        "weightedAvgPrice": fmt8(quote * E8 // vol if vol else last),
+        "prevClosePrice": fmt8(prev if prev > 0 else open_px),
+        "lastPrice": fmt8(last),
+        "lastQty": fmt8(st.aggs[-1].q if st.aggs else 0),
+        "bidPrice": fmt8(st.bid),
+        "bidQty": fmt8(st.bid_qty),
+        "askPrice": fmt8(st.ask),
+        "askQty": fmt8(st.ask_qty),
+        "openPrice": fmt8(open_px),
+        "highPrice": fmt8(high),
+        "lowPrice": fmt8(low),
+        "volume": fmt8(vol),
+        "quoteVolume": fmt8(quote),
+        "openTime": start * unit,
+        "closeTime": now * unit,
+        "firstId": first_id,
+        "lastId": last_id,
+        "count": count,
+    }
+    return {k: values[k] for k in fields}
 
 
-def _ticker_type(p: Params) -> bool:
+def _ticker_full(p: Params) -> bool:
     kind = p.q.get("type", "FULL")
     if kind not in ("FULL", "MINI"):
         raise invalid_value("type")
@@ -342,14 +320,14 @@ def _one_or_list(chosen: list[SymbolState] | None, p: Params, fn: Callable[[Symb
 
 def ticker_24hr(ctx: SimContext, p: Params) -> Any:
     """GET /api/v3/ticker/24hr."""
-    full = _ticker_type(p)
+    fields = FULL_24H if _ticker_full(p) else MINI
     now = ctx.market.now
-    return _one_or_list(p.symbols(ctx), p, lambda st: window_stats(st, now, 1440 * MINUTE, p.unit, full, True), ctx)
+    return _one_or_list(p.symbols(ctx), p, lambda st: window_stats(st, now, 1440 * MINUTE, p.unit, fields), ctx)
 
 
 def ticker_rolling(ctx: SimContext, p: Params) -> Any:
     """GET /api/v3/ticker: rolling window (`windowSize` 1m..59m, 1h..23h, 1d..7d)."""
-    full = _ticker_type(p)
+    fields = FULL_ROLLING if _ticker_full(p) else MINI
     chosen = p.symbols(ctx)
     if chosen is None:
         raise BinanceError(400, -1102, "Param 'symbol' or 'symbols' must be sent, but both were empty/null!")
@@ -360,7 +338,7 @@ def ticker_rolling(ctx: SimContext, p: Params) -> Any:
         raise invalid_value("windowSize")
     window = int(m.group(1)) * _WINDOWS[m.group(2)]
     now = ctx.market.now
-    return _one_or_list(chosen, p, lambda st: window_stats(st, now, window, p.unit, full, False), ctx)
+    return _one_or_list(chosen, p, lambda st: window_stats(st, now, window, p.unit, fields), ctx)
 
 
 def ticker_price(ctx: SimContext, p: Params) -> Any:

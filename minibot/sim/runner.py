@@ -34,6 +34,8 @@ from minibot.sim.ws import Hub
 _PUMP_MAX_S = 0.01
 _PUMP_MIN_S = 0.001
 _STEP_MS = 100
+_REBIND_TRIES = 100
+_REBIND_PAUSE_S = 0.05
 
 
 @dataclass
@@ -167,8 +169,17 @@ class RunningSimulator:
 
     async def _outage_end(self) -> None:
         self._listener.reset_mode = False
+        for _ in range(_REBIND_TRIES):
+            if self._listener.server is not None:
+                return
+            try:
+                await self._listener.open()
+            except OSError:
+                # The port can stay busy for a moment after closing (platform dependent): retry briefly.
+                self.ctx.stats.faults_injected["outage_rebind_retry"] += 1
+                await asyncio.sleep(_REBIND_PAUSE_S)
         if self._listener.server is None:
-            await self._listener.open()
+            raise RuntimeError(f"could not reopen port {self._listener.port} after an outage")
 
     async def stop(self) -> None:
         """Close every connection and the listener, stop background tasks."""
@@ -192,8 +203,10 @@ async def start_simulator(cfg: SimConfig) -> RunningSimulator:
     check_loopback(cfg.host)
     scenario = load_scenario(cfg.scenario)
     start_ms = int(time.time() * 1000) if cfg.start_ms is None else int(cfg.start_ms)
+    # Reading and validating data files can take seconds: keep the caller's event loop free meanwhile.
+    market = await asyncio.to_thread(build_market, cfg.symbols, cfg.data_paths, cfg.seed, start_ms)
+    # The run clock starts when the market is ready, so fault windows count from when serving begins.
     clock = RunClock(start_ms, cfg.speed)
-    market = build_market(cfg.symbols, cfg.data_paths, cfg.seed, start_ms)
     stats = Stats()
     faults = FaultController(scenario, clock, stats, cfg.seed)
     hub = Hub(market, clock, faults, stats, scenario.ws)
@@ -272,7 +285,7 @@ class SimulatorThread:
 
     @property
     def running(self) -> RunningSimulator:
-        """The running simulator (its attributes are safe to read; call methods via `call()`)."""
+        """The running simulator (read its attributes; call its methods only on its own loop)."""
         assert self._running is not None, "simulator not started"
         return self._running
 

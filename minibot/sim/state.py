@@ -16,6 +16,8 @@ from minibot.sim.bars import MINUTE, BarSeries, BaseSeries, FixedBars
 from minibot.sim.num import mul_e8
 from minibot.sim.symbols import SymbolSpec
 
+Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
+
 
 class Agg(NamedTuple):
     """One aggregate trade (Binance's `a,p,q,f,l,T,m,M`), prices and quantities in e8."""
@@ -69,8 +71,7 @@ class SymbolState:
         self.m1 = BarSeries(MINUTE, 2880)
         self.fixed: FixedBars | None = None
         # Builds deeper book levels for /depth and @depth<N>; set by the feed.
-        self.depth_fn: Callable[[SymbolState, int], tuple[list[tuple[int, int]], list[tuple[int, int]]]] | None
-        self.depth_fn = None
+        self.depth_fn: Callable[[SymbolState, int], Levels] | None = None
 
     # writers -----------------------------------------------------------------------------------------
     def set_book(self, t: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
@@ -101,6 +102,13 @@ class SymbolState:
         if bar is not None:
             return bar[4]
         return (self.bid + self.ask) // 2 // self.spec.tick * self.spec.tick
+
+    def depth(self, limit: int) -> Levels:
+        """Up to `limit` (price, qty) levels per side, best first; level 0 is the top of book."""
+        if self.depth_fn is None:
+            return [(self.bid, self.bid_qty)], [(self.ask, self.ask_qty)]
+        bids, asks = self.depth_fn(self, limit)
+        return bids[:limit], asks[:limit]
 
     def base_for(self, interval_ms: int) -> BaseSeries:
         """The bar series klines of this interval are built from (a file's own bars when they fit)."""

@@ -76,14 +76,12 @@ def trades(symbol: str, agg: Agg, event_ms: int, unit: int) -> list[bytes]:
 
 def partial_depth(st: SymbolState, levels: int) -> bytes:
     """`@depth<N>` payload: lastUpdateId and the top N levels (no event type, time or symbol)."""
-    bids, asks = (
-        st.depth_fn(st, levels) if st.depth_fn is not None else ([(st.bid, st.bid_qty)], [(st.ask, st.ask_qty)])
-    )
+    bids, asks = st.depth(levels)
     return orjson.dumps(
         {
             "lastUpdateId": st.update_id,
-            "bids": [[fmt8(p), fmt8(q)] for p, q in bids[:levels]],
-            "asks": [[fmt8(p), fmt8(q)] for p, q in asks[:levels]],
+            "bids": [[fmt8(p), fmt8(q)] for p, q in bids],
+            "asks": [[fmt8(p), fmt8(q)] for p, q in asks],
         }
     )
 

@@ -11,7 +11,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from minibot.sim.num import E8, fmt8
+from minibot.sim.num import E8, fmt8, parse_e8
 
 # (base price, tickSize, stepSize, annual volatility, trades per second, median trade notional in quote)
 _KNOWN: dict[str, tuple[str, str, str, float, float, float]] = {
@@ -45,11 +45,6 @@ ORDER_TYPES = [
 ]
 
 
-def _e8(text: str) -> int:
-    whole, _, frac = text.partition(".")
-    return int(whole) * E8 + int(frac.ljust(8, "0")[:8] or "0")
-
-
 @dataclass(frozen=True)
 class SymbolSpec:
     """Everything static about one symbol. Prices and quantities in e8 units."""
@@ -71,7 +66,7 @@ class SymbolSpec:
 
     def min_notional(self) -> int:
         """Smallest order value in quote units (e8)."""
-        return _e8(_MIN_NOTIONAL.get(self.quote, _STABLE_MIN_NOTIONAL))
+        return parse_e8(_MIN_NOTIONAL.get(self.quote, _STABLE_MIN_NOTIONAL))
 
     def max_qty(self) -> int:
         """LOT_SIZE maxQty: about 10M quote worth, rounded to a power of ten the way Binance's values look."""
@@ -97,7 +92,7 @@ def make_spec(symbol: str, tick: int | None = None, step: int | None = None, pri
     base, quote = split_symbol(symbol)
     known = _KNOWN.get(symbol)
     if known is not None:
-        base_price, k_tick, k_step = _e8(known[0]), _e8(known[1]), _e8(known[2])
+        base_price, k_tick, k_step = parse_e8(known[0]), parse_e8(known[1]), parse_e8(known[2])
         vol, rate, notional = known[3], known[4], known[5]
     else:
         # Log-uniform price between 0.01 and 1000 quote units, with Binance's usual ~5 significant digits.

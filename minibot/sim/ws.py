@@ -98,8 +98,9 @@ class Hub:
     def unsubscribe(self, conn: Conn, names: list[str]) -> None:
         """Remove streams from a connection."""
         for name in names:
-            if conn.streams.pop(name, None) is None and name not in self.subs:
+            if name not in conn.streams:
                 continue
+            del conn.streams[name]
             subs = self.subs.get(name)
             if subs is not None:
                 subs.discard(conn)
