@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from minibot.clock import RunClock
 from minibot.sim.faults import FaultController
+from minibot.sim.hub import Hub
 from minibot.sim.market import Market
 from minibot.sim.scenario import Scenario
 from minibot.sim.stats import Stats
 from minibot.sim.weights import RateLimiter
-from minibot.sim.ws import Hub
 
 
 @dataclass
