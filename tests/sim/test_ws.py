@@ -179,3 +179,22 @@ def test_ws_and_rest_describe_one_market_and_backfill_by_id() -> None:
             await sim.stop()
 
     run(body)
+
+
+def test_kline_stream_closes_bars_that_rest_then_serves_identically() -> None:
+    async def body() -> None:
+        sim = await start_simulator(SimConfig(speed=10.0, seed=21))
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(sim.ws_base_url + "/ws/ethusdt@kline_1s") as ws:
+                    closed = await _until(ws, lambda d: d["k"]["x"], limit=200)
+                k = closed["k"]
+                url = f"{sim.base_url}/api/v3/klines?symbol=ETHUSDT&interval=1s&startTime={k['t']}&limit=1"
+                async with http.get(url) as r:
+                    (rest,) = await r.json()
+                assert rest[0] == k["t"] and rest[6] == k["T"]
+                assert rest[1:6] == [k["o"], k["h"], k["l"], k["c"], k["v"]] and rest[8] == k["n"]
+        finally:
+            await sim.stop()
+
+    run(body)
