@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from minibot.journal.atomic import read_critical_json
 
 # What a Python child needs: PATH/SYSTEMROOT/WINDIR to start on Windows (SYSTEMROOT is required by the
 # CRT and the random module), a temp folder, a home folder, locale, import path and hash seed.
@@ -61,3 +64,26 @@ def _problem(name: str, value: str, blocked: list[str]) -> str | None:
     if any(b.lower() in value.lower() for b in blocked):
         return "value mentions a forbidden path"
     return None
+
+
+def ai_role_environment(parent_env: Mapping[str, str], run_dir: Path | str) -> dict[str, str]:
+    """The environment the supervisor starts ai_role with: `parent_env` scrubbed, plus the run's identity.
+
+    Reads `<run_dir>/run.json` (written by the supervisor before any role starts) for the run id, command
+    line hash, the AI folder and the secrets file location: the configured `secrets.path` and the file named
+    by the `secrets.env_var` variable are forbidden values, so no surviving variable even mentions them.
+    """
+    run_dir = Path(run_dir)
+    run = read_critical_json(run_dir / "run.json")
+    config = run["config"]
+    secrets = config.get("secrets", {})
+    paths = [secrets.get("path"), parent_env.get(str(secrets.get("env_var", "")))]
+    forbidden = [str(p) for p in paths if p] + [str(Path(p).resolve()) for p in paths if p]
+    extra = {
+        "NORE_ROLE": "ai_role",
+        "NORE_RUN_DIR": str(run_dir),
+        "NORE_AI_DIR": str(run_dir / str(config["ai"]["dir"])),
+        "NORE_RUN_ID": str(run["run_id"]),
+        "NORE_CMDLINE_HASH": str(run["cmdline_hash"]),
+    }
+    return scrubbed_env(parent_env, extra, forbidden_values=forbidden)

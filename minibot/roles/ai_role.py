@@ -1,0 +1,211 @@
+"""ai_role: the AI as an isolated role process (R-G3, R-G4, R-I1..I7, R-Q3).
+
+`python -m minibot.roles.ai_role --run-dir RUN_DIR`, started by the supervisor with the environment of
+`minibot.ai.env.ai_role_environment` (scrubbed). It reads only `ai_readable_queues` (market_ticks, fills)
+as the declared consumer `ai_role`, drives `AiEngine`, and writes only:
+- `ai_recommendation` events to its own `ai_recommendations` queue (random UUID4 ids, `ts` = the cause's);
+- `<run>/<ai.dir>/`: the engine's dataset, snapshots and `active.json`, the `ai_model_event` journal
+  `model_events.jsonl` and `metrics.json` (critical JSON of `AiEngine.ai_metrics()`, every
+  `metrics.interval_s` of run clock and at exit);
+- its own cursor/acks files on the queues it reads, and heartbeats / a STOP like every role.
+
+Restart: the engine's outputs depend on when background training finished, so they cannot be regenerated
+and compared like a pure core's (RoleRunner). Instead a restarted ai_role reads the tail of its
+`ai_recommendations` queue and never answers a `cause_id` twice. A kill between publishing a batch's
+recommendations and acking its inputs re-delivers at most one batch per input queue, and every input
+yields at most one recommendation, so the tail it reads (`batch_max_events` per input queue) covers it.
+The strategy journals the recommendations it consumed in its input log, so replay of the trading core
+stays exact whatever the AI did.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from minibot.ai.engine import AiEngine
+from minibot.contracts.envelope import build_envelope, encode_event
+from minibot.contracts.registry import registry
+from minibot.ids import random_id
+from minibot.journal.atomic import write_critical_json
+from minibot.journal.consumer import Consumer
+from minibot.journal.context import RunContext
+from minibot.journal.layout import INBOX
+from minibot.journal.reader import decode_event
+from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments, repair_torn_tail
+from minibot.roles.process import RoleEnv, role_main
+
+ROLE = "ai_role"
+OUTPUT_QUEUE = "ai_recommendations"
+MODEL_EVENTS = "model_events"
+METRICS_FILE = "metrics.json"
+_TAIL_CHUNK = 1 << 16
+
+
+def input_queues() -> list[str]:
+    """The queues ai_role reads: exactly `ai_readable_queues` of contracts.v1.json, in a fixed order."""
+    return sorted(registry().ai_readable_queues)
+
+
+def tail_lines(folder: Path, stem: str, count: int) -> list[bytes]:
+    """The last `count` whole lines of a segmented journal, oldest first.
+
+    Bytes after the last newline (an append in progress, or torn by a crash) were never published and are
+    left out, as every reader does.
+    """
+    out: list[bytes] = []
+    for _, path in reversed(list_segments(folder, stem)):
+        need = count - len(out)
+        if need <= 0:
+            break
+        with path.open("rb") as fh:
+            pos = fh.seek(0, os.SEEK_END)
+            buf = b""
+            while pos > 0 and buf.count(b"\n") <= need:
+                start = max(0, pos - _TAIL_CHUNK)
+                fh.seek(start)
+                buf = fh.read(pos - start) + buf
+                pos = start
+        whole = buf.split(b"\n")[:-1]
+        if pos > 0:
+            whole = whole[1:]  # the first piece may begin in the middle of a line
+        out = [line + b"\n" for line in whole[-need:]] + out
+    return out
+
+
+def answered_causes(ctx: RunContext, count: int) -> OrderedDict[str, None]:
+    """`cause_id`s of the last `count` recommendations already in the output queue (verified lines)."""
+    paths = ctx.queue_paths(OUTPUT_QUEUE)
+    seen: OrderedDict[str, None] = OrderedDict()
+    for line in tail_lines(paths.folder, INBOX, count):
+        _, event = decode_event(line, paths.contract, run_id=ctx.run_id, cmdline_hash=ctx.cmdline_hash)
+        seen[event["payload"]["cause_id"]] = None
+    return seen
+
+
+class ModelEventJournal:
+    """`<ai_dir>/model_events.jsonl`: append-only sha256 journal of `ai_model_event`s, fsynced per event."""
+
+    def __init__(self, ctx: RunContext, ai_dir: Path, log: Any) -> None:
+        self.ctx = ctx
+        for _, path in list_segments(ai_dir, MODEL_EVENTS)[-1:]:
+            size, removed = repair_torn_tail(path)  # the only writer, so no lock: a torn tail is a crash
+            if removed:
+                log.warning("%s: truncated a torn final line (%d bytes) at offset %d", path, removed, size)
+        self._appender = SegmentAppender(ai_dir, MODEL_EVENTS, FsyncPolicy("always"), 64 << 20)
+        self.written = 0
+
+    def append(self, payload: Mapping[str, Any]) -> None:
+        """Validate one `ai_model_event` payload, envelope it and append it durably."""
+        event = build_envelope(
+            type_="ai_model_event",
+            payload=payload,
+            ts=self.ctx.clock(),
+            id_=random_id(),
+            source=ROLE,
+            run_id=self.ctx.run_id,
+            cmdline_hash=self.ctx.cmdline_hash,
+        )
+        self._appender.append(encode_event(event))
+        self.written += 1
+
+    def close(self) -> None:
+        """Flush and close the journal."""
+        self._appender.close()
+
+
+class AiRole:
+    """One ai_role process: consumers of the readable queues -> AiEngine -> recommendations."""
+
+    def __init__(self, env: RoleEnv) -> None:
+        self.env = env
+        ctx = env.ctx
+        self.ai_dir = env.run_dir / str(env.config["ai"]["dir"])
+        self.ai_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_interval_ms = float(env.config["metrics"]["interval_s"]) * 1000
+        self._next_metrics_ms = 0.0
+        self.duplicates_skipped = 0
+        inputs = input_queues()
+        self._window = int(ctx.queues.get("batch_max_events", 1000)) * len(inputs)
+        self._answered = answered_causes(ctx, self._window)
+        self.journal = ModelEventJournal(ctx, self.ai_dir, env.log)
+        self.engine = AiEngine(env.config["ai"], self.ai_dir, self.journal.append)
+        self.producer = ctx.producer(OUTPUT_QUEUE, ROLE)
+        self.consumers: list[Consumer] = [ctx.consumer(q, ROLE) for q in inputs]
+        env.log.info(
+            "ai_role started: reads %s, %d recent causes already answered, active model %s",
+            inputs,
+            len(self._answered),
+            self.engine.active.version if self.engine.active else None,
+        )
+
+    def run_once(self) -> int:
+        """One batch from each input queue: fold it in, publish its recommendations, then ack it."""
+        handled = 0
+        for consumer in self.consumers:
+            records = consumer.poll()
+            if not records:
+                continue
+            out = []
+            for record in records:
+                for rec in self.engine.on_event(record.event):
+                    out.extend(self._new_recommendation(rec, int(record.event["ts"])))
+            self.producer.publish(out)
+            consumer.ack()
+            handled += len(records)
+        now = self.env.clock.now_ms()
+        self.engine.maybe_train(now)
+        if now >= self._next_metrics_ms:
+            self.write_metrics(now)
+        return handled
+
+    def _new_recommendation(self, rec: dict[str, Any], ts: int) -> list[dict[str, Any]]:
+        cause = rec["cause_id"]
+        if cause in self._answered:
+            self.duplicates_skipped += 1  # answered before a restart; the strategy has it already
+            return []
+        self._answered[cause] = None
+        if len(self._answered) > self._window:
+            self._answered.popitem(last=False)
+        return [self.producer.event("ai_recommendation", rec, ts=ts)]
+
+    def write_metrics(self, now_ms: int) -> None:
+        """`<ai_dir>/metrics.json`: the engine's metrics plus this process's, for the run's metrics.json."""
+        self._next_metrics_ms = now_ms + self.metrics_interval_ms
+        data = {
+            **self.engine.ai_metrics(),
+            "duplicate_causes_skipped": self.duplicates_skipped,
+            "model_events_journaled": self.journal.written,
+            "pid": os.getpid(),
+            "ts": now_ms,
+        }
+        write_critical_json(self.ai_dir / METRICS_FILE, data)
+
+    def flush_if_due(self) -> None:
+        """Group-commit tick for the output queue and the cursors."""
+        self.producer.flush_if_due()
+        for consumer in self.consumers:
+            consumer.flush_if_due()
+
+    def close(self) -> None:
+        """Finish a running training round, flush the dataset, write final metrics, release files."""
+        try:
+            self.engine.close()
+            self.write_metrics(self.env.clock.now_ms())
+        finally:
+            for consumer in self.consumers:
+                consumer.close()
+            self.producer.close()
+            self.journal.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m minibot.roles.ai_role --run-dir RUN_DIR`."""
+    return role_main(ROLE, AiRole, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
