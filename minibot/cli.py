@@ -22,6 +22,8 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, str]] = [
     ("sim", "minibot.sim.cli:sim"),
     ("gates", "minibot.gates.cli:gates"),
+    ("stage", "minibot.deploy.cli:stage"),
+    ("deploy", "minibot.deploy.cli:deploy"),
 ]
 # (group name, "module:typer_app") for command groups.
 GROUPS: list[tuple[str, str]] = [
