@@ -1,0 +1,120 @@
+"""The role-process protocol of `minibot.roles.process` for roles that are asyncio programs.
+
+Same semantics as `process.run_loop`: heartbeats (STARTING first, STOPPING on a graceful end), graceful
+end when `<run>/control/shutdown` exists (exit `EXIT_OK`), halt when `STOP.flag` exists (`EXIT_STOPPED`),
+fail-closed STOP on anything that escapes (`process.fail_closed`). The role's own work runs as one task
+(`run()`); the loop polls the control files, calls `tick()` and beats every `poll_s` meanwhile. A role
+decides a STOP by raising a `NoreError` with its reason code from `run()` or `tick()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from minibot.journal.stop import is_stopped
+from minibot.roles.process import (
+    EXIT_OK,
+    EXIT_STOPPED,
+    Heartbeat,
+    RoleEnv,
+    fail_closed,
+    load_env,
+    shutdown_requested,
+)
+
+
+class AsyncRole(Protocol):
+    """What the async loop drives."""
+
+    @property
+    def state(self) -> str:
+        """Health state reported by periodic heartbeats (STARTING / OK / DEGRADED / DOWN)."""
+        ...
+
+    async def run(self) -> None:
+        """The role's work: returns after `finish()`, raises a `NoreError` to STOP the run."""
+        ...
+
+    async def finish(self) -> None:
+        """Ask `run()` to return soon (idempotent)."""
+        ...
+
+    def tick(self) -> None:
+        """Periodic work on the loop: group commit, timers; may raise a `NoreError` to STOP."""
+        ...
+
+    async def close(self) -> None:
+        """After `run()` ended: write what is buffered and release everything (idempotent)."""
+        ...
+
+
+async def _end(task: asyncio.Task[None], role: AsyncRole, grace_s: float) -> None:
+    """Let `run()` return within `grace_s`, else cancel it."""
+    await role.finish()
+    _, pending = await asyncio.wait({task}, timeout=grace_s)
+    for left in pending:
+        left.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await left
+
+
+async def run_async_loop(env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, poll_s: float) -> int:
+    """Drive `role` until shutdown or STOP; returns the process exit code."""
+    grace_s = float(env.config["watchdog"]["stop_grace_s"]) / 2.0
+    heartbeat.beat("STARTING", force=True)
+    task = asyncio.create_task(role.run(), name=f"{env.role}-run")
+    try:
+        while True:
+            if is_stopped(env.run_dir):
+                return EXIT_STOPPED
+            if shutdown_requested(env.run_dir):
+                await _end(task, role, grace_s)
+                failure = None if task.cancelled() else task.exception()
+                if failure is not None:
+                    raise failure
+                await role.close()
+                heartbeat.beat("STOPPING", force=True)
+                return EXIT_OK
+            if task.done():
+                task.result()  # re-raises what ended the role
+                raise RuntimeError(f"{env.role}: run() returned without a shutdown request or a STOP")
+            role.tick()
+            heartbeat.beat(role.state)
+            await asyncio.wait({task}, timeout=poll_s)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return EXIT_OK
+    except Exception as exc:  # fail closed on anything, then report it
+        return fail_closed(env, exc)
+    finally:
+        if not task.done():
+            await _end(task, role, grace_s)
+        try:
+            await role.close()
+        except Exception as exc:  # the exit code already says what ended the role; keep the cause in its log
+            env.log.error("%s: closing after the end failed: %s: %s", env.role, type(exc).__name__, exc)
+        heartbeat.close()
+
+
+def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole], argv: list[str] | None = None) -> int:
+    """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR` for an asyncio role."""
+    parser = argparse.ArgumentParser(prog=f"minibot.roles.{role}")
+    parser.add_argument("--run-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    env = load_env(role, args.run_dir)
+    poll_s = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
+
+    async def main() -> int:
+        heartbeat = Heartbeat(env)
+        try:
+            instance = build(env, heartbeat)
+        except Exception as exc:  # a role that cannot start stops the run, with its reason
+            heartbeat.close()
+            return fail_closed(env, exc)
+        return await run_async_loop(env, instance, heartbeat, poll_s)
+
+    return asyncio.run(main())

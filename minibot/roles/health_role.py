@@ -1,0 +1,129 @@
+"""health_role: Binance health checker (R-B1) and its fail-closed policy (R-T4) as a role process.
+
+`python -m minibot.roles.health_role --run-dir RUN_DIR` (protocol: `minibot.roles.process`, asyncio loop:
+`minibot.roles.async_loop`). It runs `minibot.market.health.HealthChecker`: ping + time every
+`binance.health.interval_s`, exchangeInfo every `binance.health.exchange_info_interval_s` (run-clock
+seconds), and publishes one `health` event per round for role "health_role": state OK / DEGRADED / DOWN,
+latency_ms and endpoint (the first failed probe, else the ping), error, plus every probe of the round,
+clock skew, the error share and the latency samples per endpoint (p50 / p95 over the last probes).
+
+When the policy decides STOP (no successful probe for `unreachable_threshold_ms`, error share above
+its threshold, a 418 ban), `run()` raises it with BINANCE_UNREACHABLE / BINANCE_ERROR_RATE / BINANCE_BANNED
+and the loop journals the STOP (exit `EXIT_STOPPED`). Thresholds are run-clock durations. Every request is
+journaled in `<run>/market/requests.jsonl`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from minibot.market.config import BinanceConfig
+from minibot.market.health import HealthChecker, HealthPolicy, ProbeResult
+from minibot.market.rest import BinanceRest
+from minibot.reasons import NoreError, ReasonCode
+from minibot.roles.async_loop import async_role_main
+from minibot.roles.latency_samples import LatencySamples
+from minibot.roles.process import Heartbeat, RoleEnv
+from minibot.roles.request_journal import RequestJournal
+
+ROLE = "health_role"
+_OWN_FIELDS = frozenset({"role", "state", "uptime_s"})
+
+
+class HealthRole:
+    """One REST client, one policy, one checker; driven by `run_async_loop`."""
+
+    def __init__(self, env: RoleEnv, heartbeat: Heartbeat) -> None:
+        self.env = env
+        self.heartbeat = heartbeat
+        cfg = BinanceConfig.from_section(env.config["binance"])
+        clock = env.clock
+        self.requests = RequestJournal(env.ctx, ROLE)
+        self.rest = BinanceRest(cfg.rest_base_url, cfg.rest_timeout_s, cfg.weight_limit, clock, self.requests.append)
+        self.rest.weights.slow_fraction = cfg.weight_slow_fraction
+        policy = HealthPolicy(
+            clock.now_ms(),
+            cfg.unreachable_threshold_ms,
+            cfg.error_rate_threshold,
+            cfg.error_rate_window,
+            cfg.down_after_failures,
+            # slow_latency_ms is run-clock; probe latencies are real milliseconds.
+            slow_latency_ms=cfg.slow_latency_ms / clock.speed,
+        )
+        self.latency = LatencySamples(cfg.error_rate_window)
+        self.checker = HealthChecker(
+            self.rest,
+            policy,
+            clock,
+            self._on_health,
+            cfg.health_interval_s,
+            cfg.exchange_info_interval_s,
+            cfg.symbols,
+            on_latency=self._on_latency,
+            on_stop=self._on_stop,
+            max_skew_ms=cfg.max_clock_skew_ms,
+            role=ROLE,
+        )
+        self._state = "STARTING"
+        self._stop_detail = ""
+        self._closed = False
+        env.log.info(
+            "health_role: probing %s every %s s (exchangeInfo every %s s), unreachable threshold %d ms",
+            cfg.rest_base_url,
+            cfg.health_interval_s,
+            cfg.exchange_info_interval_s,
+            cfg.unreachable_threshold_ms,
+        )
+
+    @property
+    def state(self) -> str:
+        """The state of the last health round (STARTING before the first)."""
+        return self._state
+
+    def _on_latency(self, result: ProbeResult) -> None:
+        self.latency.add(result.endpoint, result.latency_ms)
+
+    def _on_health(self, payload: dict[str, Any]) -> None:
+        self._state = str(payload["state"])
+        extra = {k: v for k, v in payload.items() if k not in _OWN_FIELDS}
+        extra["latency"] = self.latency.summary()
+        self.heartbeat.beat(self._state, force=True, **extra)
+        if self._state != "OK":
+            self.env.log.warning("binance %s: %s", self._state, payload.get("error", ""))
+
+    def _on_stop(self, reason: ReasonCode, detail: str) -> None:
+        self._stop_detail = detail
+
+    async def run(self) -> None:
+        """Probe until `finish()`; a STOP decided by the policy is raised with its reason code."""
+        reason = await self.checker.run()
+        if reason is not None:
+            raise NoreError(self._stop_detail or f"health policy decided {reason.value}", reason)
+
+    async def finish(self) -> None:
+        """Make the checker return after its current round."""
+        await self.checker.close()
+
+    def tick(self) -> None:
+        """Journal the requests made since the last tick."""
+        self.requests.flush()
+
+    async def close(self) -> None:
+        """Close the HTTP session and the request journal."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.rest.close()
+        finally:
+            self.requests.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m minibot.roles.health_role --run-dir RUN_DIR`."""
+    return async_role_main(ROLE, HealthRole, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

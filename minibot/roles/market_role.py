@@ -1,0 +1,190 @@
+"""market_role: Binance public market data -> `market_tick` events on the `market_ticks` queue.
+
+`python -m minibot.roles.market_role --run-dir RUN_DIR` (protocol: `minibot.roles.process`, asyncio loop:
+`minibot.roles.async_loop`). It runs a `minibot.market.feed.MarketFeed` (combined WS streams with
+reconnect, REST snapshot and fallback, aggTrade gap back-fill, health probes) and turns every message
+into ticks with `TickBuilder` (payloads + per-symbol conflation of book updates). Ticks are published in
+batches, one write per batch: when `queues.batch_max_events` are waiting, else every poll interval.
+
+Fail-closed:
+- the feed's health policy decides STOP (BINANCE_UNREACHABLE / BINANCE_ERROR_RATE / BINANCE_BANNED):
+  `run()` raises it and the loop journals the STOP;
+- no market data at all (WS silent and REST fallback failing) for `stale_stream_ms` (the stream is
+  declared stale and the fallback starts) plus `health.unreachable_threshold_ms` (the grace R-T4 gives an
+  outage): STOP MARKET_DATA_STALE. The sum keeps a plain outage on the BINANCE_UNREACHABLE path, which
+  the health policy reaches first, and leaves this STOP for data that stops while Binance still answers;
+- malformed frames are counted and skipped by the client and make the next health event DEGRADED.
+Every REST request the client makes is journaled in `<run>/market/requests.jsonl`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from minibot.market.config import BinanceConfig
+from minibot.market.feed import MarketFeed
+from minibot.market.models import MarketMessage
+from minibot.reasons import ConfigInvalid, NoreError, ReasonCode
+from minibot.roles.async_loop import async_role_main
+from minibot.roles.process import Heartbeat, RoleEnv
+from minibot.roles.request_journal import RequestJournal
+from minibot.roles.tick_builder import Payload, TickBuilder
+
+ROLE = "market_role"
+QUEUE = "market_ticks"
+# Health fields the heartbeat sets itself (role name, process uptime).
+_OWN_FIELDS = frozenset({"role", "state", "uptime_s"})
+
+
+class MarketRole:
+    """One feed, one tick builder, one producer; driven by `run_async_loop`."""
+
+    def __init__(self, env: RoleEnv, heartbeat: Heartbeat) -> None:
+        self.env = env
+        self.clock = env.clock
+        self.heartbeat = heartbeat
+        self.cfg = BinanceConfig.from_section(env.config["binance"])
+        if "bookTicker" not in self.cfg.streams:
+            raise ConfigInvalid(
+                f"binance.streams {list(self.cfg.streams)}: market_role needs 'bookTicker' (every market_tick "
+                "carries the latest best bid/ask)"
+            )
+        self.builder = TickBuilder(self.cfg.conflation_ms)
+        self.stale_stop_ms = self.cfg.stale_stream_ms + self.cfg.unreachable_threshold_ms
+        self.batch_max = int(env.config["queues"]["batch_max_events"])
+        self.producer = env.ctx.producer(QUEUE, ROLE)
+        self.requests = RequestJournal(env.ctx, ROLE)
+        self.last_data_ms = self.clock.now_ms()
+        self.published = 0
+        self._batch: list[dict[str, Any]] = []
+        self._state = "STARTING"
+        self._stop_detail = ""
+        self._closed = False
+        self.feed = MarketFeed(
+            self.cfg,
+            self.clock,
+            on_message=self._on_message,
+            on_health=self._on_health,
+            on_stop=self._on_stop,
+            on_request=self.requests.append,
+            health_role=ROLE,
+        )
+        env.log.info(
+            "market_role: %d symbols, streams %s, ws %s, rest %s, conflation %d ms",
+            len(self.cfg.symbols),
+            ",".join(self.cfg.streams),
+            self.cfg.ws_base_url,
+            self.cfg.rest_base_url,
+            self.cfg.conflation_ms,
+        )
+
+    @property
+    def state(self) -> str:
+        """The state of the last health round (STARTING before the first)."""
+        return self._state
+
+    # Feed callbacks (on the event loop; must not block for long) --------------------------------------
+
+    def _on_message(self, message: MarketMessage) -> None:
+        now = self.clock.now_ms()
+        recv_ns = time.time_ns()  # wall clock: tick -> fill latency, never used by the trading core
+        self.last_data_ms = now
+        self._add(self.builder.on_message(message, now, recv_ns), now)
+
+    def _on_health(self, payload: dict[str, Any]) -> None:
+        self._state = str(payload["state"])
+        extra = {k: v for k, v in payload.items() if k not in _OWN_FIELDS}
+        extra["market"] = self.stats()
+        self.heartbeat.beat(self._state, force=True, **extra)
+
+    def _on_stop(self, reason: ReasonCode, detail: str) -> None:
+        self._stop_detail = detail
+
+    # Publishing --------------------------------------------------------------------------------------
+
+    def _add(self, payloads: list[Payload], now: int) -> None:
+        if not payloads:
+            return
+        event = self.producer.event
+        self._batch.extend(event("market_tick", p, ts=now) for p in payloads)
+        if len(self._batch) >= self.batch_max:
+            self._publish()
+
+    def _publish(self) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            self.published += self.producer.publish(batch)
+
+    # AsyncRole ---------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the feed until `finish()`; a STOP decided by its health policy is raised."""
+        reason = await self.feed.run()
+        if reason is not None:
+            raise NoreError(self._stop_detail or f"health policy decided {reason.value}", reason)
+
+    async def finish(self) -> None:
+        """Close the feed; `run()` then returns."""
+        await self.feed.close()
+
+    def tick(self) -> None:
+        """Release conflated books, publish the batch, journal requests, fsync if due, watch for silence."""
+        now = self.clock.now_ms()
+        self._add(self.builder.due(now), now)
+        self._publish()
+        self.requests.flush()
+        self.producer.flush_if_due()
+        silent = now - self.last_data_ms
+        if silent > self.stale_stop_ms:
+            raise NoreError(
+                f"no market data for {silent} ms (stream silent and REST fallback failing; threshold "
+                f"stale_stream_ms + unreachable_threshold_ms = {self.stale_stop_ms} ms)",
+                ReasonCode.MARKET_DATA_STALE,
+            )
+
+    async def close(self) -> None:
+        """Publish what is held (conflated books included), then release the queue and the journal."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            now = self.clock.now_ms()
+            self._add(self.builder.flush(), now)
+            self._publish()
+        finally:
+            self.producer.close()
+            self.requests.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for health events and metrics."""
+        feed = self.feed.stats()
+        reconnects = feed["reconnect_ms"]
+        return {
+            "ticks": self.builder.ticks,
+            "book_ticks": self.builder.book_ticks,
+            "trade_ticks": self.builder.trade_ticks,
+            "conflated": self.builder.conflated,
+            "duplicate_trades": self.builder.duplicates,
+            "published": self.published,
+            "ws_connects": feed["ws_connects"],
+            "ws_messages": feed["ws_messages"],
+            "ws_malformed": feed["ws_malformed"],
+            "reconnects": len(reconnects),
+            "reconnect_ms_last": reconnects[-5:],
+            "agg_gaps": feed["agg_gaps"],
+            "agg_backfilled": feed["agg_backfilled"],
+            "agg_unfilled": feed["agg_unfilled"],
+            "fallback_polls": feed["fallback_polls"],
+            "requests": self.requests.written,
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m minibot.roles.market_role --run-dir RUN_DIR`."""
+    return async_role_main(ROLE, MarketRole, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""market_tick payloads from parsed Binance messages, with per-symbol conflation of book updates (pure).
+
+- A bookTicker becomes a `book` tick: price = mid of best bid/ask, exchange_ts and trade_id null
+  (Spot bookTicker carries neither an event time nor an id that is a trade id).
+- An aggTrade / trade becomes an `agg_trade` / `trade` tick: price = trade price, qty, trade_id, exchange_ts =
+  the trade time `T`; bid/ask always come from the symbol's latest book, so a trade that arrives before the
+  symbol's first book (stream and REST snapshot race at start) waits for it instead of being dropped or
+  given an invented book.
+- Conflation (book updates only; trades are never conflated): at most one book tick per symbol per
+  `conflation_ms` of run clock. The first update after a quiet period goes out at once; updates inside
+  the window replace each other and the latest goes out when the window ends, carrying `conflated` = how
+  many updates it replaced. So every book update is either a tick or counted in a tick's `conflated`.
+- Trade ids are strictly increasing per symbol and kind: the aggTrade gap filler already guarantees it for
+  aggTrades; raw trades have no filler, so a repeated id is counted in `duplicates` and not emitted.
+
+No clock, no I/O: run-clock `now_ms` and wall-clock `recv_ns` come with each call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from minibot.market.models import AggTrade, BookTicker, MarketMessage, Trade
+from minibot.reasons import NoreError, ReasonCode
+
+Payload = dict[str, Any]
+# A symbol whose trades arrive while no book ever does is broken, not slow: bound the wait.
+MAX_TRADES_WAITING_FOR_BOOK = 10_000
+
+
+@dataclass(slots=True)
+class _Pending:
+    book: BookTicker
+    recv_ns: int
+    replaced: int
+
+
+class TickBuilder:
+    """Turns messages into market_tick payloads; call `due(now_ms)` regularly to release conflated books."""
+
+    def __init__(self, conflation_ms: int) -> None:
+        if conflation_ms < 0:
+            raise ValueError(f"conflation_ms must be >= 0, got {conflation_ms}")
+        self.conflation_ms = conflation_ms
+        self.latest: dict[str, BookTicker] = {}
+        self.ticks = 0
+        self.book_ticks = 0
+        self.trade_ticks = 0
+        self.conflated = 0
+        self.duplicates = 0
+        self._next_book_ms: dict[str, int] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._waiting: dict[str, list[tuple[AggTrade | Trade, int]]] = {}
+        self._last_trade_id: dict[tuple[str, str], int] = {}
+
+    def on_message(self, message: MarketMessage, now_ms: int, recv_ns: int) -> list[Payload]:
+        """Payloads to publish now for one message (possibly none: conflated, or waiting for a book)."""
+        if isinstance(message, BookTicker):
+            return self._on_book(message, now_ms, recv_ns)
+        if message.symbol not in self.latest:
+            waiting = self._waiting.setdefault(message.symbol, [])
+            if len(waiting) >= MAX_TRADES_WAITING_FOR_BOOK:
+                raise NoreError(
+                    f"{message.symbol}: {len(waiting)} trades arrived but no best bid/ask yet (neither the "
+                    "bookTicker stream nor the REST snapshot delivered one)",
+                    ReasonCode.MARKET_DATA_STALE,
+                )
+            waiting.append((message, recv_ns))
+            return []
+        tick = self._trade_tick(message, recv_ns)
+        return [] if tick is None else [tick]
+
+    def due(self, now_ms: int) -> list[Payload]:
+        """Conflated book ticks whose window has ended by `now_ms`."""
+        if not self._pending:
+            return []
+        out = []
+        for symbol in [s for s, _ in self._pending.items() if now_ms >= self._next_book_ms[s]]:
+            pending = self._pending.pop(symbol)
+            out.append(self._book_tick(pending.book, pending.recv_ns, pending.replaced, now_ms))
+        return out
+
+    def flush(self) -> list[Payload]:
+        """Every conflated book still held, regardless of its window (end of the run)."""
+        pending, self._pending = self._pending, {}
+        return [self._book_tick(p.book, p.recv_ns, p.replaced, None) for p in pending.values()]
+
+    def _on_book(self, book: BookTicker, now_ms: int, recv_ns: int) -> list[Payload]:
+        symbol = book.symbol
+        self.latest[symbol] = book
+        out: list[Payload] = []
+        held = self._pending.get(symbol)
+        if held is not None:
+            held.book, held.recv_ns, held.replaced = book, recv_ns, held.replaced + 1
+        elif self.conflation_ms == 0 or now_ms >= self._next_book_ms.get(symbol, now_ms):
+            out.append(self._book_tick(book, recv_ns, 0, now_ms))
+        else:
+            self._pending[symbol] = _Pending(book, recv_ns, 0)
+        waiting = self._waiting.pop(symbol, None)
+        if waiting:
+            out.extend(t for t in (self._trade_tick(m, ns) for m, ns in waiting) if t is not None)
+        return out
+
+    def _book_tick(self, book: BookTicker, recv_ns: int, replaced: int, now_ms: int | None) -> Payload:
+        if now_ms is not None:
+            self._next_book_ms[book.symbol] = now_ms + self.conflation_ms
+        self.ticks += 1
+        self.book_ticks += 1
+        self.conflated += replaced
+        return {
+            "symbol": book.symbol,
+            "price": (book.bid + book.ask) / 2.0,
+            "bid": book.bid,
+            "ask": book.ask,
+            "bid_qty": book.bid_qty,
+            "ask_qty": book.ask_qty,
+            "kind": "book",
+            "exchange_ts": None,
+            "trade_id": None,
+            "conflated": replaced,
+            "recv_ns": recv_ns,
+            "origin": book.source,
+        }
+
+    def _trade_tick(self, trade: AggTrade | Trade, recv_ns: int) -> Payload | None:
+        if isinstance(trade, AggTrade):
+            kind, trade_id = "agg_trade", trade.agg_id
+        else:
+            kind, trade_id = "trade", trade.trade_id
+        key = (trade.symbol, kind)
+        last = self._last_trade_id.get(key)
+        if last is not None and trade_id <= last:
+            self.duplicates += 1
+            return None
+        self._last_trade_id[key] = trade_id
+        book = self.latest[trade.symbol]
+        self.ticks += 1
+        self.trade_ticks += 1
+        return {
+            "symbol": trade.symbol,
+            "price": trade.price,
+            "bid": book.bid,
+            "ask": book.ask,
+            "bid_qty": book.bid_qty,
+            "ask_qty": book.ask_qty,
+            "kind": kind,
+            "exchange_ts": trade.trade_time,
+            "trade_id": trade_id,
+            "qty": trade.qty,
+            "buyer_maker": trade.buyer_maker,
+            "recv_ns": recv_ns,
+            "origin": trade.source,
+        }
