@@ -36,6 +36,14 @@ def sim(
     speed: float = typer.Option(1.0, "--speed", help="Run-clock speed: N replays and simulates N times faster."),
     scenario: Path | None = typer.Option(None, "--scenario", help="Fault scenario JSON (docs/simulator.md)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic market."),
+    start_ms: int | None = typer.Option(
+        None, "--start-ms", help="Run-clock start in unix ms (default: now). Used by `nore run --sim`."
+    ),
+    clock_anchor: float | None = typer.Option(
+        None,
+        "--clock-anchor",
+        help="Wall time (unix seconds) at which the run clock read --start-ms: share a run's clock exactly.",
+    ),
 ) -> None:
     """Run the Binance Spot market-data simulator until Ctrl+C (first line: `listening on http://...`)."""
     if speed <= 0:
@@ -49,6 +57,8 @@ def sim(
         speed=speed,
         scenario=scenario,
         seed=seed,
+        start_ms=start_ms,
+        anchor_unix_s=clock_anchor,
     )
     try:
         asyncio.run(_serve(cfg))

@@ -41,7 +41,9 @@ _REBIND_PAUSE_S = 0.05
 @dataclass
 class SimConfig:
     """How to run the simulator. `scenario`: None, a JSON file path, or an already-parsed dict.
-    `start_ms`: the run clock's start (unix ms), None = now."""
+    `start_ms`: the run clock's start (unix ms), None = now. `anchor_unix_s`: the wall time at which the run
+    clock read `start_ms` (run.json's clock anchor); with it the simulator shares the run's clock exactly,
+    however long its own start-up took. Without it the clock starts when serving begins."""
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -51,6 +53,7 @@ class SimConfig:
     scenario: str | Path | dict[str, Any] | None = None
     seed: int = 0
     start_ms: int | None = None
+    anchor_unix_s: float | None = None
 
 
 def check_loopback(host: str) -> None:
@@ -205,8 +208,12 @@ async def start_simulator(cfg: SimConfig) -> RunningSimulator:
     start_ms = int(time.time() * 1000) if cfg.start_ms is None else int(cfg.start_ms)
     # Reading and validating data files can take seconds: keep the caller's event loop free meanwhile.
     market = await asyncio.to_thread(build_market, cfg.symbols, cfg.data_paths, cfg.seed, start_ms)
-    # The run clock starts when the market is ready, so fault windows count from when serving begins.
-    clock = RunClock(start_ms, cfg.speed)
+    # Without an anchor the run clock starts when the market is ready, so fault windows count from when
+    # serving begins; with one (nore run --sim) it is the run's own clock.
+    if cfg.anchor_unix_s is None:
+        clock = RunClock(start_ms, cfg.speed)
+    else:
+        clock = RunClock.shared(start_ms, cfg.speed, cfg.anchor_unix_s)
     stats = Stats()
     faults = FaultController(scenario, clock, stats, cfg.seed)
     hub = Hub(market, clock, faults, stats, scenario.ws)
