@@ -26,6 +26,7 @@ from minibot.journal.cursor import Cursor, verify_position
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import (
+    APPEND_FLAGS,
     FsyncPolicy,
     SegmentAppender,
     list_segments,
@@ -202,7 +203,7 @@ class Consumer:
             run_id=self.run_id,
             cmdline_hash=self.cmdline_hash,
         )
-        fd = os.open(self.paths.folder / f"{DEADLETTER}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.paths.folder / f"{DEADLETTER}.jsonl", APPEND_FLAGS, 0o644)
         try:
             os.write(fd, encode_line(env))
             os.fsync(fd)

@@ -18,6 +18,10 @@ SEGMENT_RE = r"^{stem}(?:\.(\d{{6}}))?\.jsonl$"
 _TAIL_SCAN = 1 << 16
 
 
+APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+"""Flags for appending whole lines; O_BINARY keeps Windows from turning \n into \r\n."""
+
+
 def segment_path(folder: Path, stem: str, index: int) -> Path:
     """Path of segment `index` of journal `stem` (segment 0 is `<stem>.jsonl`)."""
     return folder / (f"{stem}.jsonl" if index == 0 else f"{stem}.{index:06d}.jsonl")
@@ -127,7 +131,7 @@ class SegmentAppender:
     def _open(self, index: int) -> None:
         self.close()
         path = segment_path(self.folder, self.stem, index)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        self._fd = os.open(path, APPEND_FLAGS, 0o644)
         self.index = index
 
     def current_path(self) -> Path:
