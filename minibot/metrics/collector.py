@@ -1,0 +1,263 @@
+"""The R-N2 metrics of a run: `metrics.json` (atomic, self-hashed) and `metrics/snapshots.jsonl`.
+
+The supervisor owns one `MetricsCollector` per run and calls `poll(now_ms, roles)` from its loop: the
+collector reads, read-only, what was appended to the queues, their acks and `market/requests.jsonl` since
+the previous call, folds it into the figures, and rewrites `metrics.json` every `metrics.interval_s`
+(run clock); every `metrics.snapshot_interval_s` it also appends the same document as a
+`metrics_snapshot` event to `metrics/snapshots.jsonl`. `write(final=True)` at the end of the run writes
+both. Figures and their definitions: docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from minibot.contracts.envelope import build_envelope, encode_event, ts_iso
+from minibot.contracts.registry import registry
+from minibot.ids import random_id
+from minibot.journal.atomic import read_critical_json, write_critical_json
+from minibot.journal.layout import INBOX, QueuePaths
+from minibot.journal.segments import FsyncPolicy, SegmentAppender
+from minibot.metrics.aggregates import BinanceRequests, Heartbeats, Stops, Timings
+from minibot.metrics.pnl import PnlTracker
+from minibot.metrics.processes import ProcessSampler
+from minibot.metrics.stats import summarize
+from minibot.metrics.tail import JournalTail
+
+METRICS_FILE = "metrics.json"
+SNAPSHOTS_DIR = "metrics"
+SNAPSHOTS_STEM = "snapshots"
+REQUESTS_DIR = "market"
+REQUESTS_STEM = "requests"
+AI_METRICS = Path("ai") / "metrics.json"
+SOURCE = "watchdog_role"  # contracts.v1.json: metrics/snapshots.jsonl is written by the watchdog (supervisor)
+METRICS_SCHEMA = "nore.metrics"
+METRICS_VERSION = 1
+
+
+def _get(status: Any, name: str) -> Any:
+    """A field of the supervisor's role status: a mapping or an object with attributes."""
+    return status.get(name) if isinstance(status, Mapping) else getattr(status, name, None)
+
+
+class MetricsCollector:
+    """Incremental R-N2 metrics of one run directory.
+
+    strict=True (the live supervisor): a journal line that does not verify raises its NoreError (the run
+    must STOP; metrics cannot be proven). strict=False (`nore verify`): such lines are skipped and counted
+    in `skipped_lines`, because verify reports them itself and still wants the figures.
+    """
+
+    def __init__(self, run_dir: Path, config: Mapping[str, Any] | None = None, *, strict: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.run = read_critical_json(self.run_dir / "run.json")
+        self.config: Mapping[str, Any] = config if config is not None else self.run["config"]
+        self.run_id: str = self.run["run_id"]
+        self.cmdline_hash: str = self.run["cmdline_hash"]
+        self.start_ms = int(self.run["clock"]["start_ms"])
+        self.duration_ms = int(self.config["duration_ms"])
+        mcfg = self.config["metrics"]
+        self.interval_ms = float(mcfg["interval_s"]) * 1000.0
+        self.snapshot_interval_ms = float(mcfg["snapshot_interval_s"]) * 1000.0
+        identity = {"run_id": self.run_id, "cmdline_hash": self.cmdline_hash} if strict else {}
+        queues_dir = self.run_dir / str(self.config["queues"]["base_dir"])
+        known = registry().queues
+        self.queue_names = [q for q in self.config["queues"]["names"] if q in known]
+        self._queues: dict[str, JournalTail] = {}
+        self._acks: dict[tuple[str, str], JournalTail] = {}
+        for name in self.queue_names:
+            paths = QueuePaths.of(queues_dir, name)
+            self._queues[name] = JournalTail(paths.folder, INBOX, paths.contract, strict=strict, **identity)
+            for consumer in paths.contract.consumers:
+                stem = paths.acks_stem(consumer)
+                self._acks[(name, consumer)] = JournalTail(paths.folder, stem, strict=strict, **identity)
+        self._acked: dict[tuple[str, str], int] = dict.fromkeys(self._acks, 0)
+        self._requests = JournalTail(self.run_dir / REQUESTS_DIR, REQUESTS_STEM, strict=strict, **identity)
+        self.heartbeats = Heartbeats(float(self.config["watchdog"]["silent_after_s"]) * 1000.0)
+        self.binance = BinanceRequests()
+        self.stops = Stops()
+        self.timings = Timings()
+        self.risk_actions: Counter[str] = Counter()
+        self.risk_reasons: Counter[str] = Counter()
+        self.order_results: Counter[str] = Counter()
+        ex = self.config["execution"]
+        self.pnl = PnlTracker(float(ex["initial_cash"]), str(ex["quote_asset"]))
+        self._sampler = ProcessSampler()
+        self._roles: dict[str, dict[str, Any]] = {}
+        self.now_ms = self.start_ms
+        self._last_write_ms: int | None = None
+        self._last_snapshot_ms = self.start_ms
+        self._snapshots: SegmentAppender | None = None
+
+    @property
+    def path(self) -> Path:
+        """Where metrics.json goes."""
+        return self.run_dir / METRICS_FILE
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def update(self, now_ms: int, roles: Mapping[str, Any] | None = None) -> None:
+        """Read everything appended since the last call; record the supervisor's view of the roles.
+
+        `roles`: role -> {pid, started_ms, restarts, alive} (a mapping or an object with those attributes).
+        """
+        self.now_ms = int(now_ms)
+        for name, tail in self._queues.items():
+            for event in tail.read():
+                self._fold(name, event)
+        for key, tail in self._acks.items():
+            for event in tail.read():
+                self._acked[key] = int(event["payload"]["last_line"]) + 1
+        for event in self._requests.read():
+            self.binance.add(event["payload"])
+        if roles is not None:
+            self._sample_roles(roles)
+
+    def _fold(self, queue: str, event: dict[str, Any]) -> None:
+        p = event["payload"]
+        if queue == "market_ticks":
+            self.pnl.add_tick(int(event["ts"]), str(p["symbol"]), float(p["bid"]), float(p["ask"]))
+        elif queue == "fills":
+            self.pnl.add_fill(int(event["ts"]), p)
+        elif queue == "health":
+            self.heartbeats.add(int(event["ts"]), p)
+        elif queue == "stop_journal":
+            self.stops.add(event)
+        elif queue == "risk_actions":
+            self.risk_actions[str(p["action"])] += 1
+            self.risk_reasons[str(p["reason_code"])] += 1
+        elif queue == "order_results":
+            self.order_results[str(p["result"])] += 1
+        elif queue == "timing":
+            self.timings.add(p)
+
+    def _sample_roles(self, roles: Mapping[str, Any]) -> None:
+        pids: set[int] = set()
+        for name, status in roles.items():
+            pid = _get(status, "pid")
+            alive = bool(_get(status, "alive"))
+            started = _get(status, "started_ms")
+            entry: dict[str, Any] = {
+                "alive": alive,
+                "pid": pid,
+                "restarts": _get(status, "restarts"),
+                "started_ms": started,
+                "uptime_s": max(0, self.now_ms - int(started)) / 1000.0 if alive and started is not None else 0.0,
+            }
+            if alive and pid is not None:
+                pids.add(int(pid))
+                entry.update(self._sampler.sample(int(pid)))
+            else:
+                entry.update({"rss_mb": None, "cpu_pct": None})
+            self._roles[name] = entry
+        self._sampler.forget_except(pids)
+
+    # ---- the document ----------------------------------------------------------------------------
+    @property
+    def skipped_lines(self) -> int:
+        """Lines skipped in lenient mode (0 when strict)."""
+        tails = [*self._queues.values(), *self._acks.values(), self._requests]
+        return sum(len(t.skipped) for t in tails)
+
+    def coverage(self) -> dict[str, Any]:
+        """How many lines of each journal the figures cover (verify recomputes on exactly these)."""
+        return {
+            "queues": {name: tail.lines for name, tail in self._queues.items()},
+            "requests": self._requests.lines,
+        }
+
+    def metrics(self, final: bool = False) -> dict[str, Any]:
+        """The R-N2 document as of the last `update`."""
+        timings = self.timings.summary()
+        doc: dict[str, Any] = {
+            "schema": METRICS_SCHEMA,
+            "v": METRICS_VERSION,
+            "run_id": self.run_id,
+            "cmdline_hash": self.cmdline_hash,
+            "now_ms": self.now_ms,
+            "now_iso": ts_iso(self.now_ms),
+            "start_ms": self.start_ms,
+            "elapsed_s": max(0, self.now_ms - self.start_ms) / 1000.0,
+            "duration_ms": self.duration_ms,
+            "final": final,
+            "coverage": self.coverage(),
+            "roles": self._role_figures(),
+            "binance": self.binance.summary(),
+            "counts": {name: tail.lines for name, tail in self._queues.items()},
+            "risk_actions": {
+                "by_action": dict(sorted(self.risk_actions.items())),
+                "by_reason": dict(sorted(self.risk_reasons.items())),
+            },
+            "order_results": dict(sorted(self.order_results.items())),
+            "latency": {
+                "label": "wall-clock ms (real time even under --speed), from the timing queue",
+                "tick_to_fill_ms": timings.get("tick_to_fill", summarize([])),
+                "by_kind": timings,
+            },
+            "queue_lag": self._lag(),
+            "pnl": self.pnl.figures(),
+            "stops": self.stops.summary(self.start_ms, self.duration_ms),
+            "skipped_lines": self.skipped_lines,
+        }
+        ai = self.run_dir / AI_METRICS
+        if ai.exists():
+            doc["ai"] = read_critical_json(ai)
+        return doc
+
+    def _role_figures(self) -> dict[str, dict[str, Any]]:
+        beats = self.heartbeats.summary(self.start_ms, self.now_ms)
+        roles: dict[str, dict[str, Any]] = {}
+        for name in sorted(set(beats) | set(self._roles)):
+            roles[name] = {**self._roles.get(name, {}), **beats.get(name, {"heartbeats": 0})}
+        return roles
+
+    def _lag(self) -> dict[str, dict[str, dict[str, int]]]:
+        lag: dict[str, dict[str, dict[str, int]]] = {}
+        for (queue, consumer), acked in self._acked.items():
+            lines = self._queues[queue].lines
+            lag.setdefault(queue, {})[consumer] = {"acked": acked, "lag": max(0, lines - acked)}
+        return lag
+
+    # ---- writing ---------------------------------------------------------------------------------
+    def write(self, final: bool = False) -> dict[str, Any]:
+        """Rewrite metrics.json atomically; append a snapshot when one is due (always when `final`)."""
+        doc = self.metrics(final)
+        write_critical_json(self.path, doc)
+        self._last_write_ms = self.now_ms
+        if final or self.now_ms - self._last_snapshot_ms >= self.snapshot_interval_ms:
+            self._append_snapshot(doc)
+        return doc
+
+    def poll(self, now_ms: int, roles: Mapping[str, Any] | None = None) -> bool:
+        """`update`, then `write` when `metrics.interval_s` has passed since the last write (or never
+        written); returns whether metrics.json was written."""
+        self.update(now_ms, roles)
+        if self._last_write_ms is not None and self.now_ms - self._last_write_ms < self.interval_ms:
+            return False
+        self.write()
+        return True
+
+    def _append_snapshot(self, doc: dict[str, Any]) -> None:
+        if self._snapshots is None:
+            folder = self.run_dir / SNAPSHOTS_DIR
+            folder.mkdir(parents=True, exist_ok=True)
+            self._snapshots = SegmentAppender(folder, SNAPSHOTS_STEM, FsyncPolicy("always"), 64 << 20)
+        envelope = build_envelope(
+            type_="metrics_snapshot",
+            payload={"metrics": doc},
+            ts=self.now_ms,
+            id_=random_id(),
+            source=SOURCE,
+            run_id=self.run_id,
+            cmdline_hash=self.cmdline_hash,
+        )
+        self._snapshots.append(encode_event(envelope))
+        self._last_snapshot_ms = self.now_ms
+
+    def close(self) -> None:
+        """Close the snapshots journal."""
+        if self._snapshots is not None:
+            self._snapshots.close()
+            self._snapshots = None
