@@ -229,4 +229,6 @@ class MarketFeed:
             "rate_limited": self.rest.weights.rate_limited,
             "health_rounds": self.health.rounds,
             "clock_skew_ms": self.health.skew.estimate_ms,
+            "clock_skew_bound_ms": self.health.skew.bound_ms,
+            "clock_jumps": self.health.skew.jumps,
         }

@@ -305,5 +305,6 @@ class HealthChecker:
         ]
         if skew is not None:
             payload["clock_skew_ms"] = skew
+            payload["clock_skew_bound_ms"] = self.skew.bound_ms
         payload["error_rate"] = round(self.policy.error_rate, 4)
         return payload

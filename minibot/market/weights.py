@@ -6,8 +6,9 @@ calling on after 429s earns a 418 ban (2 minutes up to 3 days). So this tracker:
 
 - adds each request's documented weight locally before sending (the header only arrives afterwards, and
   several requests may be in flight), and takes the header as the authority once it arrives;
-- makes a caller wait for the next window when the request would take usage over `slow_fraction` of
-  the limit, so the 429 is never reached in normal operation;
+- makes a caller wait for the next window (plus `BOUNDARY_MARGIN_MS`, as the server's minute is known only
+  through the skew estimate) when the request would take usage over `slow_fraction` of the limit, so the
+  429 is never reached in normal operation;
 - after a 429, makes every caller wait until `Retry-After` has passed (sending during it is what earns a ban);
 - after a 418, refuses every call with `Banned` until the ban ends: the health policy turns that into
   STOP BINANCE_BANNED, the tracker never retries into a ban.
@@ -26,6 +27,9 @@ from minibot.clock import RunClock
 from minibot.market.errors import Banned
 
 WINDOW_MS = 60_000
+# The window boundary is only known through the skew estimate; waiting this much past it keeps a local
+# reset from running ahead of the server's (which would spend weight the server still counts).
+BOUNDARY_MARGIN_MS = 500
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 # The 418 body says "IP banned until <epoch ms>"; Retry-After is the fallback when it does not parse.
 _BANNED_UNTIL = re.compile(r"banned until (\d{10,16})")
@@ -50,7 +54,7 @@ class WeightTracker:
         self.rate_limited = 0
 
     def _window_of(self, local_ms: int) -> int:
-        return (local_ms + self.server_offset_ms) // WINDOW_MS
+        return (local_ms + self.server_offset_ms - BOUNDARY_MARGIN_MS) // WINDOW_MS
 
     def _roll(self, now_ms: int) -> None:
         window = self._window_of(now_ms)
@@ -70,7 +74,7 @@ class WeightTracker:
         if now < self.retry_until_ms:
             return self.retry_until_ms - now
         if self.used + weight > self.limit * self.slow_fraction:
-            next_window_local = (self._window + 1) * WINDOW_MS - self.server_offset_ms
+            next_window_local = (self._window + 1) * WINDOW_MS - self.server_offset_ms + BOUNDARY_MARGIN_MS
             return max(1, next_window_local - now)
         return 0
 

@@ -5,7 +5,7 @@ Connection lifecycle, in one loop that never crashes on bad input:
 - Binance pings every 20 s and drops a connection that does not pong within a minute: aiohttp's
   autoping answers each ping with its payload;
 - a connection is closed by the server at 24 h; we leave first, after `proactive_reconnect_ms`
-  (default 23 h), and reconnect at once; a `serverShutdown` event does the same;
+  (default 23 h), opening the successor before closing the old one; a `serverShutdown` event does the same;
 - no frame for `stale_stream_ms` means the stream is silently dead even if TCP is up: reconnect (the
   feed meanwhile falls back to REST);
 - a failed or lost connection is retried after an exponential backoff with full jitter
@@ -119,46 +119,63 @@ class StreamClient:
     async def run(self) -> None:
         """Connect, pump frames, reconnect with backoff; returns only after `close()`."""
         attempt = 0
+        handoff: aiohttp.ClientWebSocketResponse | None = None
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
             while not self._closing.is_set():
                 reason = "disconnected"
                 delivered = False
-                try:
-                    ws = await asyncio.wait_for(
-                        session.ws_connect(self.url, autoping=True, max_msg_size=1 << 20),
-                        self.clock.real_seconds(self.connect_timeout_s * 1000.0),
-                    )
-                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                    self._status("disconnected", f"connect failed: {type(exc).__name__}: {exc}")
-                else:
-                    self._ws = ws
-                    self.connected = True
-                    self.connects += 1
-                    self.connected_ms = self.clock.now_ms()
-                    if self._lost_ms is not None:
-                        self.reconnect_durations_ms.append(self.connected_ms - self._lost_ms)
-                    self._status("connected", self.url)
+                ws, handoff = handoff, None
+                if ws is None:
+                    try:
+                        ws = await self._connect(session)
+                    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                        self._status("disconnected", f"connect failed: {type(exc).__name__}: {exc}")
+                if ws is not None:
+                    self._opened(ws)
                     try:
                         # close() may have run while the handshake was in flight, before _ws was set.
                         if not self._closing.is_set():
                             reason, delivered = await self._pump(ws)
+                        if reason in ("proactive_reconnect", "server_shutdown") and not self._closing.is_set():
+                            # Make before break: the successor is up before the old connection goes.
+                            handoff = await self._connect(session)
                     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                         self._status("disconnected", f"{type(exc).__name__}: {exc}")
                     finally:
-                        self.connected = False
-                        self._ws = None
-                        self._lost_ms = self.clock.now_ms()
+                        if handoff is None:
+                            self.connected = False
+                            self._ws = None
+                            self._lost_ms = self.clock.now_ms()
                         await ws.close()
                 if self._closing.is_set():
+                    if handoff is not None:
+                        await handoff.close()
                     break
                 if delivered:
                     attempt = 0
                 if reason in ("proactive_reconnect", "server_shutdown"):
-                    continue  # a planned leave: reconnect at once, the old session was healthy
+                    continue  # a planned leave: connect again at once, the old session was healthy
                 self.last_backoff_ms = full_jitter_ms(self.rng, attempt, self.backoff_base_ms, self.backoff_max_ms)
                 attempt += 1
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), self.clock.real_seconds(self.last_backoff_ms))
+
+    async def _connect(self, session: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
+        """Open one connection (handshake bounded by connect_timeout_s); raises the transport's errors."""
+        return await asyncio.wait_for(
+            session.ws_connect(self.url, autoping=True, max_msg_size=1 << 20),
+            self.clock.real_seconds(self.connect_timeout_s * 1000.0),
+        )
+
+    def _opened(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+        self.connected = True
+        self.connects += 1
+        self.connected_ms = self.clock.now_ms()
+        if self._lost_ms is not None:
+            self.reconnect_durations_ms.append(self.connected_ms - self._lost_ms)
+            self._lost_ms = None
+        self._status("connected", self.url)
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> tuple[str, bool]:
         """Read frames until the connection ends; returns (why it ended, whether data arrived)."""

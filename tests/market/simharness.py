@@ -27,7 +27,9 @@ SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 TEST_OVERRIDES: dict[str, Any] = {
     "stale_stream_ms": 10_000,
     "rest_fallback_poll_ms": 1000,
-    "health": {"interval_s": 5, "exchange_info_interval_s": 60},
+    # A probe is "slow" above slow_latency_ms / speed real ms: keep that well above loopback noise on a
+    # busy 2-CPU CI box (3000 run-ms = 100 real ms at speed 30).
+    "health": {"interval_s": 5, "exchange_info_interval_s": 60, "slow_latency_ms": 3000},
     "reconnect": {"backoff_base_ms": 500, "backoff_max_ms": 5000},
 }
 
@@ -63,6 +65,10 @@ class FeedRun:
         """Health states in order."""
         return [h["state"] for h in self.health]
 
+    def ok_rounds(self) -> list[dict[str, Any]]:
+        """Health rounds in which every probe succeeded."""
+        return [h for h in self.health if h["probes"] and all(p["ok"] for p in h["probes"])]
+
 
 async def run_feed(
     scenario: dict[str, Any] | None,
@@ -72,12 +78,12 @@ async def run_feed(
     seed: int = 1,
 ) -> FeedRun:
     """Start the simulator and a feed on one run clock; run `run_ms` run-clock ms or until STOP."""
-    clock = RunClock.start_now(speed)
     sim_cfg = SimConfig(
         host="127.0.0.1", port=0, symbols=SYMBOLS, data_paths=[], speed=speed, scenario=scenario, seed=seed,
-        start_ms=clock.start_ms,
     )  # fmt: skip
     running = await start_simulator(sim_cfg)
+    # One run clock for both, as the supervisor hands one to every role and the embedded simulator.
+    clock: RunClock = running.ctx.clock
     out = FeedRun()
     try:
         section = merged(merged(default_section(), TEST_OVERRIDES), overrides or {})

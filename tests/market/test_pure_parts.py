@@ -13,7 +13,7 @@ from minibot.market.clock_skew import ClockSkew, skew_from_round_trip
 from minibot.market.config import BinanceConfig, default_section
 from minibot.market.errors import Banned
 from minibot.market.models import MalformedMessage, parse_agg_trade, parse_book_ticker, parse_stream_payload
-from minibot.market.weights import WeightTracker
+from minibot.market.weights import BOUNDARY_MARGIN_MS, WeightTracker
 from minibot.market.ws import full_jitter_ms, stream_names
 
 from .conftest import SteppedClock
@@ -24,8 +24,10 @@ def test_weight_tracker_slows_down_before_the_limit(clock: SteppedClock) -> None
     tracker = WeightTracker(clock, limit=100, slow_fraction=0.8)
     tracker.observe(200, {"X-MBX-USED-WEIGHT-1M": "75"})
     assert tracker.wait_ms(5) == 0
-    assert tracker.wait_ms(6) == 50_000  # would pass 80: wait for the next minute
+    assert tracker.wait_ms(6) == 50_000 + BOUNDARY_MARGIN_MS  # would pass 80: wait for the next minute
     clock.advance(50_000)
+    assert tracker.wait_ms(6) == BOUNDARY_MARGIN_MS  # the server's minute may not have turned yet
+    clock.advance(BOUNDARY_MARGIN_MS)
     assert tracker.wait_ms(6) == 0 and tracker.used == 0
 
 
@@ -57,8 +59,10 @@ def test_clock_skew_uses_the_midpoint_and_the_tightest_sample() -> None:
     assert skew.estimate_ms is None
     skew.add(sample)
     skew.add(skew_from_round_trip(2000, 2010, 2505))  # rtt 10: tighter
-    skew.add(skew_from_round_trip(3000, 3400, 9999))  # slow outlier ignored
-    assert skew.estimate_ms == 500
+    skew.add(skew_from_round_trip(3000, 3400, 3800))  # slow, consistent (600 +- 200): ignored
+    assert (skew.estimate_ms, skew.bound_ms, skew.jumps) == (500, 5.0, 0)
+    skew.add(skew_from_round_trip(4000, 4010, 9005))  # 5000 +- 5 contradicts every sample: a jump
+    assert (skew.estimate_ms, len(skew.samples), skew.jumps) == (5000, 1, 1)
     with pytest.raises(ValueError):
         skew_from_round_trip(10, 5, 0)
 

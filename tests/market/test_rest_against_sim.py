@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from minibot.clock import RunClock
+from minibot.market.clock_skew import measure_skew
 from minibot.market.errors import HttpError
 from minibot.market.gaps import AggTradeGapFiller, GapReport
 from minibot.market.health import HealthChecker, HealthPolicy
@@ -30,9 +31,8 @@ def with_sim(
     """Run `body(sim, rest, clock)` with a simulator and a client on one run clock; asserts no violation."""
 
     async def main() -> Any:
-        clock = RunClock.start_now(speed)
-        cfg = SimConfig(symbols=SYMBOLS, speed=speed, scenario=scenario, seed=3, start_ms=clock.start_ms)
-        sim = await start_simulator(cfg)
+        sim = await start_simulator(SimConfig(symbols=SYMBOLS, speed=speed, scenario=scenario, seed=3))
+        clock: RunClock = sim.ctx.clock  # one run clock, shared as in an embedded run
         rest = BinanceRest(sim.base_url, 10.0, weight_limit, clock)
         try:
             await asyncio.sleep(clock.real_seconds(warmup_ms))
@@ -80,6 +80,8 @@ def test_client_slows_down_before_the_limit_and_never_sees_429() -> None:
     scenario = {"version": 1, "rate_limit": {"weight_per_minute": 100}}
 
     async def body(sim: RunningSimulator, rest: BinanceRest, clock: RunClock) -> int:
+        # The server's minute is known through the skew estimate, as in a run.
+        rest.weights.server_offset_ms = (await measure_skew(rest, clock)).skew_ms
         start = clock.now_ms()
         for _ in range(60):  # 60 x weight 2 = 120 > one window's 80: needs at least one wait
             await rest.book_ticker("BTCUSDT")
