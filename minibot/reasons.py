@@ -113,6 +113,25 @@ class DeployCode(StrEnum):
     TARGET_ESCAPES = "TARGET_ESCAPES"
 
 
+class VerifyCode(StrEnum):
+    """Why `nore verify` failed a run (R-Q5), beside the journal / STOP codes of `ReasonCode` it also reports.
+
+    Verdict reasons, not STOPs: they describe a finished run in the morning.
+    """
+
+    ROLE_SILENT = "ROLE_SILENT"
+    RUN_ENDED_EARLY = "RUN_ENDED_EARLY"
+    REQUEST_LOG_MISSING = "REQUEST_LOG_MISSING"
+    BINANCE_NOT_MEASURED = "BINANCE_NOT_MEASURED"
+    BINANCE_LATENCY_HIGH = "BINANCE_LATENCY_HIGH"
+    METRICS_MISSING = "METRICS_MISSING"
+    METRICS_INCOMPLETE = "METRICS_INCOMPLETE"
+    METRICS_MISMATCH = "METRICS_MISMATCH"
+    STOP_NOT_INJECTED = "STOP_NOT_INJECTED"
+    STOP_UNJOURNALED = "STOP_UNJOURNALED"
+    CRITICAL_FILE_MISSING = "CRITICAL_FILE_MISSING"
+
+
 class NoreError(Exception):
     """Base for every fail-closed error: carries the STOP reason code and a specific detail."""
 
