@@ -20,8 +20,10 @@ app = typer.Typer(
 # (command name, "module:function") for plain commands, registered in this order. Each owning package
 # keeps its command next to its code; this table is the whole CLI surface (docs/reference.md mirrors it).
 COMMANDS: list[tuple[str, str]] = [
+    ("run", "minibot.watchdog.cli:run"),
     ("sim", "minibot.sim.cli:sim"),
     ("gates", "minibot.gates.cli:gates"),
+    ("replay", "minibot.roles.replay:replay"),
     ("stage", "minibot.deploy.cli:stage"),
     ("deploy", "minibot.deploy.cli:deploy"),
 ]

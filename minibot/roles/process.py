@@ -3,10 +3,17 @@
 A role process is started by the supervisor as `python -m minibot.roles.<role> --run-dir RUN_DIR` (spawn,
 never fork; the same on Windows). It reads `RUN_DIR/run.json` (written once, atomically, by the
 supervisor), rebuilds the run clock from its anchor, and loops until:
-- `RUN_DIR/control/shutdown` exists: graceful end of the run (exit 0, `EXIT_OK`);
+- `RUN_DIR/control/shutdown` or `RUN_DIR/control/shutdown.<role>` exists: graceful end of the run (exit 0,
+  `EXIT_OK`; the supervisor asks roles one stage at a time, upstream first, so each drains its inputs);
+- the supervisor that started the run is gone (`OrphanGuard`): nobody would watch or restart it (exit 0);
 - `RUN_DIR/STOP.flag` exists: halt at once (exit `EXIT_STOPPED`);
 - a typed `NoreError` escapes: it STOPs the run with that error's reason code (exit `EXIT_STOPPED`);
 - anything else escapes: STOP INTERNAL_ERROR, traceback only in the role's log (exit `EXIT_CRASHED`).
+
+Logging: `role_main` sends every `logging` record to `<run>/<logging.dir>/<role>.log` (JSON lines, rotated
+by size; `minibot.watchdog.logs`). Roles that drive their own loop (asyncio) use the same pieces:
+`load_env`, `setup_role_logging`, `Heartbeat`, `shutdown_requested(run_dir, role)`, `is_stopped`,
+`OrphanGuard`, `fail_closed`.
 """
 
 from __future__ import annotations
@@ -21,15 +28,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import psutil
+
 from minibot.clock import RunClock
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop
 from minibot.reasons import NoreError, ReasonCode
+from minibot.watchdog.logs import configure_logging
 
 RUN_FILE = "run.json"
-SHUTDOWN_FILE = Path("control") / "shutdown"
+CONTROL_DIR = "control"
+SHUTDOWN_FILE = Path(CONTROL_DIR) / "shutdown"
+ORPHAN_CHECK_S = 1.0
 EXIT_OK = 0
 EXIT_STOPPED = 3
 EXIT_CRASHED = 4
@@ -77,9 +89,49 @@ def load_env(role: str, run_dir: Path) -> RoleEnv:
     return RoleEnv(role, ctx, config, run, clock, logging.getLogger(f"nore.{role}"))
 
 
-def shutdown_requested(run_dir: Path) -> bool:
-    """The supervisor asked every role to finish (not a STOP)."""
-    return (run_dir / SHUTDOWN_FILE).exists()
+def role_shutdown_file(run_dir: Path, role: str) -> Path:
+    """`<run>/control/shutdown.<role>`: the supervisor asks this role alone to finish."""
+    return Path(run_dir) / CONTROL_DIR / f"shutdown.{role}"
+
+
+def shutdown_requested(run_dir: Path, role: str | None = None) -> bool:
+    """The supervisor asked every role (or this `role`) to finish: not a STOP."""
+    if (run_dir / SHUTDOWN_FILE).exists():
+        return True
+    return role is not None and role_shutdown_file(run_dir, role).exists()
+
+
+def setup_role_logging(env: RoleEnv) -> None:
+    """Send this process's `logging` records to `<run>/<logging.dir>/<role>.log` (rotated JSON lines)."""
+    configure_logging(env.run_dir, env.config["logging"], env.role)
+
+
+class OrphanGuard:
+    """Tells a role that the supervisor which started it has gone (at most one check per second).
+
+    run.json names the supervisor by pid and process start time, so a recycled pid is not mistaken for
+    it. A role started without a supervisor (run.json without `supervisor`) is never an orphan.
+    """
+
+    def __init__(self, run: Mapping[str, Any]) -> None:
+        sup = run.get("supervisor")
+        self.pid: int | None = int(sup["pid"]) if sup else None
+        self.create_time: float | None = float(sup["create_time"]) if sup else None
+        self._next = 0.0
+
+    def orphaned(self) -> bool:
+        """True once the supervisor process no longer exists."""
+        if self.pid is None:
+            return False
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + ORPHAN_CHECK_S
+        try:
+            started = psutil.Process(self.pid).create_time()
+        except psutil.Error:
+            return True
+        return self.create_time is not None and abs(started - self.create_time) > 1.0
 
 
 class Heartbeat:
@@ -128,12 +180,16 @@ def run_loop(env: RoleEnv, role: Role, idle_sleep_s: float) -> int:
     """Drive `role` until shutdown or STOP; heartbeats included. Returns the process exit code."""
     heartbeat = Heartbeat(env)
     heartbeat.beat("STARTING", force=True)
+    guard = OrphanGuard(env.run)
     try:
         while True:
             if is_stopped(env.run_dir):
                 return EXIT_STOPPED
-            if shutdown_requested(env.run_dir) and role.run_once() == 0:
+            if shutdown_requested(env.run_dir, env.role) and role.run_once() == 0:
                 heartbeat.beat("STOPPING", force=True)
+                return EXIT_OK
+            if guard.orphaned():
+                env.log.error("the supervisor is gone: ending without it (nobody would watch or restart this role)")
                 return EXIT_OK
             if role.run_once() == 0:
                 time.sleep(idle_sleep_s)
@@ -154,6 +210,7 @@ def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | Non
     parser.add_argument("--run-dir", type=Path, required=True)
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
+    setup_role_logging(env)
     try:
         instance = build(env)
     except BaseException as exc:  # a role that cannot start stops the run, with its reason

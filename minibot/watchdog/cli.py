@@ -1,0 +1,84 @@
+"""`nore run` (and `python -m minibot.nore_run_v1`): start a NORE night run.
+
+Exit codes (also in docs/operations.md):
+  0  the run ended cleanly: duration reached, operator stop file, or Ctrl+C; no STOP
+  2  refused before starting: invalid config or options (the key path is named), unreadable secrets file,
+     simulator data/scenario rejected; no run folder is written except for a rejected simulator input
+  3  the run ended in a STOP (reason code printed; stop_journal and STOP.flag hold it)
+  4  internal error (the supervisor log has the details; the run was STOPped INTERNAL_ERROR if it had started)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from minibot.reasons import ConfigInvalid
+from minibot.watchdog.ending import EXIT_CLEAN, EXIT_ERROR, EXIT_USAGE
+from minibot.watchdog.options import RunOptions
+from minibot.watchdog.supervisor import SetupError, Supervisor
+
+RUN_HELP = """Run NORE: market data -> strategy -> risk -> paper execution, the AI and the watchdog, for the
+configured duration (7 h by default), then print a summary. It never sends a real order.
+
+Prints `run_dir: <path>` as soon as the run folder exists. Ctrl+C, or creating <run_dir>/control/stop, ends
+the run cleanly. Exit codes: 0 clean end; 2 config/usage error (nothing started); 3 STOP (reason printed);
+4 internal error."""
+
+
+def say(line: str) -> None:
+    """Print one line at once (tools read `run_dir:` while the run goes on)."""
+    print(line, flush=True)
+
+
+def run_command(options: RunOptions, out: Callable[[str], None] = say) -> int:
+    """Run NORE with `options`; returns the exit code. Errors are one line, never a traceback."""
+    try:
+        supervisor = Supervisor(options, out)
+    except ConfigInvalid as exc:
+        out(f"error: {exc}")
+        return EXIT_USAGE
+    except SetupError as exc:
+        out(f"error: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        out("interrupted before the run started")
+        return EXIT_CLEAN
+    try:
+        return supervisor.run()
+    except Exception as exc:  # the supervisor's own failure: one line here, the traceback in its log
+        logging.getLogger("nore.supervisor").exception("supervisor failed")
+        out(f"error: internal error: {type(exc).__name__}: {exc}")
+        return EXIT_ERROR
+
+
+def run(
+    config: Path | None = typer.Option(None, "--config", help="Config file (default: the shipped nore.v1.json)."),
+    sim: bool = typer.Option(False, "--sim", help="Start the embedded Binance simulator on 127.0.0.1 and use it."),
+    sim_data: list[Path] = typer.Option(
+        [], "--sim-data", help="Binance public-data file for the simulator to replay (repeatable; needs --sim)."
+    ),
+    scenario: Path | None = typer.Option(None, "--scenario", help="Fault scenario JSON for the simulator."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulator's synthetic market."),
+    duration: str | None = typer.Option(None, "--duration", help="Run length: 90s, 10m, 7h or milliseconds."),
+    speed: float = typer.Option(1.0, "--speed", help="Run every timer, duration and the simulator N times faster."),
+    var: Path = typer.Option(Path("var"), "--var", help="The run goes under VAR/runs/<run_id>/."),
+) -> None:
+    """Run NORE (exit codes: 0 clean, 2 config/usage error, 3 STOP, 4 internal error)."""
+    options = RunOptions(
+        config_path=config,
+        sim=sim,
+        sim_data=list(sim_data),
+        scenario=scenario,
+        seed=seed,
+        duration=duration,
+        speed=speed,
+        var=var,
+    )
+    raise typer.Exit(run_command(options))
+
+
+run.__doc__ = RUN_HELP

@@ -1,0 +1,57 @@
+"""`nore run` options and the config as used: parsed once, checked fail-closed (exit 2 on any problem)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minibot.config.loader import load_config, with_overrides
+from minibot.reasons import ConfigInvalid
+
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+def parse_duration_ms(text: str) -> int:
+    """`90s`, `10m`, `7h`, `1500ms` or a bare number of milliseconds -> milliseconds (run clock)."""
+    match = _DURATION_RE.match(text.strip().lower())
+    if match is None:
+        raise ConfigInvalid(f"--duration: {text!r} is not a duration (expected e.g. 90s, 10m, 7h or milliseconds)")
+    value = float(match.group(1)) * _UNIT_MS[match.group(2) or "ms"]
+    if value < 1000:
+        raise ConfigInvalid(f"--duration: {text!r} is shorter than the minimum of 1 s")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything `nore run` was asked to do."""
+
+    config_path: Path | None = None
+    sim: bool = False
+    sim_data: list[Path] = field(default_factory=list)
+    scenario: Path | None = None
+    seed: int = 0
+    duration: str | None = None
+    speed: float = 1.0
+    var: Path = Path("var")
+
+    def check(self) -> None:
+        """Usage errors the option parser cannot express."""
+        if not self.speed > 0:
+            raise ConfigInvalid(f"--speed: must be > 0, got {self.speed}")
+        if (self.sim_data or self.scenario) and not self.sim:
+            raise ConfigInvalid("--sim-data and --scenario need --sim (they configure the embedded simulator)")
+        for path in [*self.sim_data, *([self.scenario] if self.scenario else [])]:
+            if not path.is_file():
+                raise ConfigInvalid(f"{path}: no such file")
+
+
+def config_as_used(options: RunOptions) -> dict[str, Any]:
+    """The config file (default: the shipped nore.v1.json) with `--duration` applied, validated."""
+    cfg = load_config(options.config_path)
+    if options.duration is not None:
+        cfg = with_overrides(cfg, {"duration_ms": parse_duration_ms(options.duration)})
+    return cfg

@@ -1,0 +1,88 @@
+"""Preflight (R-G1): before any role starts, Binance must answer ping, time and exchangeInfo.
+
+The raw exchangeInfo answer for the configured symbols becomes `<run>/exchange_info.json` (critical JSON):
+risk_role and execution_role build their exchange filters from it, so every role trades against the same
+filters for the whole run. A failure here is STOP BINANCE_UNREACHABLE before anything else has run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from minibot.clock import RunClock
+from minibot.journal.atomic import write_critical_json
+from minibot.market.errors import Banned, MarketError
+from minibot.market.rest import BinanceRest, RequestRecord
+from minibot.reasons import NoreError, ReasonCode
+
+EXCHANGE_INFO_FILE = "exchange_info.json"
+log = logging.getLogger("nore.supervisor.preflight")
+
+
+class PreflightFailed(NoreError):
+    """Binance (or the simulator) did not answer the preflight as documented: a STOP before any role."""
+
+    reason_code = ReasonCode.BINANCE_UNREACHABLE
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    """What the preflight measured."""
+
+    server_time_ms: int
+    latencies_ms: dict[str, float]
+    symbols: list[str]
+
+
+def _log_request(record: RequestRecord) -> None:
+    log.info(
+        "preflight GET %s%s -> %s in %.1f ms%s",
+        record.path,
+        f"?{record.query}" if record.query else "",
+        record.status,
+        record.latency_ms,
+        f" ({record.error})" if record.error else "",
+    )
+
+
+async def _probe(binance: Mapping[str, Any], clock: RunClock) -> tuple[PreflightResult, dict[str, Any]]:
+    symbols = list(binance["symbols"])
+    latencies: dict[str, float] = {}
+
+    def record(rec: RequestRecord) -> None:
+        latencies[rec.path] = rec.latency_ms
+        _log_request(rec)
+
+    rest = BinanceRest(
+        binance["rest_base_url"],
+        float(binance["rest_timeout_s"]),
+        int(binance["weight_limit"]),
+        clock=clock,
+        on_request=record,
+    )
+    async with rest:
+        await rest.ping()
+        server_ms = await rest.time()
+        info = await rest.exchange_info(symbols)
+    listed = {str(s.get("symbol")) for s in info["symbols"] if isinstance(s, dict)}
+    missing = [s for s in symbols if s not in listed]
+    if missing:
+        raise PreflightFailed(f"exchangeInfo does not list the configured symbols {missing}")
+    return PreflightResult(server_ms, latencies, symbols), info
+
+
+def run_preflight(run_dir: Path, binance: Mapping[str, Any], clock: RunClock) -> PreflightResult:
+    """ping, time, exchangeInfo?symbols=[...]; writes exchange_info.json. PreflightFailed says what failed."""
+    try:
+        result, info = asyncio.run(_probe(binance, clock))
+    except Banned as exc:
+        raise PreflightFailed(f"{binance['rest_base_url']}: {exc.detail}", ReasonCode.BINANCE_BANNED) from None
+    except MarketError as exc:
+        raise PreflightFailed(f"{binance['rest_base_url']}: {exc.detail}") from None
+    write_critical_json(Path(run_dir) / EXCHANGE_INFO_FILE, info)
+    return result

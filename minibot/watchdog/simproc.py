@@ -1,0 +1,171 @@
+"""The embedded simulator of `nore run --sim`: its own process on 127.0.0.1, and the run clock taken from it.
+
+The simulator's command line (`python -m minibot.sim`) cannot be handed a clock anchor: its run clock starts
+when it begins serving. So the supervisor adopts the simulator's clock instead of the other way round: it
+asks `/sim/stats` for `start_ms` and `now_ms` and maps them onto its own wall clock at the midpoint of that
+round trip (error: half a loopback round trip, about a millisecond of wall time). Every role then shares
+that clock through run.json, so simulator time and run time agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from minibot.clock import RunClock
+from minibot.watchdog.procs import popen_group_kwargs
+
+LISTENING_PREFIX = "listening on "
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+HTTP_TIMEOUT_S = 10.0
+
+
+class SimulatorFailed(RuntimeError):
+    """The simulator did not start (bad data file or scenario, no port...); the message says why."""
+
+
+@dataclass(frozen=True)
+class SimClock:
+    """The simulator's run clock, as this process sees it."""
+
+    start_ms: int
+    speed: float
+    anchor_unix_s: float
+
+    def clock(self) -> RunClock:
+        """A RunClock reading the same time as the simulator's."""
+        return RunClock.shared(self.start_ms, self.speed, self.anchor_unix_s)
+
+
+class SimulatorProcess:
+    """`python -m minibot.sim` on loopback, started and stopped by the supervisor."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        speed: float,
+        symbols: list[str],
+        seed: int = 0,
+        data: list[Path] | None = None,
+        scenario: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.args = [
+            sys.executable,
+            "-m",
+            "minibot.sim",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--speed",
+            repr(float(speed)),
+            "--seed",
+            str(seed),
+            "--symbols",
+            ",".join(symbols),
+        ]
+        for path in data or []:
+            self.args += ["--data", str(Path(path).resolve())]
+        if scenario is not None:
+            self.args += ["--scenario", str(Path(scenario).resolve())]
+        self.log_dir = log_dir
+        self.env = env
+        self.proc: subprocess.Popen[str] | None = None
+        self.base_url = ""
+        self._stderr: IO[str] | None = None
+        self._drain: threading.Thread | None = None
+
+    @property
+    def ws_url(self) -> str:
+        """`ws://127.0.0.1:PORT`."""
+        return "ws://" + self.base_url.removeprefix("http://")
+
+    def start(self) -> str:
+        """Start it and wait for its `listening on` line; returns the base URL."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._stderr = (self.log_dir / "sim.err").open("a", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+            env=self.env,
+            **popen_group_kwargs(),
+        )
+        stdout = self.proc.stdout
+        assert stdout is not None
+        line_box: list[str] = []
+        # readline() has no timeout: read in a thread and wait for it with one.
+        reader = threading.Thread(target=lambda: line_box.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT_S)
+        line = line_box[0].strip() if line_box else ""
+        if not line.startswith(LISTENING_PREFIX):
+            self.stop()
+            err = (self.log_dir / "sim.err").read_text(encoding="utf-8", errors="replace").strip()
+            why = err.splitlines()[-1] if err else f"no '{LISTENING_PREFIX}' line within {START_TIMEOUT_S:.0f} s"
+            raise SimulatorFailed(f"simulator did not start: {why}")
+        self.base_url = line[len(LISTENING_PREFIX) :].rstrip("/")
+        # Keep reading stdout so the simulator can never block on a full pipe.
+        self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
+        self._drain.start()
+        return self.base_url
+
+    def _drain_stdout(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        with (self.log_dir / "sim.out").open("a", encoding="utf-8") as out:
+            for line in self.proc.stdout:
+                out.write(line)
+
+    def stats(self) -> dict[str, Any]:
+        """`GET /sim/stats`."""
+        with urllib.request.urlopen(self.base_url + "/sim/stats", timeout=HTTP_TIMEOUT_S) as resp:
+            doc: dict[str, Any] = json.loads(resp.read())
+        return doc
+
+    def sim_clock(self) -> SimClock:
+        """The simulator's clock mapped onto this machine's wall clock (see the module docstring)."""
+        before = time.time()
+        doc = self.stats()
+        after = time.time()
+        speed = float(doc["speed"])
+        elapsed_s = (int(doc["now_ms"]) - int(doc["start_ms"])) / 1000.0 / speed
+        return SimClock(int(doc["start_ms"]), speed, (before + after) / 2.0 - elapsed_s)
+
+    def alive(self) -> bool:
+        """Whether the simulator process is still running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Ask it to stop (Ctrl+Break on Windows, SIGINT elsewhere: it exits 0), kill if it will not."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            try:
+                if sys.platform == "win32":
+                    os.kill(proc.pid, signal.CTRL_BREAK_EVENT)
+                else:
+                    proc.send_signal(signal.SIGINT)
+                proc.wait(STOP_TIMEOUT_S)
+            except (subprocess.TimeoutExpired, OSError):
+                proc.kill()
+                proc.wait(STOP_TIMEOUT_S)
+        if self._drain is not None:
+            self._drain.join(STOP_TIMEOUT_S)
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None

@@ -1,0 +1,243 @@
+"""`nore run`: the supervisor process. It owns the run's lifecycle; the watchdog (watchdog_role) runs inside it.
+
+Order: config as used -> run folder (`run_dir:` printed at once) -> simulator (`--sim`) and the run clock ->
+run.json -> queues -> preflight (STOP BINANCE_UNREACHABLE before any role if Binance does not answer) ->
+role processes -> watch until the duration has passed (run clock), the operator's stop file
+`<run>/control/stop` appears, Ctrl+C, or a STOP -> end the roles (stage by stage when graceful, at once on
+STOP) -> final files and summary (ending.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from minibot.ai.env import scrubbed_env
+from minibot.config.loader import with_overrides
+from minibot.ids import process_command_line
+from minibot.journal.atomic import write_critical_json
+from minibot.journal.context import RunContext
+from minibot.journal.stop import is_stopped, stop
+from minibot.metrics.collector import MetricsCollector
+from minibot.reasons import ReasonCode
+from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
+from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
+from minibot.watchdog.ending import Ending, finish_run
+from minibot.watchdog.logs import configure_logging
+from minibot.watchdog.options import RunOptions, config_as_used
+from minibot.watchdog.preflight import PreflightFailed, run_preflight
+from minibot.watchdog.procs import AI_ROLE, RoleProcess, missing_role_modules, run_roles
+from minibot.watchdog.restarts import Supervision
+from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
+from minibot.watchdog.secrets import Secrets, load_secrets
+from minibot.watchdog.simproc import SimClock, SimulatorFailed, SimulatorProcess
+from minibot.watchdog.watch import WATCHDOG, Finding, JournalWatch
+
+LOOP_S = 0.05
+CHECK_EVERY_RUN_S = 5.0
+CHECK_MIN_WALL_S = 0.5
+METRICS_MIN_WALL_S = 0.2  # reading every new journal line costs CPU: not more often than this
+OPERATOR_STOP_FILE = Path(CONTROL_DIR) / "stop"
+STATUS_FILE = Path("watchdog") / "status.json"
+log = logging.getLogger("nore.supervisor")
+
+
+class SetupError(Exception):
+    """The installation cannot run NORE (e.g. a role module is missing): exit 4 before any file is written."""
+
+
+class Supervisor:
+    """One `nore run`."""
+
+    def __init__(self, options: RunOptions, say: Callable[[str], None]) -> None:
+        options.check()
+        self.options = options
+        self.say = say
+        self.cfg = config_as_used(options)
+        self.roles = run_roles(self.cfg)
+        missing = missing_role_modules(self.roles)
+        if missing:
+            raise SetupError(f"this installation lacks the role modules {missing}")
+        self.secrets: Secrets = load_secrets(self.cfg, os.environ, [options.var])
+        self.sim: SimulatorProcess | None = None
+        self.procs: dict[str, RoleProcess] = {}
+        self.run_dir = Path()
+        self.ctx: RunContext | None = None
+
+    # ---- setting up ------------------------------------------------------------------------------
+    def _start_clock(self) -> tuple[SimClock, dict[str, Any] | None]:
+        if not self.options.sim:
+            start_ms = int(time.time() * 1000)
+            return SimClock(start_ms, self.options.speed, start_ms / 1000.0), None
+        self.sim = SimulatorProcess(
+            self.run_dir / str(self.cfg["logging"]["dir"]),
+            self.options.speed,
+            list(self.cfg["binance"]["symbols"]),
+            seed=self.options.seed,
+            data=self.options.sim_data,
+            scenario=self.options.scenario,
+            env=self.secrets.child_env(os.environ),
+        )
+        base = self.sim.start()
+        self.cfg = with_overrides(self.cfg, {"binance": {"rest_base_url": base, "ws_base_url": self.sim.ws_url}})
+        return self.sim.sim_clock(), {"base_url": base, "ws_url": self.sim.ws_url}
+
+    def _write_run(self, run_id: str, anchor: SimClock, sim: dict[str, Any] | None) -> RoleEnv:
+        me = psutil.Process()
+        doc = run_document(
+            run_id,
+            process_command_line(),
+            self.cfg,
+            anchor.clock(),
+            anchor.anchor_unix_s,
+            sim,
+            {"pid": me.pid, "create_time": me.create_time()},
+        )
+        write_run_file(self.run_dir, doc)
+        clock = anchor.clock()
+        self.ctx = RunContext(self.run_dir, run_id, doc["cmdline_hash"], clock.now_ms, self.cfg["queues"])
+        create_queues(self.run_dir, self.cfg["queues"])
+        (self.run_dir / CONTROL_DIR).mkdir(exist_ok=True)
+        return RoleEnv(WATCHDOG, self.ctx, self.cfg, doc, clock, log)
+
+    def _role_env(self, role: str) -> dict[str, str]:
+        base = self.secrets.child_env(os.environ)
+        if role != AI_ROLE:
+            return base
+        extra = {"NORE_ROLE": role, "NORE_RUN_DIR": str(self.run_dir)}
+        forbidden = [str(self.secrets.path)] if self.secrets.path else []
+        return scrubbed_env(base, extra, forbidden)
+
+    # ---- running ---------------------------------------------------------------------------------
+    def run(self) -> int:
+        """The whole run; returns the process exit code (0 clean, 3 STOP, 2 setup refused, 4 error)."""
+        run_id, self.run_dir = create_run_dir(self.options.var)
+        self.say(f"run_dir: {self.run_dir}")
+        configure_logging(self.run_dir, self.cfg["logging"], "supervisor", self.secrets.values)
+        log.info(
+            "run %s starting: roles %s, sim=%s, speed=%s", run_id, self.roles, self.options.sim, self.options.speed
+        )
+        try:
+            anchor, sim = self._start_clock()
+        except SimulatorFailed as exc:
+            self.say(f"error: {exc}")
+            log.error("%s", exc)
+            return 2
+        env = self._write_run(run_id, anchor, sim)
+        ending = Ending(self.run_dir, env.clock, MetricsCollector(self.run_dir, self.cfg))
+        try:
+            self._preflight_and_watch(env, ending)
+        except KeyboardInterrupt:
+            ending.ended_by = ending.ended_by or "Ctrl+C"
+        except Exception as exc:  # fail closed: STOP the run so every role halts, then report
+            log.exception("supervisor error")
+            assert self.ctx is not None
+            stop(
+                self.ctx,
+                source=WATCHDOG,
+                component="supervisor",
+                reason_code=ReasonCode.INTERNAL_ERROR,
+                detail=f"{type(exc).__name__}: {exc}",
+            )
+            ending.internal_error = f"{type(exc).__name__}: {exc}"
+        return finish_run(self, env, ending)
+
+    def _preflight_and_watch(self, env: RoleEnv, ending: Ending) -> None:
+        assert self.ctx is not None
+        try:
+            result = run_preflight(self.run_dir, self.cfg["binance"], env.clock)
+        except PreflightFailed as exc:
+            stop(self.ctx, source=WATCHDOG, component="preflight", reason_code=exc.reason_code, detail=exc.detail)
+            return
+        log.info("preflight ok: server time %s, latencies %s", result.server_time_ms, result.latencies_ms)
+        watch = JournalWatch(self.ctx, self.cfg, lambda role: self.procs[role].pid if role in self.procs else None)
+        ending.watch = watch
+        heartbeat = Heartbeat(env)
+        ending.heartbeat = heartbeat
+        queues = QueueWatch(self.ctx.queues_dir, self.cfg["queues"]["names"], [*self.roles, WATCHDOG])
+        ending.queues = queues
+        log_dir = self.run_dir / str(self.cfg["logging"]["dir"])
+        for role in self.roles:
+            self.procs[role] = RoleProcess(role, self.run_dir, log_dir, self._role_env(role), env.clock.now_ms)
+        for proc in self.procs.values():
+            proc.start()
+            log.info("%s started as pid %s", proc.role, proc.pid)
+        self.write_status("running")
+
+        def restarted(proc: RoleProcess, entry: dict[str, Any]) -> None:
+            heartbeat.beat("DEGRADED", force=True, error=f"{proc.role} {entry['reason']}", restarted_role=proc.role)
+            self.write_status("running")
+
+        supervision = Supervision(self.procs, self.cfg["watchdog"], env.clock, watch, restarted)
+        ending.ended_by = self._watch(env, ending, watch, supervision, queues, heartbeat)
+
+    def _watch(
+        self,
+        env: RoleEnv,
+        ending: Ending,
+        watch: JournalWatch,
+        supervision: Supervision,
+        queues: QueueWatch,
+        heartbeat: Heartbeat,
+    ) -> str:
+        assert self.ctx is not None
+        duration_ms = int(self.cfg["duration_ms"])
+        check_every = max(CHECK_EVERY_RUN_S / env.clock.speed, CHECK_MIN_WALL_S)
+        metrics_every = max(float(self.cfg["metrics"]["interval_s"]) / env.clock.speed, METRICS_MIN_WALL_S)
+        next_check = next_metrics = 0.0
+        while True:
+            if is_stopped(self.run_dir):
+                return "STOP"
+            if (self.run_dir / OPERATOR_STOP_FILE).exists():
+                return "operator stop file"
+            if env.clock.elapsed_ms() >= duration_ms:
+                return "duration reached"
+            finding = watch.poll() or supervision.tick() or watch.findings(env.clock.now_ms())
+            if finding is None and time.monotonic() >= next_check:
+                next_check = time.monotonic() + check_every
+                finding = self._periodic(queues)
+            if finding is None and time.monotonic() >= next_metrics:
+                next_metrics = time.monotonic() + metrics_every
+                finding = ending.metrics_poll(self.role_view())
+            if finding is not None:
+                self.raise_stop(finding)
+                continue
+            heartbeat.beat()
+            time.sleep(LOOP_S)
+
+    def _periodic(self, queues: QueueWatch) -> Finding | None:
+        wd, q = self.cfg["watchdog"], self.cfg["queues"]
+        if self.sim is not None and not self.sim.alive():
+            return ReasonCode.BINANCE_UNREACHABLE, "the embedded simulator process has exited"
+        return (
+            check_disk(self.run_dir, int(wd["disk_min_free_mb"]))
+            or queues.check(int(q["max_consumer_lag_events"]))
+            or check_critical_files(self.run_dir)
+        )
+
+    def raise_stop(self, finding: Finding) -> None:
+        """Journal a STOP found by the watchdog and raise STOP.flag."""
+        assert self.ctx is not None
+        code, detail = finding
+        log.error("STOP %s: %s", code.value, detail)
+        stop(self.ctx, source=WATCHDOG, component=WATCHDOG, reason_code=code, detail=detail)
+
+    def role_view(self) -> dict[str, dict[str, Any]]:
+        """What the metrics collector records per role: pid, started_ms, restarts, alive."""
+        return {
+            role: {"pid": p.pid, "started_ms": p.started_ms, "restarts": len(p.restarts), "alive": p.running()}
+            for role, p in self.procs.items()
+        }
+
+    def write_status(self, state: str, **extra: Any) -> None:
+        """`<run>/watchdog/status.json`: every role's pid, starts and restarts (critical JSON)."""
+        path = self.run_dir / STATUS_FILE
+        path.parent.mkdir(exist_ok=True)
+        doc = {"state": state, "roles": {r: p.status() for r, p in self.procs.items()}, **extra}
+        write_critical_json(path, doc, fsync=False)
