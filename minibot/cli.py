@@ -23,7 +23,6 @@ COMMANDS: list[tuple[str, str]] = [
     ("run", "minibot.watchdog.cli:run"),
     ("sim", "minibot.sim.cli:sim"),
     ("gates", "minibot.gates.cli:gates"),
-    ("replay", "minibot.roles.replay:replay"),
     ("stage", "minibot.deploy.cli:stage"),
     ("deploy", "minibot.deploy.cli:deploy"),
 ]
