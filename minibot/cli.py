@@ -21,6 +21,7 @@ app = typer.Typer(
 # keeps its command next to its code; this table is the whole CLI surface (docs/reference.md mirrors it).
 COMMANDS: list[tuple[str, str]] = [
     ("run", "minibot.watchdog.cli:run"),
+    ("verify", "minibot.metrics.verify:verify"),
     ("sim", "minibot.sim.cli:sim"),
     ("gates", "minibot.gates.cli:gates"),
     ("stage", "minibot.deploy.cli:stage"),

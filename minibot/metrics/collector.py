@@ -26,6 +26,7 @@ from minibot.metrics.pnl import PnlTracker
 from minibot.metrics.processes import ProcessSampler
 from minibot.metrics.stats import summarize
 from minibot.metrics.tail import JournalTail
+from minibot.reasons import NoreError
 
 METRICS_FILE = "metrics.json"
 SNAPSHOTS_DIR = "metrics"
@@ -53,6 +54,7 @@ class MetricsCollector:
 
     def __init__(self, run_dir: Path, config: Mapping[str, Any] | None = None, *, strict: bool = True) -> None:
         self.run_dir = Path(run_dir)
+        self.strict = strict
         self.run = read_critical_json(self.run_dir / "run.json")
         self.config: Mapping[str, Any] = config if config is not None else self.run["config"]
         self.run_id: str = self.run["run_id"]
@@ -88,6 +90,7 @@ class MetricsCollector:
         self._sampler = ProcessSampler()
         self._roles: dict[str, dict[str, Any]] = {}
         self.now_ms = self.start_ms
+        self.last_event_ms = self.start_ms
         self._last_write_ms: int | None = None
         self._last_snapshot_ms = self.start_ms
         self._snapshots: SegmentAppender | None = None
@@ -98,15 +101,17 @@ class MetricsCollector:
         return self.run_dir / METRICS_FILE
 
     # ---- reading ---------------------------------------------------------------------------------
-    def update(self, now_ms: int, roles: Mapping[str, Any] | None = None) -> None:
+    def update(self, now_ms: int | None, roles: Mapping[str, Any] | None = None) -> None:
         """Read everything appended since the last call; record the supervisor's view of the roles.
 
+        `now_ms`: the run clock now; None (offline, `nore verify`) means the `ts` of the newest event read.
         `roles`: role -> {pid, started_ms, restarts, alive} (a mapping or an object with those attributes).
         """
-        self.now_ms = int(now_ms)
         for name, tail in self._queues.items():
             for event in tail.read():
+                self.last_event_ms = max(self.last_event_ms, int(event["ts"]))
                 self._fold(name, event)
+        self.now_ms = self.last_event_ms if now_ms is None else int(now_ms)
         for key, tail in self._acks.items():
             for event in tail.read():
                 self._acked[key] = int(event["payload"]["last_line"]) + 1
@@ -197,7 +202,7 @@ class MetricsCollector:
                 "by_kind": timings,
             },
             "queue_lag": self._lag(),
-            "pnl": self.pnl.figures(),
+            "pnl": self._pnl_figures(),
             "stops": self.stops.summary(self.start_ms, self.duration_ms),
             "skipped_lines": self.skipped_lines,
         }
@@ -205,6 +210,16 @@ class MetricsCollector:
         if ai.exists():
             doc["ai"] = read_critical_json(ai)
         return doc
+
+    def _pnl_figures(self) -> dict[str, Any]:
+        """PnL figures; fills that do not add up (a SELL of more than is held) raise when strict, and are
+        reported in the section when lenient."""
+        try:
+            return self.pnl.figures()
+        except NoreError as exc:
+            if self.strict:
+                raise
+            return {"error": f"{exc.reason_code.value}: {exc.detail}"}
 
     def _role_figures(self) -> dict[str, dict[str, Any]]:
         beats = self.heartbeats.summary(self.start_ms, self.now_ms)
