@@ -130,9 +130,8 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str, poll_s: f
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
-def ticks_of(events: list[dict[str, Any]], kind: str, symbol: str) -> Iterator[dict[str, Any]]:
-    """Payloads of market_tick events of one kind and symbol, in queue order."""
-    for event in events:
-        payload = event["payload"]
-        if payload["kind"] == kind and payload["symbol"] == symbol:
-            yield payload
+def ticks_of(ticks: list[dict[str, Any]], kind: str, symbol: str) -> Iterator[dict[str, Any]]:
+    """market_tick payloads of one kind and symbol, in queue order."""
+    for tick in ticks:
+        if tick["kind"] == kind and tick["symbol"] == symbol:
+            yield tick

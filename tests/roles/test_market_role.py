@@ -1,0 +1,178 @@
+"""market_role (and health_role beside it) as real processes against the real loopback simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minibot.journal.stop import read_stop
+from minibot.journal.verify import verify_path
+from minibot.market.rest import PUBLIC_PATHS
+from minibot.roles.process import EXIT_OK, EXIT_STOPPED
+from minibot.roles.request_journal import STEM, journal_folder
+from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_until
+
+# Faults start after the role processes are up and streaming (interpreter start ~0.5-1 s of real time).
+STARTUP_REAL_S = 2.0
+REQUIRED = ("symbol", "price", "bid", "ask", "bid_qty", "ask_qty", "kind", "exchange_ts", "trade_id", "recv_ns")
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Iterator[list[Run]]:
+    """Runs made by a test; their processes are killed and simulators stopped afterwards."""
+    made: list[Run] = []
+    yield made
+    for run in made:
+        run.kill_all()
+        run.sim.stop()
+
+
+def market_health(run: Run) -> list[dict[str, Any]]:
+    """market_role's health payloads that carry its counters."""
+    return [e["payload"] for e in run.events("health") if e["source"] == "market_role" and "market" in e["payload"]]
+
+
+def assert_agg_ids_contiguous(ticks: list[dict[str, Any]]) -> None:
+    """Every symbol's aggTrade ids in queue order: strictly +1, so no gap and no duplicate."""
+    for symbol in SYMBOLS:
+        ids = [t["trade_id"] for t in ticks_of(ticks, "agg_trade", symbol)]
+        assert len(ids) > 10, f"{symbol}: only {len(ids)} aggTrade ticks"
+        steps = [b - a for a, b in pairwise(ids)]
+        assert set(steps) == {1}, f"{symbol}: aggTrade id steps {sorted(set(steps))}"
+
+
+def assert_clean_end(run: Run) -> None:
+    """Journals verify, requests were public GETs only, the simulator saw no violation."""
+    report = verify_path(run.run_dir / "queues")
+    assert report.ok, "\n".join(map(str, report.problems[:10]))
+    requests = journal_folder(run.run_dir) / f"{STEM}.jsonl"
+    assert verify_path(requests).ok
+    for event in run.requests():
+        payload = event["payload"]
+        assert payload["method"] == "GET" and payload["path"] in PUBLIC_PATHS, payload
+    stats = run.sim.stats()
+    assert stats["violations_total"] == 0, stats["violations"]
+
+
+def test_ticks_health_and_requests_flow_then_graceful_shutdown(tmp_path: Path, runs: list[Run]) -> None:
+    run = make_run(tmp_path, speed=30.0)
+    runs.append(run)
+    run.start("market_role")
+    run.start("health_role")
+
+    def enough() -> bool:
+        ticks = [e["payload"] for e in run.events("market_ticks")]
+        roles = {(e["source"], e["payload"]["state"]) for e in run.events("health")}
+        return (
+            all(any(ticks_of(ticks, "book", s)) and len(list(ticks_of(ticks, "agg_trade", s))) > 20 for s in SYMBOLS)
+            and ("health_role", "OK") in roles
+            and ("market_role", "OK") in roles
+        )
+
+    wait_until(enough, 20, "book and 20 aggTrade ticks of both symbols and OK health from both roles")
+    run.shutdown()
+    assert run.wait_exit("market_role") == EXIT_OK, run.output("market_role")
+    assert run.wait_exit("health_role") == EXIT_OK, run.output("health_role")
+
+    events = run.events("market_ticks")
+    assert all(e["source"] == "market_role" for e in events)
+    ts = [e["ts"] for e in events]
+    assert ts == sorted(ts), "tick ts (run clock at emission) must not go backwards"
+    ticks = [e["payload"] for e in events]
+    for tick in ticks:
+        assert all(k in tick for k in REQUIRED), tick
+        assert isinstance(tick["recv_ns"], int) and tick["bid"] <= tick["ask"]
+        if tick["kind"] == "book":
+            assert tick["price"] == pytest.approx((tick["bid"] + tick["ask"]) / 2)
+            assert tick["trade_id"] is None and tick["conflated"] >= 0
+        else:
+            assert isinstance(tick["trade_id"], int) and isinstance(tick["exchange_ts"], int) and tick["qty"] > 0
+    assert {t["origin"] for t in ticks if t["kind"] == "book"} >= {"rest", "ws"}  # REST snapshot, then stream
+    assert_agg_ids_contiguous(ticks)
+    # Book updates are conflated per symbol: at most one book tick per conflation window (250 ms run clock).
+    for symbol in SYMBOLS:
+        book_ts = [e["ts"] for e in events if e["payload"]["kind"] == "book" and e["payload"]["symbol"] == symbol]
+        # (the last one may be the held book published at shutdown, before its window ended)
+        assert all(b - a >= 250 for a, b in pairwise(book_ts[:-1]))
+    assert sum(t.get("conflated", 0) for t in ticks) > 0
+
+    health = run.events("health")
+    for role in ("market_role", "health_role"):
+        states = [e["payload"]["state"] for e in health if e["source"] == role]
+        assert states[0] == "STARTING" and states[-1] == "STOPPING", (role, states)
+    roles_requesting = {e["source"] for e in run.requests()}
+    assert roles_requesting == {"market_role", "health_role"}
+    assert_clean_end(run)
+
+
+def test_malformed_frames_and_ws_drops_recover_without_id_gaps(tmp_path: Path, runs: list[Run]) -> None:
+    speed = 30.0
+    start = int(STARTUP_REAL_S * 1000 * speed)
+    scenario = {
+        "version": 1,
+        "faults": [
+            {"kind": "malformed_frames", "at_ms": start, "duration_ms": 8000, "every_n": 10},
+            {"kind": "ws_disconnect", "at_ms": start + 12_000, "duration_ms": 2000, "every_ms": 8000, "count": 3},
+        ],
+    }
+    run = make_run(tmp_path, speed=speed, scenario=scenario)
+    runs.append(run)
+    run.start("market_role")
+
+    def recovered() -> bool:
+        health = market_health(run)
+        return bool(health) and health[-1]["market"]["reconnects"] >= 3 and health[-1]["state"] == "OK"
+
+    wait_until(recovered, 30, "three reconnects and an OK health round after them")
+    run.shutdown()
+    assert run.wait_exit("market_role") == EXIT_OK, run.output("market_role")
+
+    health = market_health(run)
+    degraded = [h for h in health if h["state"] == "DEGRADED"]
+    assert any("malformed" in h.get("error", "") for h in degraded), [h.get("error") for h in degraded]
+    counters = health[-1]["market"]
+    assert counters["ws_malformed"] > 0 and counters["ws_connects"] >= 4
+    assert counters["duplicate_trades"] == 0 and counters["agg_unfilled"] == 0, counters
+    ticks = [e["payload"] for e in run.events("market_ticks")]
+    assert_agg_ids_contiguous(ticks)
+    # Trades the stream missed while down came back by REST (fallback poll or gap back-fill) as ticks.
+    assert any(t["kind"] == "agg_trade" and t["origin"] in ("rest", "backfill") for t in ticks)
+    assert_clean_end(run)
+
+
+def test_no_market_data_while_binance_answers_stops_market_data_stale(tmp_path: Path, runs: list[Run]) -> None:
+    # The stream goes silent and the REST fallback's endpoints fail, while ping/time keep answering, so
+    # the health policy has no reason to STOP: only the role's own stale-data guard does.
+    speed = 60.0
+    silent_from = int(STARTUP_REAL_S * 1000 * speed)
+    scenario = {
+        "version": 1,
+        "faults": [
+            {"kind": "silent_stream", "at_ms": silent_from, "duration_ms": 3_600_000},
+            {
+                "kind": "http_5xx",
+                "at_ms": silent_from,
+                "duration_ms": 3_600_000,
+                "status": 503,
+                "paths": ["/api/v3/ticker/bookTicker", "/api/v3/aggTrades"],
+            },
+        ],
+    }
+    binance = {"stale_stream_ms": 5000, "health": {"unreachable_threshold_ms": 20_000}}
+    run = make_run(tmp_path, speed=speed, scenario=scenario, binance=binance)
+    runs.append(run)
+    run.start("market_role")
+    wait_until(lambda: len(run.events("market_ticks")) > 0, 10, "ticks before the stream goes silent")
+    assert run.wait_exit("market_role", 30) == EXIT_STOPPED, run.output("market_role")
+    held = read_stop(run.run_dir)
+    assert held["payload"]["reason_code"] == "MARKET_DATA_STALE", held
+    assert held["payload"]["component"] == "market_role"
+    assert "25000 ms" in held["payload"]["detail"]  # stale_stream_ms + unreachable_threshold_ms
+    # Measured from the last tick, which may be a held book released up to conflation_ms after the last data.
+    stop_at = held["ts"] - run.events("market_ticks")[-1]["ts"]
+    assert 25_000 - 250 <= stop_at < 25_000 + 5_000, stop_at
+    assert_clean_end(run)

@@ -1,0 +1,138 @@
+"""TickBuilder: payloads per message kind, conflation of book updates, trades waiting for a first book."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minibot.contracts.envelope import build_envelope, validate_event
+from minibot.ids import random_id
+from minibot.market.models import AggTrade, BookTicker, Trade
+from minibot.reasons import NoreError, ReasonCode
+from minibot.roles.tick_builder import MAX_TRADES_WAITING_FOR_BOOK, TickBuilder
+
+T0 = 1_700_000_000_000
+
+
+def book(bid: float = 100.0, ask: float = 100.2, symbol: str = "BTCUSDT", source: str = "ws") -> BookTicker:
+    return BookTicker(symbol, bid, 1.5, ask, 2.5, 7, source)  # type: ignore[arg-type]
+
+
+def agg(agg_id: int, price: float = 100.1, symbol: str = "BTCUSDT") -> AggTrade:
+    return AggTrade(symbol, agg_id, price, 0.25, agg_id * 2, agg_id * 2 + 1, T0 + agg_id, T0 + agg_id + 1, False)
+
+
+def validate(payload: dict[str, object]) -> None:
+    """The payload passes the market_tick contract inside a full envelope."""
+    event = build_envelope(
+        type_="market_tick",
+        payload=payload,
+        ts=T0,
+        id_=random_id(),
+        source="market_role",
+        run_id="20260101_000000",
+        cmdline_hash="0" * 64,
+    )
+    validate_event(event)
+
+
+def test_book_tick_is_mid_with_null_trade_fields() -> None:
+    (tick,) = TickBuilder(0).on_message(book(100.0, 100.2, source="rest"), T0, 123)
+    validate(tick)
+    assert tick["kind"] == "book" and tick["price"] == pytest.approx(100.1)
+    assert (tick["bid"], tick["ask"], tick["bid_qty"], tick["ask_qty"]) == (100.0, 100.2, 1.5, 2.5)
+    assert tick["exchange_ts"] is None and tick["trade_id"] is None
+    assert tick["conflated"] == 0 and tick["recv_ns"] == 123 and tick["origin"] == "rest"
+
+
+def test_trade_ticks_carry_trade_price_and_latest_book() -> None:
+    builder = TickBuilder(0)
+    builder.on_message(book(100.0, 100.2), T0, 1)
+    builder.on_message(book(101.0, 101.4), T0 + 1, 2)
+    (tick,) = builder.on_message(agg(5, 101.1), T0 + 2, 3)
+    validate(tick)
+    assert tick["kind"] == "agg_trade" and tick["price"] == 101.1 and tick["qty"] == 0.25
+    assert tick["trade_id"] == 5 and tick["exchange_ts"] == T0 + 5
+    assert (tick["bid"], tick["ask"]) == (101.0, 101.4)
+    raw = Trade("BTCUSDT", 42, 101.2, 0.5, T0 + 9, None, True)
+    (tick,) = builder.on_message(raw, T0 + 3, 4)
+    validate(tick)
+    assert tick["kind"] == "trade" and tick["trade_id"] == 42 and tick["exchange_ts"] == T0 + 9
+
+
+def test_trades_wait_for_the_first_book_in_order() -> None:
+    builder = TickBuilder(250)
+    assert builder.on_message(agg(1), T0, 1) == []
+    assert builder.on_message(agg(2), T0, 2) == []
+    ticks = builder.on_message(book(), T0 + 1, 3)
+    assert [(t["kind"], t["trade_id"]) for t in ticks] == [("book", None), ("agg_trade", 1), ("agg_trade", 2)]
+    assert all(t["bid"] == 100.0 for t in ticks)
+
+
+def test_a_symbol_with_trades_but_never_a_book_stops() -> None:
+    builder = TickBuilder(0)
+    for i in range(MAX_TRADES_WAITING_FOR_BOOK):
+        builder.on_message(agg(i + 1), T0, i)
+    with pytest.raises(NoreError) as info:
+        builder.on_message(agg(MAX_TRADES_WAITING_FOR_BOOK + 1), T0, 0)
+    assert info.value.reason_code is ReasonCode.MARKET_DATA_STALE and "BTCUSDT" in info.value.detail
+
+
+def test_repeated_trade_ids_are_counted_not_emitted() -> None:
+    builder = TickBuilder(0)
+    builder.on_message(book(), T0, 0)
+    assert len(builder.on_message(agg(3), T0, 0)) == 1
+    assert builder.on_message(agg(3), T0, 0) == [] and builder.on_message(agg(2), T0, 0) == []
+    assert builder.duplicates == 2 and len(builder.on_message(agg(4), T0, 0)) == 1
+
+
+def test_conflation_leading_edge_then_latest_at_window_end() -> None:
+    builder = TickBuilder(250)
+    assert len(builder.on_message(book(100.0), T0, 1)) == 1  # first: at once
+    assert builder.on_message(book(100.1), T0 + 50, 2) == []
+    assert builder.on_message(book(100.2), T0 + 100, 3) == []
+    assert builder.due(T0 + 249) == []
+    (tick,) = builder.due(T0 + 250)
+    assert tick["bid"] == 100.2 and tick["conflated"] == 1 and tick["recv_ns"] == 3
+    # The window restarts at the release: an update right after waits for it to end.
+    assert builder.on_message(book(100.3), T0 + 260, 4) == []
+    assert builder.due(T0 + 499) == [] and len(builder.due(T0 + 500)) == 1
+    # After a quiet period the next update goes out at once again.
+    assert len(builder.on_message(book(100.4), T0 + 2000, 5)) == 1
+
+
+def test_conflation_is_per_symbol_and_never_holds_trades() -> None:
+    builder = TickBuilder(1000)
+    builder.on_message(book(symbol="BTCUSDT"), T0, 0)
+    assert len(builder.on_message(book(symbol="ETHUSDT"), T0 + 1, 0)) == 1
+    assert builder.on_message(book(99.0, 99.5, symbol="BTCUSDT"), T0 + 2, 0) == []
+    (tick,) = builder.on_message(agg(1), T0 + 3, 0)
+    assert (tick["bid"], tick["ask"]) == (99.0, 99.5)  # the held book is the latest book
+    (held,) = builder.flush()
+    assert held["symbol"] == "BTCUSDT" and held["conflated"] == 0 and builder.flush() == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    conflation=st.sampled_from([0, 1, 100, 250, 1000]),
+    steps=st.lists(st.tuples(st.integers(0, 400), st.sampled_from(["BTCUSDT", "ETHUSDT"])), max_size=200),
+)
+def test_every_book_update_is_a_tick_or_counted(conflation: int, steps: list[tuple[int, str]]) -> None:
+    """Accounting: book updates = book ticks + sum(conflated); per symbol at most one tick per window."""
+    builder = TickBuilder(conflation)
+    now = T0
+    emitted: list[tuple[int, dict[str, object]]] = []
+    for gap, symbol in steps:
+        now += gap
+        emitted += [(now, t) for t in builder.due(now)]
+        emitted += [(now, t) for t in builder.on_message(book(symbol=symbol), now, 0)]
+    flushed = builder.flush()
+    released = [t for _, t in emitted] + flushed
+    assert len(released) + sum(int(str(t["conflated"])) for t in released) == len(steps)
+    if conflation:
+        for symbol in ("BTCUSDT", "ETHUSDT"):
+            times = [at for at, t in emitted if t["symbol"] == symbol]
+            assert all(b - a >= conflation for a, b in pairwise(times))
