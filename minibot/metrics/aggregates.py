@@ -29,6 +29,7 @@ class _Role:
     silent_gaps: int = 0
     gaps: list[dict[str, Any]] = field(default_factory=list)
     states: Counter[str] = field(default_factory=Counter)
+    restarts_recorded: int = 0
 
 
 class Heartbeats:
@@ -44,13 +45,17 @@ class Heartbeats:
         self.roles: dict[str, _Role] = {}
 
     def add(self, ts: int, payload: dict[str, Any]) -> None:
-        """One `health` event."""
+        """One `health` event (the watchdog's beats name a role it restarted in `restarted_role`)."""
+        restarted = payload.get("restarted_role")
+        if isinstance(restarted, str):
+            self.roles.setdefault(restarted, _Role(heartbeats=0)).restarts_recorded += 1
         name = str(payload["role"])
         role = self.roles.get(name)
         pid = payload.get("pid")
         uptime = float(payload["uptime_s"])
-        if role is None:
-            self.roles[name] = role = _Role(first_ms=ts, last_ms=ts)
+        if role is None or role.heartbeats == 0:
+            role = self.roles.setdefault(name, _Role())
+            role.first_ms = role.last_ms = ts
         else:
             new_incarnation = (pid is not None and role.last_pid is not None and pid != role.last_pid) or (
                 uptime < role.last_uptime_s
@@ -78,6 +83,9 @@ class Heartbeats:
         span = max(1, end_ms - start_ms)
         out: dict[str, dict[str, Any]] = {}
         for name, r in sorted(self.roles.items()):
+            if not r.heartbeats:
+                out[name] = {"heartbeats": 0, "restarts_recorded_by_watchdog": r.restarts_recorded}
+                continue
             out[name] = {
                 "heartbeats": r.heartbeats,
                 "first_heartbeat_ms": r.first_ms,
@@ -86,6 +94,7 @@ class Heartbeats:
                 "last_pid": r.last_pid,
                 "states": dict(sorted(r.states.items())),
                 "restarts_seen": r.restarts,
+                "restarts_recorded_by_watchdog": r.restarts_recorded,
                 "alive_s": r.alive_ms / 1000.0,
                 "alive_pct": min(100.0, r.alive_ms / span * 100.0),
                 "max_gap_s": r.max_gap_ms / 1000.0,

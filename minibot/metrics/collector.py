@@ -27,16 +27,24 @@ from minibot.metrics.processes import ProcessSampler
 from minibot.metrics.stats import summarize
 from minibot.metrics.tail import JournalTail
 from minibot.reasons import NoreError
+from minibot.watchdog.restarts import MIN_SILENT_S
 
 METRICS_FILE = "metrics.json"
 SNAPSHOTS_DIR = "metrics"
 SNAPSHOTS_STEM = "snapshots"
 REQUESTS_DIR = "market"
 REQUESTS_STEM = "requests"
-AI_METRICS = Path("ai") / "metrics.json"
+AI_METRICS = "metrics.json"  # in the AI's folder (config ai.dir), written by ai_role as critical JSON
 SOURCE = "watchdog_role"  # contracts.v1.json: metrics/snapshots.jsonl is written by the watchdog (supervisor)
 METRICS_SCHEMA = "nore.metrics"
 METRICS_VERSION = 1
+
+
+def silent_threshold_ms(watchdog_cfg: Mapping[str, Any], speed: float) -> float:
+    """Run-clock ms without a heartbeat after which a role counts as silent: the watchdog's own rule,
+    `watchdog.silent_after_s` but never less than `MIN_SILENT_S` of wall time (a process runs at wall speed,
+    so under --speed 60 a one-second pause is not death)."""
+    return max(float(watchdog_cfg["silent_after_s"]) * 1000.0, MIN_SILENT_S * 1000.0 * speed)
 
 
 def _get(status: Any, name: str) -> Any:
@@ -78,7 +86,8 @@ class MetricsCollector:
                 self._acks[(name, consumer)] = JournalTail(paths.folder, stem, strict=strict, **identity)
         self._acked: dict[tuple[str, str], int] = dict.fromkeys(self._acks, 0)
         self._requests = JournalTail(self.run_dir / REQUESTS_DIR, REQUESTS_STEM, strict=strict, **identity)
-        self.heartbeats = Heartbeats(float(self.config["watchdog"]["silent_after_s"]) * 1000.0)
+        self.silent_ms = silent_threshold_ms(self.config["watchdog"], float(self.run["clock"]["speed"]))
+        self.heartbeats = Heartbeats(self.silent_ms)
         self.binance = BinanceRequests()
         self.stops = Stops()
         self.timings = Timings()
@@ -206,10 +215,20 @@ class MetricsCollector:
             "stops": self.stops.summary(self.start_ms, self.duration_ms),
             "skipped_lines": self.skipped_lines,
         }
-        ai = self.run_dir / AI_METRICS
+        ai = self.run_dir / str(self.config["ai"]["dir"]) / AI_METRICS
         if ai.exists():
-            doc["ai"] = read_critical_json(ai)
+            doc["ai"] = self._ai_metrics(ai)
         return doc
+
+    @staticmethod
+    def _ai_metrics(path: Path) -> dict[str, Any]:
+        """ai_role's own metrics. A damaged file raises NonAtomicWrite (T3); a read refused while ai_role
+        replaces it (Windows sharing violation) is shown as an error in the section, and read again next time."""
+        try:
+            data: dict[str, Any] = read_critical_json(path)
+        except OSError as exc:
+            return {"error": f"{path} not readable just now: {exc}"}
+        return data
 
     def _pnl_figures(self) -> dict[str, Any]:
         """PnL figures; fills that do not add up (a SELL of more than is held) raise when strict, and are

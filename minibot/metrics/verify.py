@@ -115,10 +115,11 @@ def verify_run(run_dir: Path) -> Verdict:
     recorded = read_critical(run_dir / METRICS_FILE, Reasons()) if (run_dir / METRICS_FILE).exists() else None
     recorded_roles = recorded.get("roles", {}) if isinstance(recorded, dict) else {}
     start_ms = int(run["clock"]["start_ms"])
-    silent_ms = float(config["watchdog"]["silent_after_s"]) * 1000.0
     expected = set(recorded_roles) | set(figures["roles"])
     first_stop = figures["stops"]["first_ms"]
-    check_liveness(figures["roles"], expected, start_ms, int(config["duration_ms"]), silent_ms, first_stop, reasons)
+    check_liveness(
+        figures["roles"], expected, start_ms, int(config["duration_ms"]), collector.silent_ms, first_stop, reasons
+    )
     check_binance(figures["binance"], config["metrics"], reasons)
     check_no_orders(run_dir, reasons)
     check_stops(run_dir, queues_dir, reasons)

@@ -27,7 +27,7 @@ CRITICAL_FILES = (
     ("exchange_info.json", True),
     (STOP_FLAG, False),
     ("roles/*/portfolio.json", False),
-    ("ai/metrics.json", False),
+    ("*/metrics.json", False),  # the AI's folder (config ai.dir)
     (SIM_STATS, False),
 )
 
@@ -82,7 +82,7 @@ def check_liveness(
                 reasons.add(
                     VerifyCode.ROLE_SILENT.value,
                     f"{name} sent no heartbeat for {gap['gap_s']:.1f} s (run clock {gap['from_ms']}..{gap['to_ms']}) "
-                    f"and was not restarted (watchdog.silent_after_s={silent_ms / 1000:g})",
+                    f"and was not restarted (silent after {silent_ms / 1000:g} s)",
                 )
         tail = end_ms - int(r["last_heartbeat_ms"])
         if tail > silent_ms and r.get("last_state") != "STOPPING":
@@ -154,11 +154,19 @@ def check_no_orders(run_dir: Path, reasons: Reasons) -> None:
     if stats_path.exists():
         stats = read_critical(stats_path, reasons)
         if isinstance(stats, Mapping):
-            violations = stats.get("violations")
-            if not isinstance(violations, list):
-                reasons.add(ReasonCode.ORDER_ENDPOINT_CALLED.value, f"{stats_path}: no 'violations' list")
-            for v in violations or []:
+            violations, total = stats.get("violations"), stats.get("violations_total")
+            if not isinstance(violations, list) or not isinstance(total, int):
+                reasons.add(
+                    ReasonCode.ORDER_ENDPOINT_CALLED.value, f"{stats_path}: no 'violations' list / 'violations_total'"
+                )
+                return
+            for v in violations:
                 reasons.add(ReasonCode.ORDER_ENDPOINT_CALLED.value, f"simulator recorded a violation: {v}")
+            if total > len(violations):
+                reasons.add(
+                    ReasonCode.ORDER_ENDPOINT_CALLED.value,
+                    f"simulator counted {total} violations ({total - len(violations)} beyond those it kept)",
+                )
 
 
 def check_stops(run_dir: Path, queues_dir: Path, reasons: Reasons) -> None:
