@@ -22,6 +22,7 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, str]] = [
     ("run", "minibot.watchdog.cli:run"),
     ("verify", "minibot.metrics.verify:verify"),
+    ("report", "minibot.metrics.report:report"),
     ("sim", "minibot.sim.cli:sim"),
     ("gates", "minibot.gates.cli:gates"),
     ("stage", "minibot.deploy.cli:stage"),
