@@ -66,18 +66,21 @@ def _problem(name: str, value: str, blocked: list[str]) -> str | None:
     return None
 
 
-def ai_role_environment(parent_env: Mapping[str, str], run_dir: Path | str) -> dict[str, str]:
+def ai_role_environment(
+    parent_env: Mapping[str, str], run_dir: Path | str, secrets_paths: Iterable[str | Path] = ()
+) -> dict[str, str]:
     """The environment the supervisor starts ai_role with: `parent_env` scrubbed, plus the run's identity.
 
     Reads `<run_dir>/run.json` (written by the supervisor before any role starts) for the run id, command
-    line hash, the AI folder and the secrets file location: the configured `secrets.path` and the file named
-    by the `secrets.env_var` variable are forbidden values, so no surviving variable even mentions them.
+    line hash, the AI folder and the secrets file location: the configured `secrets.path`, the file named by
+    the `secrets.env_var` variable and any `secrets_paths` the caller resolved otherwise are forbidden
+    values, so no surviving variable even mentions them.
     """
     run_dir = Path(run_dir)
     run = read_critical_json(run_dir / "run.json")
     config = run["config"]
     secrets = config.get("secrets", {})
-    paths = [secrets.get("path"), parent_env.get(str(secrets.get("env_var", "")))]
+    paths = [secrets.get("path"), parent_env.get(str(secrets.get("env_var", ""))), *secrets_paths]
     forbidden = [str(p) for p in paths if p] + [str(Path(p).resolve()) for p in paths if p]
     extra = {
         "NORE_ROLE": "ai_role",

@@ -21,7 +21,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -140,6 +140,16 @@ def child_probe(env: dict[str, str], timeout_s: float = 60.0) -> dict[str, list[
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     loaded = [m for m in report["modules"] if _is_forbidden(m, RUNTIME_FORBIDDEN)]
     return {"env": report["env"], "forbidden_modules": loaded}
+
+
+def loaded_forbidden_modules(modules: Iterable[str], allowed: tuple[str, ...] = ("minibot.roles",)) -> list[str]:
+    """Trading or network-client modules among `modules` (a process's `sys.modules`).
+
+    ai_role checks its own process at start: it lives in `minibot.roles` (allowed here), but nothing it
+    loads may bring in execution, market, strategy, risk, simulator or Binance/HTTP client code.
+    """
+    prefixes = tuple(p for p in RUNTIME_FORBIDDEN if p not in allowed)
+    return sorted(m for m in modules if _is_forbidden(m, prefixes))
 
 
 def contract_problems(contracts: Mapping[str, Any]) -> list[str]:

@@ -14,6 +14,7 @@ and compared like a pure core's (RoleRunner). Instead a restarted ai_role reads 
 `ai_recommendations` queue and never answers a `cause_id` twice. A kill between publishing a batch's
 recommendations and acking its inputs re-delivers at most one batch per input queue, and every input
 yields at most one recommendation, so the tail it reads (`batch_max_events` per input queue) covers it.
+At start it also refuses to run (AI_ISOLATION_BREACH) if its process has loaded trading or network code.
 The strategy journals the recommendations it consumed in its input log, so replay of the trading core
 stays exact whatever the AI did.
 """
@@ -21,12 +22,14 @@ stays exact whatever the AI did.
 from __future__ import annotations
 
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from minibot.ai.engine import AiEngine
+from minibot.ai.engine import AiEngine, AiIsolationBreach
+from minibot.ai.isolation import loaded_forbidden_modules
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.contracts.registry import registry
 from minibot.ids import random_id
@@ -121,6 +124,9 @@ class AiRole:
     """One ai_role process: consumers of the readable queues -> AiEngine -> recommendations."""
 
     def __init__(self, env: RoleEnv) -> None:
+        loaded = loaded_forbidden_modules(sys.modules)
+        if loaded:
+            raise AiIsolationBreach(f"ai_role process has trading or network code loaded: {loaded}")
         self.env = env
         ctx = env.ctx
         self.ai_dir = env.run_dir / str(env.config["ai"]["dir"])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from minibot.ai.env import ai_role_environment
-from minibot.ai.isolation import AI_ROLE
+from minibot.ai.isolation import AI_ROLE, loaded_forbidden_modules
 from minibot.ai.isolation_gate import ai_isolation_gate, queue_refusals
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
@@ -126,3 +126,19 @@ def test_ai_isolation_gate_is_a_passing_row_of_nore_gates(tmp_path: Path) -> Non
     for phrase in ("environment scrubbed", "forbidden queues refused", "no forbidden imports", "no order_* type"):
         assert phrase in result.detail
     assert ai_isolation_gate(tmp_path / "again") == result.detail
+
+
+def test_ai_role_environment_forbids_secrets_paths_resolved_by_the_caller(tmp_path: Path) -> None:
+    run = prepare_run(tmp_path)
+    cli_secrets = tmp_path / "from-cli" / "secrets.json"
+    parent = {"PATH": "/usr/bin", "TMPDIR": str(cli_secrets.parent), "HOME": "/home/u"}
+    env = ai_role_environment(parent, run.dir, secrets_paths=[cli_secrets.parent])
+    assert "TMPDIR" not in env and env["HOME"] == "/home/u"
+
+
+def test_a_process_with_trading_or_network_code_loaded_is_refused() -> None:
+    assert loaded_forbidden_modules(["minibot.roles.ai_role", "minibot.ai.engine", "numpy", "socket"]) == []
+    assert loaded_forbidden_modules(["minibot.execution.portfolio", "aiohttp.client", "minibot.roles"]) == [
+        "aiohttp.client",
+        "minibot.execution.portfolio",
+    ]
