@@ -230,6 +230,26 @@ class Portfolio:
             "stats": self.stats(),
         }
 
+    def ledger(self) -> dict[str, Any]:
+        """The part of the state that fills alone determine (no marks, peak or drawdown), for comparing a
+        portfolio with `rebuild(fills)`: equal ledgers mean the same fills were booked the same way."""
+        return {
+            "quote_asset": self.quote_asset,
+            "initial_cash": self.initial_cash,
+            "cash": self.cash,
+            "positions": {
+                s: {"qty": p.qty, "avg_price": p.avg_price, "entry_fees": p.entry_fees, "trip_pnl": p.trip_pnl}
+                for s, p in sorted(self.positions.items())
+            },
+            "realized_pnl": self.realized_pnl,
+            "fees_paid": self.fees_paid,
+            "fills": self.fills,
+            "wins": self.wins,
+            "losses": self.losses,
+            "gross_win": self.gross_win,
+            "gross_loss": self.gross_loss,
+        }
+
     @classmethod
     def from_snapshot(cls, snap: Mapping[str, Any]) -> Portfolio:
         """Restore a `snapshot()`; raises if its derived equity does not match its own content."""

@@ -11,7 +11,8 @@ Inputs: `signal` (strategy_role), `fill` and `order_result` (execution_role), `m
   halted (KILL_SWITCH), data age (STALE_MARKET_DATA), spread (MAX_SPREAD), SELL without free position
   (NO_POSITION), frequency (MAX_TRADES_PER_WINDOW, MIN_GAP_PER_SYMBOL), BUY only: cooldown, sizing and
   filters (FILTER_*), order / position / exposure / cash / loss / drawdown limits (`limits.py`).
-  Then: `order_intent` with client_order_id = "nore-" + the first 24 hex digits of the signal's id.
+  Then: `order_intent` with client_order_id = "nore-" + the first 24 hex digits of the signal's id, and
+  `tick_id` = the signal's `cause_id` (the market tick that triggered it).
 STOP = `risk_action` STOP + `stop_journal` (component risk_role); the runner also writes STOP.flag. After
 it the core is halted and REJECTs every signal with KILL_SWITCH. The operator kill switch (STOP.flag
 present) is a file the core cannot see: the runner checks it and calls `halt(reason)`.
@@ -239,6 +240,8 @@ class RiskCore:
             "client_order_id": coid,
             "notional": sized.notional,
             "cause_id": cause,
+            # The market tick behind the signal, so the executor's runner can time tick -> fill (wall clock).
+            "tick_id": sig["cause_id"],
             "bid": sig["bid"],
             "ask": sig["ask"],
             "bid_qty": sig["bid_qty"],

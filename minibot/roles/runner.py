@@ -6,6 +6,12 @@ makes multi-input roles replayable (the interleaving of their inputs is recorded
 output queues are the commit log: on restart the runner replays the logged batches through a fresh core,
 checks that the outputs it regenerates match, by id, the ones already written, writes the missing ones,
 and brings the consumers' cursors up to the log. A kill -9 at any instant loses and duplicates nothing.
+
+Core outputs are the events of the role's output queues that its core produced: `source` = the role and a
+`cause_id` in the payload. Heartbeats (`health`) and wall-clock `timing` events come from the role process,
+not the core, and a process-level STOP (`journal.stop.stop`) names no cause; recovery and `nore replay`
+leave them out. An optional `after_batch(queue, inputs, outputs)` callback runs after each batch's outputs
+are published and its input acked: the place for a role's wall-clock side work (snapshots, timing events).
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ from minibot.journal.stop import stop_flag_path
 from minibot.reasons import CursorDesync, ReasonCode
 
 INPUT_LOG = "inputs"
+# Queues a role process writes to outside its core (heartbeats, wall-clock latency observations).
+PROCESS_QUEUES = frozenset(("health", "timing"))
+
+BatchHook = Callable[[str, list[Mapping[str, Any]], dict[str, list[dict[str, Any]]]], None]
 
 
 def output_queues(role: str) -> dict[str, str]:
@@ -39,6 +49,17 @@ def output_queues(role: str) -> dict[str, str]:
             for type_ in queue.types:
                 routes[type_] = queue.name
     return routes
+
+
+def core_output_queues(role: str) -> list[str]:
+    """The queues `role`'s core writes to (its output queues minus health and timing), sorted."""
+    return sorted(set(output_queues(role).values()) - PROCESS_QUEUES)
+
+
+def is_core_output(event: Mapping[str, Any], role: str) -> bool:
+    """True for an event `role`'s core produced (every core output names its cause; heartbeats and
+    process-level STOP entries do not)."""
+    return bool(event["source"] == role and "cause_id" in event["payload"])
 
 
 def role_dir(run_dir: Path, role: str) -> Path:
@@ -112,12 +133,15 @@ def _envelopes(ctx: RunContext, role: str, core: Core, event: Mapping[str, Any])
 class RoleRunner:
     """One role: its core, its input consumers (polled in a fixed order) and its output producers."""
 
-    def __init__(self, ctx: RunContext, role: str, core: Core, inputs: list[str]) -> None:
+    def __init__(
+        self, ctx: RunContext, role: str, core: Core, inputs: list[str], after_batch: BatchHook | None = None
+    ) -> None:
         self.ctx = ctx
         self.role = role
         self.core = core
         self.routes = output_queues(role)
         self.halted = False
+        self.after_batch = after_batch
         folder = role_dir(ctx.run_dir, role)
         folder.mkdir(parents=True, exist_ok=True)
         self._log = SegmentAppender(
@@ -133,9 +157,10 @@ class RoleRunner:
         for _, path in list_segments(folder, INPUT_LOG)[-1:]:
             repair_torn_tail(path)
         log = read_input_log(self.ctx.run_dir, self.role, self.ctx.run_id)
-        written: dict[str, list[str]] = {q: [] for q in self.producers}
-        for queue in written:
-            written[queue] = [e["id"] for e in queue_events(self.ctx, queue) if e["source"] == self.role]
+        written: dict[str, list[str]] = {
+            queue: [e["id"] for e in queue_events(self.ctx, queue) if is_core_output(e, self.role)]
+            for queue in core_output_queues(self.role)
+        }
         produced: dict[str, int] = dict.fromkeys(written, 0)
         missing: dict[str, list[dict[str, Any]]] = {q: [] for q in written}
 
@@ -228,6 +253,8 @@ class RoleRunner:
             for out_queue, envelopes in outputs.items():
                 self._publish(out_queue, envelopes)
             consumer.ack()
+            if self.after_batch is not None:
+                self.after_batch(queue, [record.event for record in records], outputs)
             total += len(records)
         return total
 

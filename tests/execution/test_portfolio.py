@@ -146,6 +146,8 @@ def test_portfolio_invariants(steps: list[tuple[str, str, int, int, int]]) -> No
     # Marks do not change the accounting, only marks / peak / drawdown.
     account = ("cash", "realized_pnl", "fees_paid", "fills", "wins", "losses", "gross_win", "gross_loss")
     assert {k: pf.snapshot()[k] for k in account} == {k: fills_only.snapshot()[k] for k in account}
+    # ledger() is exactly that fill-determined part, marks or not (the executor's restart check uses it).
+    assert pf.ledger() == Portfolio.rebuild(fills, 10_000.0).ledger()
     # The snapshot survives JSON exactly.
     snap = pf.snapshot()
     restored = Portfolio.from_snapshot(orjson.loads(orjson.dumps(snap)))

@@ -43,6 +43,7 @@ def test_buy_signal_becomes_a_sized_intent_with_a_derived_client_id() -> None:
     assert intent["client_order_id"] == "nore-" + sig["id"].replace("-", "")[:24]
     assert re.fullmatch(r"[a-zA-Z0-9_-]{1,36}", intent["client_order_id"])
     assert (intent["side"], intent["order_type"], intent["cause_id"]) == ("BUY", "MARKET", sig["id"])
+    assert intent["tick_id"] == sig["payload"]["cause_id"]  # links the order to its tick for tick -> fill timing
     assert intent["qty"] == 4.9995  # 500 / 100.01 rounded down to the 0.00001 step
     assert intent["notional"] == pytest.approx(4.9995 * 100.01)
     assert (intent["bid"], intent["ask"]) == (99.99, 100.01)

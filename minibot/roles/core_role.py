@@ -1,0 +1,122 @@
+"""What the three core role processes share: their inputs, their core built from the run, the kill switch.
+
+strategy_role, risk_role and execution_role are each a `RoleRunner` around one pure core, driven by the
+role-process loop (`minibot.roles.process`). The core is built only from what the run recorded: the config
+in `run.json` and the exchange filters in `exchange_info.json` (written by the supervisor's preflight), so
+`nore replay` can build the very same core later (`build_core` is shared with it).
+
+Kill switch: when STOP.flag exists the process halts (process.py) and, before it does, `CoreRole` calls the
+core's `halt(reason)` (risk and execution cores have one): from then on the core REJECTs every signal or
+intent with KILL_SWITCH and never fills a resting order, so no code path after the flag can produce an
+order. The runner processes no input after the flag is seen, so the recorded outputs stay a pure function of
+the input log and replay stays exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from minibot.contracts.core import Core
+from minibot.contracts.registry import registry
+from minibot.execution import ExecutionCore
+from minibot.execution.filters import SymbolFilters, filters_from_exchange_info
+from minibot.journal.atomic import read_critical_json
+from minibot.journal.stop import is_stopped, read_stop
+from minibot.reasons import ConfigInvalid
+from minibot.risk import RiskCore
+from minibot.roles.process import RoleEnv
+from minibot.roles.runner import BatchHook, RoleRunner
+from minibot.strategies import StrategyCore
+
+EXCHANGE_INFO_FILE = "exchange_info.json"
+# Each role's input queues in the fixed order the runner polls them (each must list the role as a consumer
+# in contracts.v1.json; a test checks it).
+ROLE_INPUTS: Mapping[str, tuple[str, ...]] = {
+    "strategy_role": ("market_ticks", "ai_recommendations"),
+    "risk_role": ("signals", "fills", "order_results", "market_ticks"),
+    "execution_role": ("order_intents", "market_ticks"),
+}
+CORE_ROLES: tuple[str, ...] = tuple(ROLE_INPUTS)
+
+
+def load_filters(run_dir: Path) -> dict[str, SymbolFilters]:
+    """Exchange filters from `<run>/exchange_info.json` (the raw exchangeInfo response, as a critical JSON).
+
+    Raises ConfigInvalid when the file is missing or lists no usable symbol, NonAtomicWrite when damaged.
+    """
+    path = Path(run_dir) / EXCHANGE_INFO_FILE
+    if not path.exists():
+        raise ConfigInvalid(f"{path} is missing: the supervisor's preflight writes it before the roles start")
+    doc = read_critical_json(path)
+    if not isinstance(doc, Mapping):
+        raise ConfigInvalid(f"{path}: expected the exchangeInfo JSON object, got {type(doc).__name__}")
+    filters = filters_from_exchange_info(doc)
+    if not filters:
+        raise ConfigInvalid(f"{path}: no symbol carries both PRICE_FILTER and LOT_SIZE filters")
+    return filters
+
+
+def execution_core(config: Mapping[str, Any], filters: Mapping[str, SymbolFilters]) -> ExecutionCore:
+    """The paper executor from the run's config."""
+    return ExecutionCore(filters, config["execution"])
+
+
+def build_core(role: str, config: Mapping[str, Any], filters: Mapping[str, SymbolFilters]) -> Core:
+    """A fresh core for `role` from the run's config (the `strategy`, `risk`, `execution` sections)."""
+    if role == "strategy_role":
+        return StrategyCore(config["strategy"])
+    if role == "risk_role":
+        return RiskCore(config["risk"], float(config["execution"]["initial_cash"]), filters)
+    if role == "execution_role":
+        return execution_core(config, filters)
+    raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(CORE_ROLES)}")
+
+
+def check_inputs(role: str) -> None:
+    """Every input queue of `role` must name it as a consumer in contracts.v1.json."""
+    queues = registry().queues
+    for name in ROLE_INPUTS[role]:
+        if name not in queues or role not in queues[name].consumers:
+            raise ConfigInvalid(f"contracts.v1.json: queue {name!r} does not list {role} as a consumer")
+
+
+class CoreRole:
+    """One core role inside its process: the runner, plus the kill switch applied to the core."""
+
+    def __init__(self, env: RoleEnv, core: Core, after_batch: BatchHook | None = None) -> None:
+        check_inputs(env.role)
+        self.env = env
+        self.core = core
+        self.runner = RoleRunner(env.ctx, env.role, core, list(ROLE_INPUTS[env.role]), after_batch)
+        if self.runner.recovered_outputs:
+            env.log.warning("%s: restart recovery wrote %d missing outputs", env.role, self.runner.recovered_outputs)
+
+    def halt_if_stopped(self) -> bool:
+        """If STOP.flag exists, halt the core (when it can be halted); returns whether it exists."""
+        if not (self.runner.halted or is_stopped(self.env.run_dir)):
+            return False
+        halt = getattr(self.core, "halt", None)
+        if halt is not None:
+            held = read_stop(self.env.run_dir) if is_stopped(self.env.run_dir) else {}
+            payload = held.get("payload", {})
+            halt(f"STOP.flag: {payload.get('reason_code', 'unknown')} from {held.get('source', 'unknown')}")
+        return True
+
+    def run_once(self) -> int:
+        """One round of the runner; halts the core as soon as STOP.flag is seen."""
+        if self.halt_if_stopped():
+            return 0
+        count = self.runner.run_once()
+        self.halt_if_stopped()
+        return count
+
+    def flush_if_due(self) -> None:
+        """Group-commit tick of every queue file."""
+        self.runner.flush_if_due()
+
+    def close(self) -> None:
+        """Halt the core if the run is stopped, then flush and close every file."""
+        self.halt_if_stopped()
+        self.runner.close()

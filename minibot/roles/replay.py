@@ -1,0 +1,174 @@
+"""`nore replay RUN_DIR`: re-run the trading core on a run's recorded inputs and compare every output.
+
+For each core role (strategy_role, risk_role, execution_role) a fresh core is built from `run.json`'s config
+and `exchange_info.json` (`minibot.roles.core_role.build_core`, the very code the role processes use) and fed
+the role's recorded input log through `replay_log`, the function restart recovery uses. Each regenerated
+output envelope is compared byte for byte (canonical orjson: sorted keys) with the recorded line in its
+output queue, in order, counting only the role's core outputs (`is_core_output`: heartbeats, timing events
+and process-level STOP entries are not core outputs, and stop_journal has several producers).
+
+strategy_role replays the recorded market_ticks and ai_recommendations; risk_role and execution_role replay
+the recorded outputs of the other roles, so with every role identical the whole chain from market data to
+fills is reproduced. The first difference of each role is printed as
+`<queue>/inbox.jsonl line K: expected <field> = <recorded>, got <replayed>` (lines count from 1 per file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+
+from minibot.config.loader import validate_config
+from minibot.execution.filters import SymbolFilters
+from minibot.journal.atomic import read_critical_json
+from minibot.journal.context import RunContext
+from minibot.journal.layout import INBOX
+from minibot.journal.reader import decode_event, iter_lines
+from minibot.journal.segments import segment_path
+from minibot.reasons import ConfigInvalid, NoreError
+from minibot.roles.core_role import CORE_ROLES, build_core, load_filters
+from minibot.roles.process import RUN_FILE
+from minibot.roles.runner import core_output_queues, is_core_output, output_queues, read_input_log, replay_log
+
+EXIT_IDENTICAL = 0
+EXIT_DIFFERENT = 1
+EXIT_UNREADABLE = 2
+
+
+@dataclass(frozen=True)
+class RoleReplay:
+    """One role's verdict: how many outputs matched, and the first difference (None when identical)."""
+
+    role: str
+    outputs: int
+    difference: str | None
+
+
+def canonical(event: Mapping[str, Any]) -> bytes:
+    """The bytes compared: the envelope as compact JSON with sorted keys."""
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+
+
+def first_field_difference(expected: Any, got: Any, path: str = "") -> str | None:
+    """`field: expected X, got Y` for the first differing field (dotted path), None when equal."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        for key in sorted(set(expected) | set(got)):
+            where = f"{path}.{key}" if path else key
+            if key not in got:
+                return f"expected {where} = {canonical_value(expected[key])}, got no {where}"
+            if key not in expected:
+                return f"expected no {where}, got {where} = {canonical_value(got[key])}"
+            found = first_field_difference(expected[key], got[key], where)
+            if found is not None:
+                return found
+        return None
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        for i, (a, b) in enumerate(zip(expected, got, strict=True)):
+            found = first_field_difference(a, b, f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+    if canonical_value(expected) != canonical_value(got):
+        return f"expected {path} = {canonical_value(expected)}, got {canonical_value(got)}"
+    return None
+
+
+def canonical_value(value: Any) -> str:
+    """A value as it reads in the journal (JSON)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def recorded_outputs(ctx: RunContext, role: str, queue: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`<queue>/<file> line K`, event) for each of `role`'s core outputs in `queue`, in order, verified."""
+    paths = ctx.queue_paths(queue)
+    segment, number = -1, 0
+    for raw in iter_lines(paths.folder, INBOX):
+        if raw.segment != segment:
+            segment, number = raw.segment, 0
+        number += 1
+        _, event = decode_event(raw.data, paths.contract, run_id=ctx.run_id, cmdline_hash=ctx.cmdline_hash)
+        if is_core_output(event, role):
+            yield f"{queue}/{segment_path(paths.folder, INBOX, segment).name} line {number}", event
+
+
+def replay_role(
+    ctx: RunContext, role: str, config: Mapping[str, Any], filters: Mapping[str, SymbolFilters]
+) -> RoleReplay:
+    """Rebuild `role`'s core, replay its input log, compare with its recorded outputs (first difference)."""
+    routes = output_queues(role)
+    recorded = {queue: recorded_outputs(ctx, role, queue) for queue in core_output_queues(role)}
+    matched = 0
+    difference: str | None = None
+
+    def compare(envelope: dict[str, Any]) -> None:
+        nonlocal matched, difference
+        if difference is not None:
+            return
+        queue = routes[envelope["type"]]
+        where, event = next(recorded[queue], ("", {}))
+        if not event:
+            difference = (
+                f"{queue}/{INBOX}.jsonl: replay produced {role}'s output {envelope['id']} ({envelope['type']}), "
+                f"the recorded queue has no more outputs of {role}"
+            )
+        elif canonical(event) != canonical(envelope):
+            detail = first_field_difference(event, envelope) or (
+                f"expected {canonical(event).decode()}, got {canonical(envelope).decode()}"
+            )
+            difference = f"{where}: {detail}"
+        else:
+            matched += 1
+
+    core = build_core(role, config, filters)
+    replay_log(ctx, role, core, read_input_log(ctx.run_dir, role, ctx.run_id), compare)
+    if difference is None:
+        for rest in recorded.values():
+            where, event = next(rest, ("", {}))
+            if event:
+                difference = f"{where}: recorded output {event['id']} ({event['type']}) was not produced by replay"
+                break
+    return RoleReplay(role, matched, difference)
+
+
+def replay_run(run_dir: Path, echo: Callable[[str], None]) -> int:
+    """Replay every core role of `run_dir`, print the verdict through `echo`; returns the exit code."""
+    try:
+        if not (run_dir / RUN_FILE).exists():
+            raise ConfigInvalid(f"{run_dir / RUN_FILE} is missing: not a run directory")
+        run = read_critical_json(run_dir / RUN_FILE)
+        config = run["config"]
+        validate_config(config, f"{run_dir / RUN_FILE} config")
+        start_ms = int(run["clock"]["start_ms"])  # replay reads no clock; the context needs one
+        ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], lambda: start_ms, config["queues"])
+        filters = load_filters(run_dir)
+        results = [replay_role(ctx, role, config, filters) for role in CORE_ROLES]
+    except (NoreError, OSError, KeyError, TypeError) as exc:
+        detail = str(exc) if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
+        echo(f"CANNOT REPLAY {run_dir}: {detail}")
+        return EXIT_UNREADABLE
+    if all(r.difference is None for r in results):
+        echo("IDENTICAL: " + ", ".join(f"{r.outputs} outputs of {r.role}" for r in results))
+        return EXIT_IDENTICAL
+    for r in results:
+        if r.difference is None:
+            echo(f"{r.role}: {r.outputs} outputs identical")
+        else:
+            echo(f"DIFFERENT {r.role} after {r.outputs} identical outputs: {r.difference}")
+    return EXIT_DIFFERENT
+
+
+def replay(run_dir: Path = typer.Argument(..., help="The run directory (<var>/runs/<run_id>).")) -> None:
+    """Re-run strategy, risk and execution on the run's recorded inputs; compare every output byte for byte.
+
+    Each core is rebuilt from run.json's config and exchange_info.json and fed its role's recorded input
+    log. Exit codes: 0 every output identical (prints `IDENTICAL: N outputs of <role>, ...`); 1 a difference
+    (prints each differing role's first one: `<queue>/inbox.jsonl line K: expected <field> = <recorded>, got
+    <replayed>`); 2 the run cannot be replayed (run.json or exchange_info.json missing or damaged, a journal
+    that fails verification, or a core that raises on a recorded input).
+    """
+    raise typer.Exit(replay_run(run_dir, typer.echo))

@@ -1,0 +1,208 @@
+"""The core roles' parts on a real run directory: inputs vs contracts, kill switch, portfolio snapshot check,
+tick -> fill timing, and the replay's difference report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minibot.contracts.registry import registry
+from minibot.execution.portfolio import Portfolio
+from minibot.ids import deterministic_id
+from minibot.journal.atomic import read_critical_json, write_critical_json
+from minibot.journal.context import RunContext
+from minibot.journal.stop import read_stop, stop
+from minibot.reasons import NoreError, ReasonCode, RejectCode
+from minibot.roles import execution_role, risk_role
+from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole
+from minibot.roles.fill_timing import FillTimer
+from minibot.roles.process import EXIT_STOPPED, load_env
+from minibot.roles.replay import first_field_difference
+from minibot.roles.runner import queue_events, role_dir
+from tests.roles.core_run import RUN_ID, make_run_dir, start_role
+
+TICK = {
+    "symbol": "BTCUSDT",
+    "price": 61234.5,
+    "bid": 61234.4,
+    "ask": 61234.6,
+    "bid_qty": 1.2,
+    "ask_qty": 0.8,
+    "kind": "book",
+    "exchange_ts": None,
+    "trade_id": None,
+}
+
+
+def _intent(n: int, tick_id: str) -> dict[str, Any]:
+    return {
+        "symbol": "BTCUSDT",
+        "side": "BUY",
+        "qty": 0.0016,
+        "order_type": "MARKET",
+        "client_order_id": f"nore-{n:06d}",
+        "notional": 97.97,
+        "cause_id": deterministic_id("signal", str(n)),
+        "tick_id": tick_id,
+        "bid": 61234.4,
+        "ask": 61234.6,
+        "bid_qty": 1.2,
+        "ask_qty": 0.8,
+    }
+
+
+def _publish(ctx: RunContext, queue: str, source: str, type_: str, payloads: list[dict[str, Any]]) -> list[str]:
+    producer = ctx.producer(queue, source)
+    try:
+        events = [producer.event(type_, p, id_=deterministic_id(queue, str(i), str(p))) for i, p in enumerate(payloads)]
+        producer.publish(events)
+    finally:
+        producer.close()
+    return [e["id"] for e in events]
+
+
+def _drain(role: CoreRole) -> None:
+    for _ in range(100):
+        if role.run_once() == 0:
+            return
+    raise AssertionError("the role never went idle")
+
+
+def test_inputs_match_the_contracts() -> None:
+    for role in CORE_ROLES:
+        consumed = {name for name, q in registry().queues.items() if role in q.consumers}
+        assert set(ROLE_INPUTS[role]) == consumed, role
+
+
+def test_kill_switch_halts_the_risk_core_and_the_process(tmp_path: Path) -> None:
+    ctx = make_run_dir(tmp_path)
+    role = risk_role.build(load_env("risk_role", tmp_path))
+    assert isinstance(role, CoreRole)
+    stop(ctx, source="cli", component="operator", reason_code=ReasonCode.OPERATOR_KILL_SWITCH, detail="by hand")
+    assert role.run_once() == 0
+    assert role.core.halted is not None and "OPERATOR_KILL_SWITCH" in role.core.halted  # type: ignore[attr-defined]
+    role.close()
+    # As a process: it starts, sees the flag and halts with EXIT_STOPPED.
+    proc = start_role("risk_role", tmp_path)
+    try:
+        assert proc.wait(timeout=60) == EXIT_STOPPED
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert read_stop(tmp_path)["payload"]["reason_code"] == "OPERATOR_KILL_SWITCH"
+
+
+def test_halted_executor_rejects_with_kill_switch(tmp_path: Path) -> None:
+    ctx = make_run_dir(tmp_path)
+    role = execution_role.build(load_env("execution_role", tmp_path))
+    assert isinstance(role, execution_role.ExecutionRole)
+    role.core.halt("test")  # type: ignore[attr-defined]
+    tick_id = _publish(ctx, "market_ticks", "market_role", "market_tick", [TICK])[0]
+    _publish(ctx, "order_intents", "risk_role", "order_intent", [_intent(1, tick_id)])
+    role.runner.run_once()
+    role.close()
+    results = [e["payload"] for e in queue_events(ctx, "order_results")]
+    assert [(r["result"], r["reason_code"]) for r in results] == [("REJECTED", RejectCode.KILL_SWITCH.value)]
+
+
+def _fill_some(tmp_path: Path) -> RunContext:
+    ctx = make_run_dir(tmp_path)
+    role = execution_role.build(load_env("execution_role", tmp_path))
+    assert isinstance(role, CoreRole)
+    tick_id = _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_ns": time.time_ns()}])[0]
+    _publish(ctx, "order_intents", "risk_role", "order_intent", [_intent(n, tick_id) for n in range(3)])
+    _drain(role)
+    role.close()
+    return ctx
+
+
+def test_snapshot_is_written_and_checked_on_restart(tmp_path: Path) -> None:
+    ctx = _fill_some(tmp_path)
+    path = role_dir(tmp_path, "execution_role") / "portfolio.json"
+    snap = read_critical_json(path)
+    fills = [e for e in queue_events(ctx, "fills")]
+    assert snap["fills"] == len(fills) == 3 and snap["last_fill_id"] == fills[-1]["id"]
+    assert Portfolio.from_snapshot(snap).ledger() == Portfolio.rebuild((f["payload"] for f in fills), 10_000).ledger()
+    timing = [e["payload"] for e in queue_events(ctx, "timing")]
+    assert [t["cause_id"] for t in timing] == [f["id"] for f in fills]
+    # A restart accepts the snapshot it wrote ...
+    execution_role.build(load_env("execution_role", tmp_path)).close()
+    # ... and refuses one that does not match the fills journal: the process STOPs with its reason.
+    write_critical_json(path, {**snap, "fees_paid": snap["fees_paid"] + 1.0})
+    with pytest.raises(NoreError) as caught:
+        execution_role.build(load_env("execution_role", tmp_path))
+    assert caught.value.reason_code == ReasonCode.PORTFOLIO_SNAPSHOT_MISMATCH
+    assert "fees_paid" in caught.value.detail
+    proc = start_role("execution_role", tmp_path)
+    try:
+        assert proc.wait(timeout=60) == EXIT_STOPPED
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert read_stop(tmp_path)["payload"]["reason_code"] == "PORTFOLIO_SNAPSHOT_MISMATCH"
+
+
+def test_snapshot_ahead_of_the_journal_is_a_mismatch(tmp_path: Path) -> None:
+    _fill_some(tmp_path)
+    path = role_dir(tmp_path, "execution_role") / "portfolio.json"
+    write_critical_json(path, {**read_critical_json(path), "fills": 4})
+    with pytest.raises(NoreError) as caught:
+        execution_role.build(load_env("execution_role", tmp_path))
+    assert caught.value.reason_code == ReasonCode.PORTFOLIO_SNAPSHOT_MISMATCH
+
+
+def _timer(tmp_path: Path) -> tuple[FillTimer, RunContext]:
+    ctx = RunContext(tmp_path, RUN_ID, "c" * 64, lambda: 1_723_161_255_342)
+    return FillTimer("execution_role", RUN_ID, ctx.producer("timing", "execution_role")), ctx
+
+
+def _env(type_: str, id_: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"id": id_, "type": type_, "payload": payload}
+
+
+def test_fill_timing_links_fills_to_ticks_in_either_order(tmp_path: Path) -> None:
+    timer, ctx = _timer(tmp_path)
+    recv = time.time_ns() - 5_000_000
+    t1, t2, t3 = (deterministic_id("tick", str(i)) for i in range(3))
+    i1, i2 = deterministic_id("intent", "1"), deterministic_id("intent", "2")
+    f1, f2, f3 = (deterministic_id("fill", str(i)) for i in range(3))
+    timer.on_batch("market_ticks", [_env("market_tick", t1, {**TICK, "recv_ns": recv})], {})
+    # TAKER fill of an intent whose tick was already read: timed at once.
+    timer.on_batch(
+        "order_intents",
+        [_env("order_intent", i1, _intent(1, t1))],
+        {"fills": [_env("fill", f1, {"cause_id": i1})]},
+    )
+    # An intent read before its tick: the fill waits for the tick, then is timed from its write time.
+    timer.on_batch(
+        "order_intents",
+        [_env("order_intent", i2, _intent(2, t2))],
+        {"fills": [_env("fill", f2, {"cause_id": i2})]},
+    )
+    assert timer.published == 1
+    timer.on_batch("market_ticks", [_env("market_tick", t2, {**TICK, "recv_ns": recv})], {})
+    # MAKER fill caused by a tick without recv_ns (market_role did not stamp it): no event.
+    timer.on_batch(
+        "market_ticks", [_env("market_tick", t3, dict(TICK))], {"fills": [_env("fill", f3, {"cause_id": t3})]}
+    )
+    events = [e["payload"] for e in queue_events(ctx, "timing")]
+    assert [(e["cause_id"], e["tick_id"]) for e in events] == [(f1, t1), (f2, t2)]
+    assert all(e["kind"] == "tick_to_fill" and 5.0 <= e["latency_ms"] < 5_000 for e in events)
+
+
+def test_first_field_difference_names_the_field() -> None:
+    a = {"id": "x", "payload": {"price": 1.5, "legs": [1, 2]}}
+    assert first_field_difference(a, a) is None
+    assert first_field_difference(a, {"id": "x", "payload": {"price": 1.6, "legs": [1, 2]}}) == (
+        "expected payload.price = 1.5, got 1.6"
+    )
+    assert first_field_difference(a, {"id": "x", "payload": {"price": 1.5, "legs": [1, 3]}}) == (
+        "expected payload.legs[1] = 2, got 3"
+    )
+    assert first_field_difference(a, {"id": "x", "payload": {"legs": [1, 2]}}) == (
+        "expected payload.price = 1.5, got no payload.price"
+    )
+    assert first_field_difference({"v": 1}, {"v": 1.0}) == "expected v = 1, got 1.0"
