@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
+
+from minibot.config.loader import load_config
 
 RUN_TIMEOUT_S = 300
 _made: dict[str, Path] = {}
@@ -24,10 +27,18 @@ def nore(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 
 def recorded_run(factory: pytest.TempPathFactory) -> Path:
-    """The run folder of one short simulated night (made on first use, then shared by the session)."""
+    """The run folder of one short simulated night (made on first use, then shared by the session).
+
+    The shipped config, with a metrics snapshot every 30 s of run clock so the short run has several.
+    """
     if "run" not in _made:
         var = factory.mktemp("recorded")
-        done = nore("run", "--sim", "--duration", "3m", "--speed", "60", "--var", str(var), timeout=RUN_TIMEOUT_S)
+        config = load_config(None)
+        config["metrics"]["snapshot_interval_s"] = 30
+        config_path = var / "nore.json"
+        config_path.write_bytes(orjson.dumps(config))
+        args = ("run", "--sim", "--config", str(config_path), "--duration", "3m", "--speed", "60", "--var", str(var))
+        done = nore(*args, timeout=RUN_TIMEOUT_S)
         runs = sorted((var / "runs").iterdir()) if (var / "runs").is_dir() else []
         assert runs, f"nore run made no run folder: {done.stdout[-2000:]} {done.stderr[-2000:]}"
         _made["run"] = runs[0]
