@@ -122,12 +122,10 @@ def stop_roles(sup: Supervisor, ending: Ending) -> None:
 def _save_sim_stats(sup: Supervisor) -> dict[str, Any] | None:
     if sup.sim is None:
         return None
-    try:
-        stats = sup.sim.stats() if sup.sim.alive() else None
-    except OSError as exc:
-        log.error("could not read /sim/stats: %s", exc)
-        stats = None
-    if stats is not None:
+    stats = sup.sim.final_stats() if sup.sim.alive() else sup.sim.last_stats
+    if stats is None:
+        log.error("no /sim/stats could be read: sim_stats.json not written")
+    else:
         write_critical_json(sup.run_dir / SIM_STATS_FILE, stats)
     sup.sim.stop()
     return stats

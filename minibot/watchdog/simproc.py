@@ -9,6 +9,7 @@ that clock through run.json, so simulator time and run time agree.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ LISTENING_PREFIX = "listening on "
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 HTTP_TIMEOUT_S = 10.0
+STATS_EVERY_S = 10.0  # wall seconds between the supervisor's keep-a-copy reads of /sim/stats
 
 
 class SimulatorFailed(RuntimeError):
@@ -85,6 +87,8 @@ class SimulatorProcess:
         self.base_url = ""
         self._stderr: IO[str] | None = None
         self._drain: threading.Thread | None = None
+        self.last_stats: dict[str, Any] | None = None
+        self._stats_due = 0.0
 
     @property
     def ws_url(self) -> str:
@@ -135,6 +139,24 @@ class SimulatorProcess:
         with urllib.request.urlopen(self.base_url + "/sim/stats", timeout=HTTP_TIMEOUT_S) as resp:
             doc: dict[str, Any] = json.loads(resp.read())
         return doc
+
+    def refresh_stats(self) -> None:
+        """Keep a recent /sim/stats (every STATS_EVERY_S): during an outage fault the simulator answers
+        nothing, not even /sim/stats, and the run may end inside one."""
+        if time.monotonic() < self._stats_due:
+            return
+        self._stats_due = time.monotonic() + STATS_EVERY_S
+        with contextlib.suppress(OSError):  # an outage window: the previous copy stays
+            self.last_stats = self.stats()
+
+    def final_stats(self) -> dict[str, Any] | None:
+        """/sim/stats now; if the simulator cannot answer, the last copy marked as not final."""
+        try:
+            return self.stats()
+        except OSError as exc:
+            if self.last_stats is None:
+                return None
+            return {**self.last_stats, "nore_not_final": f"final /sim/stats unanswered ({exc}); as of now_ms"}
 
     def sim_clock(self) -> SimClock:
         """The simulator's clock mapped onto this machine's wall clock (see the module docstring)."""

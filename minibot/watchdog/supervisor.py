@@ -213,8 +213,10 @@ class Supervisor:
 
     def _periodic(self, queues: QueueWatch) -> Finding | None:
         wd, q = self.cfg["watchdog"], self.cfg["queues"]
-        if self.sim is not None and not self.sim.alive():
-            return ReasonCode.BINANCE_UNREACHABLE, "the embedded simulator process has exited"
+        if self.sim is not None:
+            if not self.sim.alive():
+                return ReasonCode.BINANCE_UNREACHABLE, "the embedded simulator process has exited"
+            self.sim.refresh_stats()
         return (
             check_disk(self.run_dir, int(wd["disk_min_free_mb"]))
             or queues.check(int(q["max_consumer_lag_events"]))

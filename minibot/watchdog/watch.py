@@ -1,7 +1,8 @@
-"""The watchdog's reading of the run (watchdog_role): `health`, `stop_journal` and `risk_actions`.
+"""The watchdog's reading of the run (watchdog_role): `health`, `stop_journal`, `risk_actions`, `timing`.
 
-It is those queues' declared consumer, so it reads them with full validation: a contract or sha256 failure
-in any of them is itself a STOP with that failure's reason code. From what it reads it keeps
+It is those queues' declared consumer (contracts.v1.json), so it reads them with full validation: a contract
+or sha256 failure in any of them is itself a STOP with that failure's reason code (`timing` is only
+validated and acknowledged; the metrics read it). From what it reads it keeps
 - the last heartbeat of every role (wall-clock monotonic time of reading it, for silence detection);
 - how long health_role has reported Binance DOWN (run clock), STOP BINANCE_UNREACHABLE past
   `binance.health.unreachable_threshold_ms` (a backstop: health_role's own policy normally stops first,
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from minibot.contracts.registry import registry
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.consumer import Consumer
 from minibot.journal.context import RunContext
@@ -24,7 +26,6 @@ from minibot.journal.stop import stop_flag_path
 from minibot.reasons import NoreError, ReasonCode
 
 WATCHDOG = "watchdog_role"
-WATCHED_QUEUES = ("health", "stop_journal", "risk_actions")
 HEALTH_ROLE = "health_role"
 RISK_STOP_GRACE_S = 2.0
 Finding = tuple[ReasonCode, str]
@@ -38,7 +39,8 @@ class JournalWatch:
         self.ctx = ctx
         self.pid_of = pid_of
         self.threshold_ms = int(cfg["binance"]["health"]["unreachable_threshold_ms"])
-        self.consumers: dict[str, Consumer] = {q: ctx.consumer(q, WATCHDOG) for q in WATCHED_QUEUES}
+        watched = [q for q in cfg["queues"]["names"] if WATCHDOG in registry().queues[q].consumers]
+        self.consumers: dict[str, Consumer] = {q: ctx.consumer(q, WATCHDOG) for q in watched}
         self.last_beat: dict[str, float] = {}
         self.down_since_ms: int | None = None
         self.stops_seen: list[dict[str, Any]] = []
@@ -56,9 +58,10 @@ class JournalWatch:
                 records = consumer.poll()
             except NoreError as exc:
                 return exc.reason_code, f"watchdog_role reading {queue}: {exc.detail}"
-            handler = self._handlers[queue]
+            handler = self._handlers.get(queue)
             for record in records:
-                handler(record.event)
+                if handler is not None:
+                    handler(record.event)
             consumer.ack()
             consumer.flush_if_due()
         return None

@@ -1,0 +1,76 @@
+"""`nore run` end to end, short runs: usage errors, preflight STOP, the operator's stop file, secrets (R-P5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psutil
+
+from minibot.journal.stop import read_stop
+from minibot.journal.verify import verify_path
+from tests.watchdog.runproc import NoreRun, heartbeat_pids, role_pid, run_env, status, wait_until, write_config
+
+FAKE_FILE_KEY = "NORE_TEST_FAKE_KEY_file_7f3a9c2e41d0"
+FAKE_ENV_KEY = "NORE_TEST_FAKE_KEY_env_b81e66d0a9c4"
+ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
+
+
+def test_bad_config_exits_2_naming_the_key_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    cfg = json.loads(write_config(tmp_path).read_text())
+    cfg["watchdog"]["restart_max"] = -1
+    bad.write_text(json.dumps(cfg))
+    run = NoreRun(tmp_path / "var", "--config", str(bad), "--sim")
+    assert run.wait(60) == 2
+    assert "watchdog.restart_max" in run.output and "Traceback" not in run.output
+    bad_duration = NoreRun(tmp_path / "var", "--duration", "7 days")
+    assert bad_duration.wait(60) == 2
+    assert "--duration" in bad_duration.output
+    assert not (tmp_path / "var").exists()
+
+
+def test_preflight_failure_is_a_stop_before_any_role(tmp_path: Path) -> None:
+    # Port 9 on loopback (discard) has no listener here: connection refused at once.
+    config = write_config(tmp_path, binance={"rest_base_url": "http://127.0.0.1:9", "rest_timeout_s": 2})
+    run = NoreRun(tmp_path / "var", "--config", str(config), "--duration", "1m")
+    assert run.wait(60) == 3, run.output
+    run_dir = run.run_dir()
+    stop = read_stop(run_dir)["payload"]
+    assert stop["reason_code"] == "BINANCE_UNREACHABLE" and stop["component"] == "preflight"
+    assert "STOP: BINANCE_UNREACHABLE" in run.output
+    assert not (run_dir / "roles").exists()
+    assert not (run_dir / "exchange_info.json").exists()
+    assert verify_path(run_dir / "queues").ok
+
+
+def test_operator_stop_file_ends_cleanly_and_no_secret_reaches_any_file(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secrets_file = outside / "binance.env"
+    secrets_file.write_text(f"BINANCE_API_SECRET={FAKE_FILE_KEY}\n", encoding="utf-8")
+    env = run_env(NORE_SECRETS_FILE=str(secrets_file), BINANCE_API_KEY=FAKE_ENV_KEY)
+    var = tmp_path / "var"
+    run = NoreRun(var, "--sim", "--speed", "10", "--duration", "7h", env=env)
+    try:
+        run_dir = run.run_dir()
+        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 60, "a heartbeat from every role")
+        for role in ROLES:  # no child holds a secret in its environment, ai_role not even the secrets path
+            environ = psutil.Process(role_pid(run_dir, role)).environ()
+            values = "\n".join(environ.values())
+            assert FAKE_FILE_KEY not in values and FAKE_ENV_KEY not in values, role
+            assert "BINANCE_API_KEY" not in environ and "NORE_SECRETS_FILE" not in environ, role
+        (run_dir / "control" / "stop").touch()
+        assert run.wait(60) == 0, run.output
+    finally:
+        run.kill()
+    assert "ended: operator stop file" in run.output and "STOP: none" in run.output
+    assert not (run_dir / "STOP.flag").exists()
+    assert all(not s["restarts"] for s in status(run_dir)["roles"].values())
+    files = [p for p in var.rglob("*") if p.is_file()]
+    assert len(files) > 50
+    for path in files:
+        data = path.read_bytes()
+        assert FAKE_FILE_KEY.encode() not in data and FAKE_ENV_KEY.encode() not in data, path
+    assert FAKE_FILE_KEY not in run.output and FAKE_ENV_KEY not in run.output
+    assert verify_path(run_dir / "queues").ok

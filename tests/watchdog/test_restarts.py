@@ -1,0 +1,83 @@
+"""kill -9 of every role in turn during a run: the watchdog restores each, nothing is lost or duplicated;
+beyond the restart limit the run STOPs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import psutil
+
+from minibot.journal.atomic import read_critical_json
+from minibot.journal.stop import read_stop
+from minibot.journal.verify import verify_path
+from tests.watchdog.runproc import (
+    NoreRun,
+    heartbeat_pids,
+    queue_events,
+    role_pid,
+    status,
+    wait_until,
+    write_config,
+)
+
+ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
+
+
+def _kill_and_wait_for_restore(run_dir: Path, role: str) -> None:
+    old = role_pid(run_dir, role)
+    assert old is not None
+    psutil.Process(old).kill()  # SIGKILL / TerminateProcess: no cleanup of any kind
+
+    def restored() -> bool:
+        new = role_pid(run_dir, role)
+        return new not in (None, old) and new in heartbeat_pids(run_dir).get(role, set())
+
+    wait_until(restored, 60, f"{role} restarted and beating again")
+
+
+def test_kill_9_of_each_role_is_restored_without_loss_or_duplicates(tmp_path: Path) -> None:
+    run = NoreRun(tmp_path / "var", "--sim", "--speed", "20", "--duration", "25m")
+    try:
+        run_dir = run.run_dir()
+        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 60, "a heartbeat from every role")
+        for role in ROLES:
+            _kill_and_wait_for_restore(run_dir, role)
+        code = run.wait(180)
+    finally:
+        run.kill()
+    assert code == 0, run.output
+    assert "STOP: none" in run.output
+    assert "restarts: " + ", ".join(f"{r} 1" for r in ROLES) in run.output
+    roles = status(run_dir)["roles"]
+    for role in ROLES:
+        assert len(roles[role]["restarts"]) == 1, (role, roles[role])
+        assert roles[role]["starts"] == 2
+    report = verify_path(run_dir / "queues")
+    assert report.ok, [str(p) for p in report.problems]
+    for queue in ("market_ticks", "signals", "order_intents", "order_results", "fills", "health"):
+        ids = Counter(e["id"] for e in queue_events(run_dir, queue))
+        assert not [i for i, n in ids.items() if n > 1], f"duplicate ids in {queue}"
+    intents = [e["payload"]["client_order_id"] for e in queue_events(run_dir, "order_intents")]
+    results = Counter(e["payload"]["client_order_id"] for e in queue_events(run_dir, "order_results"))
+    assert intents and all(results[c] == 1 for c in intents), "every order_intent answered exactly once"
+    metrics = read_critical_json(run_dir / "metrics.json")
+    assert metrics["final"] and all(metrics["roles"][r]["restarts"] == 1 for r in ROLES)
+
+
+def test_more_restarts_than_allowed_is_a_stop(tmp_path: Path) -> None:
+    config = write_config(tmp_path, watchdog={"restart_max": 0})
+    run = NoreRun(tmp_path / "var", "--config", str(config), "--sim", "--speed", "10", "--duration", "7h")
+    try:
+        run_dir = run.run_dir()
+        wait_until(lambda: "strategy_role" in heartbeat_pids(run_dir), 60, "strategy_role's heartbeat")
+        psutil.Process(role_pid(run_dir, "strategy_role")).kill()
+        code = run.wait(60)
+    finally:
+        run.kill()
+    assert code == 3, run.output
+    stop = read_stop(run_dir)["payload"]
+    assert stop["reason_code"] == "ROLE_RESTART_LIMIT" and "strategy_role" in stop["detail"], stop
+    assert json.loads((run_dir / "watchdog" / "status.json").read_text())["data"]["state"] == "ended"
+    assert verify_path(run_dir / "queues").ok

@@ -1,0 +1,163 @@
+"""The supervisor's pure parts: durations, log lines and redaction, secrets files, line counting, checks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from minibot.config.loader import load_config
+from minibot.journal.atomic import write_critical_json
+from minibot.journal.context import RunContext
+from minibot.reasons import ConfigInvalid, ReasonCode
+from minibot.watchdog.checks import LineCounter, QueueWatch, check_critical_files, check_disk
+from minibot.watchdog.logs import REDACTED, configure_logging
+from minibot.watchdog.options import parse_duration_ms
+from minibot.watchdog.secrets import load_secrets, parse_env_file, repository_root
+
+FAKE = "NORE_TEST_FAKE_KEY_0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("90s", 90_000), ("10m", 600_000), ("7h", 25_200_000), ("1500", 1500), ("2500ms", 2500), ("1.5h", 5_400_000)],
+)
+def test_durations(text: str, ms: int) -> None:
+    assert parse_duration_ms(text) == ms
+
+
+@pytest.mark.parametrize("text", ["", "7d", "-5s", "abc", "10 m", "500ms"])
+def test_bad_durations_name_the_option(text: str) -> None:
+    with pytest.raises(ConfigInvalid, match="--duration"):
+        parse_duration_ms(text)
+
+
+def test_log_lines_are_json_and_secrets_are_redacted(tmp_path: Path) -> None:
+    cfg = load_config()["logging"]
+    configure_logging(tmp_path, cfg, "supervisor", [FAKE])
+    log = logging.getLogger("nore.test")
+    log.info("key is %s", FAKE)
+    try:
+        raise ValueError(f"bad {FAKE}")
+    except ValueError:
+        log.exception("failed with %r", {"k": FAKE})
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = (tmp_path / "logs" / "supervisor.log").read_text(encoding="utf-8")
+    assert FAKE not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [d["msg"] for d in lines] == [f"key is {REDACTED}", f"failed with {{'k': '{REDACTED}'}}"]
+    assert lines[1]["role"] == "supervisor" and lines[1]["level"] == "ERROR" and REDACTED in lines[1]["exc"]
+    logging.getLogger().handlers.clear()
+
+
+def test_log_rotation_by_size(tmp_path: Path) -> None:
+    cfg = {**load_config()["logging"], "max_bytes": 4096, "backup_count": 2}
+    configure_logging(tmp_path, cfg, "r", [])
+    for i in range(400):
+        logging.getLogger("nore.test").info("line %d %s", i, "x" * 50)
+    logging.getLogger().handlers.clear()
+    files = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    assert files == ["r.log", "r.log.1", "r.log.2"]
+    assert all(p.stat().st_size <= 4096 for p in (tmp_path / "logs").iterdir())
+
+
+def test_env_file_parsing() -> None:
+    text = "# comment\nexport BINANCE_API_KEY='abc123xyz'\nSECRET = \"s3cr3t-value\"\n\nPLAIN=value1\n"
+    assert parse_env_file(text, "f") == {"BINANCE_API_KEY": "abc123xyz", "SECRET": "s3cr3t-value", "PLAIN": "value1"}
+    with pytest.raises(ConfigInvalid, match=r"f:2: expected KEY=VALUE \(the value is not shown\)"):
+        parse_env_file("A=1\nnot a line\n", "f")
+
+
+def test_secrets_file_inside_the_repository_or_var_is_refused(tmp_path: Path) -> None:
+    cfg = load_config()
+    inside_repo = repository_root() / "some.env"
+    with pytest.raises(ConfigInvalid, match="outside the repository"):
+        load_secrets({**cfg, "secrets": {"path": str(inside_repo), "env_var": None}}, {}, [])
+    var = tmp_path / "var"
+    with pytest.raises(ConfigInvalid, match="outside the repository"):
+        load_secrets(
+            {**cfg, "secrets": {"path": None, "env_var": "NORE_SECRETS_FILE"}},
+            {"NORE_SECRETS_FILE": str(var / "x.env")},
+            [var],
+        )
+
+
+def test_secrets_from_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "outside" / "keys.env"
+    path.parent.mkdir()
+    path.write_text(f"BINANCE_API_SECRET={FAKE}\nSHORT=1\n", encoding="utf-8")
+    cfg = {**load_config(), "secrets": {"path": None, "env_var": "NORE_SECRETS_FILE"}}
+    environ = {"NORE_SECRETS_FILE": str(path), "MY_TOKEN": "token-value-42", "PATH": "/usr/bin"}
+    secrets = load_secrets(cfg, environ, [tmp_path / "var"])
+    # NORE_SECRETS_FILE is secret-named too: where the secrets live is hidden like the secrets themselves.
+    assert secrets.values == {FAKE, "token-value-42", str(path)}
+    assert secrets.path == path
+    child = secrets.child_env({**environ, "OTHER": FAKE})
+    assert child == {"PATH": "/usr/bin"}
+
+
+def test_line_counter_is_incremental_across_chunks_and_segments(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox.jsonl"
+    line = b"x" * 999 + b"\n"
+    inbox.write_bytes(line * 3000 + b"partial")  # ~3 MB: several read chunks, a line cut by each boundary
+    counter = LineCounter(tmp_path)
+    assert counter.lines() == 3000
+    with inbox.open("ab") as fh:
+        fh.write(b" line\n")
+    assert counter.lines() == 3001
+    (tmp_path / "inbox.000001.jsonl").write_bytes(line * 5)
+    assert counter.lines() == 3006
+
+
+def _ctx(tmp_path: Path) -> RunContext:
+    return RunContext(tmp_path, "20260101_000000", "a" * 64, lambda: 1_767_225_600_000, load_config()["queues"])
+
+
+def test_consumer_lag_and_damaged_cursor(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    producer = ctx.producer("signals", "strategy_role")
+    payload = {
+        "symbol": "BTCUSDT",
+        "side": "BUY",
+        "score": 1.0,
+        "confidence": 0.5,
+        "horizon_ms": 1000,
+        "reason": {"mode": "t"},
+        "price": 1.0,
+        "bid": 1.0,
+        "ask": 1.0,
+        "bid_qty": 1.0,
+        "ask_qty": 1.0,
+        "cause_id": "00000000-0000-4000-8000-000000000000",
+    }
+    producer.publish([producer.event("signal", payload) for _ in range(5)])
+    producer.close()
+    watch = QueueWatch(ctx.queues_dir, ["signals"], ["risk_role"])
+    assert watch.check(max_lag=5) is None
+    assert watch.check(max_lag=4) == (
+        ReasonCode.CONSUMER_LAG,
+        "signals: risk_role is 5 lines behind (queues.max_consumer_lag_events=4)",
+    )
+    consumer = ctx.consumer("signals", "risk_role")
+    consumer.poll()
+    consumer.ack()
+    consumer.close()
+    assert watch.check(max_lag=0) is None
+    cursor = ctx.queue_paths("signals").cursor("risk_role")
+    cursor.write_bytes(cursor.read_bytes().replace(b'"line":5', b'"line":4'))
+    code, detail = watch.check(max_lag=0) or (None, "")
+    assert code is ReasonCode.NON_ATOMIC_WRITE and "cursor.json" in detail
+
+
+def test_critical_files_and_disk(tmp_path: Path) -> None:
+    write_critical_json(tmp_path / "run.json", {"run_id": "x"})
+    assert check_critical_files(tmp_path) is None
+    (tmp_path / "run.json").write_text('{"sha256": "00", "data": {"run_id": "x"}}')
+    code, detail = check_critical_files(tmp_path) or (None, "")
+    assert code is ReasonCode.NON_ATOMIC_WRITE and "run.json" in detail
+    assert check_disk(tmp_path, 0) is None
+    code, detail = check_disk(tmp_path, 1 << 40) or (None, "")
+    assert code is ReasonCode.DISK_LOW and "disk_min_free_mb" in detail
