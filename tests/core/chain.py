@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from minibot.contracts.core import Output
+from minibot.contracts.core import Core, Output
 from minibot.execution import ExecutionCore, SymbolFilters
 from minibot.ids import deterministic_id
 from minibot.risk import RiskCore
@@ -42,7 +42,7 @@ class Chain:
         self.inputs: dict[str, list[Mapping[str, Any]]] | None = (
             {"strategy_role": [], "risk_role": [], "execution_role": []} if record_inputs else None
         )
-        self._routes = {
+        self._routes: dict[str, tuple[tuple[str, Core], ...]] = {
             "signal": (("risk_role", self.risk),),
             "order_intent": (("execution_role", self.executor),),
             "fill": (("risk_role", self.risk),),
