@@ -45,9 +45,11 @@ class PnlTracker:
         self._fills: list[dict[str, Any]] = []
         self._fill_time: list[int] = []
         self._max_tick_ts = -(1 << 62)
+        self.start_overs = -1  # times an event older than the checkpoint forced a replay from the start
         self._reset()
 
     def _reset(self) -> None:
+        self.start_overs += 1
         self._cp = Portfolio(self.initial_cash, self.quote_asset)
         self._cp_ts = -(1 << 62)
         self._pending_ticks: list[int] = list(range(len(self._tick_ts)))

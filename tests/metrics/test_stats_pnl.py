@@ -1,0 +1,105 @@
+"""Percentiles (nearest rank) and the journal-derived PnL tracker, checked by hand."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from minibot.execution.portfolio import Portfolio
+from minibot.metrics.pnl import PnlTracker, compare_figures, pnl_figures
+from minibot.metrics.stats import Samples, summarize
+from minibot.reasons import RiskBreach
+
+
+def test_percentiles_are_nearest_rank_observed_values() -> None:
+    s = summarize([float(v) for v in range(100, 0, -1)])  # 1..100 in reverse
+    assert (s["count"], s["p50"], s["p95"], s["p99"], s["max"], s["mean"]) == (100, 50.0, 95.0, 99.0, 100.0, 50.5)
+    two = Samples()
+    two.add(20.0)
+    two.add(10.0)
+    assert (two.summary()["p50"], two.summary()["p95"]) == (10.0, 20.0)  # never 19.5: a latency that happened
+    assert summarize([7.25])["p99"] == 7.25
+    assert summarize([]) == {"count": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
+
+
+def fill(side: str, qty: float, price: float, fee: float, n: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
+    return {"order_id": f"o{n}", "symbol": symbol, "side": side, "qty": qty, "price": price, "fee": fee}
+
+
+def test_hand_computed_round_trips() -> None:
+    t = PnlTracker(10_000.0)
+    t.add_tick(1000, "BTCUSDT", 99.0, 101.0)
+    t.add_fill(1000, fill("BUY", 10.0, 100.0, 1.0, 1))  # cash 8999
+    t.add_tick(2000, "BTCUSDT", 89.0, 91.0)  # mark 90: equity 8999 + 900 = 9899
+    t.add_fill(3000, fill("SELL", 10.0, 110.0, 1.1, 2))  # realized (110-100)*10 - 1.1 - 1 = 97.9
+    t.add_fill(4000, fill("BUY", 5.0, 100.0, 0.5, 3))
+    t.add_fill(5000, fill("SELL", 5.0, 96.0, 0.48, 4))  # realized (96-100)*5 - 0.48 - 0.5 = -20.98
+    f = t.figures()
+    assert f["realized_pnl"] == pytest.approx(97.9 - 20.98, abs=1e-9)
+    assert f["equity"] == pytest.approx(10_000 + 97.9 - 20.98, abs=1e-9) and f["unrealized_pnl"] == 0
+    assert (f["trips"], f["wins"], f["losses"], f["win_rate"]) == (2, 1, 1, 0.5)
+    assert f["rr"] == pytest.approx(97.9 / 20.98)
+    # Peak 10000 (start), lowest equity 9899 at the mark: drawdown 1.01 %.
+    assert f["max_drawdown"] == pytest.approx(101 / 10_000) and f["max_drawdown_pct"] == pytest.approx(1.01)
+    assert f["fees_paid"] == pytest.approx(1.0 + 1.1 + 0.5 + 0.48)
+
+
+def test_open_position_is_marked_at_the_latest_mid() -> None:
+    t = PnlTracker(1_000.0)
+    t.add_fill(10, fill("BUY", 1.0, 100.0, 0.0, 1))
+    t.add_tick(20, "BTCUSDT", 104.0, 106.0)
+    f = t.figures()
+    assert f["unrealized_pnl"] == 5.0 and f["total_pnl"] == 5.0
+    assert f["open_positions"] == {"BTCUSDT": {"qty": 1.0, "avg_price": 100.0, "mark": 105.0}}
+
+
+def test_incremental_equals_one_pass_bit_for_bit_even_with_late_fills() -> None:
+    """Figures read every few events (with checkpoints and late fills forcing a restart) equal one pass."""
+    rng = random.Random(7)
+    events: list[tuple[str, int, Any]] = []
+    ts, held, n = 0, 0.0, 0
+    for _ in range(3000):
+        ts += rng.randint(0, 400_000)
+        sym = rng.choice(["BTCUSDT", "ETHUSDT"])
+        mid = 100 + rng.random() * 10
+        events.append(("tick", ts, (sym, mid - 0.01, mid + 0.01)))
+        if sym == "BTCUSDT" and rng.random() < 0.05:
+            n += 1
+            side = "SELL" if held > 0 and rng.random() < 0.5 else "BUY"
+            qty = held if side == "SELL" else 0.5
+            held = 0.0 if side == "SELL" else held + qty
+            late = rng.random() < 0.2  # the fill is written well after newer ticks (a lagging role)
+            events.append(("fill", ts - (50_000_000 if late else 0), fill(side, qty, mid, 0.01, n)))
+    live, offline = PnlTracker(100_000.0, settle_ms=600_000), PnlTracker(100_000.0)
+    for i, (kind, when, data) in enumerate(events):
+        for t in (live, offline):
+            if kind == "tick":
+                t.add_tick(when, *data)
+            else:
+                t.add_fill(when, data)
+        if i % 97 == 0:
+            live.figures()
+    assert live.figures() == offline.figures()
+    assert live.start_overs > 0 and offline.start_overs == 0  # the late fills did force replays
+    assert not compare_figures(live.figures(), offline.figures())
+
+
+def test_inconsistent_fills_raise() -> None:
+    t = PnlTracker(1_000.0)
+    t.add_fill(1, fill("SELL", 1.0, 100.0, 0.0, 1))
+    with pytest.raises(RiskBreach):
+        t.figures()
+
+
+def test_compare_figures_names_each_difference() -> None:
+    pf = Portfolio(1_000.0)
+    pf.apply_fill(fill("BUY", 1.0, 100.0, 0.1, 1))
+    good = pnl_figures(pf)
+    bad = {**good, "realized_pnl": 1.0, "trips": 3}
+    bad["open_positions"] = {"BTCUSDT": {**good["open_positions"]["BTCUSDT"], "qty": 2.0}}
+    diffs = compare_figures(bad, good)
+    assert len(diffs) == 3 and diffs[0].startswith("realized_pnl: metrics.json has 1.0")
+    assert any(d.startswith("open_positions.BTCUSDT.qty") for d in diffs)
+    assert compare_figures({**good, "equity": good["equity"] * (1 + 1e-12)}, good) == []
