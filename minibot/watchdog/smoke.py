@@ -1,6 +1,6 @@
 """runtime_smoke (R-Q1), a row of `nore gates`: a short real `nore run --sim`, then its run directory checked.
 
-The run is the real thing: `python -m minibot run --sim --duration 3m --speed 30 --var WORKDIR` as a child
+The run is the real thing: `python -m minibot run --sim --duration 3m --speed 30 --var WORKDIR/var` as a child
 process (every role a process, the embedded simulator on 127.0.0.1), about 15 s of wall time. The gate then
 requires, failing on the first problem with what was found:
 - the run ended cleanly (exit 0, no STOP);
@@ -79,7 +79,9 @@ def runtime_smoke_gate(workdir: Path) -> str:
     """Run the smoke run in `workdir` and check it; the one-line detail on PASS, GateFailed otherwise."""
     started = time.monotonic()
     run = _nore(
-        ["run", "--sim", "--duration", DURATION, "--speed", SPEED, "--var", str(workdir)], RUN_TIMEOUT_S, workdir
+        ["run", "--sim", "--duration", DURATION, "--speed", SPEED, "--var", str(workdir / "var")],
+        RUN_TIMEOUT_S,
+        workdir,
     )
     if run.returncode != 0:
         tail = " | ".join(run.stdout.strip().splitlines()[-4:] or run.stderr.strip().splitlines()[-4:])
