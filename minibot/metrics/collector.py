@@ -103,6 +103,7 @@ class MetricsCollector:
         self._last_write_ms: int | None = None
         self._last_snapshot_ms = self.start_ms
         self._snapshots: SegmentAppender | None = None
+        self.latest: dict[str, Any] | None = None  # the last document written (what Prometheus serves)
 
     @property
     def path(self) -> Path:
@@ -259,6 +260,7 @@ class MetricsCollector:
         """Rewrite metrics.json atomically; append a snapshot when one is due (always when `final`)."""
         doc = self.metrics(final)
         write_critical_json(self.path, doc)
+        self.latest = doc
         self._last_write_ms = self.now_ms
         if final or self.now_ms - self._last_snapshot_ms >= self.snapshot_interval_ms:
             self._append_snapshot(doc)
