@@ -17,7 +17,7 @@ from minibot.roles.request_journal import STEM, journal_folder
 from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_until
 
 # Faults start after the role processes are up and streaming (interpreter start ~0.5-1 s of real time).
-STARTUP_REAL_S = 2.0
+STARTUP_REAL_S = 3.0
 REQUIRED = ("symbol", "price", "bid", "ask", "bid_qty", "ask_qty", "kind", "exchange_ts", "trade_id", "recv_ns")
 
 
@@ -115,8 +115,8 @@ def test_malformed_frames_and_ws_drops_recover_without_id_gaps(tmp_path: Path, r
     scenario = {
         "version": 1,
         "faults": [
-            {"kind": "malformed_frames", "at_ms": start, "duration_ms": 8000, "every_n": 10},
-            {"kind": "ws_disconnect", "at_ms": start + 12_000, "duration_ms": 2000, "every_ms": 8000, "count": 3},
+            {"kind": "malformed_frames", "at_ms": start, "duration_ms": 30_000, "every_n": 10},
+            {"kind": "ws_disconnect", "at_ms": start + 40_000, "duration_ms": 2000, "every_ms": 8000, "count": 3},
         ],
     }
     run = make_run(tmp_path, speed=speed, scenario=scenario)
