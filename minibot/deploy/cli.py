@@ -18,7 +18,7 @@ from minibot.deploy.stage import StageRefused
 from minibot.deploy.stage import stage as stage_files
 from minibot.journal.atomic import file_lock
 
-_STAGING_HELP = "Staging root holding pending/, applied/, backups/ and deploy_journal.jsonl [default: TARGET/staging]."
+_STAGING_HELP = "Staging root holding pending/, applied/, backups/ and deploy_journal.jsonl (default: TARGET/staging)."
 
 
 def _refuse(what: str, problems: list[Problem], outcome: str) -> None:

@@ -216,7 +216,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
 
 def report(
     run_dir: Path = typer.Argument(..., help="The run directory (<var>/runs/<run_id>)."),
-    out: Path | None = typer.Option(None, "--out", help="Where to write the HTML [default: RUN_DIR/report.html]."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write the HTML (default: RUN_DIR/report.html)."),
 ) -> None:
     """Write one self-contained HTML report of a run (verdict, plots, trades, STOPs) and print its path.
 
