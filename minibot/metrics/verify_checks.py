@@ -29,6 +29,7 @@ CRITICAL_FILES = (
     ("roles/*/portfolio.json", False),
     ("*/metrics.json", False),  # the AI's folder (config ai.dir)
     (SIM_STATS, False),
+    ("watchdog/status.json", False),
 )
 
 
