@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up the project's own environment (.venv) and run NORE or the checks. Needs only Python >= 3.11.
 
-    python3 dev.py demo    # set up, then run NORE against the embedded simulator and print a summary
+    python3 dev.py demo    # set up, run NORE against the embedded simulator (30 run-minutes at 20x), verify it
     python3 dev.py test    # set up, then lint, type-check (Linux and Windows targets) and run the tests
     python3 dev.py setup   # only set up .venv
 
@@ -49,9 +49,24 @@ def setup() -> None:
     STAMP.write_text(wanted)
 
 
+DEMO_RUN = ("run", "--sim", "--duration", "30m", "--speed", "20", "--var", "var")
+
+
 def demo(extra: list[str]) -> int:
-    """Run NORE against the embedded simulator for a short, sped-up night."""
-    return _run(PY, "-m", "minibot", "gates", *extra)
+    """Run NORE against the embedded simulator for a short, sped-up night (30 run-minutes in ~90 s),
+    then verify the run. Extra arguments replace the run options, e.g. `dev.py demo run --sim --duration 2h`."""
+    args = [str(PY), "-m", "minibot", *(extra or DEMO_RUN)]
+    print("+", " ".join(args), flush=True)
+    run_dir = ""
+    with subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True, bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            if line.startswith("run_dir: "):
+                run_dir = line.split(": ", 1)[1].strip()
+    if proc.returncode != 0 or not run_dir:
+        return proc.returncode or 1
+    return _run(PY, "-m", "minibot", "verify", run_dir)
 
 
 def test(extra: list[str]) -> int:
