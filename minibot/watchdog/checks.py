@@ -81,18 +81,21 @@ class QueueWatch:
         return {name: counter.lines() for name, counter in self.counters.items()}
 
     def check(self, max_lag: int) -> Finding | None:
-        """Read every consumer's cursor (a damaged one is T3); STOP CONSUMER_LAG beyond `max_lag` lines."""
-        for name, total in self.counts().items():
-            paths = self.paths[name]
+        """Read every consumer's cursor (a damaged one is T3); STOP CONSUMER_LAG beyond `max_lag` lines.
+
+        Cursors are read before the queue is counted: consumers only move forward, so the count taken
+        after them is never behind any of them (the other order would race with a fast consumer).
+        """
+        for name, paths in self.paths.items():
+            lines: dict[str, int] = {}
             for consumer in self.consumers[name]:
                 path = paths.cursor(consumer)
-                if not path.exists():
-                    line = 0
-                else:
-                    try:
-                        line = Cursor.from_dict(read_critical_json(path)).line
-                    except NoreError as exc:
-                        return exc.reason_code, exc.detail
+                try:
+                    lines[consumer] = Cursor.from_dict(read_critical_json(path)).line if path.exists() else 0
+                except NoreError as exc:
+                    return exc.reason_code, exc.detail
+            total = self.counters[name].lines()
+            for consumer, line in lines.items():
                 if line > total:
                     return ReasonCode.CURSOR_DESYNC, f"{name}: {consumer} cursor at line {line}, queue has {total}"
                 if total - line > max_lag:

@@ -21,13 +21,6 @@ from minibot.watchdog.ending import EXIT_CLEAN, EXIT_ERROR, EXIT_USAGE
 from minibot.watchdog.options import RunOptions
 from minibot.watchdog.supervisor import SetupError, Supervisor
 
-RUN_HELP = """Run NORE: market data -> strategy -> risk -> paper execution, the AI and the watchdog, for the
-configured duration (7 h by default), then print a summary. It never sends a real order.
-
-Prints `run_dir: <path>` as soon as the run folder exists. Ctrl+C, or creating <run_dir>/control/stop, ends
-the run cleanly. Exit codes: 0 clean end; 2 config/usage error (nothing started); 3 STOP (reason printed);
-4 internal error."""
-
 
 def say(line: str) -> None:
     """Print one line at once (tools read `run_dir:` while the run goes on)."""
@@ -49,6 +42,9 @@ def run_command(options: RunOptions, out: Callable[[str], None] = say) -> int:
         return EXIT_CLEAN
     try:
         return supervisor.run()
+    except KeyboardInterrupt:  # Ctrl+C again while the run was already ending: it ends here, without a STOP
+        out("interrupted again while ending the run: the final metrics and summary may be missing")
+        return EXIT_CLEAN
     except Exception as exc:  # the supervisor's own failure: one line here, the traceback in its log
         logging.getLogger("nore.supervisor").exception("supervisor failed")
         out(f"error: internal error: {type(exc).__name__}: {exc}")
@@ -67,7 +63,14 @@ def run(
     speed: float = typer.Option(1.0, "--speed", help="Run every timer, duration and the simulator N times faster."),
     var: Path = typer.Option(Path("var"), "--var", help="The run goes under VAR/runs/<run_id>/."),
 ) -> None:
-    """Run NORE (exit codes: 0 clean, 2 config/usage error, 3 STOP, 4 internal error)."""
+    """Run NORE: market data -> strategy -> risk -> paper execution, the AI and the watchdog, then a summary.
+
+    It never sends a real order. Prints `run_dir: <path>` as soon as the run folder exists.
+
+    Ctrl+C, or creating <run_dir>/control/stop, ends the run cleanly (exit 0).
+
+    Exit codes: 0 clean end; 2 config/usage error; 3 STOP (reason printed); 4 internal error.
+    """
     options = RunOptions(
         config_path=config,
         sim=sim,
@@ -79,6 +82,3 @@ def run(
         var=var,
     )
     raise typer.Exit(run_command(options))
-
-
-run.__doc__ = RUN_HELP

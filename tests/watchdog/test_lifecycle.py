@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
 
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
-from tests.watchdog.runproc import NoreRun, heartbeat_pids, role_pid, run_env, status, wait_until, write_config
+from tests.watchdog.runproc import ROOT, NoreRun, heartbeat_pids, role_pid, run_env, status, wait_until, write_config
 
 FAKE_FILE_KEY = "NORE_TEST_FAKE_KEY_file_7f3a9c2e41d0"
 FAKE_ENV_KEY = "NORE_TEST_FAKE_KEY_env_b81e66d0a9c4"
@@ -27,6 +29,24 @@ def test_bad_config_exits_2_naming_the_key_and_writes_nothing(tmp_path: Path) ->
     bad_duration = NoreRun(tmp_path / "var", "--duration", "7 days")
     assert bad_duration.wait(60) == 2
     assert "--duration" in bad_duration.output
+    spec_command = subprocess.run(  # the spec's command is the same command
+        [
+            sys.executable,
+            "-m",
+            "minibot.nore_run_v1",
+            "--config",
+            "minibot/config/nore.v1.json",
+            "--var",
+            str(tmp_path / "var"),
+            "--speed",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert spec_command.returncode == 2 and "--speed: must be > 0" in spec_command.stdout
     assert not (tmp_path / "var").exists()
 
 

@@ -1,0 +1,167 @@
+"""A whole `nore run --sim` through the real processes and queues: memory, CPU and tick -> fill latency.
+
+Starts `python -m minibot run --sim --speed 1` with 20 symbols for 30 minutes (defaults), samples every
+role process (psutil, by the pid files the supervisor writes) every `--sample-s`, and at the end prints:
+- RSS per role at start (first sample after `--warmup-s`) and at the end, and the growth per hour;
+- CPU % per role (of one core) over the measured span;
+- tick -> fill latency p50 / p99 (wall-clock ms from a tick's receipt by market_role to the fill it caused
+  being written by execution_role, from the run's `timing` queue), against the 50 ms p99 target;
+- the baseline measured in the same run: the loopback REST ping round trip p50 of health_role's probes,
+  and the ratio tick -> fill p50 / ping p50 (how many loopback round trips the whole chain costs).
+
+Usage (the full benchmark takes 30 minutes):
+    .venv/bin/python bench/bench_run.py                        # 30 min, 20 symbols, speed 1
+    .venv/bin/python bench/bench_run.py --minutes 3 --keep     # shortened; keep the run folder
+Windows: .venv\\Scripts\\python.exe bench\\bench_run.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from minibot.config.loader import load_config, with_overrides
+from minibot.journal.atomic import read_critical_json
+from minibot.journal.layout import INBOX
+from minibot.journal.reader import decode_event, iter_lines
+from minibot.watchdog.procs import pid_file, run_roles
+
+ROOT = Path(__file__).resolve().parents[1]
+SYMBOLS = [
+    "BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "TRXUSDT", "LTCUSDT", "LINKUSDT",
+    "DOTUSDT", "AVAXUSDT", "ATOMUSDT", "UNIUSDT", "ETCUSDT", "XLMUSDT", "NEARUSDT", "FILUSDT", "APTUSDT", "BCHUSDT",
+]  # fmt: skip
+TARGET_P99_MS = 50.0
+MB = float(1 << 20)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100.0 * len(ordered) + 0.5) - 1))]
+
+
+class Sampler:
+    """RSS and CPU time of each role's current process, sampled over the run."""
+
+    def __init__(self, run_dir: Path, roles: list[str]) -> None:
+        self.run_dir = run_dir
+        self.roles = roles
+        self.first: dict[str, tuple[float, float, float, int]] = {}  # role -> (t, rss_mb, cpu_s, pid)
+        self.last: dict[str, tuple[float, float, float, int]] = {}
+
+    def sample(self) -> None:
+        """One sample of every role that is running."""
+        for role in self.roles:
+            path = pid_file(self.run_dir, role)
+            if not path.exists():
+                continue
+            pid = int(path.read_text())
+            try:
+                proc = psutil.Process(pid)
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    point = (time.monotonic(), proc.memory_info().rss / MB, times.user + times.system, pid)
+            except psutil.Error:
+                continue
+            if role not in self.first or self.first[role][3] != pid:
+                self.first[role] = point  # a restarted role starts a new span
+            self.last[role] = point
+
+
+def write_config(folder: Path, minutes: float, symbols: int) -> Path:
+    """The shipped config for the benchmark: duration, symbol count."""
+    cfg = with_overrides(
+        load_config(), {"duration_ms": int(minutes * 60_000), "binance": {"symbols": SYMBOLS[:symbols]}}
+    )
+    path = folder / "bench.json"
+    path.write_text(json.dumps(cfg), encoding="utf-8")
+    return path
+
+
+def tick_to_fill(run_dir: Path, run_id: str) -> list[float]:
+    """Every tick -> fill latency (ms) of the run's timing queue."""
+    out = []
+    for raw in iter_lines(run_dir / "queues" / "timing", INBOX):
+        payload = decode_event(raw.data, None, run_id=run_id)[1]["payload"]
+        if payload.get("kind") == "tick_to_fill":
+            out.append(float(payload["latency_ms"]))
+    return out
+
+
+def main() -> int:
+    """Run, sample, print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=30.0, help="run duration (run clock = wall at speed 1)")
+    ap.add_argument("--symbols", type=int, default=20, choices=range(1, len(SYMBOLS) + 1), metavar="1..20")
+    ap.add_argument("--speed", type=float, default=1.0)
+    ap.add_argument("--sample-s", type=float, default=10.0, help="wall seconds between samples")
+    ap.add_argument("--warmup-s", type=float, default=30.0, help="wall seconds before the start sample")
+    ap.add_argument("--keep", action="store_true", help="keep the run folder (printed)")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench_run_"))
+    config = write_config(work, args.minutes, args.symbols)
+    cmd = [sys.executable, "-m", "minibot", "run", "--sim", "--config", str(config), "--speed", str(args.speed)]
+    proc = subprocess.Popen([*cmd, "--var", str(work / "var")], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    first = proc.stdout.readline().strip()
+    if not first.startswith("run_dir: "):
+        print(f"nore run did not start: {first}{proc.stdout.read()}")
+        return 1
+    run_dir = Path(first.removeprefix("run_dir: "))
+    roles = run_roles(load_config(config))
+    sampler = Sampler(run_dir, roles)
+    started = time.monotonic()
+    while proc.poll() is None:
+        if time.monotonic() - started >= args.warmup_s:
+            sampler.sample()
+        time.sleep(min(args.sample_s, 1.0) if time.monotonic() - started < args.warmup_s else args.sample_s)
+    summary = proc.stdout.read()
+    run = read_critical_json(run_dir / "run.json")
+    metrics = read_critical_json(run_dir / "metrics.json")
+    latencies = tick_to_fill(run_dir, run["run_id"])
+    ping = metrics["binance"]["latency_ms"]
+    print(
+        f"nore run --sim, {args.symbols} symbols, {args.minutes:g} min at speed {args.speed:g} (exit {proc.returncode})"
+    )
+    print(summary.strip())
+    print(f"{'role':<16}{'rss start MB':>14}{'rss end MB':>12}{'growth MB/h':>13}{'cpu %':>8}")
+    for role in roles:
+        if role not in sampler.first:
+            print(f"{role:<16}  not sampled")
+            continue
+        t0, rss0, cpu0, _ = sampler.first[role]
+        t1, rss1, cpu1, _ = sampler.last[role]
+        span_h = max(t1 - t0, 1e-9) / 3600.0
+        cpu_pct = (cpu1 - cpu0) / max(t1 - t0, 1e-9) * 100.0
+        print(f"{role:<16}{rss0:>14.1f}{rss1:>12.1f}{(rss1 - rss0) / span_h:>13.1f}{cpu_pct:>8.1f}")
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    print(f"tick -> fill: {len(latencies)} fills, p50 {p50} ms, p99 {p99} ms (target p99 < {TARGET_P99_MS:g} ms)")
+    if p99 is not None:
+        print(f"  p99 / target = {p99 / TARGET_P99_MS:.2f}  ({'met' if p99 < TARGET_P99_MS else 'NOT met'})")
+    base = ping.get("p50")
+    if base and p50 is not None:
+        print(
+            f"baseline (same run): loopback REST ping p50 {base:.2f} ms; tick -> fill p50 / ping p50 = {p50 / base:.1f}"
+        )
+    if latencies:
+        print(f"  tick -> fill mean {statistics.fmean(latencies):.2f} ms, max {max(latencies):.2f} ms")
+    print(f"run folder: {run_dir}" + ("" if args.keep else " (removed)"))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if proc.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The acceptance night in CI: the full 7-hour duration at --speed 60 (about 7 minutes) on the synthetic
+market, through the real processes and queues, ends cleanly and `nore verify` says PASS (R-N1, R-Q5)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minibot.journal.atomic import read_critical_json
+from tests.watchdog.runproc import ROOT, NoreRun, status
+
+ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
+SEVEN_HOURS_MS = 7 * 3600 * 1000
+
+
+@pytest.mark.slow
+def test_full_seven_hour_night_at_speed_60_passes_verify(tmp_path: Path) -> None:
+    run = NoreRun(tmp_path / "var", "--sim", "--speed", "60")  # the config's duration: 7 h
+    try:
+        code = run.wait(600)
+    finally:
+        run.kill()
+    run_dir = run.run_dir()
+    assert code == 0, run.output
+    assert "ended: duration reached" in run.output and "STOP: none" in run.output
+    assert not (run_dir / "STOP.flag").exists()
+    doc = read_critical_json(run_dir / "run.json")
+    assert doc["config"]["duration_ms"] == SEVEN_HOURS_MS and doc["clock"]["speed"] == 60.0
+    roles = status(run_dir)["roles"]
+    for role in ROLES:  # each ran the whole night, or was restored by the watchdog and then did
+        entry = roles[role]
+        assert entry["starts"] == len(entry["restarts"]) + 1 and entry["exit_code"] == 0, (role, entry)
+    metrics = read_critical_json(run_dir / "metrics.json")
+    assert metrics["final"] and metrics["elapsed_s"] >= SEVEN_HOURS_MS / 1000
+    assert metrics["counts"]["market_ticks"] > 100_000
+    verify = subprocess.run(
+        [sys.executable, "-m", "minibot", "verify", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert verify.stdout.rstrip().endswith("PASS")
