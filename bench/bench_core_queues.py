@@ -1,0 +1,163 @@
+"""The trading core through the file queues: real role processes, journaling included (prints figures).
+
+Same ticks as bench/bench_core.py (BTCUSDT + ETHUSDT trades and bookTicker, real recording), but instead of
+wiring the cores in one process, strategy_role, risk_role and execution_role run as real processes
+(`python -m minibot.roles.<role> --run-dir RUN_DIR`) on a run directory with the shipped config (fsync
+group commit, input logs, acks, cursors, heartbeats, timing events, portfolio snapshots). A market_role
+stand-in publishes every tick as fast as it can once the three roles are up; the clock runs from the first
+publish until every role has consumed every line of each of its inputs (its input log covers it). The
+in-process chain of bench_core.py is measured in the same run on the same ticks, and the ratio printed.
+
+The roles run concurrently on their own clocks of arrival, so the risk layer sees ticks ahead of signals
+and refuses more of them as stale than the in-process chain, which feeds every output at once: the output
+counts are printed for both, the throughput is the point.
+
+Usage: python bench/bench_core_queues.py [--ticks N] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import orjson
+
+from bench.bench_core import core_run
+from minibot.journal.context import RunContext
+from minibot.journal.layout import INBOX
+from minibot.journal.reader import iter_lines
+from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
+from minibot.roles.runner import INPUT_LOG, queue_events, role_dir
+from tests.core.realdata import load_ticks, merge_ticks
+from tests.roles.core_run import make_run_dir, request_shutdown, start_role
+
+TIMEOUT_S = 600.0
+DOWNSTREAM = ("signals", "fills", "order_results", "order_intents")
+
+
+class Progress:
+    """Watches the input logs and output queues incrementally (new lines only, JSON decode without schema
+    checks: the roles verify what they read), so watching for the end takes little CPU from the roles."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self._pos: dict[tuple[str, str], tuple[int, int]] = {}
+        self.consumed: dict[tuple[str, str], int] = {}
+        self.lines: dict[str, int] = {}
+
+    def _new(self, folder: Path, stem: str) -> list[bytes]:
+        segment, offset = self._pos.get((str(folder), stem), (0, 0))
+        out = []
+        for raw in iter_lines(folder, stem, segment, offset):
+            out.append(raw.data)
+            segment, offset = raw.segment, raw.end
+        self._pos[(str(folder), stem)] = (segment, offset)
+        return out
+
+    def done(self, total_ticks: int) -> bool:
+        """True once every role has logged every line of each of its inputs as consumed."""
+        for role in CORE_ROLES:
+            for line in self._new(role_dir(self.ctx.run_dir, role), INPUT_LOG):
+                batch = orjson.loads(line.split(b":", 2)[2])["payload"]
+                self.consumed[(role, batch["queue"])] = batch["last_line"] + 1
+        for queue in DOWNSTREAM:
+            self.lines[queue] = self.lines.get(queue, 0) + len(self._new(self.ctx.queue_paths(queue).folder, INBOX))
+        if any(self.consumed.get((role, "market_ticks"), 0) < total_ticks for role in CORE_ROLES):
+            return False
+        return all(
+            self.consumed.get((role, q), 0) >= self.lines[q]
+            for role in CORE_ROLES
+            for q in ROLE_INPUTS[role]
+            if q in DOWNSTREAM
+        )
+
+
+def queue_run(ticks: list[dict[str, Any]]) -> tuple[float, float, Counter[str]]:
+    """(seconds until every role consumed everything, publish seconds, output counts) in a fresh run dir."""
+    with tempfile.TemporaryDirectory(prefix="nore-bench-") as tmp:
+        run_dir = Path(tmp)
+        ctx = make_run_dir(run_dir)
+        procs = [start_role(role, run_dir) for role in CORE_ROLES]
+        try:
+            deadline = time.monotonic() + 60
+            while {e["source"] for e in queue_events(ctx, "health")} < set(CORE_ROLES):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise SystemExit("the role processes did not start; see <run>/<role>.out")
+                time.sleep(0.05)
+            producer = ctx.producer("market_ticks", "market_role")
+            events = [producer.event("market_tick", t["payload"], ts=t["ts"], id_=t["id"]) for t in ticks]
+            t0 = time.perf_counter()
+            for i in range(0, len(events), 1000):
+                producer.publish(events[i : i + 1000])
+            published = time.perf_counter() - t0
+            producer.close()
+            deadline = time.monotonic() + TIMEOUT_S
+            progress = Progress(ctx)
+            while not progress.done(len(ticks)):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise SystemExit("the roles did not consume every tick in time")
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - t0
+            counts = Counter(
+                e["type"] for q in ("signals", "risk_actions", "order_intents", "fills") for e in queue_events(ctx, q)
+            )
+        finally:
+            request_shutdown(run_dir)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=60)
+                except Exception:
+                    proc.kill()
+                    proc.wait(timeout=30)
+    return elapsed, published, counts
+
+
+def main() -> None:
+    """Measure both, print the figures and the ratio."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ticks", type=int, default=0, help="use only the first N ticks (0 = all)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
+    args = ap.parse_args()
+    ticks = merge_ticks(load_ticks("BTCUSDT", True), load_ticks("ETHUSDT", True))
+    if args.ticks:
+        ticks = ticks[: args.ticks]
+    n = len(ticks)
+    gc.collect()
+    gc.disable()
+    try:
+        inproc_s, chain = min((core_run(ticks) for _ in range(args.repeat)), key=lambda r: r[0])
+    finally:
+        gc.enable()
+    runs = [queue_run(ticks) for _ in range(args.repeat)]
+    queue_s, publish_s, counts = min(runs, key=lambda r: r[0])
+    inproc_rate, queue_rate = n / inproc_s, n / queue_s
+    inproc_counts = Counter(e["type"] for e in chain.events)
+    print(f"ticks: {n} (BTCUSDT + ETHUSDT trades and bookTicker, real recording)")
+    # Four processes share the CPUs here, so the machine's other load weighs on the queue figure.
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"machine: {os.cpu_count()} CPUs{load}")
+    print(f"in-process chain (bench_core.py): {inproc_rate:,.0f} ticks/s")
+    print(f"  outputs: {dict(sorted(inproc_counts.items()))}")
+    print(
+        f"file queues, 3 role processes, journaling: {queue_rate:,.0f} ticks/s "
+        f"(market_role stand-in published at {n / publish_s:,.0f} ticks/s, overlapped)"
+    )
+    print(f"  outputs: {dict(sorted(counts.items()))}")
+    print(f"all queue runs (s): {', '.join(f'{r[0]:.2f}' for r in runs)}")
+    print(
+        f"ratio queues / in-process: {queue_rate / inproc_rate:.3f}  ({1e6 / queue_rate:.1f} us/tick vs "
+        f"{1e6 / inproc_rate:.2f} us/tick)"
+    )
+
+
+if __name__ == "__main__":
+    main()
