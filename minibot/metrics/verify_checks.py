@@ -66,7 +66,9 @@ def check_liveness(
     """Every role heartbeated for the whole run, or was restored (a new process) after going silent.
 
     `roles`: metrics' per-role figures (from the health journal). The run's end is the last heartbeat of
-    any role, or the first STOP (roles halt on it). A role whose last heartbeat is STOPPING ended cleanly.
+    any role, or the first STOP (roles halt on it). A role whose last heartbeat is STOPPING ended cleanly;
+    a gap that starts once the planned end is near (within the silence threshold) and ends in that same
+    process's final STOPPING beat is the run winding down (roles drain and exit stage by stage), not silence.
     """
     beats = {name: r for name, r in roles.items() if r.get("heartbeats")}
     if not beats:
@@ -77,9 +79,15 @@ def check_liveness(
         end_ms = min(end_ms, first_stop_ms)
     for name in sorted(expected - set(beats)):
         reasons.add(VerifyCode.ROLE_SILENT.value, f"{name} never sent a heartbeat")
+    planned_end = start_ms + duration_ms
     for name, r in sorted(beats.items()):
         for gap in r.get("gaps", []):
-            if not gap["restored"] and (first_stop_ms is None or gap["from_ms"] < first_stop_ms):
+            winding_down = (
+                gap["from_ms"] >= planned_end - silent_ms
+                and gap["to_ms"] == r["last_heartbeat_ms"]
+                and r.get("last_state") == "STOPPING"
+            )
+            if not gap["restored"] and not winding_down and (first_stop_ms is None or gap["from_ms"] < first_stop_ms):
                 reasons.add(
                     VerifyCode.ROLE_SILENT.value,
                     f"{name} sent no heartbeat for {gap['gap_s']:.1f} s (run clock {gap['from_ms']}..{gap['to_ms']}) "

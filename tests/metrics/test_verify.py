@@ -169,3 +169,19 @@ def test_run_ended_early_and_unreadable_dirs(tmp_path: Path, clean: RunBuilder) 
     assert result.exit_code == 2 and "no such directory" in result.output
     result = runner.invoke(app, ["verify", "--json", str(tmp_path)])
     assert result.exit_code == 2 and json.loads(result.output)["verdict"] == "ERROR"
+
+
+def test_quiet_while_winding_down_is_not_silence(tmp_path: Path) -> None:
+    """Beats stop 65 s into a 120 s run (within the 60 s threshold of the planned end) and the same process
+    ends with STOPPING 20 s after the planned end: the run winding down. Ending on OK instead: silence."""
+    for last_state in ("STOPPING", "OK"):
+        b = RunBuilder(tmp_path / last_state)
+        populate(b, silent=("strategy_role", T0 + 70_000, END + 1))
+        b.heartbeat("strategy_role", END + 20_000, last_state)
+        finish(b)
+        found = codes(b.run_dir)
+        if last_state == "STOPPING":
+            assert found == {}
+        else:
+            assert list(found) == [VerifyCode.ROLE_SILENT.value]
+            assert found["ROLE_SILENT"][0].startswith("strategy_role sent no heartbeat for 75.0 s")
