@@ -8,7 +8,8 @@ Run from the repository root:
 Everything is a real process, as in `nore run --sim`: the simulator (`python -m minibot.sim`) and
 `python -m minibot.roles.market_role --run-dir RUN` with a run directory written like the supervisor's
 (run.json with the shipped config, pointed at the simulator, streams = bookTicker only). The `binance`
-schema caps a production config at 50 symbols; the bench writes run.json directly to follow the issue's 200.
+schema caps a production config at 50 symbols; the bench writes run.json directly to follow the issue's 200,
+and relaxes the REST timeout and unreachable threshold so a loaded machine cannot STOP a measurement.
 Each synthetic symbol updates its book every 100 ms of run clock, so offered = symbols x 10 x speed.
 
 Per row: messages/s offered, the simulator's own sent rate (/sim/stats: the baseline measured in the same
@@ -93,7 +94,11 @@ def write_run(run_dir: Path, base: str, symbols: list[str], speed: float, confla
         symbols=symbols,
         streams=["bookTicker"],
         conflation_ms=conflation_ms,
+        # Speed compresses run-clock timeouts too (10 s at speed 10 is 1 s of real time): on a loaded machine
+        # the health policy could STOP the measurement. Health is not what this bench measures.
+        rest_timeout_s=60,
     )
+    config["binance"]["health"]["unreachable_threshold_ms"] = 24 * 3_600_000
     command_line = f"nore run --run-dir {run_dir}"
     run = {
         "run_id": new_run_id(),
