@@ -220,9 +220,14 @@ def report(
 ) -> None:
     """Write one self-contained HTML report of a run (verdict, plots, trades, STOPs) and print its path.
 
-    Exit 0 when written; 1 when RUN_DIR is not a run directory (no run.json).
+    Exit 0 when written; 1 when RUN_DIR is not a run directory (no run.json) or the file cannot be written.
     """
     if not (Path(run_dir) / "run.json").is_file():
         typer.echo(f"{run_dir}: not a run directory (no run.json)", err=True)
         raise typer.Exit(1)
-    typer.echo(str(write_report(run_dir, out)))
+    try:
+        written = write_report(run_dir, out)
+    except OSError as exc:
+        typer.echo(f"cannot write the report: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(str(written))

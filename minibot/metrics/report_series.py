@@ -20,6 +20,7 @@ from minibot.execution.portfolio import Portfolio
 from minibot.metrics.report_data import RunData
 from minibot.metrics.report_plots import Lane, Marker, Series
 from minibot.metrics.report_svg import PALETTE, STATE_COLORS
+from minibot.reasons import NoreError
 
 EQUITY_SAMPLES = 1000
 RATE_BUCKETS = 180
@@ -83,7 +84,14 @@ def equity_curve(data: RunData) -> EquityCurve:
                 next_sample = ticks.ts[i] + step
             i += 1
         else:
-            trip = pf.apply_fill(fills[j]["payload"])
+            try:
+                trip = pf.apply_fill(fills[j]["payload"])
+            except NoreError as exc:
+                # Only a damaged fills journal gets here (a line left out makes a later fill impossible):
+                # the curve ends at the last fill that could be booked; the reason is listed in the report.
+                data.problem(f"equity curve ends at fill {fills[j]['id']}: {exc.reason_code.value} {exc.detail}")
+                curve.portfolio = None  # a partial account: the headline then shows metrics.json's figures only
+                return curve
             if trip is not None:
                 curve.trip_pnl[fills[j]["id"]] = trip
             sample(fill_time[j])
