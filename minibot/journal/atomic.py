@@ -119,7 +119,13 @@ def read_critical_json(path: Path | str) -> Any:
 
 @contextlib.contextmanager
 def file_lock(path: Path | str, timeout_s: float = 30.0) -> Iterator[None]:
-    """Exclusive cross-process lock on `path` (created if missing); portalocker works on Windows and POSIX."""
-    lock = portalocker.Lock(str(path), mode="a", timeout=timeout_s, flags=portalocker.LOCK_EX)
+    """Exclusive cross-process lock on `path` (created if missing); portalocker works on Windows and POSIX.
+
+    Non-blocking attempts retried until `timeout_s` (a blocking lock would ignore the timeout and could wait
+    forever); raises portalocker.LockException when the lock stays taken.
+    """
+    lock = portalocker.Lock(
+        str(path), mode="a", timeout=timeout_s, check_interval=0.05, flags=portalocker.LOCK_EX | portalocker.LOCK_NB
+    )
     with lock:
         yield

@@ -47,3 +47,13 @@ def test_foreign_or_edited_content_is_detected(tmp_path: Path) -> None:
     target.write_bytes(b'{"a": 1}')
     with pytest.raises(NonAtomicWrite, match="exactly 'sha256' and 'data'"):
         read_critical_json(target)
+
+
+def test_file_lock_times_out_instead_of_waiting_forever(tmp_path: Path) -> None:
+    import portalocker
+
+    from minibot.journal.atomic import file_lock
+
+    lock_path = tmp_path / "x.lock"
+    with file_lock(lock_path), pytest.raises(portalocker.LockException), file_lock(lock_path, timeout_s=0.2):
+        pass
