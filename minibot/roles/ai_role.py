@@ -4,6 +4,7 @@
 `minibot.ai.env.ai_role_environment` (scrubbed). It reads only `ai_readable_queues` (market_ticks, fills)
 as the declared consumer `ai_role`, drives `AiEngine`, and writes only:
 - `ai_recommendation` events to its own `ai_recommendations` queue (random UUID4 ids, `ts` = the cause's);
+  training is due on the run clock, its window ending at min(run clock, newest event time read);
 - `<run>/<ai.dir>/`: the engine's dataset, snapshots and `active.json`, the `ai_model_event` journal
   `model_events.jsonl` and `metrics.json` (critical JSON of `AiEngine.ai_metrics()`, every
   `metrics.interval_s` of run clock and at exit);
@@ -14,7 +15,8 @@ and compared like a pure core's (RoleRunner). Instead a restarted ai_role reads 
 `ai_recommendations` queue and never answers a `cause_id` twice. A kill between publishing a batch's
 recommendations and acking its inputs re-delivers at most one batch per input queue, and every input
 yields at most one recommendation, so the tail it reads (`batch_max_events` per input queue) covers it.
-At start it also refuses to run (AI_ISOLATION_BREACH) if its process has loaded trading or network code.
+At start it also refuses to run (AI_ISOLATION_BREACH) if its process has loaded trading or network code,
+and it lowers its own CPU priority so that on a busy machine the trading roles are scheduled first.
 The strategy journals the recommendations it consumed in its input log, so replay of the trading core
 stays exact whatever the AI did.
 """
@@ -27,6 +29,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from minibot.ai.engine import AiEngine, AiIsolationBreach
 from minibot.ai.isolation import loaded_forbidden_modules
@@ -45,6 +49,7 @@ ROLE = "ai_role"
 OUTPUT_QUEUE = "ai_recommendations"
 MODEL_EVENTS = "model_events"
 METRICS_FILE = "metrics.json"
+NICE = 10
 _TAIL_CHUNK = 1 << 16
 
 
@@ -134,6 +139,7 @@ class AiRole:
         self.metrics_interval_ms = float(env.config["metrics"]["interval_s"]) * 1000
         self._next_metrics_ms = 0.0
         self.duplicates_skipped = 0
+        self._data_ms: int | None = None  # newest event time read: where the training window ends
         inputs = input_queues()
         self._window = int(ctx.queues.get("batch_max_events", 1000)) * len(inputs)
         self._answered = answered_causes(ctx, self._window)
@@ -142,10 +148,11 @@ class AiRole:
         self.producer = ctx.producer(OUTPUT_QUEUE, ROLE)
         self.consumers: list[Consumer] = [ctx.consumer(q, ROLE) for q in inputs]
         env.log.info(
-            "ai_role started: reads %s, %d recent causes already answered, active model %s",
+            "ai_role started: reads %s, %d recent causes already answered, active model %s, priority %s",
             inputs,
             len(self._answered),
             self.engine.active.version if self.engine.active else None,
+            psutil.Process().nice(),
         )
 
     def run_once(self) -> int:
@@ -157,13 +164,18 @@ class AiRole:
                 continue
             out = []
             for record in records:
+                ts = int(record.event["ts"])
+                self._data_ms = ts if self._data_ms is None else max(self._data_ms, ts)
                 for rec in self.engine.on_event(record.event):
-                    out.extend(self._new_recommendation(rec, int(record.event["ts"])))
+                    out.extend(self._new_recommendation(rec, ts))
             self.producer.publish(out)
             consumer.ack()
             handled += len(records)
         now = self.env.clock.now_ms()
-        self.engine.maybe_train(now)
+        if self._data_ms is not None:
+            # The training window ends at the data read so far: a lagging ai_role (busy machine, low
+            # priority) must not train on a run-clock window that excludes everything it has.
+            self.engine.maybe_train(min(now, self._data_ms))
         if now >= self._next_metrics_ms:
             self.write_metrics(now)
         return handled
@@ -208,8 +220,23 @@ class AiRole:
             self.journal.close()
 
 
+def lower_priority() -> str:
+    """Run below the trading roles: on a busy machine the scheduler serves the core chain first.
+
+    A process may always lower its own priority (no privilege needed). Windows: BELOW_NORMAL priority
+    class; elsewhere: nice +10. Returns what was set, for the log.
+    """
+    me = psutil.Process()
+    if sys.platform == "win32":
+        me.nice(psutil.BELOW_NORMAL_PRIORITY_CLASS)
+        return "BELOW_NORMAL_PRIORITY_CLASS"
+    me.nice(max(me.nice(), NICE))
+    return f"nice {me.nice()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m minibot.roles.ai_role --run-dir RUN_DIR`."""
+    lower_priority()
     return role_main(ROLE, AiRole, argv)
 
 

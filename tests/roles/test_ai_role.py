@@ -6,8 +6,11 @@ from __future__ import annotations
 import base64
 import random
 import re
+import sys
 import time
 from pathlib import Path
+
+import psutil
 
 from minibot.ai.env import ai_role_environment
 from minibot.contracts.envelope import encode_event
@@ -85,6 +88,8 @@ def test_ai_role_trains_gates_and_recommends_in_a_scrubbed_process(tmp_path: Pat
     assert not [k for k in child_env if re.search("KEY|SECRET|TOKEN|BINANCE", k, re.IGNORECASE)]
     assert not [k for k, v in child_env.items() if str(secrets_file) in v]
     assert child_env["NORE_ROLE"] == "ai_role" and child_env["NORE_RUN_ID"] == run.ctx.run_id
+    if sys.platform != "win32":
+        assert psutil.Process(proc.pid).nice() >= 10  # below the trading roles
 
     published = feeder.finish()
 
@@ -152,8 +157,8 @@ def test_kill_9_at_random_moments_then_restart_keeps_store_consistent_and_answer
     wait_for("every tick acked", lambda: _acked(run, len(published)), proc, run, 60)
     assert shutdown(run, proc) == EXIT_OK
 
-    complete, active = check_store(run)
-    assert complete and active is not None
+    complete, _ = check_store(run)
+    assert complete, "rounds every 2 s of run clock should have written snapshots"
     causes = _causes(run)
     assert causes and len(causes) == len(set(causes)) and set(causes) <= set(published)
     assert verify_path(run.ai_dir / "model_events.jsonl").ok
