@@ -149,23 +149,33 @@ class MetricsCollector:
             self.timings.add(p)
 
     def _sample_roles(self, roles: Mapping[str, Any]) -> None:
+        """The supervisor's view per role, plus RSS / CPU of its live process. A process that has ended
+        keeps its last sample (`sampled_ms` says when) and the peak RSS seen over the run."""
         pids: set[int] = set()
         for name, status in roles.items():
             pid = _get(status, "pid")
             alive = bool(_get(status, "alive"))
             started = _get(status, "started_ms")
+            previous = self._roles.get(name, {})
             entry: dict[str, Any] = {
                 "alive": alive,
                 "pid": pid,
                 "restarts": _get(status, "restarts"),
                 "started_ms": started,
                 "uptime_s": max(0, self.now_ms - int(started)) / 1000.0 if alive and started is not None else 0.0,
+                "rss_mb": previous.get("rss_mb"),
+                "cpu_pct": previous.get("cpu_pct"),
+                "peak_rss_mb": previous.get("peak_rss_mb"),
+                "sampled_ms": previous.get("sampled_ms"),
             }
             if alive and pid is not None:
                 pids.add(int(pid))
-                entry.update(self._sampler.sample(int(pid)))
-            else:
-                entry.update({"rss_mb": None, "cpu_pct": None})
+                sample = self._sampler.sample(int(pid))
+                if sample["rss_mb"] is not None:
+                    peak = entry["peak_rss_mb"]
+                    entry.update(sample, sampled_ms=self.now_ms, peak_rss_mb=max(peak or 0.0, sample["rss_mb"]))
+                else:
+                    entry["process_error"] = sample["process_error"]
             self._roles[name] = entry
         self._sampler.forget_except(pids)
 

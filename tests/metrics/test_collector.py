@@ -68,7 +68,13 @@ def test_figures_of_a_constructed_run(tmp_path: Path) -> None:
         "STOPPING",
         0,
     )
-    assert (r["pid"], r["alive"], r["restarts"], r["rss_mb"]) == (PID["market_role"], False, 0, None)
+    assert (r["pid"], r["alive"], r["restarts"], r["rss_mb"], r["peak_rss_mb"]) == (
+        PID["market_role"],
+        False,
+        0,
+        None,
+        None,
+    )
     assert m["stops"]["count"] == 0 and m["stops"]["share"] == 0.0 and m["final"] is True
     assert read_critical_json(b.run_dir / "metrics.json") == m
     assert "ai" not in m
@@ -144,11 +150,23 @@ def test_process_figures_of_a_live_pid(tmp_path: Path) -> None:
     roles = roles_view(alive=True)
     roles["market_role"]["pid"] = os.getpid()
     roles["strategy_role"]["pid"] = None
+    roles["risk_role"]["pid"] = 2**22 + 12345  # above Linux's pid_max, and no such Windows pid here either
     c.update(T0 + 5000, roles)
     sum(i * i for i in range(200_000))  # some CPU between two samples
     c.update(T0 + 10_000, roles)
     r = c.metrics()["roles"]
-    assert r["market_role"]["rss_mb"] > 1.0 and r["market_role"]["cpu_pct"] >= 0.0
-    assert r["market_role"]["uptime_s"] == 10.0
+    market = r["market_role"]
+    assert market["rss_mb"] > 1.0 and market["cpu_pct"] >= 0.0 and market["peak_rss_mb"] >= market["rss_mb"]
+    assert (market["uptime_s"], market["sampled_ms"]) == (10.0, T0 + 10_000)
     assert r["strategy_role"]["rss_mb"] is None and r["strategy_role"]["alive"] is True
+    assert r["risk_role"]["rss_mb"] is None and "NoSuchProcess" in r["risk_role"]["process_error"]
+    roles["market_role"]["alive"] = False  # the process ended: its last sample and peak stay in the figures
+    c.update(T0 + 15_000, roles)
+    ended = c.metrics()["roles"]["market_role"]
+    assert ended["alive"] is False and ended["uptime_s"] == 0.0
+    assert (ended["rss_mb"], ended["peak_rss_mb"], ended["sampled_ms"]) == (
+        market["rss_mb"],
+        market["peak_rss_mb"],
+        T0 + 10_000,
+    )
     b.close()
