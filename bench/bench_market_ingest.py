@@ -80,7 +80,7 @@ def stop_proc(proc: subprocess.Popen[Any]) -> None:
 
 def sim_stats(base: str) -> dict[str, Any]:
     """The simulator's /sim/stats document."""
-    with urllib.request.urlopen(base + "/sim/stats", timeout=10) as resp:
+    with urllib.request.urlopen(base + "/sim/stats", timeout=30) as resp:
         stats: dict[str, Any] = json.loads(resp.read())
     return stats
 
