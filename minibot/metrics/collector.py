@@ -231,14 +231,18 @@ class MetricsCollector:
             doc["ai"] = self._ai_metrics(ai)
         return doc
 
-    @staticmethod
-    def _ai_metrics(path: Path) -> dict[str, Any]:
-        """ai_role's own metrics. A damaged file raises NonAtomicWrite (T3); a read refused while ai_role
-        replaces it (Windows sharing violation) is shown as an error in the section, and read again next time."""
+    def _ai_metrics(self, path: Path) -> dict[str, Any]:
+        """ai_role's own metrics. A damaged file raises NonAtomicWrite (T3) when strict and is reported in the
+        section when lenient; a read refused while ai_role replaces the file (Windows sharing violation) is
+        shown as an error in the section and read again next time."""
         try:
             data: dict[str, Any] = read_critical_json(path)
         except OSError as exc:
             return {"error": f"{path} not readable just now: {exc}"}
+        except NoreError as exc:
+            if self.strict:
+                raise
+            return {"error": f"{exc.reason_code.value}: {exc.detail}"}
         return data
 
     def _pnl_figures(self) -> dict[str, Any]:

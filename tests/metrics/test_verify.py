@@ -185,3 +185,15 @@ def test_quiet_while_winding_down_is_not_silence(tmp_path: Path) -> None:
         else:
             assert list(found) == [VerifyCode.ROLE_SILENT.value]
             assert found["ROLE_SILENT"][0].startswith("strategy_role sent no heartbeat for 75.0 s")
+
+
+def test_damaged_ai_metrics_is_a_reason_not_a_crash(clean: RunBuilder) -> None:
+    ai = clean.run_dir / "ai" / "metrics.json"
+    ai.parent.mkdir()
+    write_critical_json(ai, {"active_version": None, "dataset_rows": 12})
+    assert codes(clean.run_dir) == {}
+    assert verify_run(clean.run_dir).metrics["ai"] == {"active_version": None, "dataset_rows": 12}
+    ai.write_bytes(ai.read_bytes()[:-10])
+    verdict = verify_run(clean.run_dir)
+    assert [r.code for r in verdict.reasons] == [ReasonCode.NON_ATOMIC_WRITE.value]
+    assert verdict.metrics["ai"]["error"].startswith("NON_ATOMIC_WRITE")
