@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 import typer
 
+from minibot.config.loader import validate_config
 from minibot.journal.atomic import read_critical_json
 from minibot.metrics.collector import METRICS_FILE, MetricsCollector
 from minibot.metrics.verdict import Reason, Reasons
@@ -36,7 +37,7 @@ from minibot.metrics.verify_checks import (
     read_critical,
 )
 from minibot.metrics.verify_journals import check_identity, check_integrity
-from minibot.reasons import NonAtomicWrite
+from minibot.reasons import ConfigInvalid, NonAtomicWrite
 
 PASS = "PASS"
 FAIL = "FAIL"
@@ -93,6 +94,10 @@ def load_run(run_dir: Path, reasons: Reasons) -> dict[str, Any] | None:
     missing = [k for k in RUN_KEYS if not isinstance(run, dict) or k not in run]
     if missing:
         raise RunUnreadable(f"{path}: lacks {missing}; not a run.json written by nore run")
+    try:
+        validate_config(run["config"], f"{path} config")
+    except ConfigInvalid as exc:
+        raise RunUnreadable(exc.detail) from None
     return dict(run)
 
 
@@ -185,7 +190,9 @@ def verify(
     """Verify a run against R-Q5 and print PASS / FAIL with every reason. Exit 0 only on PASS."""
     try:
         verdict = verify_run(run_dir)
-    except RunUnreadable as exc:
+    except Exception as exc:  # unreadable run (or a bug): one clear line, exit 2, never a traceback
+        if not isinstance(exc, RunUnreadable):
+            exc = RunUnreadable(f"internal error verifying {run_dir}: {type(exc).__name__}: {exc}")
         if as_json:
             doc = {
                 "verdict": "ERROR",

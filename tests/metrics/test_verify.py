@@ -197,3 +197,11 @@ def test_damaged_ai_metrics_is_a_reason_not_a_crash(clean: RunBuilder) -> None:
     verdict = verify_run(clean.run_dir)
     assert [r.code for r in verdict.reasons] == [ReasonCode.NON_ATOMIC_WRITE.value]
     assert verdict.metrics["ai"]["error"].startswith("NON_ATOMIC_WRITE")
+
+
+def test_run_json_with_an_invalid_config_is_unreadable(clean: RunBuilder) -> None:
+    run = read_critical_json(clean.run_dir / "run.json")
+    del run["config"]["metrics"]["max_error_rate"]
+    write_critical_json(clean.run_dir / "run.json", run)
+    result = runner.invoke(app, ["verify", str(clean.run_dir)])
+    assert result.exit_code == 2 and "metrics: 'max_error_rate' is a required property" in result.output
