@@ -42,8 +42,8 @@ def run_command(options: RunOptions, out: Callable[[str], None] = say) -> int:
         return EXIT_CLEAN
     try:
         return supervisor.run()
-    except KeyboardInterrupt:  # Ctrl+C again while the run was already ending: it ends here, without a STOP
-        out("interrupted again while ending the run: the final metrics and summary may be missing")
+    except KeyboardInterrupt:  # Ctrl+C while starting, or again while ending: no STOP, but no final files
+        out("interrupted: the run ended without its final metrics and summary")
         return EXIT_CLEAN
     except Exception as exc:  # the supervisor's own failure: one line here, the traceback in its log
         logging.getLogger("nore.supervisor").exception("supervisor failed")

@@ -124,6 +124,23 @@ class Supervisor:
             "run %s starting: roles %s, sim=%s, speed=%s", run_id, self.roles, self.options.sim, self.options.speed
         )
         try:
+            return self._run(run_id)
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """The supervisor is failing outside the normal ending: nothing it started may outlive it."""
+        log.error("abandoning the run: killing every role and the simulator")
+        for proc in self.procs.values():
+            proc.finished = True
+            proc.kill()
+            proc.close()
+        if self.sim is not None:
+            self.sim.stop()
+
+    def _run(self, run_id: str) -> int:
+        try:
             anchor, sim = self._start_clock()
         except SimulatorFailed as exc:
             self.say(f"error: {exc}")
