@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
+
+from minibot.config.loader import default_config_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,6 @@ class BinanceConfig:
 
 
 def default_section() -> dict[str, Any]:
-    """The shipped defaults of the `binance` section (config/defaults/binance.json)."""
-    text = resources.files("minibot.config").joinpath("defaults", "binance.json").read_text(encoding="utf-8")
-    section: dict[str, Any] = json.loads(text)
+    """The shipped `binance` section (of minibot/config/nore.v1.json)."""
+    section: dict[str, Any] = json.loads(default_config_path().read_text(encoding="utf-8"))["binance"]
     return section

@@ -21,9 +21,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from minibot.config.loader import default_config_path
+
 REPO = Path(__file__).resolve().parents[2]
 BINANCE_DIR = REPO.parent / "shared" / "data" / "binance"
-DEFAULTS = REPO / "minibot" / "config" / "defaults" / "ai.json"
 HALF_TICK = 0.01
 
 
@@ -95,7 +96,7 @@ def merged(*streams: Any) -> Iterator[dict[str, Any]]:
 
 def ai_cfg(*layers: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
     """The shipped `ai` defaults with layers then overrides merged on top (nested dicts merge)."""
-    cfg = json.loads(DEFAULTS.read_text(encoding="utf-8"))
+    cfg = json.loads(default_config_path().read_text(encoding="utf-8"))["ai"]
     for layer in (*layers, overrides):
         cfg = _merge(cfg, layer)
     return cfg

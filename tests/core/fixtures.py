@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-from importlib import resources
 from typing import Any
 
+from minibot.config.loader import default_config_path
 from minibot.execution.filters import SymbolFilters, filters_from_exchange_info
 
 # The filters Binance spot publishes for these symbols (tick, step, minNotional as of 2024).
@@ -51,9 +51,8 @@ EXCHANGE_INFO: dict[str, Any] = {
 
 
 def default_section(name: str) -> dict[str, Any]:
-    """A fresh copy of `minibot/config/defaults/<name>.json`."""
-    text = resources.files("minibot.config").joinpath("defaults", f"{name}.json").read_text(encoding="utf-8")
-    return copy.deepcopy(json.loads(text))
+    """A fresh copy of section `name` of the shipped minibot/config/nore.v1.json."""
+    return copy.deepcopy(json.loads(default_config_path().read_text(encoding="utf-8"))[name])
 
 
 def exchange_filters() -> dict[str, SymbolFilters]:
