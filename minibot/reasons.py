@@ -83,13 +83,11 @@ class RejectCode(StrEnum):
     KILL_SWITCH = "KILL_SWITCH"
     INSUFFICIENT_CASH = "INSUFFICIENT_CASH"
     NO_POSITION = "NO_POSITION"
-    NO_MARKET_DATA = "NO_MARKET_DATA"
     FILTER_PRICE = "FILTER_PRICE"
     FILTER_LOT_SIZE = "FILTER_LOT_SIZE"
     FILTER_MIN_NOTIONAL = "FILTER_MIN_NOTIONAL"
     FILTER_MAX_NOTIONAL = "FILTER_MAX_NOTIONAL"
     UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
-    INVALID_ORDER = "INVALID_ORDER"
 
 
 class DeployCode(StrEnum):
@@ -171,12 +169,6 @@ class CursorDesync(NoreError):
     reason_code = ReasonCode.CURSOR_DESYNC
 
 
-class CmdlineHashInvalid(NoreError):
-    """cmdline_hash missing or malformed (R-T7)."""
-
-    reason_code = ReasonCode.CMDLINE_HASH_MALFORMED
-
-
 class ConfigInvalid(NoreError):
     """The configuration file is invalid: names the key path and what was expected."""
 
@@ -187,9 +179,3 @@ class RiskBreach(NoreError):
     """A risk limit is breached beyond refusal: the run must STOP (R-T5, R-K4)."""
 
     reason_code = ReasonCode.RISK_MAX_DRAWDOWN
-
-
-class StopRequested(NoreError):
-    """STOP.flag exists: the caller must halt at once."""
-
-    reason_code = ReasonCode.OPERATOR_KILL_SWITCH
