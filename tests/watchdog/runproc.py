@@ -132,3 +132,16 @@ def queue_events(run_dir: Path, queue: str) -> list[dict[str, Any]]:
 def run_env(**extra: str) -> dict[str, str]:
     """This process's environment plus `extra`."""
     return {**os.environ, **extra}
+
+
+def nore_verify(run_dir: Path) -> tuple[int, dict[str, Any]]:
+    """`nore verify --json RUN_DIR` in its own process: exit code and the verdict document."""
+    done = subprocess.run(
+        [sys.executable, "-m", "minibot", "verify", "--json", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    doc: dict[str, Any] = json.loads(done.stdout)
+    return done.returncode, doc

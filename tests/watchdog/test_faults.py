@@ -9,7 +9,7 @@ from minibot.journal.atomic import file_lock
 from minibot.journal.layout import QueuePaths
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
-from tests.watchdog.runproc import NoreRun, heartbeat_pids, wait_until
+from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, wait_until
 
 CORE = ["market_role", "strategy_role", "risk_role", "execution_role"]
 
@@ -40,6 +40,9 @@ def test_binance_outage_longer_than_the_threshold_stops_the_run(tmp_path: Path) 
     sim_stats = json.loads((run_dir / "sim_stats.json").read_text())["data"]
     assert "nore_not_final" in sim_stats and sim_stats["violations_total"] == 0
     assert verify_path(run_dir / "queues").ok
+    code, verdict = nore_verify(run_dir)
+    assert code == 1 and verdict["verdict"] == "FAIL", verdict["reasons"]
+    assert any("BINANCE_UNREACHABLE" in f"{r['code']} {r['detail']}" for r in verdict["reasons"]), verdict["reasons"]
 
 
 def test_corrupted_queue_line_stops_the_run_with_a_t2_reason(tmp_path: Path) -> None:
@@ -62,3 +65,5 @@ def test_corrupted_queue_line_stops_the_run_with_a_t2_reason(tmp_path: Path) -> 
     assert (paths.folder / "deadletter.jsonl").stat().st_size > 0
     report = verify_path(run_dir / "queues")
     assert report.problems and {p.reason_code for p in report.problems} == {"LINE_HASH_MISMATCH"}
+    code, verdict = nore_verify(run_dir)
+    assert code == 1 and any("LINE_HASH_MISMATCH" in f"{r['code']} {r['detail']}" for r in verdict["reasons"])

@@ -15,6 +15,7 @@ from minibot.journal.verify import verify_path
 from tests.watchdog.runproc import (
     NoreRun,
     heartbeat_pids,
+    nore_verify,
     queue_events,
     role_pid,
     status,
@@ -38,12 +39,13 @@ def _kill_and_wait_for_restore(run_dir: Path, role: str) -> None:
 
 
 def test_kill_9_of_each_role_is_restored_without_loss_or_duplicates(tmp_path: Path) -> None:
-    run = NoreRun(tmp_path / "var", "--sim", "--speed", "20", "--duration", "25m")
+    run = NoreRun(tmp_path / "var", "--sim", "--speed", "20", "--duration", "20m")
     try:
         run_dir = run.run_dir()
         wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 60, "a heartbeat from every role")
         for role in ROLES:
             _kill_and_wait_for_restore(run_dir, role)
+        assert run.proc.poll() is None, "every kill and restore happened during the run"
         code = run.wait(180)
     finally:
         run.kill()
@@ -64,6 +66,9 @@ def test_kill_9_of_each_role_is_restored_without_loss_or_duplicates(tmp_path: Pa
     assert intents and all(results[c] == 1 for c in intents), "every order_intent answered exactly once"
     metrics = read_critical_json(run_dir / "metrics.json")
     assert metrics["final"] and all(metrics["roles"][r]["restarts"] == 1 for r in ROLES)
+    code, verdict = nore_verify(run_dir)
+    assert code == 0 and verdict["verdict"] == "PASS", verdict["reasons"]
+    assert all(verdict["restarts"][r]["by_supervisor"] == 1 for r in ROLES), verdict["restarts"]
 
 
 def test_more_restarts_than_allowed_is_a_stop(tmp_path: Path) -> None:
