@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,19 +74,18 @@ class Ending:
             self.metrics.close()
 
 
-def _wait(procs: list[RoleProcess], wait_s: float, watch: JournalWatch | None) -> bool:
+def _wait(procs: list[RoleProcess], wait_s: float, poll: Callable[[], None]) -> bool:
     """Wait up to `wait_s` for `procs` to exit (reading the journals meanwhile); True if they all did."""
     deadline = time.monotonic() + wait_s
     while any(p.running() for p in procs) and time.monotonic() < deadline:
-        if watch is not None:
-            watch.poll()
+        poll()
         time.sleep(WAIT_STEP_S)
     return not any(p.running() for p in procs)
 
 
-def _wait_exit(procs: list[RoleProcess], grace_s: float, watch: JournalWatch | None) -> None:
+def _wait_exit(procs: list[RoleProcess], grace_s: float, poll: Callable[[], None]) -> None:
     """Wait until `procs` have exited, then kill whatever is left."""
-    _wait(procs, grace_s, watch)
+    _wait(procs, grace_s, poll)
     for proc in procs:
         proc.finished = True
         if proc.running():
@@ -94,10 +94,22 @@ def _wait_exit(procs: list[RoleProcess], grace_s: float, watch: JournalWatch | N
         proc.poll()
 
 
+def _journal_poller(sup: Supervisor, ending: Ending) -> Callable[[], None]:
+    """Keep reading the watchdog's queues while the run ends: what they prove wrong is still a STOP."""
+
+    def poll() -> None:
+        finding = ending.watch.poll() if ending.watch is not None else None
+        if finding is not None:
+            sup.raise_stop(finding)
+
+    return poll
+
+
 def stop_roles(sup: Supervisor, ending: Ending) -> None:
     """End every role process: staged and graceful, or (after a STOP) just wait for them to halt."""
     grace_s = float(sup.cfg["watchdog"]["stop_grace_s"])
     procs = list(sup.procs.values())
+    poll = _journal_poller(sup, ending)
     for proc in procs:
         if not proc.running():
             proc.finished = True  # a pending restart is cancelled: the run is over
@@ -106,7 +118,7 @@ def stop_roles(sup: Supervisor, ending: Ending) -> None:
             members = [sup.procs[r] for r in stage if r in sup.procs]
             for proc in members:
                 atomic_write_bytes(role_shutdown_file(sup.run_dir, proc.role), b"", fsync=False)
-            if not _wait(members, min(STAGE_WAIT_S, grace_s), ending.watch):
+            if not _wait(members, min(STAGE_WAIT_S, grace_s), poll):
                 # A role that only knows the run-wide file (its own loop ignores shutdown.<role>): ask all.
                 names = [p.role for p in members if p.running()]
                 log.warning("%s did not end on control/shutdown.<role>: ending every role at once", names)
@@ -114,7 +126,7 @@ def stop_roles(sup: Supervisor, ending: Ending) -> None:
             if is_stopped(sup.run_dir):
                 break
         atomic_write_bytes(sup.run_dir / SHUTDOWN_FILE, b"", fsync=False)
-    _wait_exit(procs, grace_s, ending.watch)
+    _wait_exit(procs, grace_s, poll)
     for proc in procs:
         proc.close()
 
@@ -153,7 +165,7 @@ def finish_run(sup: Supervisor, env: RoleEnv, ending: Ending) -> int:
         ending.heartbeat.beat("STOPPING", force=True)
         ending.heartbeat.close()
     if ending.watch is not None:
-        ending.watch.poll()
+        _journal_poller(sup, ending)()
         ending.watch.close()
     ending.final_metrics(sup.role_view())
     sim_stats = _save_sim_stats(sup)
