@@ -2,7 +2,8 @@
 
 Starts `python -m minibot run --sim --speed 1` with 20 symbols for 30 minutes (defaults), samples every
 role process (psutil, by the pid files the supervisor writes) every `--sample-s`, and at the end prints:
-- RSS per role at start (first sample after `--warmup-s`) and at the end, and the growth per hour;
+- RSS per role at start (first sample after `--warmup-s`) and at the end, and the growth per hour of run
+  clock (so `--speed 60 --minutes 420` gives the growth over a whole sped-up night);
 - CPU % per role (of one core) over the measured span;
 - tick -> fill latency p50 / p99 (wall-clock ms from a tick's receipt by market_role to the fill it caused
   being written by execution_role, from the run's `timing` queue), against the 50 ms p99 target;
@@ -12,6 +13,7 @@ role process (psutil, by the pid files the supervisor writes) every `--sample-s`
 Usage (the full benchmark takes 30 minutes):
     .venv/bin/python bench/bench_run.py                        # 30 min, 20 symbols, speed 1
     .venv/bin/python bench/bench_run.py --minutes 3 --keep     # shortened; keep the run folder
+    .venv/bin/python bench/bench_run.py --minutes 420 --speed 60 --symbols 2   # a whole night in 7 min
 Windows: .venv\\Scripts\\python.exe bench\\bench_run.py
 """
 
@@ -137,17 +139,18 @@ def main() -> int:
     )
     print(summary.strip())
     spans = [sampler.last[r][0] - sampler.first[r][0] for r in sampler.first]
-    print(f"process figures over {max(spans, default=0.0) / 60:.1f} min (growth per hour extrapolated from that span)")
-    print(f"{'role':<16}{'rss start MB':>14}{'rss end MB':>12}{'growth MB/h':>13}{'cpu %':>8}")
+    span_min = max(spans, default=0.0) / 60
+    print(f"process figures over {span_min:.1f} wall min = {span_min * args.speed / 60:.2f} h of run clock")
+    print(f"{'role':<16}{'rss start MB':>14}{'rss end MB':>12}{'MB per run h':>14}{'cpu %':>8}")
     for role in roles:
         if role not in sampler.first:
             print(f"{role:<16}  not sampled")
             continue
         t0, rss0, cpu0, _ = sampler.first[role]
         t1, rss1, cpu1, _ = sampler.last[role]
-        span_h = max(t1 - t0, 1e-9) / 3600.0
+        run_h = max(t1 - t0, 1e-9) * args.speed / 3600.0  # growth per hour of the night, also under --speed
         cpu_pct = (cpu1 - cpu0) / max(t1 - t0, 1e-9) * 100.0
-        print(f"{role:<16}{rss0:>14.1f}{rss1:>12.1f}{(rss1 - rss0) / span_h:>13.1f}{cpu_pct:>8.1f}")
+        print(f"{role:<16}{rss0:>14.1f}{rss1:>12.1f}{(rss1 - rss0) / run_h:>14.1f}{cpu_pct:>8.1f}")
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(f"tick -> fill: {len(latencies)} fills, p50 {p50} ms, p99 {p99} ms (target p99 < {TARGET_P99_MS:g} ms)")
     if len(latencies) < 100:
