@@ -196,7 +196,7 @@ class MarketFeed:
             self._closing.set()
             await self.health.close()
             await self.stream.close()
-            grace_s = self.clock.real_seconds(self.cfg.rest_timeout_s * 1000.0) + 1.0
+            grace_s = self.cfg.rest_timeout_s + 1.0
             _, pending = await asyncio.wait(tasks, timeout=grace_s)
             for task in pending:
                 task.cancel()

@@ -153,7 +153,8 @@ class BinanceRest:
                 headers={"Accept": "application/json"}, cookie_jar=aiohttp.DummyCookieJar()
             )
         ts = self.clock.now_ms()
-        timeout = aiohttp.ClientTimeout(total=self.clock.real_seconds(self.timeout_s * 1000.0))
+        # Transport timeouts are wall-clock: a network round trip does not speed up with --speed.
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         started = time.perf_counter()
         try:
             async with self._session.get(

@@ -164,7 +164,7 @@ class StreamClient:
         """Open one connection (handshake bounded by connect_timeout_s); raises the transport's errors."""
         return await asyncio.wait_for(
             session.ws_connect(self.url, autoping=True, max_msg_size=1 << 20),
-            self.clock.real_seconds(self.connect_timeout_s * 1000.0),
+            self.connect_timeout_s,  # wall-clock, like every transport timeout
         )
 
     def _opened(self, ws: aiohttp.ClientWebSocketResponse) -> None:
