@@ -1,7 +1,8 @@
 """The role-process protocol of `minibot.roles.process` for roles that are asyncio programs.
 
 Same semantics as `process.run_loop`: heartbeats (STARTING first, STOPPING on a graceful end), graceful
-end when `<run>/control/shutdown` exists (exit `EXIT_OK`), halt when `STOP.flag` exists (`EXIT_STOPPED`),
+end when the role's shutdown file exists (exit `EXIT_OK`), halt when `STOP.flag` exists (`EXIT_STOPPED`),
+ending when the supervisor is gone (`OrphanGuard`),
 fail-closed STOP on anything that escapes (`process.fail_closed`). The role's own work runs as one task
 (`run()`); the loop polls the control files, calls `tick()` and beats every `poll_s` meanwhile. A role
 decides a STOP by raising a `NoreError` with its reason code from `run()` or `tick()`.
@@ -21,9 +22,11 @@ from minibot.roles.process import (
     EXIT_OK,
     EXIT_STOPPED,
     Heartbeat,
+    OrphanGuard,
     RoleEnv,
     fail_closed,
     load_env,
+    setup_role_logging,
     shutdown_requested,
 )
 
@@ -68,11 +71,15 @@ async def run_async_loop(env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, po
     grace_s = float(env.config["watchdog"]["stop_grace_s"]) / 2.0
     heartbeat.beat("STARTING", force=True)
     task = asyncio.create_task(role.run(), name=f"{env.role}-run")
+    guard = OrphanGuard(env.run)
     try:
         while True:
             if is_stopped(env.run_dir):
                 return EXIT_STOPPED
-            if shutdown_requested(env.run_dir):
+            if guard.orphaned():
+                env.log.error("the supervisor is gone: ending without it (nobody would watch or restart this role)")
+                return EXIT_OK
+            if shutdown_requested(env.run_dir, env.role):
                 await _end(task, role, grace_s)
                 failure = None if task.cancelled() else task.exception()
                 if failure is not None:
@@ -106,6 +113,7 @@ def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole],
     parser.add_argument("--run-dir", type=Path, required=True)
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
+    setup_role_logging(env)
     poll_s = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
 
     async def main() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from pathlib import Path
 
 import typer
@@ -14,12 +15,22 @@ from minibot.sim.runner import SimConfig, start_simulator
 from minibot.sim.scenario import ScenarioError
 
 
-async def _serve(cfg: SimConfig) -> None:
+def _watch_stdin(loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
+    """Set `done` when standard input reaches end of file (the parent that holds the pipe is gone)."""
+    while sys.stdin.buffer.read(4096):
+        pass
+    loop.call_soon_threadsafe(done.set)
+
+
+async def _serve(cfg: SimConfig, exit_on_stdin_close: bool = False) -> None:
     running = await start_simulator(cfg)
     # Tools wait for this exact first line to learn the port; flush so a pipe sees it at once.
     print(f"listening on {running.base_url}", flush=True)
+    done = asyncio.Event()
+    if exit_on_stdin_close:
+        threading.Thread(target=_watch_stdin, args=(asyncio.get_running_loop(), done), daemon=True).start()
     try:
-        await asyncio.Event().wait()
+        await done.wait()
     finally:
         await running.stop()
 
@@ -44,6 +55,11 @@ def sim(
         "--clock-anchor",
         help="Wall time (unix seconds) at which the run clock read --start-ms: share a run's clock exactly.",
     ),
+    exit_on_stdin_close: bool = typer.Option(
+        False,
+        "--exit-on-stdin-close",
+        help="Exit when standard input closes: a parent holding the pipe takes the simulator with it when it dies.",
+    ),
 ) -> None:
     """Run the Binance Spot market-data simulator until Ctrl+C (first line: `listening on http://...`)."""
     if speed <= 0:
@@ -61,7 +77,7 @@ def sim(
         anchor_unix_s=clock_anchor,
     )
     try:
-        asyncio.run(_serve(cfg))
+        asyncio.run(_serve(cfg, exit_on_stdin_close))
     except KeyboardInterrupt:
         sys.stdout.flush()
         raise typer.Exit(0) from None

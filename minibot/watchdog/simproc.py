@@ -1,7 +1,8 @@
 """The embedded simulator of `nore run --sim`: its own process on 127.0.0.1, and the run clock taken from it.
 
-The simulator's command line (`python -m minibot.sim`) cannot be handed a clock anchor: its run clock starts
-when it begins serving. So the supervisor adopts the simulator's clock instead of the other way round: it
+The simulator builds its market before it serves, which can take seconds with recorded data, so rather than
+handing it a clock anchor (`--start-ms/--clock-anchor`, for tools that own the clock) the supervisor adopts
+the simulator's clock once it is serving: it
 asks `/sim/stats` for `start_ms` and `now_ms` and maps them onto its own wall clock at the midpoint of that
 round trip (error: half a loopback round trip, about a millisecond of wall time). Every role then shares
 that clock through run.json, so simulator time and run time agree.
@@ -11,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -76,6 +75,7 @@ class SimulatorProcess:
             str(seed),
             "--symbols",
             ",".join(symbols),
+            "--exit-on-stdin-close",
         ]
         for path in data or []:
             self.args += ["--data", str(Path(path).resolve())]
@@ -103,7 +103,7 @@ class SimulatorProcess:
             self.args,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # with --exit-on-stdin-close: dies with the supervisor, even on kill -9
             text=True,
             encoding="utf-8",
             env=self.env,
@@ -172,14 +172,12 @@ class SimulatorProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        """Ask it to stop (Ctrl+Break on Windows, SIGINT elsewhere: it exits 0), kill if it will not."""
+        """Ask it to stop by closing its stdin (it exits 0; no signals, the same on Windows), kill if it will not."""
         proc = self.proc
         if proc is not None and proc.poll() is None:
             try:
-                if sys.platform == "win32":
-                    os.kill(proc.pid, signal.CTRL_BREAK_EVENT)
-                else:
-                    proc.send_signal(signal.SIGINT)
+                if proc.stdin is not None:
+                    proc.stdin.close()
                 proc.wait(STOP_TIMEOUT_S)
             except (subprocess.TimeoutExpired, OSError):
                 proc.kill()
