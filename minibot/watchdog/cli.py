@@ -62,6 +62,9 @@ def run(
     duration: str | None = typer.Option(None, "--duration", help="Run length: 90s, 10m, 7h or milliseconds."),
     speed: float = typer.Option(1.0, "--speed", help="Run every timer, duration and the simulator N times faster."),
     var: Path = typer.Option(Path("var"), "--var", help="The run goes under VAR/runs/<run_id>/."),
+    quiet: bool = typer.Option(
+        False, "--quiet", help="No live dashboard (the run_dir line, errors and the summary still print)."
+    ),
 ) -> None:
     """Run NORE: market data -> strategy -> risk -> paper execution, the AI and the watchdog, then a summary.
 
@@ -80,5 +83,6 @@ def run(
         duration=duration,
         speed=speed,
         var=var,
+        quiet=quiet,
     )
     raise typer.Exit(run_command(options))

@@ -20,6 +20,8 @@ from minibot.clock import RunClock
 from minibot.journal.atomic import atomic_write_bytes, write_critical_json
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
+from minibot.metrics.dashboard import Dashboard
+from minibot.metrics.prometheus import PrometheusEndpoint
 from minibot.reasons import NoreError
 from minibot.roles.process import SHUTDOWN_FILE, Heartbeat, RoleEnv, role_shutdown_file
 from minibot.watchdog.checks import QueueWatch
@@ -52,16 +54,30 @@ class Ending:
     watch: JournalWatch | None = None
     heartbeat: Heartbeat | None = None
     queues: QueueWatch | None = None
+    dashboard: Dashboard | None = None
+    prometheus: PrometheusEndpoint | None = None
     wall_start: float = field(default_factory=time.monotonic)
     wall_ended: float = 0.0
 
     def metrics_poll(self, roles: dict[str, Any]) -> Finding | None:
-        """Fold new journal lines into metrics.json; a line that does not verify is a STOP finding."""
+        """Fold new journal lines into metrics.json (and the dashboard); a line that does not verify is a STOP
+        finding."""
         try:
             self.metrics.poll(self.clock.now_ms(), roles)
         except NoreError as exc:
             return exc.reason_code, f"metrics: {exc.detail}"
+        if self.dashboard is not None and self.metrics.latest is not None:
+            self.dashboard.update(self.metrics.latest)
         return None
+
+    def close_views(self) -> None:
+        """The dashboard shows its final state; the Prometheus endpoint stops serving."""
+        if self.dashboard is not None:
+            if self.dashboard.is_terminal and self.metrics.latest is not None:
+                self.dashboard.update(self.metrics.latest)  # the live view ends on the final figures
+            self.dashboard.close()
+        if self.prometheus is not None:
+            self.prometheus.close()
 
     def final_metrics(self, roles: dict[str, Any]) -> None:
         """The last metrics.json and snapshot, after every role has ended."""
@@ -168,6 +184,7 @@ def finish_run(sup: Supervisor, env: RoleEnv, ending: Ending) -> int:
         _journal_poller(sup, ending)()
         ending.watch.close()
     ending.final_metrics(sup.role_view())
+    ending.close_views()
     sim_stats = _save_sim_stats(sup)
     stop_event = _stop_event(sup.run_dir)
     counts = ending.queues.counts() if ending.queues is not None else {}

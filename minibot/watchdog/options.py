@@ -37,6 +37,7 @@ class RunOptions:
     duration: str | None = None
     speed: float = 1.0
     var: Path = Path("var")
+    quiet: bool = False
 
     def check(self) -> None:
         """Usage errors the option parser cannot express."""

@@ -18,13 +18,15 @@ from typing import Any
 
 import psutil
 
-from minibot.ai.env import scrubbed_env
+from minibot.ai.env import ai_role_environment
 from minibot.config.loader import with_overrides
 from minibot.ids import process_command_line
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.stop import is_stopped, stop
 from minibot.metrics.collector import MetricsCollector
+from minibot.metrics.dashboard import Dashboard
+from minibot.metrics.prometheus import start_from_config
 from minibot.reasons import ReasonCode
 from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
@@ -43,6 +45,7 @@ LOOP_S = 0.05
 CHECK_EVERY_RUN_S = 5.0
 CHECK_MIN_WALL_S = 0.5
 METRICS_MIN_WALL_S = 0.2  # reading every new journal line costs CPU: not more often than this
+DASHBOARD_LINE_S = 10.0  # off a terminal: one plain status line this often (wall clock)
 OPERATOR_STOP_FILE = Path(CONTROL_DIR) / "stop"
 STATUS_FILE = Path("watchdog") / "status.json"
 log = logging.getLogger("nore.supervisor")
@@ -110,9 +113,7 @@ class Supervisor:
         base = self.secrets.child_env(os.environ)
         if role != AI_ROLE:
             return base
-        extra = {"NORE_ROLE": role, "NORE_RUN_DIR": str(self.run_dir)}
-        forbidden = [str(self.secrets.path)] if self.secrets.path else []
-        return scrubbed_env(base, extra, forbidden)
+        return ai_role_environment(base, self.run_dir, [self.secrets.path] if self.secrets.path else [])
 
     # ---- running ---------------------------------------------------------------------------------
     def run(self) -> int:
@@ -147,7 +148,12 @@ class Supervisor:
             log.error("%s", exc)
             return 2
         env = self._write_run(run_id, anchor, sim)
-        ending = Ending(self.run_dir, env.clock, MetricsCollector(self.run_dir, self.cfg))
+        collector = MetricsCollector(self.run_dir, self.cfg)
+        ending = Ending(self.run_dir, env.clock, collector)
+        ending.dashboard = Dashboard(
+            self.run_dir, int(self.cfg["duration_ms"]), quiet=self.options.quiet, interval_s=DASHBOARD_LINE_S
+        )
+        ending.prometheus = start_from_config(collector, self.cfg["metrics"])
         try:
             self._preflight_and_watch(env, ending)
         except KeyboardInterrupt:
