@@ -16,10 +16,13 @@ from typing import Any
 
 from minibot.clock import RunClock
 from minibot.journal.atomic import write_critical_json
+from minibot.journal.context import RunContext
 from minibot.market.errors import Banned, MarketError
 from minibot.market.rest import BinanceRest, RequestRecord
 from minibot.reasons import NoreError, ReasonCode
+from minibot.roles.request_journal import RequestJournal
 
+WATCHDOG_ROLE = "watchdog_role"
 EXCHANGE_INFO_FILE = "exchange_info.json"
 log = logging.getLogger("nore.supervisor.preflight")
 
@@ -50,13 +53,17 @@ def _log_request(record: RequestRecord) -> None:
     )
 
 
-async def _probe(binance: Mapping[str, Any], clock: RunClock) -> tuple[PreflightResult, dict[str, Any]]:
+async def _probe(
+    binance: Mapping[str, Any], clock: RunClock, journal: RequestJournal | None
+) -> tuple[PreflightResult, dict[str, Any]]:
     symbols = list(binance["symbols"])
     latencies: dict[str, float] = {}
 
     def record(rec: RequestRecord) -> None:
         latencies[rec.path] = rec.latency_ms
         _log_request(rec)
+        if journal is not None:  # every request NORE sends is in the run's request journal (R-X2 proof)
+            journal.append(rec)
 
     rest = BinanceRest(
         binance["rest_base_url"],
@@ -76,13 +83,23 @@ async def _probe(binance: Mapping[str, Any], clock: RunClock) -> tuple[Preflight
     return PreflightResult(server_ms, latencies, symbols), info
 
 
-def run_preflight(run_dir: Path, binance: Mapping[str, Any], clock: RunClock) -> PreflightResult:
-    """ping, time, exchangeInfo?symbols=[...]; writes exchange_info.json. PreflightFailed says what failed."""
+def run_preflight(
+    run_dir: Path, binance: Mapping[str, Any], clock: RunClock, ctx: RunContext | None = None
+) -> PreflightResult:
+    """ping, time, exchangeInfo?symbols=[...]; writes exchange_info.json. PreflightFailed says what failed.
+
+    With `ctx`, the requests are journaled in `market/requests.jsonl` as the watchdog_role's.
+    """
+    journal = RequestJournal(ctx, WATCHDOG_ROLE) if ctx is not None else None
     try:
-        result, info = asyncio.run(_probe(binance, clock))
+        result, info = asyncio.run(_probe(binance, clock, journal))
     except Banned as exc:
         raise PreflightFailed(f"{binance['rest_base_url']}: {exc.detail}", ReasonCode.BINANCE_BANNED) from None
     except MarketError as exc:
         raise PreflightFailed(f"{binance['rest_base_url']}: {exc.detail}") from None
+    finally:
+        if journal is not None:
+            journal.flush()
+            journal.close()
     write_critical_json(Path(run_dir) / EXCHANGE_INFO_FILE, info)
     return result

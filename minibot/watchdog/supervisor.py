@@ -174,7 +174,7 @@ class Supervisor:
     def _preflight_and_watch(self, env: RoleEnv, ending: Ending) -> None:
         assert self.ctx is not None
         try:
-            result = run_preflight(self.run_dir, self.cfg["binance"], env.clock)
+            result = run_preflight(self.run_dir, self.cfg["binance"], env.clock, self.ctx)
         except PreflightFailed as exc:
             stop(self.ctx, source=WATCHDOG, component="preflight", reason_code=exc.reason_code, detail=exc.detail)
             return
