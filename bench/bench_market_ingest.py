@@ -41,6 +41,7 @@ from typing import Any
 
 import orjson
 import psutil
+from bench_sim_ws import start_sim, stop_sim  # same folder: the simulator start/stop helpers
 
 from minibot.config.loader import load_config
 from minibot.ids import cmdline_hash, new_run_id
@@ -54,28 +55,6 @@ from minibot.roles.process import RUN_FILE, SHUTDOWN_FILE
 REPO = Path(__file__).resolve().parents[1]
 WARMUP_S = 2.0
 RECONNECT_SPEED = 4.0
-
-
-def start_sim(symbols: list[str], speed: float, scenario: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start `python -m minibot.sim` and return the process and its base URL."""
-    cmd = [sys.executable, "-m", "minibot.sim", "--symbols", ",".join(symbols), "--speed", str(speed)]
-    proc = subprocess.Popen([*cmd, "--scenario", str(scenario)], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("listening on "):
-        proc.kill()
-        raise RuntimeError(f"simulator did not start: {line!r}")
-    return proc, line.removeprefix("listening on ")
-
-
-def stop_proc(proc: subprocess.Popen[Any]) -> None:
-    """Terminate a process (the simulator) and reap it."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def sim_stats(base: str) -> dict[str, Any]:
@@ -165,7 +144,7 @@ def throughput(tmp: Path, symbols: list[str], speed: float, conflation_ms: int, 
         finally:
             end_role(run_dir, role)
     finally:
-        stop_proc(sim)
+        stop_sim(sim)
     window = [e["payload"] for e in payloads(run_dir, "market_ticks") if t0 <= e["payload"]["recv_ns"] < t1]
     ingested = sum(1 + p["conflated"] for p in window)
     elapsed = (t1 - t0) / 1e9
@@ -200,7 +179,7 @@ def reconnects(tmp: Path, symbols: list[str], drops: int) -> tuple[list[float], 
         finally:
             end_role(run_dir, role)
     finally:
-        stop_proc(sim)
+        stop_sim(sim)
     open_ms: list[float] = []
     seen = 0
     for health in payloads(run_dir, "health"):

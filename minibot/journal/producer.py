@@ -8,7 +8,6 @@ left for the consumer, which STOPs on it.
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -20,7 +19,7 @@ from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.ids import random_id
 from minibot.journal.codec import encode_line
 from minibot.journal.layout import INBOX, RECOVERY, QueuePaths
-from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_torn_tail
+from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe
 
 Clock = Callable[[], int]
 
@@ -83,23 +82,9 @@ class Producer:
         return data.count(b"\n")
 
     def _repair_tail(self, path: Path) -> None:
-        if not path.exists() or path.stat().st_size == 0:
+        record = repair_and_describe(path, self.paths.contract.name)
+        if record is None:
             return
-        with path.open("rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) == b"\n":
-                return
-            fh.seek(max(0, fh.tell() - 4096))
-            torn_preview = fh.read()
-        new_size, removed = repair_torn_tail(path)
-        record = {
-            "queue": self.paths.contract.name,
-            "file": path.name,
-            "offset": new_size,
-            "truncated_bytes": removed,
-            "detail": "torn final line (no newline) truncated by producer before append; it was never "
-            f"published. last bytes (base64): {base64.b64encode(torn_preview[-256:]).decode()}",
-        }
         self.repairs.append(record)
         line = encode_line(self.event("queue_recovery", record))
         with (self.paths.folder / f"{RECOVERY}.jsonl").open("ab") as fh:

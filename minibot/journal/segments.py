@@ -8,6 +8,7 @@ reader that sees k+1 exist knows k is final. Appends are one `write()` per batch
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import time
@@ -88,6 +89,28 @@ def repair_torn_tail(path: Path) -> tuple[int, int]:
         fh.flush()
         os.fsync(fh.fileno())
     return keep, size - keep
+
+
+def repair_and_describe(path: Path, journal: str) -> dict[str, object] | None:
+    """If `path` ends in a torn line, truncate it and return the `queue_recovery` payload that records it
+    (the callers journal it); None when the file is empty or ends on a whole line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return None
+        fh.seek(max(0, fh.tell() - 256))
+        torn = fh.read()
+    new_size, removed = repair_torn_tail(path)
+    return {
+        "queue": journal,
+        "file": path.name,
+        "offset": new_size,
+        "truncated_bytes": removed,
+        "detail": "torn final line (no newline) truncated before append; it was never published. "
+        f"last bytes (base64): {base64.b64encode(torn).decode()}",
+    }
 
 
 def last_line(path: Path, end: int | None = None) -> bytes | None:

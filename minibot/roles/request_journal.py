@@ -8,7 +8,6 @@ was cut by a crash mid-append; it is truncated, and the repair recorded in `mark
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from minibot.contracts.registry import QueueContract, registry
 from minibot.ids import random_id
 from minibot.journal.codec import encode_line
 from minibot.journal.context import RunContext
-from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_torn_tail
+from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe
 from minibot.market.rest import RequestRecord
 
 JOURNAL = "market/requests.jsonl"
@@ -100,21 +99,9 @@ class RequestJournal:
         return count
 
     def _repair(self, path: Path) -> None:
-        with path.open("rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) == b"\n":
-                return
-            fh.seek(max(0, fh.tell() - 256))
-            torn = fh.read()
-        new_size, removed = repair_torn_tail(path)
-        record = {
-            "queue": "market_requests",
-            "file": path.name,
-            "offset": new_size,
-            "truncated_bytes": removed,
-            "detail": "torn final line (no newline) truncated before append; last bytes (base64): "
-            + base64.b64encode(torn).decode(),
-        }
+        record = repair_and_describe(path, "market_requests")
+        if record is None:
+            return
         with (self.folder / RECOVERY).open("ab") as fh:
             fh.write(encode_line(self._event("queue_recovery", record)))
             fh.flush()
