@@ -77,15 +77,7 @@ class MarketFeed:
             cfg.ws_connect_timeout_s,
             rng,
         )
-        policy = HealthPolicy(
-            clock.now_ms(),
-            cfg.unreachable_threshold_ms,
-            cfg.error_rate_threshold,
-            cfg.error_rate_window,
-            cfg.down_after_failures,
-            # slow_latency_ms is run-clock; probe latency is measured in real ms.
-            slow_latency_ms=cfg.slow_latency_ms / clock.speed,
-        )
+        policy = HealthPolicy.for_run(cfg, clock)
         self.health = HealthChecker(
             self.rest,
             policy,

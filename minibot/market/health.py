@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from minibot.clock import RunClock
 from minibot.market.clock_skew import ClockSkew, measure_skew
+from minibot.market.config import BinanceConfig
 from minibot.market.errors import Banned, HttpError, MarketError, TransportError
 from minibot.market.rest import BinanceRest
 from minibot.reasons import ReasonCode
@@ -87,6 +88,19 @@ class HealthPolicy:
         self._slow = False
         self._last_error: str | None = None
         self._stop: HealthVerdict | None = None
+
+    @classmethod
+    def for_run(cls, cfg: BinanceConfig, clock: RunClock) -> HealthPolicy:
+        """The policy of the `binance` config section, starting now on `clock`."""
+        return cls(
+            clock.now_ms(),
+            cfg.unreachable_threshold_ms,
+            cfg.error_rate_threshold,
+            cfg.error_rate_window,
+            cfg.down_after_failures,
+            # slow_latency_ms is run-clock; probe latencies are real milliseconds.
+            slow_latency_ms=cfg.slow_latency_ms / clock.speed,
+        )
 
     @property
     def error_rate(self) -> float:

@@ -42,15 +42,7 @@ class HealthRole:
         self.requests = RequestJournal(env.ctx, ROLE)
         self.rest = BinanceRest(cfg.rest_base_url, cfg.rest_timeout_s, cfg.weight_limit, clock, self.requests.append)
         self.rest.weights.slow_fraction = cfg.weight_slow_fraction
-        policy = HealthPolicy(
-            clock.now_ms(),
-            cfg.unreachable_threshold_ms,
-            cfg.error_rate_threshold,
-            cfg.error_rate_window,
-            cfg.down_after_failures,
-            # slow_latency_ms is run-clock; probe latencies are real milliseconds.
-            slow_latency_ms=cfg.slow_latency_ms / clock.speed,
-        )
+        policy = HealthPolicy.for_run(cfg, clock)
         self.latency = LatencySamples(cfg.error_rate_window)
         self.checker = HealthChecker(
             self.rest,

@@ -82,17 +82,23 @@ def test_secondary_consumers_have_their_own_cursor(tmp_path: Path) -> None:
     assert read_critical_json(folder / "cursor.json")["line"] == 20
 
 
-def test_crash_between_ack_and_cursor_rolls_forward(tmp_path: Path) -> None:
-    ctx = _ctx(tmp_path)
-    _publish(ctx, range(30))
+def _two_acks(ctx: RunContext) -> tuple[Path, bytes]:
+    """Consume two batches of 7 with an ack each; return the cursor path and its bytes after the first ack."""
     consumer = ctx.consumer("market_ticks", "strategy_role")
     consumer.poll()
     consumer.ack()
     cursor_path = ctx.queue_paths("market_ticks").cursor("strategy_role")
-    before = cursor_path.read_bytes()
+    first = cursor_path.read_bytes()
     consumer.poll()
     consumer.ack()
     consumer.close()
+    return cursor_path, first
+
+
+def test_crash_between_ack_and_cursor_rolls_forward(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    _publish(ctx, range(30))
+    cursor_path, before = _two_acks(ctx)
     cursor_path.write_bytes(before)  # the cursor write after the second ack never happened
     reopened = ctx.consumer("market_ticks", "strategy_role")
     assert reopened.committed.line == 14
@@ -127,14 +133,7 @@ def test_truncated_queue_behind_the_cursor_is_a_stop(tmp_path: Path) -> None:
 def test_acks_out_of_order_is_a_stop(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     _publish(ctx, range(30))
-    consumer = ctx.consumer("market_ticks", "strategy_role")
-    consumer.poll()
-    consumer.ack()
-    cursor_path = ctx.queue_paths("market_ticks").cursor("strategy_role")
-    first = cursor_path.read_bytes()
-    consumer.poll()
-    consumer.ack()
-    consumer.close()
+    cursor_path, first = _two_acks(ctx)
     acks = ctx.queue_paths("market_ticks").folder / "acks.jsonl"
     lines = acks.read_bytes().splitlines(keepends=True)
     acks.write_bytes(lines[0] + lines[1] + lines[1])  # a repeated ack

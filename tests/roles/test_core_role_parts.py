@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.contracts.registry import registry
 from minibot.execution.portfolio import Portfolio
 from minibot.ids import deterministic_id
@@ -24,17 +25,7 @@ from minibot.roles.replay import first_field_difference
 from minibot.roles.runner import queue_events, role_dir
 from tests.roles.core_run import RUN_ID, make_run_dir, start_role
 
-TICK = {
-    "symbol": "BTCUSDT",
-    "price": 61234.5,
-    "bid": 61234.4,
-    "ask": 61234.6,
-    "bid_qty": 1.2,
-    "ask_qty": 0.8,
-    "kind": "book",
-    "exchange_ts": None,
-    "trade_id": None,
-}
+TICK = dict(EXAMPLE_PAYLOADS["market_tick"], exchange_ts=None)
 
 
 def _intent(n: int, tick_id: str) -> dict[str, Any]:
