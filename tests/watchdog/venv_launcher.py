@@ -19,7 +19,7 @@ from pathlib import Path
 
 from minibot.watchdog.launch import ROLE_PYTHON_ENV
 
-_BODY = '''
+_BODY = """
 import ctypes
 import signal
 import subprocess
@@ -38,7 +38,7 @@ def _die_with_launcher():
 child = subprocess.Popen([REAL_PYTHON, *sys.argv[1:]], preexec_fn=_die_with_launcher if DIES_WITH_PARENT else None)
 code = child.wait()
 sys.exit(code if code >= 0 else 128 - code)
-'''
+"""
 
 
 def write_launcher(folder: Path, *, dies_with_parent: bool = True) -> Path:
