@@ -83,11 +83,8 @@ class InstanceLock:
         atomic_write_bytes(self.folder / HOLDER_FILE, orjson.dumps(holder), fsync=False)
 
     def _holder(self) -> str:
-        try:
-            doc = orjson.loads((self.folder / HOLDER_FILE).read_bytes())
-            return f"pid {doc['pid']}, instance {doc['instance']}"
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
-            return "holder unknown"
+        holder = read_holder(self.folder.parent.parent, self.role)
+        return "holder unknown" if holder is None else f"pid {holder[0]}, instance {holder[1]}"
 
     def release(self) -> None:
         """Let the lock go (the OS does it anyway when the process ends)."""
@@ -95,6 +92,18 @@ class InstanceLock:
             with contextlib.suppress(portalocker.LockException, OSError):
                 self._lock.release()
             self._lock = None
+
+
+def read_holder(run_dir: Path, role: str) -> tuple[int, str | None] | None:
+    """(pid, instance token) of the last process that took the role's instance lock; None if unknown."""
+    try:
+        doc = orjson.loads((role_dir(run_dir, role) / HOLDER_FILE).read_bytes())
+        pid, token = doc["pid"], doc["instance"]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    if not isinstance(pid, int) or not (token is None or isinstance(token, str)):
+        return None
+    return pid, token
 
 
 def hold_instance(run_dir: Path, role: str, log: logging.Logger) -> InstanceLock | None:

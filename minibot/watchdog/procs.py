@@ -27,7 +27,7 @@ from typing import IO, Any
 import psutil
 
 from minibot.journal.atomic import atomic_write_bytes
-from minibot.roles.instance import INSTANCE_ENV, new_instance_token, role_dir
+from minibot.roles.instance import INSTANCE_ENV, new_instance_token, read_holder, role_dir
 from minibot.watchdog.launch import child_python, descendants, kill_processes
 
 CORE_ROLES = ("market_role", "health_role", "strategy_role", "risk_role", "execution_role")
@@ -93,6 +93,7 @@ class RoleProcess:
         self.exit_code: int | None = None
         self.finished = False  # ended for good (run ending, STOP), never restarted
         self.instance: str | None = None  # token of the current start (its heartbeats carry it)
+        self._tokens: set[str] = set()  # every token this role was started with in this run
         self.role_proc: psutil.Process | None = None  # the interpreter running it, from its heartbeats
         self._out: IO[bytes] | None = None
 
@@ -135,6 +136,7 @@ class RoleProcess:
             self._out = (self.log_dir / f"{self.role}.out").open("ab")
         self._kill_leftovers()
         self.instance = new_instance_token()
+        self._tokens.add(self.instance)
         self.role_proc = None
         self.proc = subprocess.Popen(
             [child_python(), "-m", role_module(self.role), "--run-dir", str(self.run_dir)],
@@ -188,10 +190,26 @@ class RoleProcess:
             return []
         return [*descendants(proc.pid), proc]
 
+    def _lock_holder(self) -> list[psutil.Process]:
+        """The process holding the role's instance lock, when it is one of our earlier starts: named in
+        `instance.json` and, checked against pid reuse, started with that start's token in its environment."""
+        holder = read_holder(self.run_dir, self.role)
+        if holder is None or holder[1] not in self._tokens:
+            return []
+        pid, token = holder
+        try:
+            proc = psutil.Process(pid)
+            if proc.environ().get(INSTANCE_ENV) != token:
+                return []
+        except psutil.Error:
+            return []
+        return [*descendants(pid), proc]
+
     def _kill_leftovers(self) -> None:
-        """Before a restart: an interpreter of the previous start that outlived its launcher is killed (its
-        instance lock would make the new start refuse, and two instances must never run at once)."""
-        leftovers = self._role_tree()
+        """Before a restart: an interpreter of an earlier start that outlived its launcher (known from its
+        heartbeats, or as the holder of the instance lock) is killed: its lock would make the new start
+        refuse, and two instances must never run at once."""
+        leftovers = self._role_tree() + self._lock_holder()
         if leftovers:
             log.warning("%s: killing pids %s left over from the previous start", self.role, [p.pid for p in leftovers])
             kill_processes(leftovers, 10.0)

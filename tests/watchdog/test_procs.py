@@ -81,14 +81,18 @@ def test_kill_reaches_the_interpreter_behind_the_launcher(tmp_path: Path, no_job
         proc.close()
 
 
-def test_a_restart_after_the_launcher_died_leaves_no_second_instance(tmp_path: Path, no_job_object: Path) -> None:
+@pytest.mark.parametrize("beat_seen", [True, False], ids=["known-from-heartbeat", "known-as-lock-holder"])
+def test_a_restart_after_the_launcher_died_leaves_no_second_instance(
+    tmp_path: Path, no_job_object: Path, beat_seen: bool
+) -> None:
     ctx = make_run_dir(tmp_path / "run")
     proc = _role(tmp_path / "run", ctx)
     proc.start()
     pids: list[int] = []
     try:
         first = _beat_of(ctx, proc)
-        proc.note_beat(first)
+        if beat_seen:  # else the watchdog never read a beat of that start: found through instance.json
+            proc.note_beat(first)
         pids.append(first["pid"])
         psutil.Process(proc.pid).kill()  # the launcher alone dies; its child, the role, runs on
         while proc.poll() is None:
