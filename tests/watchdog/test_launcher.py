@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 
 from minibot.journal.atomic import read_critical_json
-from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, queue_events, status
+from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, queue_events, role_pid, status, wait_until
 from tests.watchdog.venv_launcher import launcher_env, write_launcher
 
 ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
@@ -42,5 +42,29 @@ def test_night_with_every_role_behind_a_venv_launcher_has_no_restarts_and_passes
     for role in ROLES:  # RSS and CPU of the interpreter that ran the role, not of the launcher
         assert metrics["roles"][role]["pid"] == roles[role]["pid"], (role, metrics["roles"][role])
         assert metrics["roles"][role]["rss_mb"] > 0, (role, metrics["roles"][role])
+    code, verdict = nore_verify(run_dir)
+    assert code == 0 and verdict["verdict"] == "PASS", verdict["reasons"]
+
+
+def test_a_role_whose_launcher_died_is_restarted_without_a_second_instance(tmp_path: Path) -> None:
+    """The launcher of risk_role is killed and, with no job object, its child (the role) runs on: the restart
+    kills it first, so two risk roles never ack one queue (that ended a night with ACKS_OUT_OF_ORDER)."""
+    launcher = write_launcher(tmp_path / "venv", dies_with_parent=False)
+    run = NoreRun(tmp_path / "var", "--sim", "--speed", "10", "--duration", "8m", env=launcher_env(launcher))
+    try:
+        run_dir = run.run_dir()
+        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 60, "a heartbeat from every role")
+        (old,) = heartbeat_pids(run_dir)["risk_role"]
+        psutil.Process(role_pid(run_dir, "risk_role")).kill()  # the launcher only
+        wait_until(lambda: len(heartbeat_pids(run_dir)["risk_role"]) == 2, 60, "risk_role restarted and beating")
+        assert not psutil.pid_exists(old) or psutil.Process(old).status() == "zombie", "the old role was killed"
+        code = run.wait(180)
+    finally:
+        run.kill()
+    assert code == 0, run.output
+    assert "STOP: none" in run.output
+    risk = status(run_dir)["roles"]["risk_role"]
+    assert len(risk["restarts"]) == 1 and risk["restarts"][0]["old_pid"] == old, risk
+    assert all(not status(run_dir)["roles"][r]["restarts"] for r in ROLES if r != "risk_role")
     code, verdict = nore_verify(run_dir)
     assert code == 0 and verdict["verdict"] == "PASS", verdict["reasons"]
