@@ -5,7 +5,7 @@ speed 60) with strategy_role, risk_role and execution_role as real processes (`p
 minibot.roles.<role> --run-dir RUN_DIR`), and in the "with AI" runs ai_role too, configured for these
 recordings so it really works during the run: features and a recommendation per second on every tick, a
 training round every minute of run clock once 400 rows are in (tests/ai/aidata.py TRADES_CFG). A
-market_role stand-in replays the real BTCUSDT trade recording live on the run clock, stamping `recv_ns`;
+market_role stand-in replays the real BTCUSDT trade recording live on the run clock, stamping `recv_perf_ns`;
 execution_role publishes a `timing` event `tick_to_fill` per fill (wall-clock ms from the tick's receipt to
 the fill's write, minibot/roles/fill_timing.py). Runs alternate without / with AI so drift on the machine
 hits both; per mode the latencies of all its runs are pooled.

@@ -13,14 +13,14 @@ and relaxes the REST timeout and unreachable threshold so a loaded machine canno
 Each synthetic symbol updates its book every 100 ms of run clock, so offered = symbols x 10 x speed.
 
 Per row: messages/s offered, the simulator's own sent rate (/sim/stats: the baseline measured in the same
-run), and messages/s ingested: ticks written to market_ticks whose receipt time (`recv_ns`) falls in the
+run), and messages/s ingested: ticks written to market_ticks whose receipt time (`recv_perf_ns`) falls in the
 window, plus the updates they conflated (`conflated`), so every bookTicker the role took in counts once.
 Rows with conflation 0 write one tick per message (the write path at full load); the last row uses the
 shipped conflation_ms (250) as in production. The role's own ingest ceiling is in the "max" row.
 
 Reconnect: a `ws_disconnect` every 2 s of run clock; for each drop, (a) the feed's own measure from
 losing the connection to the next one being open (reported by market_role's health events, run-clock ms /
-speed), and (b) from the last tick before the drop to the first tick after it (wall clock, `recv_ns`),
+speed), and (b) from the last tick before the drop to the first tick after it (`recv_perf_ns`),
 which includes the client's full-jitter backoff (reconnect.backoff_base_ms = 500 ms of run clock).
 Figures depend on the machine; this is not a test and asserts nothing.
 """
@@ -138,14 +138,14 @@ def throughput(tmp: Path, symbols: list[str], speed: float, conflation_ms: int, 
             wait_for_ticks(run_dir)
             time.sleep(WARMUP_S)
             cpu = psutil.Process(role.pid)
-            t0, sent0, cpu0 = time.time_ns(), sim_stats(base)["ws"]["messages_sent"], sum(cpu.cpu_times()[:2])
+            t0, sent0, cpu0 = time.perf_counter_ns(), sim_stats(base)["ws"]["messages_sent"], sum(cpu.cpu_times()[:2])
             time.sleep(seconds)
-            t1, sent1, cpu1 = time.time_ns(), sim_stats(base)["ws"]["messages_sent"], sum(cpu.cpu_times()[:2])
+            t1, sent1, cpu1 = time.perf_counter_ns(), sim_stats(base)["ws"]["messages_sent"], sum(cpu.cpu_times()[:2])
         finally:
             end_role(run_dir, role)
     finally:
         stop_sim(sim)
-    window = [e["payload"] for e in payloads(run_dir, "market_ticks") if t0 <= e["payload"]["recv_ns"] < t1]
+    window = [e["payload"] for e in payloads(run_dir, "market_ticks") if t0 <= e["payload"]["recv_perf_ns"] < t1]
     ingested = sum(1 + p["conflated"] for p in window)
     elapsed = (t1 - t0) / 1e9
     offered = len(symbols) * 10 * speed
@@ -189,7 +189,9 @@ def reconnects(tmp: Path, symbols: list[str], drops: int) -> tuple[list[float], 
         new = min(market["reconnects"] - seen, len(market["reconnect_ms_last"]))
         open_ms += [ms / RECONNECT_SPEED for ms in market["reconnect_ms_last"][-new:]]
         seen = market["reconnects"]
-    recv = sorted(e["payload"]["recv_ns"] for e in payloads(run_dir, "market_ticks") if e["payload"]["origin"] == "ws")
+    recv = sorted(
+        e["payload"]["recv_perf_ns"] for e in payloads(run_dir, "market_ticks") if e["payload"]["origin"] == "ws"
+    )
     gaps = sorted((b - a) / 1e6 for a, b in pairwise(recv))
     return open_ms, gaps[-len(open_ms) :] if open_ms else []
 

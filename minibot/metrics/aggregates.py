@@ -22,6 +22,7 @@ class _Role:
     last_ms: int = 0
     last_state: str = ""
     last_pid: int | None = None
+    last_instance: str | None = None
     last_uptime_s: float = 0.0
     restarts: int = 0
     alive_ms: int = 0
@@ -35,7 +36,8 @@ class _Role:
 class Heartbeats:
     """Liveness of every role from its `health` events (run-clock `ts`).
 
-    A new incarnation of a role (a restart) shows as a different `pid` or an `uptime_s` that went down.
+    A new incarnation of a role (a restart) shows as a different instance token (`instance`, given per start
+    by the supervisor), a different `pid` or an `uptime_s` that went down.
     Time between two heartbeats counts as alive when the gap is at most `silent_ms`; a longer gap is a
     silent gap, `restored` when the heartbeat that ends it comes from a new incarnation.
     """
@@ -52,13 +54,16 @@ class Heartbeats:
         name = str(payload["role"])
         role = self.roles.get(name)
         pid = payload.get("pid")
+        instance = payload.get("instance")
         uptime = float(payload["uptime_s"])
         if role is None or role.heartbeats == 0:
             role = self.roles.setdefault(name, _Role())
             role.first_ms = role.last_ms = ts
         else:
-            new_incarnation = (pid is not None and role.last_pid is not None and pid != role.last_pid) or (
-                uptime < role.last_uptime_s
+            new_incarnation = (
+                (instance is not None and role.last_instance is not None and instance != role.last_instance)
+                or (pid is not None and role.last_pid is not None and pid != role.last_pid)
+                or uptime < role.last_uptime_s
             )
             role.restarts += int(new_incarnation)
             gap = ts - role.last_ms
@@ -75,6 +80,7 @@ class Heartbeats:
         role.last_ms = ts
         role.last_state = str(payload["state"])
         role.last_pid = pid if pid is not None else role.last_pid
+        role.last_instance = instance if isinstance(instance, str) else role.last_instance
         role.last_uptime_s = uptime
         role.states[role.last_state] += 1
 

@@ -169,7 +169,7 @@ def role_lanes(data: RunData) -> tuple[list[Lane], dict[str, dict[str, Any]]]:
     """Per role: intervals of continuous heartbeats coloured by state, restarts as markers; plus per-role stats.
 
     Two heartbeats belong to one interval when the gap between them is at most 3x the role's median gap;
-    a restart is a heartbeat whose uptime_s went down or whose pid changed.
+    a restart is a heartbeat whose uptime_s went down or whose pid or instance token changed.
     """
     by_role: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in data.events.get("health", []):
@@ -184,7 +184,11 @@ def role_lanes(data: RunData) -> tuple[list[Lane], dict[str, dict[str, Any]]]:
         restarts = 0
         for beat in beats[1:]:
             p, q = prev["payload"], beat["payload"]
-            restarted = q["uptime_s"] < p["uptime_s"] or (p.get("pid") is not None and q.get("pid") != p.get("pid"))
+            restarted = (
+                q["uptime_s"] < p["uptime_s"]
+                or (p.get("pid") is not None and q.get("pid") != p.get("pid"))
+                or (p.get("instance") is not None and q.get("instance") != p.get("instance"))
+            )
             if restarted:
                 restarts += 1
                 lane.markers.append(Marker(beat["ts"], f"{role} restarted (pid {q.get('pid')})", "#111827"))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from minibot.journal.stop import is_stopped
+from minibot.roles.instance import EXIT_DUPLICATE, hold_instance
 from minibot.roles.process import (
     EXIT_OK,
     EXIT_STOPPED,
@@ -114,6 +115,9 @@ def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole],
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
     setup_role_logging(env)
+    lock = hold_instance(env.run_dir, role, env.log)
+    if lock is None:
+        return EXIT_DUPLICATE
     poll_s = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
 
     async def main() -> int:
@@ -125,4 +129,7 @@ def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole],
             return fail_closed(env, exc)
         return await run_async_loop(env, instance, heartbeat, poll_s)
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        lock.release()

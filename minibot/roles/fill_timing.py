@@ -1,17 +1,21 @@
-"""`timing` events of kind `tick_to_fill`: real wall-clock milliseconds from a market tick's receipt to a
-fill caused by it being written (DESIGN.md "Time": latency measurements are real durations, labelled so).
+"""`timing` events of kind `tick_to_fill`: real milliseconds from a market tick's receipt to a fill caused
+by it being written (DESIGN.md "Time": latency measurements are real durations, labelled so).
 
-market_role stamps `recv_ns` (time.time_ns() at receipt) into each market_tick payload. A fill is linked to
+market_role stamps `recv_perf_ns` (`time.perf_counter_ns()` at receipt) into each market_tick payload and
+this role reads the same clock when the fill is written. perf_counter is system-wide, so readings of two
+processes compare: QueryPerformanceCounter on Windows (sub-microsecond; `time.time()` ticks every 15.6 ms
+there before Python 3.13), CLOCK_MONOTONIC on Linux. It is also monotonic, so a wall-clock step cannot
+distort a latency. Wall time is for display only (envelope `ts`). A fill is linked to
 its tick through its cause: a TAKER fill is caused by an order_intent, which names the tick behind its signal
 in `tick_id`; a MAKER fill of a resting order is caused by the tick that traded through it. The executor's
 runner can read an intent before the tick behind it (two queues, one poll order), so a fill whose tick has
 not been read yet waits for it; the latency is still the fill's write time minus the tick's receipt time.
 
 These events are observations, not core outputs: they are published by the role process to the `timing`
-queue, never through the core, so replay stays exact. They are best effort: a tick without `recv_ns`
+queue, never through the core, so replay stays exact. They are best effort: a tick without `recv_perf_ns`
 gives no event; after a restart the fills the recovery rewrote are not timed; the tick memory is bounded
 (`MAX_TICKS` most recent, `MAX_WAITING` fills waiting), the oldest entries are forgotten first. A negative
-duration (the wall clock stepped back between receipt and write) is reported as 0.
+duration (impossible on one machine's monotonic clock; a tick stamped on another machine) is reported as 0.
 """
 
 from __future__ import annotations
@@ -36,21 +40,21 @@ class FillTimer:
         self.role = role
         self.run_id = run_id
         self.producer = producer
-        self._recv: OrderedDict[str, int | None] = OrderedDict()  # tick id -> recv_ns (None: not stamped)
+        self._recv: OrderedDict[str, int | None] = OrderedDict()  # tick id -> recv_perf_ns (None: not stamped)
         self._waiting: OrderedDict[str, list[tuple[str, int]]] = OrderedDict()  # tick id -> (fill id, written)
         self.published = 0
 
     def _remember(self, tick: Mapping[str, Any]) -> None:
-        recv = tick["payload"].get("recv_ns")
+        recv = tick["payload"].get("recv_perf_ns")
         self._recv[str(tick["id"])] = recv if isinstance(recv, int) and not isinstance(recv, bool) else None
         if len(self._recv) > MAX_TICKS:
             self._recv.popitem(last=False)
 
-    def _event(self, fill_id: str, tick_id: str, recv_ns: int, written_ns: int) -> dict[str, Any]:
+    def _event(self, fill_id: str, tick_id: str, recv_perf_ns: int, written_ns: int) -> dict[str, Any]:
         payload = {
             "role": self.role,
             "kind": KIND,
-            "latency_ms": round(max(0, written_ns - recv_ns) / 1e6, 3),
+            "latency_ms": round(max(0, written_ns - recv_perf_ns) / 1e6, 3),
             "cause_id": fill_id,
             "tick_id": tick_id,
         }
@@ -60,7 +64,7 @@ class FillTimer:
         self, queue: str, inputs: list[Mapping[str, Any]], outputs: Mapping[str, list[dict[str, Any]]]
     ) -> None:
         """Called after a batch's outputs were written: time its fills, and fills waiting for its ticks."""
-        written_ns = time.time_ns()
+        written_ns = time.perf_counter_ns()
         events: list[dict[str, Any]] = []
         tick_of: dict[str, str] = {}
         if queue == "market_ticks":

@@ -89,9 +89,11 @@ class MarketRole:
 
     def _on_message(self, message: MarketMessage) -> None:
         now = self.clock.now_ms()
-        recv_ns = time.time_ns()  # wall clock: tick -> fill latency, never used by the trading core
+        # System-wide monotonic clock, fine on Windows too (unlike time.time() before Python 3.13): tick ->
+        # fill latency across processes, never used by the trading core.
+        recv_perf_ns = time.perf_counter_ns()
         self.last_data_ms = now
-        self._add(self.builder.on_message(message, now, recv_ns), now)
+        self._add(self.builder.on_message(message, now, recv_perf_ns), now)
 
     def _on_health(self, payload: dict[str, Any]) -> None:
         self._state = str(payload["state"])

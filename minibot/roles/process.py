@@ -36,6 +36,7 @@ from minibot.journal.context import RunContext
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop
 from minibot.reasons import NoreError, ReasonCode
+from minibot.roles.instance import EXIT_DUPLICATE, hold_instance, instance_token
 from minibot.watchdog.logs import configure_logging
 
 RUN_FILE = "run.json"
@@ -135,13 +136,21 @@ class OrphanGuard:
 
 
 class Heartbeat:
-    """Publishes `health` events for a role every `interval_s` of run-clock time."""
+    """Publishes `health` events for a role every `interval_s` of run-clock time.
+
+    Each carries the real pid of this interpreter and, when the supervisor started it, the instance token
+    of this start (minibot/roles/instance.py): the watchdog identifies a start by its token, not its pid.
+    """
 
     def __init__(self, env: RoleEnv) -> None:
         self.env = env
         self.interval_ms = float(env.config["watchdog"]["heartbeat_interval_s"]) * 1000
         self.started_ms = env.clock.now_ms()
         self._next_ms = 0.0
+        self._identity: dict[str, Any] = {"pid": os.getpid()}
+        token = instance_token()
+        if token is not None:
+            self._identity["instance"] = token
         self._producer: Producer = env.ctx.producer("health", env.role)
 
     def beat(self, state: str = "OK", force: bool = False, **extra: Any) -> None:
@@ -154,7 +163,7 @@ class Heartbeat:
             "role": self.env.role,
             "state": state,
             "uptime_s": (now - self.started_ms) / 1000.0,
-            "pid": os.getpid(),
+            **self._identity,
         }
         payload.update(extra)
         self._producer.publish([self._producer.event("health", payload)])
@@ -211,9 +220,15 @@ def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | Non
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
     setup_role_logging(env)
+    lock = hold_instance(env.run_dir, role, env.log)
+    if lock is None:
+        return EXIT_DUPLICATE
     try:
-        instance = build(env)
-    except BaseException as exc:  # a role that cannot start stops the run, with its reason
-        return fail_closed(env, exc)
-    idle = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
-    return run_loop(env, instance, idle)
+        try:
+            instance = build(env)
+        except BaseException as exc:  # a role that cannot start stops the run, with its reason
+            return fail_closed(env, exc)
+        idle = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
+        return run_loop(env, instance, idle)
+    finally:
+        lock.release()

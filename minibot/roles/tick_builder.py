@@ -13,7 +13,8 @@
 - Trade ids are strictly increasing per symbol and kind: the aggTrade gap filler already guarantees it for
   aggTrades; raw trades have no filler, so a repeated id is counted in `duplicates` and not emitted.
 
-No clock, no I/O: run-clock `now_ms` and wall-clock `recv_ns` come with each call.
+No clock, no I/O: run-clock `now_ms` and the receipt time `recv_perf_ns` (`time.perf_counter_ns()`, for
+cross-process latency) come with each call.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ MAX_TRADES_WAITING_FOR_BOOK = 10_000
 @dataclass(slots=True)
 class _Pending:
     book: BookTicker
-    recv_ns: int
+    recv_perf_ns: int
     replaced: int
 
 
@@ -54,10 +55,10 @@ class TickBuilder:
         self._waiting: dict[str, list[tuple[AggTrade | Trade, int]]] = {}
         self._last_trade_id: dict[tuple[str, str], int] = {}
 
-    def on_message(self, message: MarketMessage, now_ms: int, recv_ns: int) -> list[Payload]:
+    def on_message(self, message: MarketMessage, now_ms: int, recv_perf_ns: int) -> list[Payload]:
         """Payloads to publish now for one message (possibly none: conflated, or waiting for a book)."""
         if isinstance(message, BookTicker):
-            return self._on_book(message, now_ms, recv_ns)
+            return self._on_book(message, now_ms, recv_perf_ns)
         if message.symbol not in self.latest:
             waiting = self._waiting.setdefault(message.symbol, [])
             if len(waiting) >= MAX_TRADES_WAITING_FOR_BOOK:
@@ -66,9 +67,9 @@ class TickBuilder:
                     "bookTicker stream nor the REST snapshot delivered one)",
                     ReasonCode.MARKET_DATA_STALE,
                 )
-            waiting.append((message, recv_ns))
+            waiting.append((message, recv_perf_ns))
             return []
-        tick = self._trade_tick(message, recv_ns)
+        tick = self._trade_tick(message, recv_perf_ns)
         return [] if tick is None else [tick]
 
     def due(self, now_ms: int) -> list[Payload]:
@@ -78,31 +79,31 @@ class TickBuilder:
         out = []
         for symbol in [s for s, _ in self._pending.items() if now_ms >= self._next_book_ms[s]]:
             pending = self._pending.pop(symbol)
-            out.append(self._book_tick(pending.book, pending.recv_ns, pending.replaced, now_ms))
+            out.append(self._book_tick(pending.book, pending.recv_perf_ns, pending.replaced, now_ms))
         return out
 
     def flush(self) -> list[Payload]:
         """Every conflated book still held, regardless of its window (end of the run)."""
         pending, self._pending = self._pending, {}
-        return [self._book_tick(p.book, p.recv_ns, p.replaced, None) for p in pending.values()]
+        return [self._book_tick(p.book, p.recv_perf_ns, p.replaced, None) for p in pending.values()]
 
-    def _on_book(self, book: BookTicker, now_ms: int, recv_ns: int) -> list[Payload]:
+    def _on_book(self, book: BookTicker, now_ms: int, recv_perf_ns: int) -> list[Payload]:
         symbol = book.symbol
         self.latest[symbol] = book
         out: list[Payload] = []
         held = self._pending.get(symbol)
         if held is not None:
-            held.book, held.recv_ns, held.replaced = book, recv_ns, held.replaced + 1
+            held.book, held.recv_perf_ns, held.replaced = book, recv_perf_ns, held.replaced + 1
         elif self.conflation_ms == 0 or now_ms >= self._next_book_ms.get(symbol, now_ms):
-            out.append(self._book_tick(book, recv_ns, 0, now_ms))
+            out.append(self._book_tick(book, recv_perf_ns, 0, now_ms))
         else:
-            self._pending[symbol] = _Pending(book, recv_ns, 0)
+            self._pending[symbol] = _Pending(book, recv_perf_ns, 0)
         waiting = self._waiting.pop(symbol, None)
         if waiting:
             out.extend(t for t in (self._trade_tick(m, ns) for m, ns in waiting) if t is not None)
         return out
 
-    def _book_tick(self, book: BookTicker, recv_ns: int, replaced: int, now_ms: int | None) -> Payload:
+    def _book_tick(self, book: BookTicker, recv_perf_ns: int, replaced: int, now_ms: int | None) -> Payload:
         if now_ms is not None:
             self._next_book_ms[book.symbol] = now_ms + self.conflation_ms
         self.ticks += 1
@@ -119,11 +120,11 @@ class TickBuilder:
             "exchange_ts": None,
             "trade_id": None,
             "conflated": replaced,
-            "recv_ns": recv_ns,
+            "recv_perf_ns": recv_perf_ns,
             "origin": book.source,
         }
 
-    def _trade_tick(self, trade: AggTrade | Trade, recv_ns: int) -> Payload | None:
+    def _trade_tick(self, trade: AggTrade | Trade, recv_perf_ns: int) -> Payload | None:
         if isinstance(trade, AggTrade):
             kind, trade_id = "agg_trade", trade.agg_id
         else:
@@ -149,6 +150,6 @@ class TickBuilder:
             "trade_id": trade_id,
             "qty": trade.qty,
             "buyer_maker": trade.buyer_maker,
-            "recv_ns": recv_ns,
+            "recv_perf_ns": recv_perf_ns,
             "origin": trade.source,
         }

@@ -4,6 +4,8 @@ Decisions per role process:
 - exit `EXIT_STOPPED` / `EXIT_CRASHED`: the role has journaled a STOP and raised the flag (process.py);
   it is not restarted. Such an exit without STOP.flag is STOP ROLE_FAILED (the STOP went missing).
 - any other exit (killed, exit 0 without being asked, an interpreter error before the role loop): restart.
+  `EXIT_DUPLICATE` (another process of the role holds its instance lock, minibot/roles/instance.py) is
+  such an exit, named as such; if the other process never goes away, the restart limit STOPs the run.
 - silent: no heartbeat for `watchdog.silent_after_s` of run clock, but never less than `MIN_SILENT_S` of
   wall time (a process that is merely slow for a second under `--speed 60` is not dead; liveness is a
   property of a process, which runs at wall speed), plus `STARTUP_GRACE_S` before its first heartbeat
@@ -22,6 +24,7 @@ from typing import Any
 from minibot.clock import RunClock
 from minibot.journal.stop import is_stopped
 from minibot.reasons import ReasonCode
+from minibot.roles.instance import EXIT_DUPLICATE
 from minibot.roles.process import EXIT_CRASHED, EXIT_STOPPED
 from minibot.watchdog.procs import RoleProcess
 from minibot.watchdog.watch import Finding, JournalWatch
@@ -84,6 +87,8 @@ class Supervision:
             if not is_stopped(proc.run_dir):
                 return ReasonCode.ROLE_FAILED, f"{proc.role} exited with code {code} but no STOP.flag exists"
             return None
+        if code == EXIT_DUPLICATE:
+            return self._schedule(proc, now, f"refused to start: another instance holds its lock (exit {code})", code)
         if code is not None:
             return self._schedule(proc, now, f"exited with code {code}", code)
         if self._silent(proc, now):
@@ -105,7 +110,7 @@ class Supervision:
         while times and now_ms - times[0] > self.window_ms:
             times.popleft()
         times.append(now_ms)
-        entry = {"ts": now_ms, "reason": why, "exit_code": code, "old_pid": proc.pid}
+        entry = {"ts": now_ms, "reason": why, "exit_code": code, "old_pid": proc.role_pid}
         proc.restarts.append(entry)
         if len(times) > self.restart_max:
             proc.finished = True

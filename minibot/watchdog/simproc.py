@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from minibot.clock import RunClock
+from minibot.watchdog.launch import child_python, descendants, kill_processes
 from minibot.watchdog.procs import popen_group_kwargs
 
 LISTENING_PREFIX = "listening on "
@@ -62,7 +62,7 @@ class SimulatorProcess:
         env: dict[str, str] | None = None,
     ) -> None:
         self.args = [
-            sys.executable,
+            child_python(),
             "-m",
             "minibot.sim",
             "--host",
@@ -180,7 +180,10 @@ class SimulatorProcess:
                     proc.stdin.close()
                 proc.wait(STOP_TIMEOUT_S)
             except (subprocess.TimeoutExpired, OSError):
+                # Behind a launcher the simulator is the launcher's child: end the whole tree.
+                under = descendants(proc.pid)
                 proc.kill()
+                kill_processes(under, STOP_TIMEOUT_S)
                 proc.wait(STOP_TIMEOUT_S)
         if self._drain is not None:
             self._drain.join(STOP_TIMEOUT_S)

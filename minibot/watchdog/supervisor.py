@@ -179,7 +179,7 @@ class Supervisor:
             stop(self.ctx, source=WATCHDOG, component="preflight", reason_code=exc.reason_code, detail=exc.detail)
             return
         log.info("preflight ok: server time %s, latencies %s", result.server_time_ms, result.latencies_ms)
-        watch = JournalWatch(self.ctx, self.cfg, lambda role: self.procs[role].pid if role in self.procs else None)
+        watch = JournalWatch(self.ctx, self.cfg, self.procs)
         ending.watch = watch
         heartbeat = Heartbeat(env)
         ending.heartbeat = heartbeat
@@ -254,9 +254,10 @@ class Supervisor:
         stop(self.ctx, source=WATCHDOG, component=WATCHDOG, reason_code=code, detail=detail)
 
     def role_view(self) -> dict[str, dict[str, Any]]:
-        """What the metrics collector records per role: pid, started_ms, restarts, alive."""
+        """What the metrics collector records per role: pid (of the interpreter running it), started_ms,
+        restarts, alive."""
         return {
-            role: {"pid": p.pid, "started_ms": p.started_ms, "restarts": len(p.restarts), "alive": p.running()}
+            role: {"pid": p.role_pid, "started_ms": p.started_ms, "restarts": len(p.restarts), "alive": p.running()}
             for role, p in self.procs.items()
         }
 

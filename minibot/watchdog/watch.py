@@ -3,7 +3,10 @@
 It is those queues' declared consumer (contracts.v1.json), so it reads them with full validation: a contract
 or sha256 failure in any of them is itself a STOP with that failure's reason code (`timing` is only
 validated and acknowledged; the metrics read it). From what it reads it keeps
-- the last heartbeat of every role (wall-clock monotonic time of reading it, for silence detection);
+- the last heartbeat of every role's current start (wall-clock monotonic time of reading it, for silence
+  detection): a start is recognised by the instance token its beats carry, not by pid (a launcher may sit
+  between the process started and the role's interpreter); the real pid a beat reports is handed to the
+  role's `RoleProcess` (metrics, kill);
 - how long health_role has reported Binance DOWN (run clock), STOP BINANCE_UNREACHABLE past
   `binance.health.unreachable_threshold_ms` (a backstop: health_role's own policy normally stops first,
   but its outage clock restarts if the process is restarted, this one does not);
@@ -24,6 +27,7 @@ from minibot.journal.consumer import Consumer
 from minibot.journal.context import RunContext
 from minibot.journal.stop import stop_flag_path
 from minibot.reasons import NoreError, ReasonCode
+from minibot.watchdog.procs import RoleProcess
 
 WATCHDOG = "watchdog_role"
 HEALTH_ROLE = "health_role"
@@ -35,9 +39,9 @@ log = logging.getLogger("nore.supervisor.watch")
 class JournalWatch:
     """Consumes the watchdog's queues and remembers what the supervision decisions need."""
 
-    def __init__(self, ctx: RunContext, cfg: Mapping[str, Any], pid_of: Callable[[str], int | None]) -> None:
+    def __init__(self, ctx: RunContext, cfg: Mapping[str, Any], procs: Mapping[str, RoleProcess]) -> None:
         self.ctx = ctx
-        self.pid_of = pid_of
+        self.procs = procs
         self.threshold_ms = int(cfg["binance"]["health"]["unreachable_threshold_ms"])
         watched = [q for q in cfg["queues"]["names"] if WATCHDOG in registry().queues[q].consumers]
         self.consumers: dict[str, Consumer] = {q: ctx.consumer(q, WATCHDOG) for q in watched}
@@ -69,9 +73,12 @@ class JournalWatch:
     def _on_health(self, event: Mapping[str, Any]) -> None:
         payload = event["payload"]
         role = str(payload["role"])
-        pid = payload.get("pid")
-        if pid is None or pid == self.pid_of(role):
-            self.last_beat[role] = time.monotonic()  # a beat of an earlier (killed) process does not count
+        proc = self.procs.get(role)
+        if proc is None:
+            self.last_beat[role] = time.monotonic()
+        elif proc.owns_beat(payload):  # a beat of an earlier (killed) start does not count
+            self.last_beat[role] = time.monotonic()
+            proc.note_beat(payload)
         if role == HEALTH_ROLE and "probes" in payload:  # a Binance probe round, not a liveness beat
             if payload["state"] == "DOWN":
                 if self.down_since_ms is None:

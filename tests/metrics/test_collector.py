@@ -144,6 +144,18 @@ def test_strict_collector_names_a_tampered_line(tmp_path: Path) -> None:
     assert lenient.skipped_lines == 1 and lenient.metrics()["counts"]["fills"] == 2
 
 
+def test_a_new_instance_token_is_a_restart_even_with_the_same_pid(tmp_path: Path) -> None:
+    """Roles report the instance token of their start: a reused pid (or one launcher pid) hides no restart."""
+    b = RunBuilder(tmp_path)
+    b.heartbeat("risk_role", T0, instance="a" * 32)
+    b.heartbeat("risk_role", T0 + 5000, instance="a" * 32)
+    b.heartbeat("risk_role", T0 + 10_000, instance="b" * 32)
+    b.close()
+    c = MetricsCollector(b.run_dir)
+    c.update(T0 + 10_000)
+    assert c.metrics()["roles"]["risk_role"]["restarts_seen"] == 1
+
+
 def test_process_figures_of_a_live_pid(tmp_path: Path) -> None:
     b = RunBuilder(tmp_path)
     c = MetricsCollector(b.run_dir)

@@ -4,7 +4,7 @@
 anchored now) and `exchange_info.json` (the Binance-like document of tests/core/fixtures.py). `TickFeeder`
 publishes the real BTCUSDT recording (tests/core/realdata.py) to market_ticks as market_role would: ticks
 keep their recorded spacing, shifted onto the run clock and released when the run clock reaches them, each
-stamped with `recv_ns` (wall time at publication, as market_role stamps receipt).
+stamped with `recv_perf_ns` (`time.perf_counter_ns()` at publication, as market_role stamps receipt).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class TickFeeder(threading.Thread):
                 batch: list[dict[str, Any]] = []
                 while i < len(self.ticks) and self.ticks[i]["ts"] + self.shift <= now and len(batch) < 200:
                     tick = self.ticks[i]
-                    payload = {**tick["payload"], "recv_ns": time.time_ns()}
+                    payload = {**tick["payload"], "recv_perf_ns": time.perf_counter_ns()}
                     tick_id = deterministic_id(RUN_ID, "tick", str(i))
                     batch.append(producer.event("market_tick", payload, ts=tick["ts"] + self.shift, id_=tick_id))
                     self.ids.append(tick_id)

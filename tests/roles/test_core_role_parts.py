@@ -103,7 +103,9 @@ def _fill_some(tmp_path: Path) -> RunContext:
     ctx = make_run_dir(tmp_path)
     role = execution_role.build(load_env("execution_role", tmp_path))
     assert isinstance(role, CoreRole)
-    tick_id = _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_ns": time.time_ns()}])[0]
+    tick_id = _publish(
+        ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": time.perf_counter_ns()}]
+    )[0]
     _publish(ctx, "order_intents", "risk_role", "order_intent", [_intent(n, tick_id) for n in range(3)])
     _drain(role)
     role.close()
@@ -156,11 +158,11 @@ def _env(type_: str, id_: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 def test_fill_timing_links_fills_to_ticks_in_either_order(tmp_path: Path) -> None:
     timer, ctx = _timer(tmp_path)
-    recv = time.time_ns() - 5_000_000
+    recv = time.perf_counter_ns() - 5_000_000
     t1, t2, t3 = (deterministic_id("tick", str(i)) for i in range(3))
     i1, i2 = deterministic_id("intent", "1"), deterministic_id("intent", "2")
     f1, f2, f3 = (deterministic_id("fill", str(i)) for i in range(3))
-    timer.on_batch("market_ticks", [_env("market_tick", t1, {**TICK, "recv_ns": recv})], {})
+    timer.on_batch("market_ticks", [_env("market_tick", t1, {**TICK, "recv_perf_ns": recv})], {})
     # TAKER fill of an intent whose tick was already read: timed at once.
     timer.on_batch(
         "order_intents",
@@ -174,8 +176,8 @@ def test_fill_timing_links_fills_to_ticks_in_either_order(tmp_path: Path) -> Non
         {"fills": [_env("fill", f2, {"cause_id": i2})]},
     )
     assert timer.published == 1
-    timer.on_batch("market_ticks", [_env("market_tick", t2, {**TICK, "recv_ns": recv})], {})
-    # MAKER fill caused by a tick without recv_ns (market_role did not stamp it): no event.
+    timer.on_batch("market_ticks", [_env("market_tick", t2, {**TICK, "recv_perf_ns": recv})], {})
+    # MAKER fill caused by a tick without recv_perf_ns (market_role did not stamp it): no event.
     timer.on_batch(
         "market_ticks", [_env("market_tick", t3, dict(TICK))], {"fills": [_env("fill", f3, {"cause_id": t3})]}
     )

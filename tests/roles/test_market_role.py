@@ -18,7 +18,7 @@ from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_un
 
 # Faults start after the role processes are up and streaming (interpreter start ~0.5-1 s of real time).
 STARTUP_REAL_S = 3.0
-REQUIRED = ("symbol", "price", "bid", "ask", "bid_qty", "ask_qty", "kind", "exchange_ts", "trade_id", "recv_ns")
+REQUIRED = ("symbol", "price", "bid", "ask", "bid_qty", "ask_qty", "kind", "exchange_ts", "trade_id", "recv_perf_ns")
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_ticks_health_and_requests_flow_then_graceful_shutdown(tmp_path: Path, r
     ticks = [e["payload"] for e in events]
     for tick in ticks:
         assert all(k in tick for k in REQUIRED), tick
-        assert isinstance(tick["recv_ns"], int) and tick["bid"] <= tick["ask"]
+        assert isinstance(tick["recv_perf_ns"], int) and tick["bid"] <= tick["ask"]
         if tick["kind"] == "book":
             assert tick["price"] == pytest.approx((tick["bid"] + tick["ask"]) / 2)
             assert tick["trade_id"] is None and tick["conflated"] >= 0

@@ -45,7 +45,7 @@ def test_book_tick_is_mid_with_null_trade_fields() -> None:
     assert tick["kind"] == "book" and tick["price"] == pytest.approx(100.1)
     assert (tick["bid"], tick["ask"], tick["bid_qty"], tick["ask_qty"]) == (100.0, 100.2, 1.5, 2.5)
     assert tick["exchange_ts"] is None and tick["trade_id"] is None
-    assert tick["conflated"] == 0 and tick["recv_ns"] == 123 and tick["origin"] == "rest"
+    assert tick["conflated"] == 0 and tick["recv_perf_ns"] == 123 and tick["origin"] == "rest"
 
 
 def test_trade_ticks_carry_trade_price_and_latest_book() -> None:
@@ -96,7 +96,7 @@ def test_conflation_leading_edge_then_latest_at_window_end() -> None:
     assert builder.on_message(book(100.2), T0 + 100, 3) == []
     assert builder.due(T0 + 249) == []
     (tick,) = builder.due(T0 + 250)
-    assert tick["bid"] == 100.2 and tick["conflated"] == 1 and tick["recv_ns"] == 3
+    assert tick["bid"] == 100.2 and tick["conflated"] == 1 and tick["recv_perf_ns"] == 3
     # The window restarts at the release: an update right after waits for it to end.
     assert builder.on_message(book(100.3), T0 + 260, 4) == []
     assert builder.due(T0 + 499) == [] and len(builder.due(T0 + 500)) == 1
