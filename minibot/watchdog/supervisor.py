@@ -20,6 +20,7 @@ import psutil
 
 from minibot.ai.env import ai_role_environment
 from minibot.config.loader import with_overrides
+from minibot.config.rules import resolve_in_run
 from minibot.ids import process_command_line
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
@@ -32,7 +33,7 @@ from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.ending import Ending, finish_run
 from minibot.watchdog.logs import configure_logging
-from minibot.watchdog.options import RunOptions, config_as_used
+from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
 from minibot.watchdog.procs import AI_ROLE, RoleProcess, missing_role_modules, run_roles
 from minibot.watchdog.restarts import Supervision
@@ -63,6 +64,7 @@ class Supervisor:
         self.options = options
         self.say = say
         self.cfg = config_as_used(options)
+        check_start_disk(options.var, int(self.cfg["watchdog"]["disk_min_free_mb"]))
         self.roles = run_roles(self.cfg)
         missing = missing_role_modules(self.roles)
         if missing:
@@ -119,6 +121,7 @@ class Supervisor:
     def run(self) -> int:
         """The whole run; returns the process exit code (0 clean, 3 STOP, 2 setup refused, 4 error)."""
         run_id, self.run_dir = create_run_dir(self.options.var)
+        resolve_in_run(self.run_dir, self.cfg)  # a symlink inside the run may not lead a folder key out of it
         self.say(f"run_dir: {self.run_dir}")
         configure_logging(self.run_dir, self.cfg["logging"], "supervisor", self.secrets.values)
         log.info(
