@@ -13,8 +13,9 @@ Definitions (docs/core.md):
   PnL > 0, anything else is a loss; win_rate = wins / trips; R:R = average win / average |loss|.
 Cash and quantities are rounded to 1e-8 (Binance's precision) after each fill so a position sold in full is
 exactly flat. Sums over positions (equity, exposure, unrealized PnL) are exactly rounded (math.fsum), so
-they do not depend on the order positions were opened and a restored snapshot recomputes them bit for bit. Floats are deterministic, so `rebuild(fills)` reproduces the state bit for bit, and
-`snapshot()` round-trips exactly through JSON (shortest-repr floats).
+they do not depend on the order positions were opened and a restored snapshot recomputes them bit for bit.
+Floats are deterministic, so `rebuild(fills)` reproduces the state bit for bit, and `snapshot()`
+round-trips exactly through JSON (shortest-repr floats).
 """
 
 from __future__ import annotations
