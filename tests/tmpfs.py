@@ -32,6 +32,5 @@ def small_fs(folder: Path, size: str) -> Iterator[Path]:
 def fill_up(folder: Path, leave_bytes: int) -> None:
     """Write a filler file until at most `leave_bytes` are free on `folder`'s filesystem."""
     free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
-    with (folder / "filler").open("wb") as fh:
-        with contextlib.suppress(OSError):
-            fh.write(b"\0" * max(0, free - leave_bytes))
+    with (folder / "filler").open("wb") as fh, contextlib.suppress(OSError):
+        fh.write(b"\0" * max(0, free - leave_bytes))
