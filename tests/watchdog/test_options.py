@@ -38,13 +38,24 @@ def test_var_that_is_a_file_is_refused(tmp_path: Path) -> None:
     assert "--var" in _refused(RunOptions(sim=True, duration="2s", var=tmp_path / "v2"))
 
 
-def test_config_escaping_the_run_is_refused_before_any_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("queues", "base_dir", "../escape"),
+        ("logging", "dir", "/tmp/elsewhere"),
+        ("execution", "initial_cash", float("inf")),
+        ("binance", "weight_slow_fraction", float("nan")),
+    ],
+)
+def test_config_escaping_or_breaking_the_run_is_refused_before_any_folder(
+    tmp_path: Path, section: str, key: str, value: object
+) -> None:
     doc = json.loads(default_config_path().read_text(encoding="utf-8"))
-    doc["queues"]["base_dir"] = "../escape"
+    doc[section][key] = value
     config = tmp_path / "nore.json"
     config.write_text(json.dumps(doc))
     line = _refused(RunOptions(config_path=config, sim=True, duration="2s", var=tmp_path / "var"))
-    assert "queues.base_dir" in line
+    assert f"{section}.{key}" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nore.json"]
 
 
