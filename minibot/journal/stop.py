@@ -12,11 +12,16 @@ processes may raise STOPs at the same moment:
   first one (the cause).
 - A journal append that fails (e.g. ENOSPC) is logged and leaves the flag up; `nore verify` then reports
   the flag's event missing from stop_journal, naming the reason the flag holds.
+- The supervisor keeps `STOP.reserve` (RESERVE_BYTES) in the run folder while the run goes on. When the
+  disk is so full that even the flag cannot be written, `stop()` deletes the reserve and tries again: the
+  freed space is enough for the flag and the journal line. The reserve is released when the run ends.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,8 @@ from minibot.reasons import NoreError, ReasonCode
 STOP_FLAG = "STOP.flag"
 STOP_QUEUE = "stop_journal"
 STOP_LOCK = ".stop.lock"
+STOP_RESERVE = "STOP.reserve"
+RESERVE_BYTES = 256 * 1024  # several file-system blocks: the flag, its temp file and one journal line
 log = logging.getLogger("nore.stop")
 
 
@@ -47,6 +54,41 @@ def read_stop(run_dir: Path) -> dict[str, Any]:
     """The stop event held by the flag (NonAtomicWrite if the flag is damaged)."""
     data: dict[str, Any] = read_critical_json(stop_flag_path(run_dir))
     return data
+
+
+def unexpected_error_reason(exc: BaseException) -> ReasonCode:
+    """The STOP reason of an error no typed NoreError covers: a full disk (ENOSPC) is DISK_LOW, not a defect."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return ReasonCode.DISK_LOW
+    return ReasonCode.INTERNAL_ERROR
+
+
+def reserve_stop_space(run_dir: Path) -> None:
+    """Set disk space aside for a STOP on a full disk (real blocks: written, not a sparse file)."""
+    path = Path(run_dir) / STOP_RESERVE
+    with path.open("wb") as fh:
+        fh.write(b"\0" * RESERVE_BYTES)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def release_stop_space(run_dir: Path) -> bool:
+    """Give the reserved space back; True when there was a reserve to release."""
+    try:
+        (Path(run_dir) / STOP_RESERVE).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _raise_flag(flag: Path, event: dict[str, Any]) -> None:
+    try:
+        write_critical_json(flag, event)
+    except OSError as exc:
+        if not release_stop_space(flag.parent):
+            raise
+        log.error("disk full (%s): released the STOP reserve to raise STOP.flag", exc)
+        write_critical_json(flag, event)
 
 
 def journaled_stops(ctx: RunContext) -> dict[str, dict[str, Any]]:
@@ -90,7 +132,7 @@ def stop(
         with file_lock(paths.folder / STOP_LOCK):
             flag = stop_flag_path(ctx.run_dir)
             if not flag.exists():
-                write_critical_json(flag, event)
+                _raise_flag(flag, event)
             earlier = journaled_stops(ctx).get(event_id)
             if earlier is not None:
                 return earlier

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 import time
@@ -10,10 +12,18 @@ from typing import Any
 
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_RUN_ID
 from minibot.journal.context import RunContext
-from minibot.journal.stop import is_stopped, read_stop, stop
+from minibot.journal.stop import (
+    STOP_RESERVE,
+    is_stopped,
+    read_stop,
+    reserve_stop_space,
+    stop,
+    unexpected_error_reason,
+)
 from minibot.journal.verify import verify_path
 from minibot.reasons import ReasonCode
 from minibot.roles.runner import queue_events
+from tests.tmpfs import fill_up, small_fs
 
 RAISER = Path(__file__).with_name("stop_raiser.py")
 
@@ -106,3 +116,22 @@ def test_flag_is_raised_even_when_the_journal_write_fails(tmp_path: Path) -> Non
     assert is_stopped(tmp_path)
     assert read_stop(tmp_path) == event
     assert read_stop(tmp_path)["payload"]["reason_code"] == "DISK_LOW"
+
+
+def test_on_a_full_disk_the_reserve_makes_room_for_the_flag(tmp_path: Path) -> None:
+    with small_fs(tmp_path / "fs", "1m") as fs:
+        ctx = _ctx(fs)
+        ctx.queue_paths("stop_journal").create()
+        reserve_stop_space(fs)
+        fill_up(fs, 0)
+        assert os.statvfs(fs).f_bavail == 0  # not even the flag's temp file fits without the reserve
+        event = _raise(ctx, ReasonCode.DISK_LOW)
+        assert read_stop(fs) == event and not (fs / STOP_RESERVE).exists()
+        assert [e["id"] for e in queue_events(ctx, "stop_journal")] == [event["id"]]
+        assert verify_path(ctx.queues_dir).ok
+
+
+def test_unexpected_errors_name_a_full_disk() -> None:
+    assert unexpected_error_reason(OSError(errno.ENOSPC, "No space left on device")) == ReasonCode.DISK_LOW
+    assert unexpected_error_reason(OSError(errno.EIO, "I/O error")) == ReasonCode.INTERNAL_ERROR
+    assert unexpected_error_reason(ValueError("x")) == ReasonCode.INTERNAL_ERROR

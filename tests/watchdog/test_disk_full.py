@@ -34,6 +34,24 @@ def test_a_filling_disk_ends_in_a_clean_disk_low_stop(tmp_path: Path) -> None:
         assert verdict.returncode == 1 and "STOP DISK_LOW" in verdict.stdout, verdict.stdout
 
 
+def test_with_the_bound_off_a_full_disk_still_ends_in_a_disk_stop_with_no_torn_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "cfg", watchdog={"disk_min_free_mb": 0})
+    with small_fs(tmp_path / "fs", "4m") as fs:
+        run = NoreRun(fs / "var", "--config", str(config), "--sim", "--speed", "60", "--duration", "60m", "--quiet")
+        run_dir = run.run_dir()
+        assert run.wait(RUN_TIMEOUT_S) == 3, run.output
+        stop = read_stop(run_dir)["payload"]  # raised from the space the run had set aside for it
+        assert stop["reason_code"] == "DISK_LOW" and "No space left" in stop["detail"], stop
+        assert not (run_dir / "STOP.reserve").exists()
+        journal = subprocess.run(
+            [sys.executable, "-m", "minibot", "journal", "verify", str(run_dir / "queues")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "LINE_TORN" not in journal.stdout and "LINE_HASH_MISMATCH" not in journal.stdout, journal.stdout
+
+
 def test_a_disk_too_small_to_start_on_is_refused(tmp_path: Path) -> None:
     with small_fs(tmp_path / "fs", "1m") as fs:
         run = NoreRun(fs / "var", "--sim", "--duration", "60s")
