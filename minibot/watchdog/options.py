@@ -50,7 +50,7 @@ class RunOptions:
     def check(self) -> None:
         """Usage errors the option parser cannot express."""
         if not (math.isfinite(self.speed) and 0 < self.speed <= MAX_SPEED):
-            raise ConfigInvalid(f"--speed: must be a number > 0 and <= {MAX_SPEED:g}, got {self.speed}")
+            raise ConfigInvalid(f"--speed: must be > 0 and <= {MAX_SPEED:g} (a finite number), got {self.speed}")
         for folder in (self.var, self.var / "runs"):
             if folder.exists() and not folder.is_dir():
                 raise ConfigInvalid(f"--var: {folder} is a file; --var names a folder (runs go under VAR/runs/)")
