@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
+from minibot.config.rules import check_run_paths, check_structure
 from minibot.reasons import ConfigInvalid
 
 DEFAULT_CONFIG_NAME = "nore.v1.json"
@@ -59,6 +60,7 @@ def _describe(err: ValidationError) -> str:
 
 def validate_config(doc: Any, where: str = "config") -> None:
     """Raise ConfigInvalid with every problem, each as `key.path: what is wrong (what was expected)`."""
+    check_structure(doc, where)
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         lines = "; ".join(_describe(e) for e in errors[:10])
@@ -94,19 +96,38 @@ def _check_queue_names(doc: Mapping[str, Any], where: str) -> None:
         raise ConfigInvalid(f"{where}: queues.fsync_overrides: {overrides} are not in queues.names")
 
 
+def parse_config_text(data: bytes, where: str) -> Any:
+    """Strict UTF-8 JSON -> a document; anything else (UTF-16, a stray byte, NaN, absurd nesting) is ConfigInvalid."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigInvalid(f"{where}: the file is UTF-16 (byte order mark); save it as UTF-8")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigInvalid(
+            f"{where}: byte {exc.start} (0x{data[exc.start]:02x}) is not UTF-8; save it as UTF-8"
+        ) from None
+    try:
+        # NaN/Infinity/1e400 parse to non-finite floats on purpose: check_structure then names their key path
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigInvalid(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ConfigInvalid(f"{where}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigInvalid(f"{where}: nested too deeply to be a config") from None
+
+
 def load_config(path: Path | str | None = None) -> dict[str, Any]:
     """Read, parse and validate a config file (default: the shipped nore.v1.json)."""
     p = Path(path) if path is not None else default_config_path()
     try:
-        raw = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise ConfigInvalid(f"{p}: cannot read config file: {exc.strerror}") from None
-    try:
-        doc = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigInvalid(f"{p}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    doc = parse_config_text(raw, str(p))
     validate_config(doc, str(p))
     _check_queue_names(doc, str(p))
+    check_run_paths(doc, str(p))
     result: dict[str, Any] = doc
     return result
 
@@ -125,4 +146,5 @@ def with_overrides(cfg: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict
     merged: dict[str, Any] = merge(cfg, overrides)
     validate_config(merged, "config with overrides")
     _check_queue_names(merged, "config with overrides")
+    check_run_paths(merged, "config with overrides")
     return merged

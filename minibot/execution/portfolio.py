@@ -12,8 +12,10 @@ Definitions (docs/core.md):
 - A round trip is one position from flat back to flat; its PnL is the sum of its realized PnL. A win has
   PnL > 0, anything else is a loss; win_rate = wins / trips; R:R = average win / average |loss|.
 Cash and quantities are rounded to 1e-8 (Binance's precision) after each fill so a position sold in full is
-exactly flat. Floats are deterministic, so `rebuild(fills)` reproduces the state bit for bit, and
-`snapshot()` round-trips exactly through JSON (shortest-repr floats).
+exactly flat. Sums over positions (equity, exposure, unrealized PnL) are exactly rounded (math.fsum), so
+they do not depend on the order positions were opened and a restored snapshot recomputes them bit for bit.
+Floats are deterministic, so `rebuild(fills)` reproduces the state bit for bit, and `snapshot()`
+round-trips exactly through JSON (shortest-repr floats).
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ from typing import Any
 from minibot.reasons import ReasonCode, RiskBreach
 
 SNAPSHOT_VERSION = 1
+
+
+def _money_sum(terms: list[float]) -> float:
+    """Sum money terms exactly rounded (math.fsum), so the result does not depend on their order.
+
+    A plain left-to-right sum does: equity summed in the order positions were opened differed in the last
+    bit from the same positions restored from a snapshot (stored sorted), and a restart STOPped
+    PORTFOLIO_SNAPSHOT_MISMATCH (issue 13). The terms are also taken in symbol order, for readers.
+    """
+    return math.fsum(terms)
 
 
 def _inconsistent(detail: str) -> RiskBreach:
@@ -164,12 +176,12 @@ class Portfolio:
             return equity
         return self.equity()
 
+    def _sorted(self) -> list[Position]:
+        return [self.positions[s] for s in sorted(self.positions)]
+
     def equity(self) -> float:
-        """cash + every position at its mark."""
-        total = self.cash
-        for pos in self.positions.values():
-            total += pos.qty * pos.mark
-        return total
+        """cash + every position at its mark (an exactly rounded sum: see `_money_sum`)."""
+        return _money_sum([self.cash, *(p.qty * p.mark for p in self._sorted())])
 
     def drawdown(self) -> float:
         """Current drawdown from the peak, as a fraction (0 at a new peak)."""
@@ -187,11 +199,11 @@ class Portfolio:
 
     def exposure(self) -> float:
         """Sum of all positions at their marks."""
-        return sum(p.qty * p.mark for p in self.positions.values())
+        return _money_sum([p.qty * p.mark for p in self._sorted()])
 
     def unrealized_pnl(self) -> float:
         """(mark - avg_price) * qty - unallocated entry fees, summed over positions."""
-        return sum((p.mark - p.avg_price) * p.qty - p.entry_fees for p in self.positions.values())
+        return _money_sum([(p.mark - p.avg_price) * p.qty - p.entry_fees for p in self._sorted()])
 
     def stats(self) -> dict[str, Any]:
         """Closed round trips: count, wins, losses, win rate, average win / loss, R:R (None if undefined)."""

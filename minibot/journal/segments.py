@@ -9,6 +9,8 @@ reader that sees k+1 exist knows k is final. Appends are one `write()` per batch
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import os
 import re
 import time
@@ -179,15 +181,26 @@ class SegmentAppender:
             self._flush_now()
             self._open(self.index + 1)
             size = 0
-        written = os.write(self._fd, data)
-        if written != len(data):
-            raise OSError(f"short write to {self.current_path()}: {written} of {len(data)} bytes")
+        try:
+            written = os.write(self._fd, data)
+        except OSError:
+            self._cut_back(size)
+            raise
+        if written != len(data):  # a full disk (ENOSPC) cuts a write short: leave no torn line behind
+            self._cut_back(size)
+            raise OSError(errno.ENOSPC, f"short write to {self.current_path()}: {written} of {len(data)} bytes")
         self._dirty = True
         if self.fsync.mode == "always":
             self._flush_now()
         elif self.fsync.mode == "group":
             self.flush_if_due()
         return self.index, size + written
+
+    def _cut_back(self, size: int) -> None:
+        """Truncate the segment to `size`, its length before a failed append (best effort: disk trouble)."""
+        assert self._fd is not None
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, size)
 
     def _flush_now(self) -> None:
         if self._fd is not None and self._dirty and self.fsync.mode != "none":

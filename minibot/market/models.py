@@ -65,13 +65,19 @@ class Trade:
 MarketMessage = BookTicker | AggTrade | Trade
 
 
+def _object(obj: Any) -> None:
+    """A message is a JSON object; a number or list where one was expected is malformed, not a crash."""
+    if not isinstance(obj, Mapping):
+        raise MalformedMessage(f"expected an object, got {type(obj).__name__}")
+
+
 def _num(obj: Mapping[str, Any], key: str, positive: bool) -> float:
     raw = obj.get(key)
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
         raise MalformedMessage(f"field {key!r} missing or not a decimal: {raw!r}")
     try:
         value = float(raw)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise MalformedMessage(f"field {key!r} is not a decimal: {raw!r}") from exc
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         raise MalformedMessage(f"field {key!r} out of range: {raw!r}")
@@ -105,6 +111,7 @@ def _symbol(obj: Mapping[str, Any], key: str = "s") -> str:
 
 def parse_book_ticker(obj: Mapping[str, Any], source: Source = "ws") -> BookTicker:
     """WS bookTicker (`u,s,b,B,a,A`) or REST bookTicker (`symbol,bidPrice,...`) -> BookTicker."""
+    _object(obj)
     if "bidPrice" in obj:
         return BookTicker(
             symbol=_symbol(obj, "symbol"),
@@ -128,6 +135,7 @@ def parse_book_ticker(obj: Mapping[str, Any], source: Source = "ws") -> BookTick
 
 def parse_agg_trade(obj: Mapping[str, Any], symbol: str | None = None, source: Source = "ws") -> AggTrade:
     """WS aggTrade event, or a REST aggTrades item (no `s`/`E`: pass `symbol`) -> AggTrade."""
+    _object(obj)
     return AggTrade(
         symbol=symbol if symbol is not None else _symbol(obj),
         agg_id=_int(obj, "a"),
@@ -144,6 +152,7 @@ def parse_agg_trade(obj: Mapping[str, Any], symbol: str | None = None, source: S
 
 def parse_trade(obj: Mapping[str, Any], source: Source = "ws") -> Trade:
     """WS trade event -> Trade."""
+    _object(obj)
     return Trade(
         symbol=_symbol(obj),
         trade_id=_int(obj, "t"),

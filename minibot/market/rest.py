@@ -238,7 +238,7 @@ class BinanceRest:
         items = body if isinstance(body, list) else [body]
         try:
             return {str(item["symbol"]): _positive(item["price"]) for item in items}
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise HttpError(f"GET /api/v3/ticker/price: {exc}", 200) from exc
 
     async def depth(self, symbol: str, limit: int = 100) -> Depth:
@@ -250,7 +250,7 @@ class BinanceRest:
                 bids=[(_positive(p), float(q)) for p, q in body["bids"]],
                 asks=[(_positive(p), float(q)) for p, q in body["asks"]],
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise HttpError(f"GET /api/v3/depth: {exc}", 200) from exc
 
     async def agg_trades(
@@ -306,7 +306,7 @@ class BinanceRest:
                 )
                 for k in body
             ]
-        except (IndexError, TypeError, ValueError) as exc:
+        except (IndexError, KeyError, TypeError, ValueError, OverflowError) as exc:
             raise HttpError(f"GET /api/v3/klines: {exc}", 200) from exc
 
 

@@ -24,6 +24,7 @@ import orjson
 import typer
 
 from minibot.config.loader import validate_config
+from minibot.config.rules import check_run_paths
 from minibot.journal.atomic import read_critical_json
 from minibot.metrics.collector import METRICS_FILE, MetricsCollector
 from minibot.metrics.verdict import Reason, Reasons
@@ -96,6 +97,7 @@ def load_run(run_dir: Path, reasons: Reasons) -> dict[str, Any] | None:
         raise RunUnreadable(f"{path}: lacks {missing}; not a run.json written by nore run")
     try:
         validate_config(run["config"], f"{path} config")
+        check_run_paths(run["config"], f"{path} config")  # folders outside the run are not this run's to judge
     except ConfigInvalid as exc:
         raise RunUnreadable(exc.detail) from None
     return dict(run)

@@ -8,7 +8,8 @@ supervisor), rebuilds the run clock from its anchor, and loops until:
 - the supervisor that started the run is gone (`OrphanGuard`): nobody would watch or restart it (exit 0);
 - `RUN_DIR/STOP.flag` exists: halt at once (exit `EXIT_STOPPED`);
 - a typed `NoreError` escapes: it STOPs the run with that error's reason code (exit `EXIT_STOPPED`);
-- anything else escapes: STOP INTERNAL_ERROR, traceback only in the role's log (exit `EXIT_CRASHED`).
+- anything else escapes: STOP INTERNAL_ERROR (DISK_LOW for a full disk), traceback only in the role's log
+  (exit `EXIT_CRASHED`).
 
 Logging: `role_main` sends every `logging` record to `<run>/<logging.dir>/<role>.log` (JSON lines, rotated
 by size; `minibot.watchdog.logs`). Roles that drive their own loop (asyncio) use the same pieces:
@@ -34,8 +35,8 @@ from minibot.clock import RunClock
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.producer import Producer
-from minibot.journal.stop import is_stopped, stop
-from minibot.reasons import NoreError, ReasonCode
+from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
+from minibot.reasons import NoreError
 from minibot.roles.instance import EXIT_DUPLICATE, hold_instance, instance_token
 from minibot.watchdog.logs import configure_logging
 
@@ -179,7 +180,7 @@ def fail_closed(env: RoleEnv, exc: BaseException) -> int:
         code, detail, exit_code = exc.reason_code, exc.detail, EXIT_STOPPED
         env.log.error("STOP %s: %s", code.value, detail)
     else:
-        code, detail, exit_code = ReasonCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", EXIT_CRASHED
+        code, detail, exit_code = unexpected_error_reason(exc), f"{type(exc).__name__}: {exc}", EXIT_CRASHED
         env.log.error("internal error, stopping the run:\n%s", "".join(traceback.format_exception(exc)))
     stop(env.ctx, source=env.role, component=env.role, reason_code=code, detail=detail)
     return exit_code

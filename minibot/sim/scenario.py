@@ -7,6 +7,7 @@ compresses windows and delays along with the market. docs/simulator.md documents
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,10 @@ def load_scenario(source: str | Path | dict[str, Any] | None) -> Scenario:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ScenarioError(f"{where}: cannot read: {exc}") from exc
-        except ValueError as exc:
+        except ValueError as exc:  # also a file that is not UTF-8
             raise ScenarioError(f"{where}: not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise ScenarioError(f"{where}: nested too deeply to be a scenario") from None
     if not isinstance(doc, dict):
         raise ScenarioError(f"{where}: top level must be an object")
     _no_extra(doc, {"version", "name", "description", "faults", "ws", "rate_limit"}, where)
@@ -164,8 +167,8 @@ def _section(obj: Any, defaults: Any, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in obj.items():
         default = getattr(defaults, key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ScenarioError(f"{where}.{key}: must be a non-negative number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+            raise ScenarioError(f"{where}.{key}: must be a finite non-negative number")
         if isinstance(default, int) and not isinstance(value, int):
             raise ScenarioError(f"{where}.{key}: must be an integer")
         out[key] = value
@@ -185,7 +188,7 @@ def _fault(obj: Any, where: str) -> Fault:
     if not isinstance(obj, dict):
         raise ScenarioError(f"{where}: must be an object")
     kind = obj.get("kind")
-    if kind not in _PARAMS:
+    if not isinstance(kind, str) or kind not in _PARAMS:
         raise ScenarioError(f"{where}.kind: must be one of {', '.join(KINDS)} (got {kind!r})")
     spec = _PARAMS[kind]
     _no_extra(obj, _COMMON | set(spec), where)

@@ -18,7 +18,7 @@ import typer
 
 from minibot.reasons import ConfigInvalid
 from minibot.watchdog.ending import EXIT_CLEAN, EXIT_ERROR, EXIT_USAGE
-from minibot.watchdog.options import RunOptions
+from minibot.watchdog.options import MAX_SPEED, RunOptions
 from minibot.watchdog.supervisor import SetupError, Supervisor
 
 
@@ -42,6 +42,9 @@ def run_command(options: RunOptions, out: Callable[[str], None] = say) -> int:
         return EXIT_CLEAN
     try:
         return supervisor.run()
+    except ConfigInvalid as exc:  # a folder key found leading out of the fresh run folder: nothing started
+        out(f"error: {exc}")
+        return EXIT_USAGE
     except KeyboardInterrupt:  # Ctrl+C while starting, or again while ending: no STOP, but no final files
         out("interrupted: the run ended without its final metrics and summary")
         return EXIT_CLEAN
@@ -60,7 +63,9 @@ def run(
     scenario: Path | None = typer.Option(None, "--scenario", help="Fault scenario JSON for the simulator."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulator's synthetic market."),
     duration: str | None = typer.Option(None, "--duration", help="Run length: 90s, 10m, 7h or milliseconds."),
-    speed: float = typer.Option(1.0, "--speed", help="Run every timer, duration and the simulator N times faster."),
+    speed: float = typer.Option(
+        1.0, "--speed", help=f"Run every timer, duration and the simulator N times faster (0 < N <= {MAX_SPEED:g})."
+    ),
     var: Path = typer.Option(Path("var"), "--var", help="The run goes under VAR/runs/<run_id>/."),
     quiet: bool = typer.Option(
         False, "--quiet", help="No live dashboard (the run_dir line, errors and the summary still print)."

@@ -111,14 +111,16 @@ class Supervision:
             times.popleft()
         times.append(now_ms)
         entry = {"ts": now_ms, "reason": why, "exit_code": code, "old_pid": proc.role_pid}
-        proc.restarts.append(entry)
         if len(times) > self.restart_max:
+            # refused, so not a restart: status.json and the summary count only restarts that happened,
+            # as verify does from the heartbeats (issue 13)
             proc.finished = True
             return (
                 ReasonCode.ROLE_RESTART_LIMIT,
                 f"{proc.role} {why}: {len(times)} restarts within {self.window_ms / 1000:.0f} s of run clock "
                 f"(watchdog.restart_max={self.restart_max})",
             )
+        proc.restarts.append(entry)
         proc.backoff_s = min(self.backoff_base_s * 2 ** (len(times) - 1), self.backoff_max_s)
         proc.restart_due = now + proc.backoff_s
         log.warning("%s %s; restarting in %.3f s", proc.role, why, proc.backoff_s)

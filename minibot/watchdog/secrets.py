@@ -75,6 +75,16 @@ def parse_env_file(text: str, where: str) -> dict[str, str]:
     return out
 
 
+def decode_env_bytes(data: bytes, where: str) -> str:
+    """Strict UTF-8 (a UTF-8 byte order mark is allowed); else ConfigInvalid naming the byte offset, never a value."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigInvalid(f"secrets.path: {where} is UTF-16 (byte order mark); save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigInvalid(f"secrets.path: {where}: byte {exc.start} is not UTF-8; save it as UTF-8") from None
+
+
 def secrets_file(cfg: Mapping[str, Any], environ: Mapping[str, str]) -> Path | None:
     """The configured secrets file: `secrets.path`, else the file named by `$<secrets.env_var>`."""
     section = cfg["secrets"]
@@ -95,6 +105,8 @@ def load_secrets(cfg: Mapping[str, Any], environ: Mapping[str, str], forbidden_d
     path = secrets_file(cfg, environ)
     if path is None:
         return Secrets(frozenset(_meaningful(values)), None)
+    if "\x00" in str(path):
+        raise ConfigInvalid("secrets.path: a path cannot contain a NUL character")
     for folder in [repository_root(), *forbidden_dirs]:
         if _inside(path, folder):
             raise ConfigInvalid(
@@ -102,8 +114,8 @@ def load_secrets(cfg: Mapping[str, Any], environ: Mapping[str, str], forbidden_d
                 "folders (R-P5)"
             )
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigInvalid(f"secrets.path: cannot read {path}: {exc.strerror}") from None
-    values.update(parse_env_file(text, str(path)).values())
+    values.update(parse_env_file(decode_env_bytes(data, str(path)), str(path)).values())
     return Secrets(frozenset(_meaningful(values)), path)

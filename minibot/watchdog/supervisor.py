@@ -20,10 +20,17 @@ import psutil
 
 from minibot.ai.env import ai_role_environment
 from minibot.config.loader import with_overrides
+from minibot.config.rules import resolve_in_run
 from minibot.ids import process_command_line
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
-from minibot.journal.stop import is_stopped, stop
+from minibot.journal.stop import (
+    is_stopped,
+    release_stop_space,
+    reserve_stop_space,
+    stop,
+    unexpected_error_reason,
+)
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import start_from_config
@@ -32,7 +39,7 @@ from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.ending import Ending, finish_run
 from minibot.watchdog.logs import configure_logging
-from minibot.watchdog.options import RunOptions, config_as_used
+from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
 from minibot.watchdog.procs import AI_ROLE, RoleProcess, missing_role_modules, run_roles
 from minibot.watchdog.restarts import Supervision
@@ -63,6 +70,7 @@ class Supervisor:
         self.options = options
         self.say = say
         self.cfg = config_as_used(options)
+        check_start_disk(options.var, int(self.cfg["watchdog"]["disk_min_free_mb"]))
         self.roles = run_roles(self.cfg)
         missing = missing_role_modules(self.roles)
         if missing:
@@ -119,6 +127,8 @@ class Supervisor:
     def run(self) -> int:
         """The whole run; returns the process exit code (0 clean, 3 STOP, 2 setup refused, 4 error)."""
         run_id, self.run_dir = create_run_dir(self.options.var)
+        resolve_in_run(self.run_dir, self.cfg)  # a symlink inside the run may not lead a folder key out of it
+        reserve_stop_space(self.run_dir)  # so a STOP can still be raised on a disk that fills up
         self.say(f"run_dir: {self.run_dir}")
         configure_logging(self.run_dir, self.cfg["logging"], "supervisor", self.secrets.values)
         log.info(
@@ -129,6 +139,8 @@ class Supervisor:
         except BaseException:
             self._abandon()
             raise
+        finally:
+            release_stop_space(self.run_dir)
 
     def _abandon(self) -> None:
         """The supervisor is failing outside the normal ending: nothing it started may outlive it."""
@@ -161,14 +173,16 @@ class Supervisor:
         except Exception as exc:  # fail closed: STOP the run so every role halts, then report
             log.exception("supervisor error")
             assert self.ctx is not None
+            code = unexpected_error_reason(exc)  # a full disk is a disk STOP, not an internal error
             stop(
                 self.ctx,
                 source=WATCHDOG,
                 component="supervisor",
-                reason_code=ReasonCode.INTERNAL_ERROR,
+                reason_code=code,
                 detail=f"{type(exc).__name__}: {exc}",
             )
-            ending.internal_error = f"{type(exc).__name__}: {exc}"
+            if code is ReasonCode.INTERNAL_ERROR:
+                ending.internal_error = f"{type(exc).__name__}: {exc}"
         return finish_run(self, env, ending)
 
     def _preflight_and_watch(self, env: RoleEnv, ending: Ending) -> None:

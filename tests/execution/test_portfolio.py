@@ -152,3 +152,38 @@ def test_portfolio_invariants(steps: list[tuple[str, str, int, int, int]]) -> No
     snap = pf.snapshot()
     restored = Portfolio.from_snapshot(orjson.loads(orjson.dumps(snap)))
     assert orjson.dumps(restored.snapshot()) == orjson.dumps(snap)
+
+
+_SYMBOLS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.permutations(_SYMBOLS),
+    st.lists(st.integers(min_value=1, max_value=99_999), min_size=5, max_size=5),
+    st.lists(st.integers(min_value=100, max_value=9_000_000), min_size=5, max_size=5),
+    st.lists(st.integers(min_value=100, max_value=9_000_000), min_size=5, max_size=5),
+)
+def test_restart_restores_a_snapshot_whatever_order_positions_were_opened(
+    order: list[str], qtys: list[int], prices: list[int], marks: list[int]
+) -> None:
+    """Issue 13 defect 4: equity summed in opening order, the snapshot stored sorted, and a restart after
+    a kill -9 then STOPped PORTFOLIO_SNAPSHOT_MISMATCH ("equity 9992.361995719999 != recomputed 9992.36199572")."""
+    pf = Portfolio(10_000.0)
+    for i, sym in enumerate(order):
+        qty, price = qtys[i] / 100_000_000, prices[i] / 100
+        pf.apply_fill(fill("BUY", qty, price, round(qty * price * 0.001, 8), sym, i))
+        pf.mark(sym, marks[i] / 100)
+    snap = orjson.loads(orjson.dumps(pf.snapshot()))
+    restored = Portfolio.from_snapshot(snap)
+    assert restored.equity() == pf.equity() == snap["equity"]
+    assert restored.unrealized_pnl() == pf.unrealized_pnl() == snap["unrealized_pnl"]
+    assert restored.ledger() == pf.ledger()
+
+
+def test_equity_does_not_depend_on_the_order_positions_were_opened() -> None:
+    fills = [fill("BUY", 0.00123, 61_234.57, 0.07, "BTCUSDT", 1), fill("BUY", 0.0311, 3_012.33, 0.09, "ETHUSDT", 2)]
+    forward, backward = Portfolio.rebuild(fills, 10_000.0), Portfolio.rebuild(fills[::-1], 10_000.0)
+    forward.mark("ETHUSDT", 3_001.17)
+    backward.mark("ETHUSDT", 3_001.17)
+    assert forward.equity() == backward.equity()

@@ -205,3 +205,17 @@ def test_run_json_with_an_invalid_config_is_unreadable(clean: RunBuilder) -> Non
     write_critical_json(clean.run_dir / "run.json", run)
     result = runner.invoke(app, ["verify", str(clean.run_dir)])
     assert result.exit_code == 2 and "metrics: 'max_error_rate' is a required property" in result.output
+
+
+def test_run_json_naming_folders_outside_the_run_is_unreadable(clean: RunBuilder) -> None:
+    """Issue 13: an absolute queues.base_dir made verify fail with an internal error; a logging.dir outside
+    the run passed. Either is now refused, naming the key."""
+    for section, key, value in (("queues", "base_dir", "/elsewhere/queues"), ("logging", "dir", "../../../x")):
+        run = read_critical_json(clean.run_dir / "run.json")
+        original = run["config"][section][key]
+        run["config"][section][key] = value
+        write_critical_json(clean.run_dir / "run.json", run)
+        result = runner.invoke(app, ["verify", str(clean.run_dir)])
+        assert result.exit_code == 2 and f"{section}.{key}: {value!r} is not a folder inside" in result.output
+        run["config"][section][key] = original
+        write_critical_json(clean.run_dir / "run.json", run)
