@@ -261,8 +261,9 @@ class Supervisor:
         }
 
     def write_status(self, state: str, **extra: Any) -> None:
-        """`<run>/watchdog/status.json`: every role's pid, starts and restarts (critical JSON)."""
+        """`<run>/watchdog/status.json`: every role's pid, starts and restarts (critical JSON). Best effort:
+        it only shows progress, so a write a scanner blocks is logged and skipped, never a STOP."""
         path = self.run_dir / STATUS_FILE
         path.parent.mkdir(exist_ok=True)
         doc = {"state": state, "roles": {r: p.status() for r, p in self.procs.items()}, **extra}
-        write_critical_json(path, doc, fsync=False)
+        write_critical_json(path, doc, fsync=False, best_effort=True)
