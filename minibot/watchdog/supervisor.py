@@ -39,6 +39,7 @@ from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
 from minibot.watchdog.secrets import Secrets, load_secrets
 from minibot.watchdog.simproc import SimClock, SimulatorFailed, SimulatorProcess
+from minibot.watchdog.varpath import onedrive_warning
 from minibot.watchdog.watch import WATCHDOG, Finding, JournalWatch
 
 LOOP_S = 0.05
@@ -121,6 +122,10 @@ class Supervisor:
         run_id, self.run_dir = create_run_dir(self.options.var)
         self.say(f"run_dir: {self.run_dir}")
         configure_logging(self.run_dir, self.cfg["logging"], "supervisor", self.secrets.values)
+        synced = onedrive_warning(self.options.var)
+        if synced is not None:
+            self.say(f"warning: {synced}")
+            log.warning("%s", synced)
         log.info(
             "run %s starting: roles %s, sim=%s, speed=%s", run_id, self.roles, self.options.sim, self.options.speed
         )
