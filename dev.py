@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import tomllib
 import venv
 from pathlib import Path
 
@@ -47,6 +46,8 @@ def _run(*args: str | Path) -> int:
 
 def dependency_digest(pyproject_text: str) -> str:
     """sha256 of what the lock is resolved from: requires-python, the dependencies and every extra."""
+    import tomllib  # here, not at the top: on Python < 3.11 dev.py must reach its own version message
+
     project = tomllib.loads(pyproject_text)["project"]
     lists = {
         "requires-python": project.get("requires-python", ""),
@@ -64,6 +65,11 @@ def recorded_digest(lock_text: str) -> str | None:
     return None
 
 
+def install_stamp(pyproject: bytes, lock: bytes) -> str:
+    """What .venv was installed from: it is installed again when pyproject.toml or the lock changes."""
+    return hashlib.sha256(hashlib.sha256(pyproject).digest() + hashlib.sha256(lock).digest()).hexdigest()
+
+
 def setup() -> None:
     """Create .venv and install the locked dependencies, then the project; redo it when pyproject.toml or the
     lock changes."""
@@ -75,7 +81,7 @@ def setup() -> None:
             f"{LOCK.relative_to(ROOT)} was not made from pyproject.toml's current dependencies: "
             "run `python3 dev.py lock` (see docs/dependencies.md)"
         )
-    wanted = hashlib.sha256(pyproject + b"\0" + lock).hexdigest()
+    wanted = install_stamp(pyproject, lock)
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not PY.exists():

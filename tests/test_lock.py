@@ -86,3 +86,13 @@ def test_a_real_mismatch_is_found() -> None:
     # the recorded digest is what ties the lock to pyproject: without it the lock is stale
     undated = "\n".join(line for line in lock.splitlines() if not line.startswith("# pyproject-dependencies"))
     assert lock_problems(pyproject, undated) == ["the lock was not made from pyproject.toml's current dependency lists"]
+
+
+def test_the_install_stamp_changes_with_the_lock_or_pyproject() -> None:
+    dev = load_dev()
+    pyproject = (ROOT / "pyproject.toml").read_bytes()
+    lock = (ROOT / "requirements" / "lock.txt").read_bytes()
+    stamp = dev.install_stamp(pyproject, lock)
+    assert dev.install_stamp(pyproject, lock) == stamp
+    assert dev.install_stamp(pyproject, lock.replace(b"aiohttp==", b"aiohttp===")) != stamp
+    assert dev.install_stamp(pyproject + b"\n", lock) != stamp
