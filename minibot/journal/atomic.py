@@ -10,7 +10,10 @@ a miss is logged instead of raised.
 `file_lock` / `held_lock`: exclusive cross-process locks taken with non-blocking tries and millisecond sleeps
 up to a deadline. A blocking lock is never used: on Windows portalocker falls back to `msvcrt.locking`, whose
 blocking mode sleeps a whole second per failed try and gives up after ten, which turns every contention
-between the roles into a one-second stall and a busy queue into a STOP.
+between the roles into a one-second stall and a busy queue into a STOP. `portalocker[win32]` (pywin32's
+LockFileEx) would wait in the kernel instead, but with no deadline at all, through a large Windows-only
+dependency; non-blocking tries give millisecond waits and a deadline with the same code on every platform,
+so the code CI runs is the code Windows runs.
 
 Critical JSON files (cursor, metrics, run.json, active model pointer, portfolio snapshot) are written as
 `{"sha256": <hex of the canonical data bytes>, "data": ...}`: a torn, partial or foreign (in-place) write
