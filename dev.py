@@ -4,16 +4,22 @@
     python3 dev.py demo    # set up, run NORE against the embedded simulator (30 run-minutes at 20x), verify it
     python3 dev.py test    # set up, then lint, type-check (Linux and Windows targets) and run the tests
     python3 dev.py setup   # only set up .venv
+    python3 dev.py lock    # maintainers: re-resolve requirements/lock.txt after changing pyproject's dependencies
 
 Windows (PowerShell): `py dev.py demo` / `py dev.py test`. Nothing is installed outside .venv.
+
+.venv gets exactly the versions in requirements/lock.txt, each checked against its sha256 (one lock for
+Linux, Windows and macOS, Python 3.11 to 3.13), then this project itself without dependencies.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -22,6 +28,15 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".nore-installed"
+PYPROJECT = ROOT / "pyproject.toml"
+LOCK = ROOT / "requirements" / "lock.txt"
+LOCK_DIGEST_PREFIX = "# pyproject-dependencies-sha256: "
+# The resolver that writes the lock, pinned so two maintainers produce the same file.
+UV = "uv==0.13.9"
+LOCK_COMMAND = (
+    "pip compile pyproject.toml --extra dev --universal --generate-hashes --python-version 3.11 "
+    "-o requirements/lock.txt"
+)
 
 
 def _run(*args: str | Path) -> int:
@@ -29,24 +44,75 @@ def _run(*args: str | Path) -> int:
     return subprocess.call([str(a) for a in args], cwd=ROOT)
 
 
+def dependency_digest(pyproject_text: str) -> str:
+    """sha256 of what the lock is resolved from: requires-python, the dependencies and every extra."""
+    import tomllib  # here, not at the top: on Python < 3.11 dev.py must reach its own version message
+
+    project = tomllib.loads(pyproject_text)["project"]
+    lists = {
+        "requires-python": project.get("requires-python", ""),
+        "dependencies": project.get("dependencies", []),
+        "optional-dependencies": project.get("optional-dependencies", {}),
+    }
+    return hashlib.sha256(json.dumps(lists, sort_keys=True).encode()).hexdigest()
+
+
+def recorded_digest(lock_text: str) -> str | None:
+    """The dependency digest the lock was made from (its `# pyproject-dependencies-sha256:` line)."""
+    for line in lock_text.splitlines():
+        if line.startswith(LOCK_DIGEST_PREFIX):
+            return line[len(LOCK_DIGEST_PREFIX) :].strip()
+    return None
+
+
+def install_stamp(pyproject: bytes, lock: bytes) -> str:
+    """What .venv was installed from: it is installed again when pyproject.toml or the lock changes."""
+    return hashlib.sha256(hashlib.sha256(pyproject).digest() + hashlib.sha256(lock).digest()).hexdigest()
+
+
 def setup() -> None:
-    """Create .venv and install the project with its dev extras; redo it when pyproject.toml changes."""
+    """Create .venv and install the locked dependencies, then the project; redo it when pyproject.toml or the
+    lock changes."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py must explain itself on an older Python
         sys.exit(f"NORE needs Python >= 3.11, this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    pyproject, lock = PYPROJECT.read_bytes(), LOCK.read_bytes()
+    if recorded_digest(lock.decode()) != dependency_digest(pyproject.decode()):
+        sys.exit(
+            f"{LOCK.relative_to(ROOT)} was not made from pyproject.toml's current dependencies: "
+            "run `python3 dev.py lock` (see docs/dependencies.md)"
+        )
+    wanted = install_stamp(pyproject, lock)
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not PY.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
     steps = [
-        (PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip"),
-        (PY, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"),
+        (PY, "-m", "pip", "install", "--quiet", "--require-hashes", "-r", LOCK),
+        (PY, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ROOT),
     ]
     for step in steps:
         if _run(*step) != 0:
             sys.exit("setting up .venv failed (see the pip output above)")
     STAMP.write_text(wanted)
+
+
+def lock() -> int:
+    """Re-resolve requirements/lock.txt from pyproject.toml with a pinned uv in a throwaway venv (needs PyPI)."""
+    with tempfile.TemporaryDirectory(prefix="nore-lock-") as tmp:
+        tool = Path(tmp) / "venv"
+        venv.EnvBuilder(with_pip=True).create(tool)
+        tool_py = tool / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
+        if _run(tool_py, "-m", "pip", "install", "--quiet", UV) != 0:
+            return 1
+        LOCK.parent.mkdir(exist_ok=True)
+        if _run(tool_py, "-m", "uv", "--quiet", *LOCK_COMMAND.split()) != 0:
+            return 1
+    body = LOCK.read_text(encoding="utf-8")
+    digest = dependency_digest(PYPROJECT.read_text(encoding="utf-8"))
+    LOCK.write_text(f"{LOCK_DIGEST_PREFIX}{digest}\n{body}", encoding="utf-8")
+    print(f"wrote {LOCK.relative_to(ROOT)}; `python3 dev.py setup` installs it", flush=True)
+    return 0
 
 
 DEMO_RUN = ("run", "--sim", "--duration", "30m", "--speed", "20", "--var", "var")
@@ -84,11 +150,13 @@ def test(extra: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """Entry point: `dev.py {setup,demo,test} [extra args]`."""
+    """Entry point: `dev.py {setup,demo,test,lock} [extra args]`."""
     command = argv[0] if argv else "help"
-    if command not in ("setup", "demo", "test"):
+    if command not in ("setup", "demo", "test", "lock"):
         print(__doc__)
         return 2
+    if command == "lock":
+        return lock()
     setup()
     if command == "setup":
         return 0

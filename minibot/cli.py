@@ -28,6 +28,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("replay", "minibot.roles.replay:replay"),
     ("stage", "minibot.deploy.cli:stage"),
     ("deploy", "minibot.deploy.cli:deploy"),
+    ("doctor", "minibot.doctor.cli:doctor"),
 ]
 # (group name, "module:typer_app") for command groups.
 GROUPS: list[tuple[str, str]] = [

@@ -59,6 +59,8 @@ class ReasonCode(StrEnum):
     ROLE_RESTART_LIMIT = "ROLE_RESTART_LIMIT"
     ROLE_FAILED = "ROLE_FAILED"
     DISK_LOW = "DISK_LOW"
+    LOCK_TIMEOUT = "LOCK_TIMEOUT"
+    FILE_REPLACE_FAILED = "FILE_REPLACE_FAILED"
     ORDER_ENDPOINT_CALLED = "ORDER_ENDPOINT_CALLED"
     AI_ISOLATION_BREACH = "AI_ISOLATION_BREACH"
     EXECUTION_SOURCE_NOT_ALLOWED = "EXECUTION_SOURCE_NOT_ALLOWED"
@@ -161,6 +163,19 @@ class NonAtomicWrite(NoreError):
     """A critical file was not written atomically: partial, foreign or hash-less content (R-T3)."""
 
     reason_code = ReasonCode.NON_ATOMIC_WRITE
+
+
+class LockTimeout(NoreError):
+    """A cross-process lock stayed taken past its deadline (a hung holder, or a second process on the files)."""
+
+    reason_code = ReasonCode.LOCK_TIMEOUT
+
+
+class ReplaceFailed(NoreError, OSError):
+    """`os.replace` of a file kept failing past its deadline (a scanner or sync tool holds it open). Still an
+    OSError, so code that handles a file it cannot write handles this one too."""
+
+    reason_code = ReasonCode.FILE_REPLACE_FAILED
 
 
 class CursorDesync(NoreError):

@@ -1,8 +1,19 @@
 """Atomic file writes, cross-process locks and self-verifying critical JSON files (R-P3, R-T3, R-Q4).
 
 `atomic_write_bytes`: temp file in the same folder -> write -> flush -> fsync -> `os.replace` -> fsync of the
-folder (POSIX only; Windows cannot open a directory for fsync). `os.replace` is retried a bounded number of
-times because on Windows a reader holding the target open makes it fail with a sharing violation.
+folder (POSIX only; Windows cannot open a directory for fsync). On Windows a reader holding the target open
+(our own readers, Defender, the search indexer, OneDrive) makes `os.replace` fail with a sharing violation
+for a while, so it is retried with backoff up to a deadline (~10 s) before `ReplaceFailed`. Files that only
+show progress (status.json, pid files, metrics between ends) are written `best_effort`: a short deadline, and
+a miss is logged instead of raised.
+
+`file_lock` / `held_lock`: exclusive cross-process locks taken with non-blocking tries and millisecond sleeps
+up to a deadline. A blocking lock is never used: on Windows portalocker falls back to `msvcrt.locking`, whose
+blocking mode sleeps a whole second per failed try and gives up after ten, which turns every contention
+between the roles into a one-second stall and a busy queue into a STOP. `portalocker[win32]` (pywin32's
+LockFileEx) would wait in the kernel instead, but with no deadline at all, through a large Windows-only
+dependency; non-blocking tries give millisecond waits and a deadline with the same code on every platform,
+so the code CI runs is the code Windows runs.
 
 Critical JSON files (cursor, metrics, run.json, active model pointer, portfolio snapshot) are written as
 `{"sha256": <hex of the canonical data bytes>, "data": ...}`: a torn, partial or foreign (in-place) write
@@ -13,22 +24,30 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+import random
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import portalocker
 
-from minibot.reasons import NonAtomicWrite
+from minibot.reasons import LockTimeout, NonAtomicWrite, ReplaceFailed
 
-REPLACE_RETRIES = 50
-REPLACE_RETRY_SLEEP_S = 0.02
+REPLACE_DEADLINE_S = 10.0  # a critical file not replaceable for this long is a STOP (FILE_REPLACE_FAILED)
+BEST_EFFORT_DEADLINE_S = 1.0  # a progress file is skipped sooner: the supervisor's loop must not wait on it
+REPLACE_FIRST_SLEEP_S = 0.005
+REPLACE_MAX_SLEEP_S = 0.5
+LOCK_TIMEOUT_S = 30.0
+LOCK_FIRST_SLEEP_S = 0.0005
+LOCK_MAX_SLEEP_S = 0.01  # the longest a waiter sleeps between tries: the lock is noticed free within ~10 ms
 _CANONICAL = orjson.OPT_SORT_KEYS
+log = logging.getLogger("nore.journal.atomic")
 
 
 def fsync_dir(folder: Path) -> None:
@@ -42,27 +61,54 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def replace_with_retry(src: Path, dst: Path) -> None:
-    """`os.replace` with bounded retries on PermissionError (Windows sharing violations)."""
-    for attempt in range(REPLACE_RETRIES):
+def replace_with_retry(src: Path, dst: Path, deadline_s: float = REPLACE_DEADLINE_S) -> None:
+    """`os.replace` retried on PermissionError (a Windows sharing violation) with backoff until `deadline_s`.
+
+    Raises `ReplaceFailed` (a STOP reason, and still an OSError) when the target stays held that long.
+    """
+    give_up = time.monotonic() + deadline_s
+    sleep_s = REPLACE_FIRST_SLEEP_S
+    attempts = 0
+    while True:
+        attempts += 1
         try:
             os.replace(src, dst)
             return
-        except PermissionError:
-            if attempt == REPLACE_RETRIES - 1:
-                raise
-            time.sleep(REPLACE_RETRY_SLEEP_S)
+        except PermissionError as exc:
+            left = give_up - time.monotonic()
+            if left <= 0:
+                raise ReplaceFailed(
+                    f"{dst}: os.replace refused {attempts} times over {deadline_s:.1f} s ({exc}); another program "
+                    "(antivirus, indexer, OneDrive) keeps it open: exclude the var folder from them"
+                ) from exc
+            time.sleep(min(sleep_s, left))
+            sleep_s = min(sleep_s * 2, REPLACE_MAX_SLEEP_S)
 
 
-def atomic_write_bytes(path: Path | str, data: bytes, *, fsync: bool = True) -> None:
+def atomic_write_bytes(path: Path | str, data: bytes, *, fsync: bool = True, best_effort: bool = False) -> bool:
     """Replace `path` with `data` so that readers see the old or the new content, never a mix.
 
     `fsync=False` skips the flushes to stable storage (still atomic against concurrent readers, not
-    against power loss); only callers with a documented `none` fsync policy pass it.
+    against power loss); only callers with a documented `none` fsync policy pass it. `best_effort=True`
+    (progress files only) gives up after `BEST_EFFORT_DEADLINE_S` and logs instead of raising. Returns
+    whether the file was written.
     """
     target = Path(path)
     folder = target.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        _write_and_replace(target, data, fsync, BEST_EFFORT_DEADLINE_S if best_effort else REPLACE_DEADLINE_S)
+    except OSError as exc:
+        if not best_effort:
+            raise
+        log.warning("%s not written this time (best effort): %s", target, exc)
+        return False
+    if fsync:
+        fsync_dir(folder)
+    return True
+
+
+def _write_and_replace(target: Path, data: bytes, fsync: bool, deadline_s: float) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -70,13 +116,11 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, fsync: bool = True) -> 
             fh.flush()
             if fsync:
                 os.fsync(fh.fileno())
-        replace_with_retry(tmp, target)
+        replace_with_retry(tmp, target, deadline_s)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    if fsync:
-        fsync_dir(folder)
 
 
 def canonical_bytes(data: Any) -> bytes:
@@ -91,9 +135,10 @@ def critical_json_bytes(data: Any) -> bytes:
     return b'{"sha256":"' + digest.encode() + b'","data":' + body + b"}\n"
 
 
-def write_critical_json(path: Path | str, data: Any, *, fsync: bool = True) -> None:
-    """Atomically write `data` as a critical JSON file carrying its own sha256."""
-    atomic_write_bytes(path, critical_json_bytes(data), fsync=fsync)
+def write_critical_json(path: Path | str, data: Any, *, fsync: bool = True, best_effort: bool = False) -> bool:
+    """Atomically write `data` as a critical JSON file carrying its own sha256 (see `atomic_write_bytes` for
+    `best_effort`); returns whether it was written."""
+    return atomic_write_bytes(path, critical_json_bytes(data), fsync=fsync, best_effort=best_effort)
 
 
 def parse_critical_json(raw: bytes, where: str) -> Any:
@@ -117,15 +162,49 @@ def read_critical_json(path: Path | str) -> Any:
     return parse_critical_json(p.read_bytes(), str(p))
 
 
-@contextlib.contextmanager
-def file_lock(path: Path | str, timeout_s: float = 30.0) -> Iterator[None]:
-    """Exclusive cross-process lock on `path` (created if missing); portalocker works on Windows and POSIX.
+def acquire_lock(fh: IO[bytes], where: str, timeout_s: float = LOCK_TIMEOUT_S) -> float:
+    """Take an exclusive lock on the open file `fh` (shared by processes locking the same file).
 
-    Non-blocking attempts retried until `timeout_s` (a blocking lock would ignore the timeout and could wait
-    forever); raises portalocker.LockException when the lock stays taken.
+    Non-blocking tries with short, jittered, growing sleeps (0.5 ms up to `LOCK_MAX_SLEEP_S`) until
+    `timeout_s`; returns the seconds waited. Raises `LockTimeout` naming `where` when the lock stays taken.
     """
-    lock = portalocker.Lock(
-        str(path), mode="a", timeout=timeout_s, check_interval=0.05, flags=portalocker.LOCK_EX | portalocker.LOCK_NB
-    )
-    with lock:
+    started = time.monotonic()
+    give_up = started + timeout_s
+    sleep_s = LOCK_FIRST_SLEEP_S
+    while True:
+        try:
+            portalocker.lock(fh, portalocker.LOCK_EX | portalocker.LOCK_NB)
+            return time.monotonic() - started
+        except portalocker.AlreadyLocked:
+            left = give_up - time.monotonic()
+            if left <= 0:
+                raise LockTimeout(
+                    f"{where}: lock still taken after {timeout_s:.1f} s; a process holding it hangs, or a second "
+                    "NORE works on the same files"
+                ) from None
+            # Jitter keeps waiters from retrying in lockstep; the cap bounds how late a free lock is noticed.
+            time.sleep(min(sleep_s * random.uniform(0.5, 1.0), left))
+            sleep_s = min(sleep_s * 2, LOCK_MAX_SLEEP_S)
+
+
+def release_lock(fh: IO[bytes]) -> None:
+    """Release a lock taken with `acquire_lock`."""
+    portalocker.unlock(fh)
+
+
+@contextlib.contextmanager
+def held_lock(fh: IO[bytes], where: str, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """`acquire_lock` for the duration of a `with` block on a file the caller keeps open."""
+    acquire_lock(fh, where, timeout_s)
+    try:
+        yield
+    finally:
+        release_lock(fh)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path | str, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Exclusive cross-process lock on `path` (created if missing), held for a `with` block; raises
+    `LockTimeout` when it stays taken for `timeout_s`."""
+    with open(path, "a+b") as fh, held_lock(fh, str(path), timeout_s):
         yield

@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import portalocker
-
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.ids import random_id
+from minibot.journal.atomic import held_lock
 from minibot.journal.codec import encode_line
 from minibot.journal.layout import INBOX, RECOVERY, QueuePaths
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe
@@ -72,13 +71,10 @@ class Producer:
         data = b"".join(encode_event(ev, contract) for ev in events)
         if not data:
             return 0
-        portalocker.lock(self._lock_fh, portalocker.LOCK_EX)
-        try:
+        with held_lock(self._lock_fh, str(self.paths.lock)):
             path = self._appender.sync_to_newest()
             self._repair_tail(path)
             self._appender.append(data)
-        finally:
-            portalocker.unlock(self._lock_fh)
         return data.count(b"\n")
 
     def _repair_tail(self, path: Path) -> None:

@@ -24,6 +24,12 @@ from minibot.market.errors import Banned, ForbiddenRequest, HttpError, RateLimit
 from minibot.market.models import AggTrade, BookTicker, MalformedMessage, parse_agg_trade, parse_book_ticker
 from minibot.market.weights import USED_WEIGHT_HEADER, WeightTracker
 
+# NORE talks to Binance (and to the loopback simulator) directly and never through a proxy: it measures
+# Binance's own latency and health (R-T4), which a proxy in between would change, and a stale system proxy
+# (one left by a debugging tool or a VPN client) must not be able to break a night. So aiohttp's trust_env
+# stays off: HTTP_PROXY / HTTPS_PROXY / ALL_PROXY and the Windows proxy settings are not read.
+DIRECT = False
+
 
 def _depth_weight(params: Mapping[str, str]) -> int:
     limit = int(params.get("limit", "100"))
@@ -148,9 +154,10 @@ class BinanceRest:
             self._record(RequestRecord(self.clock.now_ms(), "GET", path, query, None, 0.0, None, "banned"))
             raise exc
         if self._session is None:
-            # No API key header, no cookies kept between calls: nothing identifies an account.
+            # No API key header, no cookies kept between calls: nothing identifies an account. No proxy
+            # (trust_env=False: HTTP(S)_PROXY and the Windows proxy settings are ignored, see DIRECT below).
             self._session = aiohttp.ClientSession(
-                headers={"Accept": "application/json"}, cookie_jar=aiohttp.DummyCookieJar()
+                headers={"Accept": "application/json"}, cookie_jar=aiohttp.DummyCookieJar(), trust_env=DIRECT
             )
         ts = self.clock.now_ms()
         # Transport timeouts are wall-clock: a network round trip does not speed up with --speed.

@@ -30,6 +30,7 @@ import orjson
 
 from minibot.clock import RunClock
 from minibot.market.models import MalformedMessage, MarketMessage, parse_stream_payload
+from minibot.market.rest import DIRECT
 
 StatusKind = Literal["connected", "disconnected", "malformed", "stale", "proactive_reconnect", "server_shutdown"]
 
@@ -120,7 +121,8 @@ class StreamClient:
         """Connect, pump frames, reconnect with backoff; returns only after `close()`."""
         attempt = 0
         handoff: aiohttp.ClientWebSocketResponse | None = None
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        # Direct, never through a proxy (minibot.market.rest.DIRECT says why).
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), trust_env=DIRECT) as session:
             while not self._closing.is_set():
                 reason = "disconnected"
                 delivered = False

@@ -271,9 +271,12 @@ class MetricsCollector:
 
     # ---- writing ---------------------------------------------------------------------------------
     def write(self, final: bool = False) -> dict[str, Any]:
-        """Rewrite metrics.json atomically; append a snapshot when one is due (always when `final`)."""
+        """Rewrite metrics.json atomically; append a snapshot when one is due (always when `final`).
+
+        Between ends the file only shows progress, so a write a scanner blocks is logged and skipped (the
+        next one catches up); the final one must be written, or the run ends in FILE_REPLACE_FAILED."""
         doc = self.metrics(final)
-        write_critical_json(self.path, doc)
+        write_critical_json(self.path, doc, best_effort=not final)
         self.latest = doc
         self._last_write_ms = self.now_ms
         if final or self.now_ms - self._last_snapshot_ms >= self.snapshot_interval_ms:

@@ -12,11 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import portalocker
-
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.contracts.registry import QueueContract, registry
 from minibot.ids import random_id
+from minibot.journal.atomic import held_lock
 from minibot.journal.codec import encode_line
 from minibot.journal.context import RunContext
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe
@@ -87,14 +86,11 @@ class RequestJournal:
             return 0
         data, count = b"".join(self._buffer), len(self._buffer)
         self._buffer = []
-        portalocker.lock(self._lock_fh, portalocker.LOCK_EX)
-        try:
+        with held_lock(self._lock_fh, str(self.folder / LOCK)):
             path = self._appender.sync_to_newest()
             if path.exists() and path.stat().st_size:
                 self._repair(path)
             self._appender.append(data)
-        finally:
-            portalocker.unlock(self._lock_fh)
         self.written += count
         return count
 

@@ -20,6 +20,7 @@ from minibot.reasons import ConfigInvalid
 from minibot.watchdog.ending import EXIT_CLEAN, EXIT_ERROR, EXIT_USAGE
 from minibot.watchdog.options import MAX_SPEED, RunOptions
 from minibot.watchdog.supervisor import SetupError, Supervisor
+from minibot.watchdog.varpath import default_var
 
 
 def say(line: str) -> None:
@@ -66,7 +67,11 @@ def run(
     speed: float = typer.Option(
         1.0, "--speed", help=f"Run every timer, duration and the simulator N times faster (0 < N <= {MAX_SPEED:g})."
     ),
-    var: Path = typer.Option(Path("var"), "--var", help="The run goes under VAR/runs/<run_id>/."),
+    var: Path | None = typer.Option(
+        None,
+        "--var",
+        help="The run goes under VAR/runs/<run_id>/ (default: var here; on Windows %LOCALAPPDATA%\\nore\\var).",
+    ),
     quiet: bool = typer.Option(
         False, "--quiet", help="No live dashboard (the run_dir line, errors and the summary still print)."
     ),
@@ -87,7 +92,7 @@ def run(
         seed=seed,
         duration=duration,
         speed=speed,
-        var=var,
+        var=default_var() if var is None else var,
         quiet=quiet,
     )
     raise typer.Exit(run_command(options))

@@ -12,6 +12,7 @@ import psutil
 
 from minibot.config.loader import load_config, with_overrides
 from minibot.reasons import ConfigInvalid
+from minibot.watchdog.varpath import default_var
 
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
@@ -44,7 +45,7 @@ class RunOptions:
     seed: int = 0
     duration: str | None = None
     speed: float = 1.0
-    var: Path = Path("var")
+    var: Path = field(default_factory=default_var)
     quiet: bool = False
 
     def check(self) -> None:

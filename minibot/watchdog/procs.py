@@ -153,7 +153,8 @@ class RoleProcess:
         self.restart_due = None
         path = pid_file(self.run_dir, self.role)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, f"{self.proc.pid}\n".encode(), fsync=False)
+        # Informational (status.json and the logs name the pid too): a blocked write is logged, not a STOP.
+        atomic_write_bytes(path, f"{self.proc.pid}\n".encode(), fsync=False, best_effort=True)
 
     def poll(self) -> int | None:
         """The exit code once the current process has ended, else None."""

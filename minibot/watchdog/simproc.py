@@ -29,6 +29,9 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 HTTP_TIMEOUT_S = 10.0
 STATS_EVERY_S = 10.0  # wall seconds between the supervisor's keep-a-copy reads of /sim/stats
+# The simulator is on loopback: never through a proxy. urlopen's default opener follows HTTP(S)_PROXY and,
+# on Windows, the registry's proxy settings, whose usual `<local>` bypass does not cover 127.0.0.1.
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class SimulatorFailed(RuntimeError):
@@ -136,7 +139,7 @@ class SimulatorProcess:
 
     def stats(self) -> dict[str, Any]:
         """`GET /sim/stats`."""
-        with urllib.request.urlopen(self.base_url + "/sim/stats", timeout=HTTP_TIMEOUT_S) as resp:
+        with LOOPBACK.open(self.base_url + "/sim/stats", timeout=HTTP_TIMEOUT_S) as resp:
             doc: dict[str, Any] = json.loads(resp.read())
         return doc
 

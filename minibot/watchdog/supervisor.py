@@ -46,6 +46,7 @@ from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
 from minibot.watchdog.secrets import Secrets, load_secrets
 from minibot.watchdog.simproc import SimClock, SimulatorFailed, SimulatorProcess
+from minibot.watchdog.varpath import onedrive_warning
 from minibot.watchdog.watch import WATCHDOG, Finding, JournalWatch
 
 LOOP_S = 0.05
@@ -131,6 +132,10 @@ class Supervisor:
         reserve_stop_space(self.run_dir)  # so a STOP can still be raised on a disk that fills up
         self.say(f"run_dir: {self.run_dir}")
         configure_logging(self.run_dir, self.cfg["logging"], "supervisor", self.secrets.values)
+        synced = onedrive_warning(self.options.var)
+        if synced is not None:
+            self.say(f"warning: {synced}")
+            log.warning("%s", synced)
         log.info(
             "run %s starting: roles %s, sim=%s, speed=%s", run_id, self.roles, self.options.sim, self.options.speed
         )
@@ -276,8 +281,9 @@ class Supervisor:
         }
 
     def write_status(self, state: str, **extra: Any) -> None:
-        """`<run>/watchdog/status.json`: every role's pid, starts and restarts (critical JSON)."""
+        """`<run>/watchdog/status.json`: every role's pid, starts and restarts (critical JSON). Best effort:
+        it only shows progress, so a write a scanner blocks is logged and skipped, never a STOP."""
         path = self.run_dir / STATUS_FILE
         path.parent.mkdir(exist_ok=True)
         doc = {"state": state, "roles": {r: p.status() for r, p in self.procs.items()}, **extra}
-        write_critical_json(path, doc, fsync=False)
+        write_critical_json(path, doc, fsync=False, best_effort=True)
