@@ -3,7 +3,10 @@
 Decisions per role process:
 - exit `EXIT_STOPPED` / `EXIT_CRASHED`: the role has journaled a STOP and raised the flag (process.py);
   it is not restarted. Such an exit without STOP.flag is STOP ROLE_FAILED (the STOP went missing).
-- any other exit (killed, exit 0 without being asked, an interpreter error before the role loop): restart.
+- exit 0 once the role was asked to end (`control/shutdown.<role>` or `control/shutdown`, the graceful
+  ending): it has drained its inputs; it is done, never restarted.
+- any other exit (killed, exit 0 without being asked, an interpreter error before the role loop): restart,
+  during the graceful ending too (a role killed there still has inputs to answer; ending.py).
 - silent: no heartbeat for `watchdog.silent_after_s` of run clock, but never less than `MIN_SILENT_S` of
   wall time (a process that is merely slow for a second under `--speed 60` is not dead; liveness is a
   property of a process, which runs at wall speed), plus `STARTUP_GRACE_S` before its first heartbeat
@@ -22,7 +25,7 @@ from typing import Any
 from minibot.clock import RunClock
 from minibot.journal.stop import is_stopped
 from minibot.reasons import ReasonCode
-from minibot.roles.process import EXIT_CRASHED, EXIT_STOPPED
+from minibot.roles.process import EXIT_CRASHED, EXIT_OK, EXIT_STOPPED, shutdown_requested
 from minibot.watchdog.procs import RoleProcess
 from minibot.watchdog.watch import Finding, JournalWatch
 
@@ -83,6 +86,9 @@ class Supervision:
             proc.finished = True
             if not is_stopped(proc.run_dir):
                 return ReasonCode.ROLE_FAILED, f"{proc.role} exited with code {code} but no STOP.flag exists"
+            return None
+        if code == EXIT_OK and shutdown_requested(proc.run_dir, proc.role):
+            proc.finished = True
             return None
         if code is not None:
             return self._schedule(proc, now, f"exited with code {code}", code)
