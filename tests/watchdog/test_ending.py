@@ -22,9 +22,9 @@ def test_execution_role_killed_during_the_ending_is_restarted_and_answers_every_
         wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 90, "a heartbeat from every role")
         old = role_pid(run_dir, "execution_role")
         assert old is not None
-        # The duration is reached and the ending has got to strategy_role's stage: execution_role (the last
-        # stage) is still running and has not been asked to end; risk_role may still write intents.
-        wait_until(lambda: role_shutdown_file(run_dir, "strategy_role").exists(), 120, "the ending's third stage")
+        # The duration is reached and the ending has begun (market data asked to end first): execution_role,
+        # the last stage, four stages away, is still running and has not been asked to end.
+        wait_until(lambda: role_shutdown_file(run_dir, "market_role").exists(), 120, "the ending's first stage")
         assert not role_shutdown_file(run_dir, "execution_role").exists()
         psutil.Process(old).kill()
         code = run.wait(120)
