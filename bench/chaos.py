@@ -57,6 +57,7 @@ from chaos_check import (  # same folder: the checks made on each run folder
 
 from minibot.config.loader import load_config, with_overrides
 from minibot.journal.atomic import read_critical_json
+from minibot.roles.process import role_shutdown_file
 from minibot.watchdog.procs import pid_file, run_roles
 
 CHAOS_WATCHDOG = {"restart_max": 100_000, "restart_window_s": 60, "restart_backoff_s": 0.2}
@@ -144,19 +145,23 @@ class Run:
         return self.proc.returncode, out
 
 
-def storm(run: Run, args: argparse.Namespace, rng: random.Random, kills_left: int) -> Counter[str]:
-    """Kill random roles every ~interval s until the run ends (or the kill budget is spent)."""
+def storm(run: Run, args: argparse.Namespace, rng: random.Random, kills_left: int) -> tuple[Counter[str], int]:
+    """Kill random roles every ~interval s until the run ends (or the kill budget is spent): kills by role,
+    and how many of them landed while the run was already ending."""
     kills: Counter[str] = Counter()
+    in_ending = 0
     if not run.wait_beating():
-        return kills
-    while run.proc.poll() is None and sum(kills.values()) < kills_left:
+        return kills, in_ending
+    while run.proc.poll() is None and kills.total() < kills_left:
         time.sleep(args.interval * rng.uniform(0.5, 1.5))
         if run.proc.poll() is not None:
             break
+        ending = role_shutdown_file(run.run_dir, "market_role").exists()  # the graceful ending has begun
         role = run.kill_random_role(rng)
         if role is not None:
             kills[role] += 1
-    return kills
+            in_ending += ending
+    return kills, in_ending
 
 
 def restarts_of(run_dir: Path) -> int:
@@ -221,7 +226,7 @@ def main() -> int:
     problems: list[str] = []
     runs = 0
     started = time.monotonic()
-    while runs < args.runs and (args.power_cut or sum(kills.values()) < args.kills):
+    while runs < args.runs and (args.power_cut or kills.total() < args.kills):
         runs += 1
         run = Run(work / "var", config, args, seed=rng.randrange(1 << 30))
         if args.power_cut:
@@ -230,7 +235,9 @@ def main() -> int:
             totals["killed processes"] += run.power_cut() if beating else 0
             code, _ = run.finish(30)
         else:
-            kills += storm(run, args, rng, args.kills - sum(kills.values()))
+            run_kills, in_ending = storm(run, args, rng, args.kills - kills.total())
+            kills += run_kills
+            totals["kills during the ending"] += in_ending
             code, _ = run.finish(600)
         reason = stop_reason(run.run_dir)
         stops[reason or ("power cut" if args.power_cut else "none")] += 1
@@ -251,7 +258,7 @@ def main() -> int:
         problems += [f"{run.run_dir.name}: {p}" for p in found]
         print(
             f"run {runs} {run.run_dir.name}: exit {code}, STOP {reason or 'none'}, "
-            f"kills {sum(kills.values())} total, {check.lines} lines, "
+            f"kills {kills.total()} total, {check.lines} lines, "
             + "".join(f"{n} {k}, " for k, n in check.counts.items())
             + ", ".join(f"{k} {v}" for k, v in verdicts.items())
             + (f", {len(found)} problems" if found else ""),
@@ -275,13 +282,14 @@ def report(
     wall_s: float,
 ) -> None:
     """Totals, the first problems, target lines, and the one summary line."""
-    k = sum(kills.values())
+    k = kills.total()
     print(f"{runs} runs in {wall_s / 60:.1f} wall min; {totals['lines']} lines, {totals['critical files']} JSON files")
     print(
         f"checked: {totals['all signals']} signals, {totals['all intents']} order_intents, "
         f"{totals['all results']} order_results, {totals['all fills']} fills"
     )
     print("kills by role: " + (", ".join(f"{r} {n}" for r, n in sorted(kills.items())) or "none"))
+    print(f"kills during the graceful ending: {totals['kills during the ending']}")
     print("runs by STOP reason: " + ", ".join(f"{r} {n}" for r, n in sorted(stops.items())))
     print(
         f"journal verify failures {totals['journal verify failures']}, verify FAIL {totals['verify FAIL']}, "
