@@ -110,15 +110,14 @@ def _wait(
     procs: list[RoleProcess], wait_s: float, poll: Callable[[], None], pending: Pending, restart_s: float
 ) -> bool:
     """Wait up to `wait_s` for `procs` to end (reading the journals and restarting dead roles meanwhile);
-    True if they all did. A restart during the wait allows `restart_s` more from then: the new process
-    needs its start-up (imports take seconds on a loaded machine) before it can drain."""
+    True if they all did. A restart scheduled during the wait extends it to `restart_s` past the restart
+    (its backoff may be longer than the wait; the new process needs its start-up before it can drain)."""
     deadline = time.monotonic() + wait_s
-    starts = sum(p.starts for p in procs)
     while any(pending(p) for p in procs) and time.monotonic() < deadline:
         poll()
-        if sum(p.starts for p in procs) != starts:
-            starts = sum(p.starts for p in procs)
-            deadline = max(deadline, time.monotonic() + restart_s)
+        due = [p.restart_due for p in procs if p.restart_due is not None and not p.finished]
+        if due:
+            deadline = max(deadline, max(due) + restart_s)
         time.sleep(WAIT_STEP_S)
     return not any(pending(p) for p in procs)
 
