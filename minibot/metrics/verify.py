@@ -10,6 +10,8 @@ PASS only when nothing is wrong:
 - metrics.json is final and its PnL figures equal a recomputation from the fills and ticks it covers;
 - no order request was ever sent (the request journal holds public GETs only; `sim_stats.json`, when
   present, lists no violation);
+- every order_intent has exactly one order_result, every order's fills sum to what its results report
+  (minibot.metrics.verify_orders);
 - no STOP, or only injected ones.
 Exit 0 on PASS, 1 on FAIL, 2 when RUN_DIR is not a readable run directory.
 """
@@ -26,6 +28,7 @@ import typer
 from minibot.config.loader import validate_config
 from minibot.config.rules import check_run_paths
 from minibot.journal.atomic import read_critical_json
+from minibot.journal.stop import STOP_FLAG
 from minibot.metrics.collector import METRICS_FILE, MetricsCollector
 from minibot.metrics.verdict import Reason, Reasons
 from minibot.metrics.verify_checks import (
@@ -38,6 +41,7 @@ from minibot.metrics.verify_checks import (
     read_critical,
 )
 from minibot.metrics.verify_journals import check_identity, check_integrity
+from minibot.metrics.verify_orders import check_orders
 from minibot.reasons import ConfigInvalid, NonAtomicWrite
 
 PASS = "PASS"
@@ -130,6 +134,7 @@ def verify_run(run_dir: Path) -> Verdict:
     check_binance(figures["binance"], config["metrics"], reasons)
     check_no_orders(run_dir, reasons)
     check_stops(run_dir, queues_dir, reasons)
+    check_orders(queues_dir, first_stop is not None or (run_dir / STOP_FLAG).exists(), reasons)
     check_metrics(run_dir, queues_dir, config, figures, reasons)
     restarts = {
         name: {

@@ -109,10 +109,16 @@ def setup_role_logging(env: RoleEnv) -> None:
 
 
 class OrphanGuard:
-    """Tells a role that the supervisor which started it has gone (at most one check per second).
+    """Tells a role that the supervisor which started it has died (at most one check per second).
 
     run.json names the supervisor by pid and process start time, so a recycled pid is not mistaken for
     it. A role started without a supervisor (run.json without `supervisor`) is never an orphan.
+
+    Death is read from the process itself, not from its pid disappearing: on POSIX a supervisor killed
+    with kill -9 stays a zombie (same pid, same start time) until its own parent reaps it, which may be
+    never, so the zombie status counts as dead. On Windows psutil reports a process that has exited as
+    gone even while handles keep its pid reserved. This needs no signal, no pipe held by the supervisor
+    and nothing from the supervisor but run.json, so it works the same for roles started by any launcher.
     """
 
     def __init__(self, run: Mapping[str, Any]) -> None:
@@ -122,18 +128,26 @@ class OrphanGuard:
         self._next = 0.0
 
     def orphaned(self) -> bool:
-        """True once the supervisor process no longer exists."""
+        """True once the supervisor process has died (gone, a zombie, or its pid now another process)."""
         if self.pid is None:
             return False
         now = time.monotonic()
         if now < self._next:
             return False
         self._next = now + ORPHAN_CHECK_S
-        try:
-            started = psutil.Process(self.pid).create_time()
-        except psutil.Error:
+        return supervisor_dead(self.pid, self.create_time)
+
+
+def supervisor_dead(pid: int, create_time: float | None) -> bool:
+    """Whether process `pid` (started at `create_time`, if known) has died or been replaced."""
+    try:
+        proc = psutil.Process(pid)
+        started = proc.create_time()
+        if proc.status() == psutil.STATUS_ZOMBIE:
             return True
-        return self.create_time is not None and abs(started - self.create_time) > 1.0
+    except psutil.Error:
+        return True
+    return create_time is not None and abs(started - create_time) > 1.0
 
 
 class Heartbeat:

@@ -2,9 +2,13 @@
 
 Graceful end (duration reached, operator stop file, Ctrl+C): `control/shutdown.<role>` is created for each
 stage of `SHUTDOWN_STAGES` in turn (upstream first) and the stage's roles drain their inputs and exit 0;
-then `control/shutdown` marks the run as ended. After a STOP, roles halt on STOP.flag by themselves
-(paper execution stops at once); the supervisor only waits for them. Either way a role still running after
-`watchdog.stop_grace_s` (wall seconds: how long a process gets to exit) is killed; every file stays readable.
+then `control/shutdown` marks the run as ended. The watchdog's restart policy keeps running meanwhile: a
+role that dies during the ending (kill -9, a crash) before it has drained its inputs is restarted like
+during the run, drains and exits 0, so every input still gets its output (every order_intent its
+order_result); past `watchdog.restart_max` that is STOP ROLE_RESTART_LIMIT, which accounts for what is left.
+After a STOP, roles halt on STOP.flag by themselves (paper execution stops at once); the supervisor only
+waits for them. Either way a role still running after `watchdog.stop_grace_s` (wall seconds: how long a
+process gets to exit) is killed; every file stays readable.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from minibot.reasons import NoreError
 from minibot.roles.process import SHUTDOWN_FILE, Heartbeat, RoleEnv, role_shutdown_file
 from minibot.watchdog.checks import QueueWatch
 from minibot.watchdog.procs import SHUTDOWN_STAGES, RoleProcess
+from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.watch import Finding, JournalWatch
 
 if TYPE_CHECKING:
@@ -53,6 +58,7 @@ class Ending:
     internal_error: str | None = None
     watch: JournalWatch | None = None
     heartbeat: Heartbeat | None = None
+    supervision: Supervision | None = None
     queues: QueueWatch | None = None
     dashboard: Dashboard | None = None
     prometheus: PrometheusEndpoint | None = None
@@ -90,18 +96,35 @@ class Ending:
             self.metrics.close()
 
 
-def _wait(procs: list[RoleProcess], wait_s: float, poll: Callable[[], None]) -> bool:
-    """Wait up to `wait_s` for `procs` to exit (reading the journals meanwhile); True if they all did."""
+def _cancel_restarts(procs: list[RoleProcess]) -> None:
+    """After a STOP (or without a watchdog) nothing is restarted: roles halt on STOP.flag."""
+    for proc in procs:
+        if not proc.running():
+            proc.finished = True
+
+
+Pending = Callable[[RoleProcess], bool]
+
+
+def _wait(
+    procs: list[RoleProcess], wait_s: float, poll: Callable[[], None], pending: Pending, restart_s: float
+) -> bool:
+    """Wait up to `wait_s` for `procs` to end (reading the journals and restarting dead roles meanwhile);
+    True if they all did. A restart scheduled during the wait extends it to `restart_s` past the restart
+    (its backoff may be longer than the wait; the new process needs its start-up before it can drain)."""
     deadline = time.monotonic() + wait_s
-    while any(p.running() for p in procs) and time.monotonic() < deadline:
+    while any(pending(p) for p in procs) and time.monotonic() < deadline:
         poll()
+        due = [p.restart_due for p in procs if p.restart_due is not None and not p.finished]
+        if due:
+            deadline = max(deadline, max(due) + restart_s)
         time.sleep(WAIT_STEP_S)
-    return not any(p.running() for p in procs)
+    return not any(pending(p) for p in procs)
 
 
-def _wait_exit(procs: list[RoleProcess], grace_s: float, poll: Callable[[], None]) -> None:
-    """Wait until `procs` have exited, then kill whatever is left."""
-    _wait(procs, grace_s, poll)
+def _wait_exit(procs: list[RoleProcess], grace_s: float, poll: Callable[[], None], pending: Pending) -> None:
+    """Wait until `procs` have ended, then kill whatever is left; no role is restarted after this."""
+    _wait(procs, grace_s, poll, pending, grace_s)
     for proc in procs:
         proc.finished = True
         if proc.running():
@@ -111,12 +134,17 @@ def _wait_exit(procs: list[RoleProcess], grace_s: float, poll: Callable[[], None
 
 
 def _journal_poller(sup: Supervisor, ending: Ending) -> Callable[[], None]:
-    """Keep reading the watchdog's queues while the run ends: what they prove wrong is still a STOP."""
+    """Keep reading the watchdog's queues and applying the restart policy while the run ends: what they
+    prove wrong is still a STOP, and a role that dies before it has drained its inputs is restarted."""
 
     def poll() -> None:
         finding = ending.watch.poll() if ending.watch is not None else None
+        if finding is None and ending.supervision is not None and not is_stopped(sup.run_dir):
+            finding = ending.supervision.tick()
         if finding is not None:
             sup.raise_stop(finding)
+        if is_stopped(sup.run_dir):
+            _cancel_restarts(list(sup.procs.values()))
 
     return poll
 
@@ -126,23 +154,30 @@ def stop_roles(sup: Supervisor, ending: Ending) -> None:
     grace_s = float(sup.cfg["watchdog"]["stop_grace_s"])
     procs = list(sup.procs.values())
     poll = _journal_poller(sup, ending)
-    for proc in procs:
-        if not proc.running():
-            proc.finished = True  # a pending restart is cancelled: the run is over
-    if not is_stopped(sup.run_dir):
+
+    def pending(proc: RoleProcess) -> bool:
+        # While the watchdog restarts roles, a dead role is still to end until its exit was judged
+        # (drained and done, or restarted); after a STOP only a live process is.
+        supervised = ending.supervision is not None and not is_stopped(sup.run_dir)
+        return proc.running() or (supervised and not proc.finished)
+
+    stopped = is_stopped(sup.run_dir)
+    if stopped or ending.supervision is None:
+        _cancel_restarts(procs)
+    if not stopped:
         for stage in SHUTDOWN_STAGES:
             members = [sup.procs[r] for r in stage if r in sup.procs]
             for proc in members:
                 atomic_write_bytes(role_shutdown_file(sup.run_dir, proc.role), b"", fsync=False)
-            if not _wait(members, min(STAGE_WAIT_S, grace_s), poll):
+            if not _wait(members, min(STAGE_WAIT_S, grace_s), poll, pending, grace_s):
                 # A role that only knows the run-wide file (its own loop ignores shutdown.<role>): ask all.
-                names = [p.role for p in members if p.running()]
+                names = [p.role for p in members if pending(p)]
                 log.warning("%s did not end on control/shutdown.<role>: ending every role at once", names)
                 break
             if is_stopped(sup.run_dir):
                 break
         atomic_write_bytes(sup.run_dir / SHUTDOWN_FILE, b"", fsync=False)
-    _wait_exit(procs, grace_s, poll)
+    _wait_exit(procs, grace_s, poll, pending)
     for proc in procs:
         proc.close()
 

@@ -3,7 +3,10 @@
 Decisions per role process:
 - exit `EXIT_STOPPED` / `EXIT_CRASHED`: the role has journaled a STOP and raised the flag (process.py);
   it is not restarted. Such an exit without STOP.flag is STOP ROLE_FAILED (the STOP went missing).
-- any other exit (killed, exit 0 without being asked, an interpreter error before the role loop): restart.
+- exit 0 once the role was asked to end (`control/shutdown.<role>` or `control/shutdown`, the graceful
+  ending): it has drained its inputs; it is done, never restarted.
+- any other exit (killed, exit 0 without being asked, an interpreter error before the role loop): restart,
+  during the graceful ending too (a role killed there still has inputs to answer; ending.py).
   `EXIT_DUPLICATE` (another process of the role holds its instance lock, minibot/roles/instance.py) is
   such an exit, named as such; if the other process never goes away, the restart limit STOPs the run.
 - silent: no heartbeat for `watchdog.silent_after_s` of run clock, but never less than `MIN_SILENT_S` of
@@ -25,7 +28,7 @@ from minibot.clock import RunClock
 from minibot.journal.stop import is_stopped
 from minibot.reasons import ReasonCode
 from minibot.roles.instance import EXIT_DUPLICATE
-from minibot.roles.process import EXIT_CRASHED, EXIT_STOPPED
+from minibot.roles.process import EXIT_CRASHED, EXIT_OK, EXIT_STOPPED, shutdown_requested
 from minibot.watchdog.procs import RoleProcess
 from minibot.watchdog.watch import Finding, JournalWatch
 
@@ -89,6 +92,9 @@ class Supervision:
             return None
         if code == EXIT_DUPLICATE:
             return self._schedule(proc, now, f"refused to start: another instance holds its lock (exit {code})", code)
+        if code == EXIT_OK and shutdown_requested(proc.run_dir, proc.role):
+            proc.finished = True
+            return None
         if code is not None:
             return self._schedule(proc, now, f"exited with code {code}", code)
         if self._silent(proc, now):

@@ -217,6 +217,7 @@ class Supervisor:
             self.write_status("running")
 
         supervision = Supervision(self.procs, self.cfg["watchdog"], env.clock, watch, restarted)
+        ending.supervision = supervision  # the ending restarts a role killed before it has drained
         ending.ended_by = self._watch(env, ending, watch, supervision, queues, heartbeat)
 
     def _watch(

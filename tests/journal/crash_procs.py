@@ -1,9 +1,11 @@
 """Processes for the crash tests, run as `python tests/journal/crash_procs.py producer|consumer ...`.
 
 producer: publishes ticks with ids derived from their sequence number; after a restart it counts the
-lines already in the queue and continues, so the queue itself is its progress record.
+lines already in the queue and continues, so the queue itself is its progress record. It prints "writing"
+once its first batch of this life is in the queue (the test kills it only from then on).
 consumer: a RoleRunner with EchoCore; with `--crash-before-ack P` it terminates abruptly (os._exit, no
 cleanup, like kill -9) with probability P right after publishing a batch's outputs and before acking it.
+It gives up after DEADLINE_S seconds (argument 5, default 120).
 """
 
 from __future__ import annotations
@@ -55,17 +57,21 @@ def producer(run_dir: Path, total: int) -> None:
     prod.publish([])
     paths = ctx.queue_paths("market_ticks")
     rng = random.Random(os.getpid())
+    writing = False
     while True:
         done = sum(1 for _ in iter_lines(paths.folder, "inbox"))
         if done >= total:
             break
         size = min(rng.randint(1, 20), total - done)
         prod.publish([prod.event("market_tick", TICK, id_=tick_id(n)) for n in range(done, done + size)])
+        if not writing:
+            writing = True
+            print("writing", flush=True)
     prod.close()
     print("done", flush=True)
 
 
-def consumer(run_dir: Path, total: int, crash_before_ack: float) -> None:
+def consumer(run_dir: Path, total: int, crash_before_ack: float, deadline_s: float) -> None:
     """Run the echo role until it has produced one signal per tick."""
     ctx = context(run_dir, batch=20)
     runner = RoleRunner(ctx, "strategy_role", EchoCore(), ["market_ticks"])
@@ -80,7 +86,7 @@ def consumer(run_dir: Path, total: int, crash_before_ack: float) -> None:
 
         cons.ack = ack  # type: ignore[method-assign]
     print("ready", flush=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if runner.run_once() == 0:
             if runner.consumers[0][1].committed.line >= total:
@@ -95,4 +101,5 @@ if __name__ == "__main__":
     if kind == "producer":
         producer(folder, count)
     else:
-        consumer(folder, count, float(sys.argv[4]) if len(sys.argv) > 4 else 0.0)
+        crash = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+        consumer(folder, count, crash, float(sys.argv[5]) if len(sys.argv) > 5 else 120.0)

@@ -43,19 +43,23 @@ def _assert_exactly_once(run_dir: Path, total: int) -> None:
     assert report.ok, [str(p) for p in report.problems[:5]]
 
 
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(600)
 def test_producer_killed_at_random_moments_while_consumer_consumes(tmp_path: Path) -> None:
-    total = 4000
+    # Each producer is killed at a random instant after its "writing" line, so every kill lands while it
+    # writes (never during its start-up). 200 lives write ~10-50 ticks each: 12000 ticks outlast them.
+    total = 12000
     rng = random.Random(7)
-    consumer = _start("consumer", tmp_path, total)
+    consumer = _start("consumer", tmp_path, total, "0", "540")  # it consumes while the 200 lives take turns
     kills = 0
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 360
     while kills < KILLS and time.monotonic() < deadline:
         proc = _start("producer", tmp_path, total)
-        time.sleep(rng.uniform(0.05, 0.25))
-        if proc.poll() is None:
-            proc.kill()
-            kills += 1
+        line = proc.stdout.readline().decode().strip()  # type: ignore[union-attr]
+        assert line == "writing", f"the producer finished before its kill: {line!r}"
+        time.sleep(rng.uniform(0.0, 0.01))
+        assert proc.poll() is None, "the producer ended before its kill"
+        proc.kill()
+        kills += 1
         proc.wait(timeout=30)
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -24,9 +25,10 @@ from tests.watchdog.runproc import (
 )
 
 ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
+SIGKILL_EXIT = -9  # how Popen reports a process killed by SIGKILL (the tests run on POSIX)
 
 
-def _kill_and_wait_for_restore(run_dir: Path, role: str) -> None:
+def _kill_and_wait_for_restore(run_dir: Path, role: str) -> int:
     old = role_pid(run_dir, role)
     assert old is not None
     psutil.Process(old).kill()  # SIGKILL / TerminateProcess: no cleanup of any kind
@@ -36,39 +38,50 @@ def _kill_and_wait_for_restore(run_dir: Path, role: str) -> None:
         return new not in (None, old) and new in heartbeat_pids(run_dir).get(role, set())
 
     wait_until(restored, 60, f"{role} restarted and beating again")
+    return old
+
+
+def _restarts_by_cause(entries: list[dict[str, Any]], killed: int) -> tuple[int, list[dict[str, Any]]]:
+    """(restarts of the killed process, every other restart). On a loaded machine a role may also be
+    restarted because it was silent for longer than the silence limit: the policy at work, not the kill."""
+    by_kill = [e for e in entries if e["old_pid"] == killed and e["exit_code"] == SIGKILL_EXIT]
+    return len(by_kill), [e for e in entries if e not in by_kill]
 
 
 def test_kill_9_of_each_role_is_restored_without_loss_or_duplicates(tmp_path: Path) -> None:
-    run = NoreRun(tmp_path / "var", "--sim", "--speed", "20", "--duration", "20m")
+    # 3 min of wall clock: six kills and restores (a restarted ai_role imports for seconds) fit in the run
+    # even on a loaded 2-core machine; the run ends by its duration so verify can PASS.
+    run = NoreRun(tmp_path / "var", "--sim", "--speed", "20", "--duration", "1h")
     try:
         run_dir = run.run_dir()
-        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 60, "a heartbeat from every role")
-        for role in ROLES:
-            _kill_and_wait_for_restore(run_dir, role)
+        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 90, "a heartbeat from every role")
+        killed = {role: _kill_and_wait_for_restore(run_dir, role) for role in ROLES}
         assert run.proc.poll() is None, "every kill and restore happened during the run"
-        code = run.wait(180)
+        code = run.wait(300)
     finally:
         run.kill()
     assert code == 0, run.output
     assert "STOP: none" in run.output
-    assert "restarts: " + ", ".join(f"{r} 1" for r in ROLES) in run.output
     roles = status(run_dir)["roles"]
     for role in ROLES:
-        assert len(roles[role]["restarts"]) == 1, (role, roles[role])
-        assert roles[role]["starts"] == 2
+        by_kill, others = _restarts_by_cause(roles[role]["restarts"], killed[role])
+        assert by_kill == 1, (role, roles[role])
+        assert all(e["reason"].startswith("silent for more than") for e in others), (role, others)
+        assert roles[role]["starts"] == 1 + len(roles[role]["restarts"])
+    assert "restarts: " + ", ".join(f"{r} {len(roles[r]['restarts'])}" for r in ROLES) in run.output
     report = verify_path(run_dir / "queues")
     assert report.ok, [str(p) for p in report.problems]
     for queue in ("market_ticks", "signals", "order_intents", "order_results", "fills", "health"):
         ids = Counter(e["id"] for e in queue_events(run_dir, queue))
         assert not [i for i, n in ids.items() if n > 1], f"duplicate ids in {queue}"
-    intents = [e["payload"]["client_order_id"] for e in queue_events(run_dir, "order_intents")]
-    results = Counter(e["payload"]["client_order_id"] for e in queue_events(run_dir, "order_results"))
+    intents = [e["id"] for e in queue_events(run_dir, "order_intents")]
+    results = Counter(e["payload"]["cause_id"] for e in queue_events(run_dir, "order_results"))
     assert intents and all(results[c] == 1 for c in intents), "every order_intent answered exactly once"
     metrics = read_critical_json(run_dir / "metrics.json")
-    assert metrics["final"] and all(metrics["roles"][r]["restarts"] == 1 for r in ROLES)
+    assert metrics["final"] and all(metrics["roles"][r]["restarts"] == len(roles[r]["restarts"]) for r in ROLES)
     code, verdict = nore_verify(run_dir)
     assert code == 0 and verdict["verdict"] == "PASS", verdict["reasons"]
-    assert all(verdict["restarts"][r]["by_supervisor"] == 1 for r in ROLES), verdict["restarts"]
+    assert all(verdict["restarts"][r]["by_supervisor"] == len(roles[r]["restarts"]) for r in ROLES), verdict["restarts"]
 
 
 def test_more_restarts_than_allowed_is_a_stop(tmp_path: Path) -> None:
