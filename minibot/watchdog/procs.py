@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from minibot import winsys
 from minibot.journal.atomic import atomic_write_bytes
 
 CORE_ROLES = ("market_role", "health_role", "strategy_role", "risk_role", "execution_role")
@@ -48,10 +49,8 @@ def missing_role_modules(roles: list[str]) -> list[str]:
 
 
 def popen_group_kwargs() -> dict[str, Any]:
-    """Keep a child out of the console's Ctrl+C: the supervisor decides how it ends."""
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True}
+    """Keep a child out of the console's events and Ctrl+C: the supervisor decides how it ends."""
+    return winsys.popen_group_kwargs()
 
 
 def pid_file(run_dir: Path, role: str) -> Path:

@@ -31,6 +31,7 @@ from minibot.reasons import ReasonCode
 from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.ending import Ending, finish_run
+from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard, console_ending
 from minibot.watchdog.logs import configure_logging
 from minibot.watchdog.options import RunOptions, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
@@ -40,13 +41,13 @@ from minibot.watchdog.rundir import create_queues, create_run_dir, run_document,
 from minibot.watchdog.secrets import Secrets, load_secrets
 from minibot.watchdog.simproc import SimClock, SimulatorFailed, SimulatorProcess
 from minibot.watchdog.watch import WATCHDOG, Finding, JournalWatch
+from minibot.winsys import Kernel32
 
 LOOP_S = 0.05
 CHECK_EVERY_RUN_S = 5.0
 CHECK_MIN_WALL_S = 0.5
 METRICS_MIN_WALL_S = 0.2  # reading every new journal line costs CPU: not more often than this
 DASHBOARD_LINE_S = 10.0  # off a terminal: one plain status line this often (wall clock)
-OPERATOR_STOP_FILE = Path(CONTROL_DIR) / "stop"
 STATUS_FILE = Path("watchdog") / "status.json"
 log = logging.getLogger("nore.supervisor")
 
@@ -58,7 +59,7 @@ class SetupError(Exception):
 class Supervisor:
     """One `nore run`."""
 
-    def __init__(self, options: RunOptions, say: Callable[[str], None]) -> None:
+    def __init__(self, options: RunOptions, say: Callable[[str], None], k32: Kernel32 | None = None) -> None:
         options.check()
         self.options = options
         self.say = say
@@ -72,6 +73,9 @@ class Supervisor:
         self.procs: dict[str, RoleProcess] = {}
         self.run_dir = Path()
         self.ctx: RunContext | None = None
+        self.k32 = k32  # kernel32 for the host guard (None: the real one on Windows; tests inject a fake)
+        self.host: HostGuard | None = None
+        self.host_held: dict[str, bool] = {}
 
     # ---- setting up ------------------------------------------------------------------------------
     def _start_clock(self) -> tuple[SimClock, dict[str, Any] | None]:
@@ -101,6 +105,7 @@ class Supervisor:
             anchor.anchor_unix_s,
             sim,
             {"pid": me.pid, "create_time": me.create_time()},
+            self.host_held,
         )
         write_run_file(self.run_dir, doc)
         clock = anchor.clock()
@@ -124,11 +129,15 @@ class Supervisor:
         log.info(
             "run %s starting: roles %s, sim=%s, speed=%s", run_id, self.roles, self.options.sim, self.options.speed
         )
+        self.host = HostGuard(self.run_dir, self.k32)
         try:
+            self.host_held = self.host.start()
             return self._run(run_id)
         except BaseException:
             self._abandon()
             raise
+        finally:
+            self.host.close()  # the machine may sleep again, the console gets its mode back
 
     def _abandon(self) -> None:
         """The supervisor is failing outside the normal ending: nothing it started may outlive it."""
@@ -218,7 +227,8 @@ class Supervisor:
             if is_stopped(self.run_dir):
                 return "STOP"
             if (self.run_dir / OPERATOR_STOP_FILE).exists():
-                return "operator stop file"
+                console = console_ending(self.run_dir)
+                return str(console["ended_by"]) if console is not None else "operator stop file"
             if env.clock.elapsed_ms() >= duration_ms:
                 return "duration reached"
             finding = watch.poll() or supervision.tick() or watch.findings(env.clock.now_ms())
