@@ -17,20 +17,29 @@ from pathlib import Path
 import typer
 
 from minibot.reasons import ConfigInvalid
+from minibot.watchdog.console import ConsoleOut
 from minibot.watchdog.ending import EXIT_CLEAN, EXIT_ERROR, EXIT_USAGE
 from minibot.watchdog.options import RunOptions
 from minibot.watchdog.supervisor import SetupError, Supervisor
 
 
-def say(line: str) -> None:
-    """Print one line at once (tools read `run_dir:` while the run goes on)."""
-    print(line, flush=True)
+def run_command(options: RunOptions, out: Callable[[str], None] | None = None) -> int:
+    """Run NORE with `options`; returns the exit code. Errors are one line, never a traceback.
 
-
-def run_command(options: RunOptions, out: Callable[[str], None] = say) -> int:
-    """Run NORE with `options`; returns the exit code. Errors are one line, never a traceback."""
+    `out` None: every line and the dashboard go through one console writer thread (a blocked console never
+    holds up the run), and the end waits at most `console.DRAIN_S` for the console to take the summary."""
+    if out is not None:
+        return _run_command(options, out, None)
+    console = ConsoleOut()
     try:
-        supervisor = Supervisor(options, out)
+        return _run_command(options, console.say, console)
+    finally:
+        console.drain()
+
+
+def _run_command(options: RunOptions, out: Callable[[str], None], console: ConsoleOut | None) -> int:
+    try:
+        supervisor = Supervisor(options, out, console=console)
     except ConfigInvalid as exc:
         out(f"error: {exc}")
         return EXIT_USAGE

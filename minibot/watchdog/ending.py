@@ -20,7 +20,6 @@ from minibot.clock import RunClock
 from minibot.journal.atomic import atomic_write_bytes, write_critical_json
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
-from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import PrometheusEndpoint
 from minibot.reasons import NoreError
 from minibot.roles.process import SHUTDOWN_FILE, Heartbeat, RoleEnv, role_shutdown_file
@@ -29,6 +28,7 @@ from minibot.watchdog.procs import SHUTDOWN_STAGES, RoleProcess
 from minibot.watchdog.watch import Finding, JournalWatch
 
 if TYPE_CHECKING:
+    from minibot.watchdog.console import ConsoleDashboard
     from minibot.watchdog.supervisor import Supervisor
 
 EXIT_CLEAN = 0
@@ -54,7 +54,7 @@ class Ending:
     watch: JournalWatch | None = None
     heartbeat: Heartbeat | None = None
     queues: QueueWatch | None = None
-    dashboard: Dashboard | None = None
+    dashboard: ConsoleDashboard | None = None
     prometheus: PrometheusEndpoint | None = None
     wall_start: float = field(default_factory=time.monotonic)
     wall_ended: float = 0.0

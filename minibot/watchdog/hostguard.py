@@ -68,6 +68,7 @@ class HostGuard:
         """Record the event, ask the run to end (stop file), wait a bounded time for the ending."""
         record = {"event": event, "ended_by": f"{ENDED_BY_CONSOLE} ({event})", "wall_s": time.time()}
         try:
+            (self.run_dir / CONTROL_DIR).mkdir(exist_ok=True)
             write_critical_json(self.run_dir / CONSOLE_RECORD, record, fsync=True)
             atomic_write_bytes(self.run_dir / OPERATOR_STOP_FILE, f"{record['ended_by']}\n".encode(), fsync=True)
         except OSError as exc:  # the handler thread must return: the run then ends without its record

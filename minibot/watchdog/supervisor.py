@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from minibot.metrics.prometheus import start_from_config
 from minibot.reasons import ReasonCode
 from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
+from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
 from minibot.watchdog.ending import Ending, finish_run
 from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard, console_ending
 from minibot.watchdog.logs import configure_logging
@@ -59,10 +61,17 @@ class SetupError(Exception):
 class Supervisor:
     """One `nore run`."""
 
-    def __init__(self, options: RunOptions, say: Callable[[str], None], k32: Kernel32 | None = None) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        say: Callable[[str], None],
+        k32: Kernel32 | None = None,
+        console: ConsoleOut | None = None,
+    ) -> None:
         options.check()
         self.options = options
         self.say = say
+        self.console = console  # where the dashboard is drawn (None: a writer thread of its own on stdout)
         self.cfg = config_as_used(options)
         self.roles = run_roles(self.cfg)
         missing = missing_role_modules(self.roles)
@@ -159,9 +168,16 @@ class Supervisor:
         env = self._write_run(run_id, anchor, sim)
         collector = MetricsCollector(self.run_dir, self.cfg)
         ending = Ending(self.run_dir, env.clock, collector)
-        ending.dashboard = Dashboard(
-            self.run_dir, int(self.cfg["duration_ms"]), quiet=self.options.quiet, interval_s=DASHBOARD_LINE_S
+        console = self.console if self.console is not None else ConsoleOut()
+        dashboard = Dashboard(
+            self.run_dir,
+            int(self.cfg["duration_ms"]),
+            quiet=self.options.quiet,
+            is_terminal=sys.stdout.isatty(),
+            interval_s=DASHBOARD_LINE_S,
+            stream=dashboard_stream(console),
         )
+        ending.dashboard = ConsoleDashboard(console, dashboard)
         ending.prometheus = start_from_config(collector, self.cfg["metrics"])
         try:
             self._preflight_and_watch(env, ending)
