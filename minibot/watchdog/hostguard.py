@@ -17,29 +17,15 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-from minibot.journal.atomic import atomic_write_bytes, read_critical_json, write_critical_json
-from minibot.reasons import NoreError
+from minibot.journal.atomic import atomic_write_bytes
+from minibot.journal.console_record import write_console_record
 from minibot.roles.process import CONTROL_DIR
 from minibot.winsys import ConsoleEvents, KeepAwake, Kernel32, QuickEditOff, kernel32
 
 OPERATOR_STOP_FILE = Path(CONTROL_DIR) / "stop"
-CONSOLE_RECORD = Path(CONTROL_DIR) / "console_closed.json"
 HANDLER_WAIT_S = 4.0  # inside Windows' 5 s grace after CTRL_CLOSE_EVENT
-ENDED_BY_CONSOLE = "console closed"
 log = logging.getLogger("nore.supervisor.host")
-
-
-def console_ending(run_dir: Path) -> dict[str, Any] | None:
-    """The console event that ended the run (`console_closed.json`), or None. A damaged record still names it."""
-    path = Path(run_dir) / CONSOLE_RECORD
-    if not path.exists():
-        return None
-    try:
-        return dict(read_critical_json(path))
-    except (OSError, NoreError) as exc:
-        return {"event": "unknown", "ended_by": ENDED_BY_CONSOLE, "damaged": str(exc)}
 
 
 class HostGuard:
@@ -66,11 +52,9 @@ class HostGuard:
 
     def on_console_event(self, event: str) -> None:
         """Record the event, ask the run to end (stop file), wait a bounded time for the ending."""
-        record = {"event": event, "ended_by": f"{ENDED_BY_CONSOLE} ({event})", "wall_s": time.time()}
         try:
-            (self.run_dir / CONTROL_DIR).mkdir(exist_ok=True)
-            write_critical_json(self.run_dir / CONSOLE_RECORD, record, fsync=True)
-            atomic_write_bytes(self.run_dir / OPERATOR_STOP_FILE, f"{record['ended_by']}\n".encode(), fsync=True)
+            ended_by = write_console_record(self.run_dir, event, time.time())
+            atomic_write_bytes(self.run_dir / OPERATOR_STOP_FILE, f"{ended_by}\n".encode(), fsync=True)
         except OSError as exc:  # the handler thread must return: the run then ends without its record
             log.error("console event %s: could not write the stop file: %s", event, exc)
             return

@@ -23,6 +23,7 @@ from minibot.ai.env import ai_role_environment
 from minibot.config.loader import with_overrides
 from minibot.ids import process_command_line
 from minibot.journal.atomic import write_critical_json
+from minibot.journal.console_record import console_ending
 from minibot.journal.context import RunContext
 from minibot.journal.stop import is_stopped, stop
 from minibot.metrics.collector import MetricsCollector
@@ -33,7 +34,7 @@ from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
 from minibot.watchdog.ending import Ending, finish_run
-from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard, console_ending
+from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard
 from minibot.watchdog.logs import configure_logging
 from minibot.watchdog.options import RunOptions, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
@@ -42,6 +43,7 @@ from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
 from minibot.watchdog.secrets import Secrets, load_secrets
 from minibot.watchdog.simproc import SimClock, SimulatorFailed, SimulatorProcess
+from minibot.watchdog.suspend import SuspendWatch, gap_bound_s
 from minibot.watchdog.watch import WATCHDOG, Finding, JournalWatch
 from minibot.winsys import Kernel32
 
@@ -234,12 +236,33 @@ class Supervisor:
         queues: QueueWatch,
         heartbeat: Heartbeat,
     ) -> str:
-        assert self.ctx is not None
+        suspend = SuspendWatch(gap_bound_s(env.clock.speed), env.clock.now_ms)
+        ending.suspend = suspend
+        suspend.start()
+        try:
+            return self._loop(env, ending, watch, supervision, queues, heartbeat, suspend)
+        finally:
+            suspend.close()
+
+    def _loop(
+        self,
+        env: RoleEnv,
+        ending: Ending,
+        watch: JournalWatch,
+        supervision: Supervision,
+        queues: QueueWatch,
+        heartbeat: Heartbeat,
+        suspend: SuspendWatch,
+    ) -> str:
         duration_ms = int(self.cfg["duration_ms"])
         check_every = max(CHECK_EVERY_RUN_S / env.clock.speed, CHECK_MIN_WALL_S)
         metrics_every = max(float(self.cfg["metrics"]["interval_s"]) / env.clock.speed, METRICS_MIN_WALL_S)
         next_check = next_metrics = 0.0
         while True:
+            # A suspension first: after one, every heartbeat looks late and a role's STOP may race this one.
+            finding = suspend.finding()
+            if finding is not None:
+                self.raise_stop(finding)
             if is_stopped(self.run_dir):
                 return "STOP"
             if (self.run_dir / OPERATOR_STOP_FILE).exists():
@@ -247,7 +270,7 @@ class Supervisor:
                 return str(console["ended_by"]) if console is not None else "operator stop file"
             if env.clock.elapsed_ms() >= duration_ms:
                 return "duration reached"
-            finding = watch.poll() or supervision.tick() or watch.findings(env.clock.now_ms())
+            finding = watch.poll() or suspend.finding() or supervision.tick() or watch.findings(env.clock.now_ms())
             if finding is None and time.monotonic() >= next_check:
                 next_check = time.monotonic() + check_every
                 finding = self._periodic(queues)

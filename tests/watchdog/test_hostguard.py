@@ -11,11 +11,14 @@ import pytest
 
 from minibot import winsys
 from minibot.clock import RunClock
-from minibot.watchdog.hostguard import CONSOLE_RECORD, OPERATOR_STOP_FILE, HostGuard, console_ending
+from minibot.journal.atomic import read_critical_json
+from minibot.journal.console_record import CONSOLE_RECORD, console_ending
+from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard
 from minibot.watchdog.options import RunOptions
 from minibot.watchdog.rundir import run_document
 from minibot.watchdog.supervisor import Supervisor
 from tests.fake_kernel32 import FakeKernel32
+from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, status, wait_until
 
 AWAKE = winsys.ES_CONTINUOUS | winsys.ES_SYSTEM_REQUIRED
 CONSOLE = 0x01F7
@@ -118,3 +121,27 @@ def test_supervisor_releases_the_machine_whatever_ends_the_run(
 def test_run_json_records_what_the_host_holds() -> None:
     doc = run_document("r", "nore run", {}, RunClock(0), 0.0, None, {"pid": 1}, {"keep_awake": True})
     assert doc["host"] == {"keep_awake": True}
+
+
+def test_a_run_ended_by_the_console_says_so_and_verify_names_it(tmp_path: Path) -> None:
+    run = NoreRun(tmp_path / "var", "--sim", "--speed", "20", "--duration", "2h")
+    try:
+        run_dir = run.run_dir()
+        wait_until(lambda: "execution_role" in heartbeat_pids(run_dir), 60, "execution_role's heartbeat")
+        # What the handler does on CTRL_CLOSE_EVENT (the Windows event cannot be sent here).
+        guard = HostGuard(run_dir, FakeKernel32(mode=CONSOLE), wait_s=0.0)
+        guard.on_console_event("CTRL_CLOSE_EVENT")
+        code = run.wait(120)
+    finally:
+        run.kill()
+    assert code == 0, run.output
+    assert "ended: console closed (CTRL_CLOSE_EVENT)" in run.output
+    assert status(run_dir)["ended_by"] == "console closed (CTRL_CLOSE_EVENT)"
+    held = read_critical_json(run_dir / "run.json")["host"]
+    assert held == {"keep_awake": False, "quickedit_off": False, "console_handler": False}, "not Windows"
+    verify_code, verdict = nore_verify(run_dir)
+    assert verify_code == 1 and verdict["verdict"] == "FAIL"
+    assert verdict["reasons"][0] == {
+        "code": "RUN_ENDED_BY_CONSOLE",
+        "detail": "the run ended because of the console (console closed (CTRL_CLOSE_EVENT)): not a full night",
+    }
