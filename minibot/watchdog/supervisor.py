@@ -225,26 +225,15 @@ class Supervisor:
             self.write_status("running")
 
         supervision = Supervision(self.procs, self.cfg["watchdog"], env.clock, watch, restarted)
-        ending.ended_by = self._watch(env, ending, watch, supervision, queues, heartbeat)
-
-    def _watch(
-        self,
-        env: RoleEnv,
-        ending: Ending,
-        watch: JournalWatch,
-        supervision: Supervision,
-        queues: QueueWatch,
-        heartbeat: Heartbeat,
-    ) -> str:
         suspend = SuspendWatch(gap_bound_s(env.clock.speed), env.clock.now_ms)
         ending.suspend = suspend
         suspend.start()
         try:
-            return self._loop(env, ending, watch, supervision, queues, heartbeat, suspend)
+            ending.ended_by = self._watch(env, ending, watch, supervision, queues, heartbeat, suspend)
         finally:
             suspend.close()
 
-    def _loop(
+    def _watch(
         self,
         env: RoleEnv,
         ending: Ending,
