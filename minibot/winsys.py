@@ -85,7 +85,7 @@ if sys.platform == "win32":
             dll.SetConsoleCtrlHandler.restype = wintypes.BOOL
             dll.SetConsoleCtrlHandler.argtypes = [_ROUTINE, wintypes.BOOL]
             self._dll = dll
-            self._callbacks: dict[int, Any] = {}
+            self._callbacks: dict[Callable[[int], int], Any] = {}
 
         def SetThreadExecutionState(self, flags: int) -> int:
             return int(self._dll.SetThreadExecutionState(flags))
@@ -105,13 +105,14 @@ if sys.platform == "win32":
         def SetConsoleCtrlHandler(self, handler: Callable[[int], int] | None, add: bool) -> int:
             if handler is None:
                 return int(self._dll.SetConsoleCtrlHandler(None, add))
-            key = id(handler)
-            callback = self._callbacks.get(key) or _ROUTINE(handler)
+            # Keyed by the callable itself (a bound method compares equal to a fresh one): removal finds the
+            # very callback Windows holds.
+            callback = self._callbacks.get(handler) or _ROUTINE(handler)
             ok = int(self._dll.SetConsoleCtrlHandler(callback, add))
             if add:
-                self._callbacks[key] = callback  # ctypes frees an unreferenced callback: Windows would crash
+                self._callbacks[handler] = callback  # ctypes frees an unreferenced callback: Windows would crash
             else:
-                self._callbacks.pop(key, None)
+                self._callbacks.pop(handler, None)
             return ok
 
 
@@ -128,7 +129,10 @@ def kernel32() -> Kernel32 | None:
 
 # ---- keep-awake ------------------------------------------------------------------------------------------
 class KeepAwake:
-    """Hold the machine awake while a run lasts (`with KeepAwake(): ...`, or acquire() / release())."""
+    """Hold the machine awake while a run lasts (`with KeepAwake(): ...`, or acquire() / release()).
+
+    Windows ties the state to the calling thread (it ends with the thread): acquire and release from the
+    thread that lasts the run (the supervisor's main thread)."""
 
     def __init__(self, k32: Kernel32 | None = None) -> None:
         self.k32 = k32 if k32 is not None else kernel32()
@@ -205,6 +209,7 @@ class ConsoleEvents:
         self.k32 = k32 if k32 is not None else kernel32()
         self.on_event = on_event
         self.registered = False
+        self._routine = self.handler  # one bound method for both register and unregister
 
     def handler(self, event: int) -> int:
         """The HandlerRoutine: 1 (handled) for the events NORE ends the run on, 0 to pass the others on."""
@@ -217,13 +222,13 @@ class ConsoleEvents:
     def register(self) -> bool:
         """Install the handler; True when Windows accepted it."""
         if self.k32 is not None and not self.registered:
-            self.registered = self.k32.SetConsoleCtrlHandler(self.handler, True) != 0
+            self.registered = self.k32.SetConsoleCtrlHandler(self._routine, True) != 0
         return self.registered
 
     def unregister(self) -> None:
         """Remove the handler (idempotent)."""
         if self.k32 is not None and self.registered:
-            self.k32.SetConsoleCtrlHandler(self.handler, False)
+            self.k32.SetConsoleCtrlHandler(self._routine, False)
             self.registered = False
 
 

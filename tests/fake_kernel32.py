@@ -39,8 +39,14 @@ class FakeKernel32:
 
     def SetConsoleCtrlHandler(self, handler: Callable[[int], int] | None, add: bool) -> int:
         self.calls.append(("SetConsoleCtrlHandler", add))
+        if not self.accept:
+            return 0
         if handler is not None and add:
             self.handlers.append(handler)
         elif handler is not None:
-            self.handlers.remove(handler)
-        return 1 if self.accept else 0
+            # Windows removes the very function pointer it was given: an equal but other object is not found.
+            kept = [h for h in self.handlers if h is not handler]
+            if len(kept) == len(self.handlers):
+                return 0
+            self.handlers = kept
+        return 1
