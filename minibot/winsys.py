@@ -55,7 +55,7 @@ class Kernel32(Protocol):
 
     def SetConsoleMode(self, handle: int, mode: int) -> int: ...
 
-    def SetConsoleCtrlHandler(self, handler: Callable[[int], int] | None, add: bool) -> int: ...
+    def SetConsoleCtrlHandler(self, handler: Callable[[int], int], add: bool) -> int: ...
 
 
 def is_windows() -> bool:
@@ -102,9 +102,7 @@ if sys.platform == "win32":
         def SetConsoleMode(self, handle: int, mode: int) -> int:
             return int(self._dll.SetConsoleMode(handle, mode))
 
-        def SetConsoleCtrlHandler(self, handler: Callable[[int], int] | None, add: bool) -> int:
-            if handler is None:
-                return int(self._dll.SetConsoleCtrlHandler(None, add))
+        def SetConsoleCtrlHandler(self, handler: Callable[[int], int], add: bool) -> int:
             # Keyed by the callable itself (a bound method compares equal to a fresh one): removal finds the
             # very callback Windows holds.
             callback = self._callbacks.get(handler) or _ROUTINE(handler)

@@ -37,13 +37,13 @@ class FakeKernel32:
         self.mode = mode
         return 1
 
-    def SetConsoleCtrlHandler(self, handler: Callable[[int], int] | None, add: bool) -> int:
+    def SetConsoleCtrlHandler(self, handler: Callable[[int], int], add: bool) -> int:
         self.calls.append(("SetConsoleCtrlHandler", add))
         if not self.accept:
             return 0
-        if handler is not None and add:
+        if add:
             self.handlers.append(handler)
-        elif handler is not None:
+        else:
             # Windows removes the very function pointer it was given: an equal but other object is not found.
             kept = [h for h in self.handlers if h is not handler]
             if len(kept) == len(self.handlers):
