@@ -79,7 +79,8 @@ def run(
 
     It never sends a real order. Prints `run_dir: <path>` as soon as the run folder exists.
 
-    Ctrl+C, or creating <run_dir>/control/stop, ends the run cleanly (exit 0).
+    Ctrl+C, or creating <run_dir>/control/stop, ends the run cleanly (exit 0). On Windows the machine is kept
+    awake for the run; closing the window, logoff or Ctrl+Break end it through the stop file (not a full night).
 
     Exit codes: 0 clean end; 2 config/usage error; 3 STOP (reason printed); 4 internal error.
     """
