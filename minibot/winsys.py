@@ -248,15 +248,16 @@ class SleepTimeout:
     note: str
 
 
-_AC_INDEX = re.compile(r"Current AC Power Setting Index:\s*0x([0-9a-fA-F]+)")
+_HEX_VALUE = re.compile(r":\s*0x([0-9a-fA-F]+)\s*$", re.MULTILINE)
 
 
 def parse_powercfg(output: str) -> SleepTimeout:
-    """Read `powercfg /query SCHEME_CURRENT SUB_SLEEP STANDBYIDLE` output (English Windows)."""
-    found = _AC_INDEX.search(output)
-    if found is None:
-        return SleepTimeout(None, "powercfg output has no AC power setting index (a non-English Windows?)")
-    seconds = int(found.group(1), 16)
+    """Read `powercfg /query SCHEME_CURRENT SUB_SLEEP STANDBYIDLE` output. The labels are translated on a
+    non-English Windows, the layout is not: minimum, maximum, increment, then the AC and DC indexes last."""
+    values = [int(v, 16) for v in _HEX_VALUE.findall(output)]
+    if len(values) < 2:
+        return SleepTimeout(None, "powercfg printed no power setting index")
+    seconds = values[-2]
     return SleepTimeout(seconds, "never sleeps on AC power" if seconds == 0 else f"sleeps after {seconds} s idle")
 
 
@@ -273,5 +274,8 @@ def sleep_timeout(run: Callable[[list[str]], str] | None = None) -> SleepTimeout
 
 
 def _powercfg(args: list[str]) -> str:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=POWERCFG_TIMEOUT_S, check=True)
+    # Labels come in the console's code page; only the ASCII hex values are read.
+    done = subprocess.run(
+        args, capture_output=True, text=True, errors="replace", timeout=POWERCFG_TIMEOUT_S, check=True
+    )
     return done.stdout

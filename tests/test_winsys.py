@@ -104,8 +104,10 @@ def test_sleep_timeout_from_powercfg() -> None:
     assert winsys.sleep_timeout(lambda args: POWERCFG).seconds == 1800
     never = winsys.sleep_timeout(lambda args: POWERCFG.replace("0x00000708", "0x00000000"))
     assert never.seconds == 0 and "never" in never.note
-    unknown = winsys.sleep_timeout(lambda args: "Le paramètre...")
-    assert unknown.seconds is None and "AC power setting" in unknown.note
+    french = POWERCFG.replace("Current AC Power Setting Index", "Index du paramètre d'alimentation secteur actuel")
+    assert winsys.sleep_timeout(lambda args: french).seconds == 1800
+    unknown = winsys.sleep_timeout(lambda args: "Le paramètre est incorrect.")
+    assert unknown.seconds is None and "no power setting index" in unknown.note
 
     def fails(args: list[str]) -> str:
         raise OSError("powercfg not found")
