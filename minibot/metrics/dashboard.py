@@ -5,7 +5,8 @@ On a terminal (rich): a progress bar over the planned duration with the wall-clo
 equity and drawdown, and the last STOP. When stdout is not a terminal (a log file, a pipe, a Windows
 service wrapper): one plain status line every `interval_s` seconds, so logs stay readable. `quiet`: nothing.
 
-The supervisor calls:
+The supervisor calls (from the console's writer thread, minibot.watchdog.console: a blocked console
+must not hold up supervision):
 
     dash = Dashboard(run_dir, duration_ms, quiet=False, is_terminal=sys.stdout.isatty())
     dash.update(metrics)   # each metrics.json document (a dict), as often as it likes
@@ -93,7 +94,15 @@ class Dashboard:
         self._last = metrics
         if self.is_terminal:
             if self._live is None:
-                self._live = Live(self.render(metrics), console=self.console, auto_refresh=False, transient=False)
+                # No stdout redirection: whatever else prints must not go through a view that may be blocked.
+                self._live = Live(
+                    self.render(metrics),
+                    console=self.console,
+                    auto_refresh=False,
+                    transient=False,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
                 self._live.start()
             self._live.update(self.render(metrics), refresh=True)
         elif self.clock() >= self._next_line:

@@ -33,6 +33,7 @@ from minibot.metrics.collector import METRICS_FILE, MetricsCollector
 from minibot.metrics.verdict import Reason, Reasons
 from minibot.metrics.verify_checks import (
     check_binance,
+    check_cause,
     check_critical_files,
     check_liveness,
     check_metrics,
@@ -116,6 +117,7 @@ def verify_run(run_dir: Path) -> Verdict:
         return Verdict(run_dir, None, reasons.listed())
     config = run["config"]
     queues_dir = run_dir / str(config["queues"]["base_dir"])
+    check_cause(run_dir, queues_dir, reasons)
     lines = check_integrity(run_dir, queues_dir, reasons)
     check_identity(run_dir, queues_dir, run, reasons)
     check_critical_files(run_dir, reasons)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from minibot.journal.atomic import read_critical_json
+from minibot.journal.console_record import CONSOLE_RECORD, console_ending
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.stop import STOP_FLAG
@@ -30,6 +31,7 @@ CRITICAL_FILES = (
     ("*/metrics.json", False),  # the AI's folder (config ai.dir)
     (SIM_STATS, False),
     ("watchdog/status.json", False),
+    (CONSOLE_RECORD.as_posix(), False),
 )
 
 
@@ -176,6 +178,25 @@ def check_no_orders(run_dir: Path, reasons: Reasons) -> None:
                     ReasonCode.ORDER_ENDPOINT_CALLED.value,
                     f"simulator counted {total} violations ({total - len(violations)} beyond those it kept)",
                 )
+
+
+def check_cause(run_dir: Path, queues_dir: Path, reasons: Reasons) -> None:
+    """What cut the night short, named first: the machine slept (MACHINE_SUSPENDED: the STOPs after it follow
+    from it) or the console was closed / the user logged off / Ctrl+Break (RUN_ENDED_BY_CONSOLE)."""
+    for event in JournalTail(queues_dir / "stop_journal", INBOX, strict=False).read():
+        p = event["payload"]
+        if p.get("reason_code") == ReasonCode.MACHINE_SUSPENDED.value:
+            reasons.add(
+                ReasonCode.MACHINE_SUSPENDED.value,
+                f"at {event.get('ts_iso', event['ts'])}: {p['detail']}; "
+                "the other STOPs raised as the run resumed follow from it",
+            )
+    console = console_ending(run_dir)
+    if console is not None:
+        reasons.add(
+            VerifyCode.RUN_ENDED_BY_CONSOLE.value,
+            f"the run ended because of the console ({console.get('ended_by')}): not a full night",
+        )
 
 
 def check_stops(run_dir: Path, queues_dir: Path, reasons: Reasons) -> None:

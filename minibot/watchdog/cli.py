@@ -17,21 +17,30 @@ from pathlib import Path
 import typer
 
 from minibot.reasons import ConfigInvalid
+from minibot.watchdog.console import ConsoleOut
 from minibot.watchdog.ending import EXIT_CLEAN, EXIT_ERROR, EXIT_USAGE
 from minibot.watchdog.options import MAX_SPEED, RunOptions
 from minibot.watchdog.supervisor import SetupError, Supervisor
 from minibot.watchdog.varpath import default_var
 
 
-def say(line: str) -> None:
-    """Print one line at once (tools read `run_dir:` while the run goes on)."""
-    print(line, flush=True)
+def run_command(options: RunOptions, out: Callable[[str], None] | None = None) -> int:
+    """Run NORE with `options`; returns the exit code. Errors are one line, never a traceback.
 
-
-def run_command(options: RunOptions, out: Callable[[str], None] = say) -> int:
-    """Run NORE with `options`; returns the exit code. Errors are one line, never a traceback."""
+    `out` None: every line and the dashboard go through one console writer thread (a blocked console never
+    holds up the run), and the end waits at most `console.DRAIN_S` for the console to take the summary."""
+    if out is not None:
+        return _run_command(options, out, None)
+    console = ConsoleOut()
     try:
-        supervisor = Supervisor(options, out)
+        return _run_command(options, console.say, console)
+    finally:
+        console.drain()
+
+
+def _run_command(options: RunOptions, out: Callable[[str], None], console: ConsoleOut | None) -> int:
+    try:
+        supervisor = Supervisor(options, out, console=console)
     except ConfigInvalid as exc:
         out(f"error: {exc}")
         return EXIT_USAGE
@@ -80,7 +89,8 @@ def run(
 
     It never sends a real order. Prints `run_dir: <path>` as soon as the run folder exists.
 
-    Ctrl+C, or creating <run_dir>/control/stop, ends the run cleanly (exit 0).
+    Ctrl+C, or creating <run_dir>/control/stop, ends the run cleanly (exit 0). On Windows the machine is kept
+    awake for the run; closing the window, logoff or Ctrl+Break end it through the stop file (not a full night).
 
     Exit codes: 0 clean end; 2 config/usage error; 3 STOP (reason printed); 4 internal error.
     """

@@ -24,7 +24,6 @@ from minibot.clock import RunClock
 from minibot.journal.atomic import atomic_write_bytes, write_critical_json
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
-from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import PrometheusEndpoint
 from minibot.reasons import NoreError
 from minibot.roles.process import SHUTDOWN_FILE, Heartbeat, RoleEnv, role_shutdown_file
@@ -34,7 +33,9 @@ from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.watch import Finding, JournalWatch
 
 if TYPE_CHECKING:
+    from minibot.watchdog.console import ConsoleDashboard
     from minibot.watchdog.supervisor import Supervisor
+    from minibot.watchdog.suspend import SuspendWatch
 
 EXIT_CLEAN = 0
 EXIT_USAGE = 2
@@ -60,8 +61,9 @@ class Ending:
     heartbeat: Heartbeat | None = None
     supervision: Supervision | None = None
     queues: QueueWatch | None = None
-    dashboard: Dashboard | None = None
+    dashboard: ConsoleDashboard | None = None
     prometheus: PrometheusEndpoint | None = None
+    suspend: SuspendWatch | None = None  # names a suspension as the cause of a STOP that raced it
     wall_start: float = field(default_factory=time.monotonic)
     wall_ended: float = 0.0
 
@@ -222,6 +224,8 @@ def finish_run(sup: Supervisor, env: RoleEnv, ending: Ending) -> int:
     ending.close_views()
     sim_stats = _save_sim_stats(sup)
     stop_event = _stop_event(sup.run_dir)
+    if ending.suspend is not None:
+        stop_event = ending.suspend.cause(sup.run_dir, stop_event)
     counts = ending.queues.counts() if ending.queues is not None else {}
     code = EXIT_ERROR if ending.internal_error else EXIT_STOP if stop_event else EXIT_CLEAN
     sup.write_status("ended", ended_by=ending.ended_by, stop=stop_event, exit_code=code, queue_lines=counts)
@@ -258,6 +262,8 @@ def summary_lines(
         lines.append(
             f"STOP: {stop_event.get('reason_code')} from {stop_event.get('component')}: {stop_event.get('detail')}"
         )
+        if stop_event.get("followed_by"):
+            lines.append(f"  then (a consequence): {stop_event['followed_by']}")
     else:
         lines.append("STOP: none")
     if ending.internal_error:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import subprocess
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from typing import IO, Any
 
 import psutil
 
+from minibot import winsys
 from minibot.journal.atomic import atomic_write_bytes
 from minibot.roles.instance import INSTANCE_ENV, new_instance_token, read_holder, role_dir
 from minibot.watchdog.launch import child_python, descendants, kill_processes
@@ -59,10 +59,8 @@ def missing_role_modules(roles: list[str]) -> list[str]:
 
 
 def popen_group_kwargs() -> dict[str, Any]:
-    """Keep a child out of the console's Ctrl+C: the supervisor decides how it ends."""
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True}
+    """Keep a child out of the console's events and Ctrl+C: the supervisor decides how it ends."""
+    return winsys.popen_group_kwargs()
 
 
 log = logging.getLogger("nore.supervisor.procs")

@@ -84,8 +84,10 @@ def run_document(
     anchor_unix_s: float,
     sim: Mapping[str, Any] | None,
     supervisor: Mapping[str, Any],
+    host: Mapping[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """The content of run.json (roles read run_id, cmdline_hash, config and clock from it)."""
+    """The content of run.json (roles read run_id, cmdline_hash, config and clock from it). `host`: what the
+    supervisor holds on the machine (`keep_awake`, `quickedit_off`, `console_handler`; all False off Windows)."""
     return {
         "run_id": run_id,
         "cmdline_hash": cmdline_hash(command_line),
@@ -96,6 +98,7 @@ def run_document(
         "platform": platform_info(),
         "sim": dict(sim) if sim is not None else None,
         "supervisor": dict(supervisor),
+        "host": dict(host or {}),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from minibot.config.loader import with_overrides
 from minibot.config.rules import resolve_in_run
 from minibot.ids import process_command_line
 from minibot.journal.atomic import write_critical_json
+from minibot.journal.console_record import console_ending
 from minibot.journal.context import RunContext
 from minibot.journal.stop import (
     is_stopped,
@@ -37,7 +39,9 @@ from minibot.metrics.prometheus import start_from_config
 from minibot.reasons import ReasonCode
 from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
+from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
 from minibot.watchdog.ending import Ending, finish_run
+from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard
 from minibot.watchdog.logs import configure_logging
 from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
@@ -46,15 +50,16 @@ from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
 from minibot.watchdog.secrets import Secrets, load_secrets
 from minibot.watchdog.simproc import SimClock, SimulatorFailed, SimulatorProcess
+from minibot.watchdog.suspend import SuspendWatch, gap_bound_s
 from minibot.watchdog.varpath import onedrive_warning
 from minibot.watchdog.watch import WATCHDOG, Finding, JournalWatch
+from minibot.winsys import Kernel32
 
 LOOP_S = 0.05
 CHECK_EVERY_RUN_S = 5.0
 CHECK_MIN_WALL_S = 0.5
 METRICS_MIN_WALL_S = 0.2  # reading every new journal line costs CPU: not more often than this
 DASHBOARD_LINE_S = 10.0  # off a terminal: one plain status line this often (wall clock)
-OPERATOR_STOP_FILE = Path(CONTROL_DIR) / "stop"
 STATUS_FILE = Path("watchdog") / "status.json"
 log = logging.getLogger("nore.supervisor")
 
@@ -66,10 +71,17 @@ class SetupError(Exception):
 class Supervisor:
     """One `nore run`."""
 
-    def __init__(self, options: RunOptions, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        say: Callable[[str], None],
+        k32: Kernel32 | None = None,
+        console: ConsoleOut | None = None,
+    ) -> None:
         options.check()
         self.options = options
         self.say = say
+        self.console = console  # where the dashboard is drawn (None: a writer thread of its own on stdout)
         self.cfg = config_as_used(options)
         check_start_disk(options.var, int(self.cfg["watchdog"]["disk_min_free_mb"]))
         self.roles = run_roles(self.cfg)
@@ -81,6 +93,9 @@ class Supervisor:
         self.procs: dict[str, RoleProcess] = {}
         self.run_dir = Path()
         self.ctx: RunContext | None = None
+        self.k32 = k32  # kernel32 for the host guard (None: the real one on Windows; tests inject a fake)
+        self.host: HostGuard | None = None
+        self.host_held: dict[str, bool] = {}
 
     # ---- setting up ------------------------------------------------------------------------------
     def _start_clock(self) -> tuple[SimClock, dict[str, Any] | None]:
@@ -110,6 +125,7 @@ class Supervisor:
             anchor.anchor_unix_s,
             sim,
             {"pid": me.pid, "create_time": me.create_time()},
+            self.host_held,
         )
         write_run_file(self.run_dir, doc)
         clock = anchor.clock()
@@ -139,13 +155,16 @@ class Supervisor:
         log.info(
             "run %s starting: roles %s, sim=%s, speed=%s", run_id, self.roles, self.options.sim, self.options.speed
         )
+        self.host = HostGuard(self.run_dir, self.k32)
         try:
+            self.host_held = self.host.start()
             return self._run(run_id)
         except BaseException:
             self._abandon()
             raise
         finally:
             release_stop_space(self.run_dir)
+            self.host.close()  # the machine may sleep again, the console gets its mode back
 
     def _abandon(self) -> None:
         """The supervisor is failing outside the normal ending: nothing it started may outlive it."""
@@ -167,9 +186,16 @@ class Supervisor:
         env = self._write_run(run_id, anchor, sim)
         collector = MetricsCollector(self.run_dir, self.cfg)
         ending = Ending(self.run_dir, env.clock, collector)
-        ending.dashboard = Dashboard(
-            self.run_dir, int(self.cfg["duration_ms"]), quiet=self.options.quiet, interval_s=DASHBOARD_LINE_S
+        console = self.console if self.console is not None else ConsoleOut()
+        dashboard = Dashboard(
+            self.run_dir,
+            int(self.cfg["duration_ms"]),
+            quiet=self.options.quiet,
+            is_terminal=sys.stdout.isatty(),
+            interval_s=DASHBOARD_LINE_S,
+            stream=dashboard_stream(console),
         )
+        ending.dashboard = ConsoleDashboard(console, dashboard)
         ending.prometheus = start_from_config(collector, self.cfg["metrics"])
         try:
             self._preflight_and_watch(env, ending)
@@ -218,7 +244,13 @@ class Supervisor:
 
         supervision = Supervision(self.procs, self.cfg["watchdog"], env.clock, watch, restarted)
         ending.supervision = supervision  # the ending restarts a role killed before it has drained
-        ending.ended_by = self._watch(env, ending, watch, supervision, queues, heartbeat)
+        suspend = SuspendWatch(gap_bound_s(env.clock.speed), env.clock.now_ms)
+        ending.suspend = suspend
+        suspend.start()
+        try:
+            ending.ended_by = self._watch(env, ending, watch, supervision, queues, heartbeat, suspend)
+        finally:
+            suspend.close()
 
     def _watch(
         self,
@@ -228,20 +260,25 @@ class Supervisor:
         supervision: Supervision,
         queues: QueueWatch,
         heartbeat: Heartbeat,
+        suspend: SuspendWatch,
     ) -> str:
-        assert self.ctx is not None
         duration_ms = int(self.cfg["duration_ms"])
         check_every = max(CHECK_EVERY_RUN_S / env.clock.speed, CHECK_MIN_WALL_S)
         metrics_every = max(float(self.cfg["metrics"]["interval_s"]) / env.clock.speed, METRICS_MIN_WALL_S)
         next_check = next_metrics = 0.0
         while True:
+            # A suspension first: after one, every heartbeat looks late and a role's STOP may race this one.
+            finding = suspend.finding()
+            if finding is not None:
+                self.raise_stop(finding)
             if is_stopped(self.run_dir):
                 return "STOP"
             if (self.run_dir / OPERATOR_STOP_FILE).exists():
-                return "operator stop file"
+                console = console_ending(self.run_dir)
+                return str(console["ended_by"]) if console is not None else "operator stop file"
             if env.clock.elapsed_ms() >= duration_ms:
                 return "duration reached"
-            finding = watch.poll() or supervision.tick() or watch.findings(env.clock.now_ms())
+            finding = watch.poll() or suspend.finding() or supervision.tick() or watch.findings(env.clock.now_ms())
             if finding is None and time.monotonic() >= next_check:
                 next_check = time.monotonic() + check_every
                 finding = self._periodic(queues)
