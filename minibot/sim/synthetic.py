@@ -42,10 +42,9 @@ class SyntheticFeed:
         self.step_ms = step_ms
         self.k = 0
         root = np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(spec.symbol.encode())])
-        step_seq, trade_seq, hist_seq, depth_seq = root.spawn(4)
+        step_seq, trade_seq, hist_seq, _ = root.spawn(4)
         self._rng = np.random.default_rng(step_seq)
         self._trng = np.random.default_rng(trade_seq)
-        self._depth_seed = int(depth_seq.generate_state(1)[0])
         self._sig = [spec.annual_vol * m * math.sqrt(step_ms / _YEAR_MS) for m in _VOL_MULT]
         self._lam = [spec.trades_per_s * m * step_ms / 1000.0 for m in _RATE_MULT]
         self._p_switch = step_ms / _MEAN_REGIME_MS
@@ -56,7 +55,6 @@ class SyntheticFeed:
         self.trade_id = self.agg_id * 3 + int(ids.integers(0, 1000))
         self._j = _BLOCK
         self._tj = _TRADE_BLOCK
-        state.depth_fn = self.depth
         state.m1.extend(self._history(ids))
         self._set_book(self.start_ms, 0.5, 0.0, 0.0)
         # Live trading for WARMUP_MS before the start, so /trades and /aggTrades have history at once.
@@ -128,9 +126,11 @@ class SyntheticFeed:
             notional = min(spec.median_notional * math.exp(1.2 * size_z), spec.median_notional * 60)
             qty = max(spec.step, int(notional / (price / E8) * E8) // spec.step * spec.step)
             if 0 < top < qty:
-                # Larger than the best level: the rest fills one tick further, as a second aggregate trade.
+                # Larger than the best level: the rest fills at the next level, as a second aggregate trade.
+                side = st.book.side(not buy)
+                nxt = side.nth_price(1) if len(side) > 1 else (price + spec.tick if buy else price - spec.tick)
                 self._agg(t, price, top, buy, u_fills)
-                self._agg(t, price + spec.tick if buy else price - spec.tick, qty - top, buy, u_fills)
+                self._agg(t, nxt, qty - top, buy, u_fills)
             else:
                 self._agg(t, price, qty, buy, u_fills)
 
@@ -145,6 +145,8 @@ class SyntheticFeed:
         self.agg_id += 1
         self.trade_id += fills
         self.state.add_agg(agg)
+        # The trade consumes the level it printed at (what rests there is never less than what traded).
+        self.state.print_trade(t, buy, price, qty, self.spec.step, None)
 
     # ------------------------------------------------------------------------------------------------
     def _history(self, rng: np.random.Generator) -> list[Bar]:
@@ -181,33 +183,6 @@ class SyntheticFeed:
     def _tick(self, price: float) -> int:
         tick = self.spec.tick
         return max(tick, round(price * E8 / tick) * tick)
-
-    def depth(self, st: SymbolState, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """Book levels for /depth and partial-depth streams."""
-        return book_depth(st, limit, self._depth_seed)
-
-
-def book_depth(st: SymbolState, limit: int, seed: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """`limit` levels per side: the top of book, then gaps of a tick or more and sizes growing with distance.
-
-    Drawn from (seed, update id), so the same book update always shows the same depth.
-    """
-    rng = np.random.default_rng([seed, st.update_id])
-    n = max(0, limit - 1)
-    gaps = rng.geometric(0.6, size=(2, n))
-    sizes = rng.lognormal(0.0, 0.9, size=(2, n)) * (1.0 + np.arange(n) / 8.0)
-    tick, step = st.spec.tick, st.spec.step
-    bids = [(st.bid, st.bid_qty)]
-    asks = [(st.ask, st.ask_qty)]
-    bid_price, ask_price = st.bid, st.ask
-    base_q = max(st.bid_qty, st.ask_qty, step)
-    for i in range(n):
-        bid_price -= int(gaps[0][i]) * tick
-        ask_price += int(gaps[1][i]) * tick
-        if bid_price > 0:
-            bids.append((bid_price, max(step, int(base_q * float(sizes[0][i])) // step * step)))
-        asks.append((ask_price, max(step, int(base_q * float(sizes[1][i])) // step * step)))
-    return bids, asks
 
 
 def _poisson(u: float, lam: float) -> int:
