@@ -7,8 +7,8 @@ symbol is subscribed (`log_from`), so a diff event can be cut for any contiguous
 
 Depth the feeds do not drive is filled in deterministically: a side thinner than `MIN_LEVELS` gets new
 levels beyond its worst price (gaps of one tick or more, sizes growing with distance), a side longer than
-`MAX_LEVELS` loses its worst ones, and each update re-sizes one resting level per side among the best ten
-(quotes are amended all the time on a real book). Prices and quantities are e8 integers.
+`MAX_LEVELS` loses its worst ones, and each quote update (not each trade) re-sizes one resting level
+among the best ten of one side (quotes are amended all the time on a real book). Prices and quantities are e8 integers.
 """
 
 from __future__ import annotations
@@ -71,6 +71,14 @@ class BookSide:
 
     def through(self, price: int, inclusive: bool) -> list[int]:
         """Prices at or better than `price` (better only unless `inclusive`): what a move to `price` removes."""
+        prices = self.prices
+        # Most moves remove nothing: answer from the best level alone.
+        if not prices or (
+            (prices[-1] < price or (prices[-1] == price and not inclusive))
+            if self.bid
+            else (prices[0] > price or (prices[0] == price and not inclusive))
+        ):
+            return []
         if self.bid:
             i = bisect.bisect_left(self.prices, price) if inclusive else bisect.bisect_right(self.prices, price)
             return self.prices[i:]
@@ -91,6 +99,8 @@ class Book:
         self.log_from: int | None = None
         self.uid = 0
         self._rng = random.Random(seed)
+        self._mult = [math.exp(self._rng.gauss(0.0, 0.9)) for _ in range(997)]
+        self._k = 0
 
     def side(self, bid: bool) -> BookSide:
         """The bid or ask side."""
@@ -98,13 +108,13 @@ class Book:
 
     def set(self, bid: bool, price: int, qty: int) -> None:
         """Change one level as part of update `uid`."""
-        self.side(bid).set(price, qty)
+        (self.bids if bid else self.asks).set(price, qty)
         if self.log_from is not None:
             self.changes.append((self.uid, bid, price, max(0, qty)))
 
     def clear_through(self, bid: bool, price: int, inclusive: bool) -> None:
         """Remove the levels of one side at or better than `price` (taken or cancelled)."""
-        for p in self.side(bid).through(price, inclusive):
+        for p in (self.bids if bid else self.asks).through(price, inclusive):
             self.set(bid, p, 0)
 
     def place_top(self, bid: bool, price: int, qty: int) -> None:
@@ -121,29 +131,38 @@ class Book:
         """
         self.clear_through(bid, price, inclusive=False)
         self.clear_through(not bid, price, inclusive=True)
-        have = self.side(bid).qty.get(price, 0)
+        have = (self.bids if bid else self.asks).qty.get(price, 0)
         if have < qty:
             have = qty + refill
         self.set(bid, price, have - qty)
 
-    def finish(self, size_hint: int) -> None:
-        """End of an update: fill thin sides, trim long ones, amend one level per side."""
+    def finish(self, size_hint: int, amend: bool) -> None:
+        """End of an update: fill thin sides, trim long ones, and (`amend`) re-size one resting level."""
         for side in (self.bids, self.asks):
-            if side.prices:
+            n = len(side.prices)
+            if n and n < MIN_LEVELS:
                 self._fill(side, size_hint)
-                while len(side) > MAX_LEVELS:
-                    self.set(side.bid, side.worst(), 0)
-                self._amend(side, size_hint)
+            while len(side.prices) > MAX_LEVELS:
+                self.set(side.bid, side.worst(), 0)
+        if amend:
+            u = self._rng.random()
+            side = self.bids if u < 0.5 else self.asks
+            n = min(len(side.prices), _AMEND_WITHIN)
+            if n > 1:
+                i = 1 + int((u * 2.0 % 1.0) * (n - 1))
+                self.set(side.bid, side.nth_price(i), self._size(size_hint, i))
 
     def _size(self, size_hint: int, distance: int) -> int:
-        raw = size_hint * math.exp(self._rng.gauss(0.0, 0.9)) * (1.0 + distance / 8.0)
+        # Lognormal multipliers drawn once: cheap, and still a function of the seed alone.
+        self._k = (self._k + 1) % len(self._mult)
+        raw = size_hint * self._mult[self._k] * (1.0 + distance / 8.0)
         return max(self.step, int(raw) // self.step * self.step)
 
     def _fill(self, side: BookSide, size_hint: int) -> None:
         rng = self._rng
         price = side.worst()
-        k = len(side)
-        while len(side) < MIN_LEVELS:
+        k = len(side.prices)
+        while k < MIN_LEVELS:
             gap = 1
             while rng.random() < 0.4 and gap < 8:
                 gap += 1
@@ -152,12 +171,6 @@ class Book:
                 return
             self.set(side.bid, price, self._size(size_hint, k))
             k += 1
-
-    def _amend(self, side: BookSide, size_hint: int) -> None:
-        n = min(len(side), _AMEND_WITHIN)
-        if n > 1:
-            i = 1 + int(self._rng.random() * (n - 1))
-            self.set(side.bid, side.nth_price(i), self._size(size_hint, i))
 
     def diff(self, after: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Net level changes of updates with id > `after`: (bids, asks), each [(price, qty)], best first."""

@@ -84,7 +84,7 @@ class SymbolState:
         self._begin()
         self.book.place_top(True, bid, bid_qty)
         self.book.place_top(False, ask, ask_qty)
-        self._commit(t)
+        self._commit(t, amend=True)
 
     def print_trade(self, t: int, buy: bool, price: int, qty: int, refill: int, other: tuple[int, int] | None) -> None:
         """A trade consumes the book as one update: the taken side's levels through `price` go and the level
@@ -99,13 +99,13 @@ class SymbolState:
             best = book.side(buy).best()
             if best is None or abs(best[0] - price) > max_ticks * tick:
                 book.place_top(buy, price - tick if buy else price + tick, other_qty)
-        self._commit(t)
+        self._commit(t, amend=False)
 
     def _begin(self) -> None:
         self.update_id += 1
         self.book.uid = self.update_id
 
-    def _commit(self, t: int) -> None:
+    def _commit(self, t: int, amend: bool) -> None:
         book = self.book
         best_bid, best_ask = book.bids.best(), book.asks.best()
         if best_bid is not None:
@@ -113,7 +113,7 @@ class SymbolState:
         if best_ask is not None:
             self.ask, self.ask_qty = best_ask
         # Deeper levels are sized after the touch; finish() never changes the best level of a side.
-        book.finish(max(self.bid_qty, self.ask_qty, self.spec.step))
+        book.finish(max(self.bid_qty, self.ask_qty, self.spec.step), amend)
         self.book_time = t
         if self.sink is not None:
             self.sink.on_book(self)
