@@ -45,8 +45,8 @@ class Hub:
         self._sent_for_malformed = 0
         # !...@arr stream -> symbol -> (update id, last agg id) at its last push: arrays carry changed symbols.
         self._arr_seen: dict[str, dict[str, tuple[int, int]]] = {}
-        # Partial-depth stream -> its last payload (a stale_book fault repeats it).
-        self._last_partial: dict[str, bytes] = {}
+        # Partial-depth stream -> (update id, payload) of its last push (a stale_book fault repeats it).
+        self._last_partial: dict[str, tuple[int, bytes]] = {}
         # depth_gap windows already acted on (per fault), and diff streams owing a gap.
         self._gaps_started: dict[int, int] = {}
         self._gap_keys: set[str] = set()
@@ -151,11 +151,14 @@ class Hub:
             frozen = self._last_partial.get(key)
             if frozen is not None:
                 self.stats.faults_injected["stale_book"] += 1
-                self._deliver(key, st.spec.symbol, _constant(frozen))
+                self._deliver(key, st.spec.symbol, _constant(frozen[1]))
             return
-        payload = S.partial_depth(st, levels)
-        self._last_partial[key] = payload
-        self._deliver(key, st.spec.symbol, _constant(payload))
+        held = self._last_partial.get(key)
+        if held is None or held[0] != st.update_id:
+            # An unchanged book is pushed again (as Binance does) without serialising it again.
+            held = (st.update_id, S.partial_depth(st, levels))
+            self._last_partial[key] = held
+        self._deliver(key, st.spec.symbol, _constant(held[1]))
 
     def _diff(self, key: str, st: SymbolState, now: int) -> None:
         symbol = st.spec.symbol
