@@ -71,14 +71,6 @@ class BookSide:
 
     def through(self, price: int, inclusive: bool) -> list[int]:
         """Prices at or better than `price` (better only unless `inclusive`): what a move to `price` removes."""
-        prices = self.prices
-        # Most moves remove nothing: answer from the best level alone.
-        if not prices or (
-            (prices[-1] < price or (prices[-1] == price and not inclusive))
-            if self.bid
-            else (prices[0] > price or (prices[0] == price and not inclusive))
-        ):
-            return []
         if self.bid:
             i = bisect.bisect_left(self.prices, price) if inclusive else bisect.bisect_right(self.prices, price)
             return self.prices[i:]
@@ -114,7 +106,18 @@ class Book:
 
     def clear_through(self, bid: bool, price: int, inclusive: bool) -> None:
         """Remove the levels of one side at or better than `price` (taken or cancelled)."""
-        for p in (self.bids if bid else self.asks).through(price, inclusive):
+        side = self.bids if bid else self.asks
+        prices = side.prices
+        if not prices:
+            return
+        # Most moves remove nothing: answer from the best level alone (this runs several times per update).
+        best = prices[-1] if bid else prices[0]
+        if best == price:
+            if not inclusive:
+                return
+        elif (best < price) == bid:
+            return
+        for p in side.through(price, inclusive):
             self.set(bid, p, 0)
 
     def place_top(self, bid: bool, price: int, qty: int) -> None:

@@ -81,16 +81,16 @@ class SymbolState:
     # writers -----------------------------------------------------------------------------------------
     def set_book(self, t: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
         """New top of book as one order-book update: better levels go, deeper ones stay."""
-        self._begin()
+        self.begin_update()
         self.book.place_top(True, bid, bid_qty)
         self.book.place_top(False, ask, ask_qty)
-        self._commit(t, amend=True)
+        self.commit_update(t, amend=True)
 
     def print_trade(self, t: int, buy: bool, price: int, qty: int, refill: int, other: tuple[int, int] | None) -> None:
         """A trade consumes the book as one update: the taken side's levels through `price` go and the level
         at `price` shrinks by `qty` (see `Book.take`). `other` = (max ticks from the trade price, qty): when
         the opposite best is further away than that (or missing), a level one tick off the trade is quoted."""
-        self._begin()
+        self.begin_update()
         book = self.book
         book.take(not buy, price, qty, refill)
         if other is not None:
@@ -99,13 +99,15 @@ class SymbolState:
             best = book.side(buy).best()
             if best is None or abs(best[0] - price) > max_ticks * tick:
                 book.place_top(buy, price - tick if buy else price + tick, other_qty)
-        self._commit(t, amend=False)
+        self.commit_update(t, amend=False)
 
-    def _begin(self) -> None:
+    def begin_update(self) -> None:
+        """Start one order-book update: changes made to `book` until `commit_update` share its id."""
         self.update_id += 1
         self.book.uid = self.update_id
 
-    def _commit(self, t: int, amend: bool) -> None:
+    def commit_update(self, t: int, amend: bool) -> None:
+        """End the update: refresh the top, fill in unseen depth (`amend`: re-size a level), tell the sink."""
         book = self.book
         best_bid, best_ask = book.bids.best(), book.asks.best()
         if best_bid is not None:

@@ -56,7 +56,9 @@ class SyntheticFeed:
         self._j = _BLOCK
         self._tj = _TRADE_BLOCK
         state.m1.extend(self._history(ids))
-        self._set_book(self.start_ms, 0.5, 0.0, 0.0)
+        state.begin_update()
+        self._quote(0.5, 0.0, 0.0)
+        state.commit_update(self.start_ms, amend=True)
         # Live trading for WARMUP_MS before the start, so /trades and /aggTrades have history at once.
         self.advance_to(start_ms)
 
@@ -96,14 +98,18 @@ class SyntheticFeed:
             others = [r for r in (1, 0, 2) if r != self.regime]
             self.regime = others[0] if u_regime < self._p_switch * 0.7 else others[1]
         n = _poisson(u_count, self._lam[self.regime])
+        # One book update per step: the step's trades consume the book as they print, then the quotes move.
+        # (One update, not one per trade, keeps the bookTicker rate at one per symbol per 100 ms.)
+        self.state.begin_update()
         if n:
             self._trades(t0, n, z)
         sigma = self._sig[self.regime]
         self.log_mid += sigma * z - 0.5 * sigma * sigma
-        self._set_book(t0 + self.step_ms, u_spread, float(self._zq[j][0]), float(self._zq[j][1]))
+        self._quote(u_spread, float(self._zq[j][0]), float(self._zq[j][1]))
+        self.state.commit_update(t0 + self.step_ms, amend=True)
 
-    def _set_book(self, t: int, u_spread: float, zb: float, za: float) -> None:
-        spec, st = self.spec, self.state
+    def _quote(self, u_spread: float, zb: float, za: float) -> None:
+        spec, book = self.spec, self.state.book
         tick = spec.tick
         spread = 1 + int(u_spread * _MAX_SPREAD[self.regime])
         mid_ticks = math.exp(self.log_mid) * E8 / tick
@@ -111,7 +117,8 @@ class SyntheticFeed:
         top_qty = spec.median_notional * 4.0 / (bid_ticks * tick / E8)
         bq = max(spec.step, int(top_qty * math.exp(1.1 * zb) * E8) // spec.step * spec.step)
         aq = max(spec.step, int(top_qty * math.exp(1.1 * za) * E8) // spec.step * spec.step)
-        st.set_book(t, bid_ticks * tick, bq, (bid_ticks + spread) * tick, aq)
+        book.place_top(True, bid_ticks * tick, bq)
+        book.place_top(False, (bid_ticks + spread) * tick, aq)
 
     def _trades(self, t0: int, n: int, z: float) -> None:
         spec, st = self.spec, self.state
@@ -121,13 +128,16 @@ class SyntheticFeed:
         times = sorted(t0 + 1 + min(self.step_ms - 1, int(d[0] * self.step_ms)) for d in draws)
         for t, (_, u_side, u_size, u_angle, u_fills) in zip(times, draws, strict=True):
             buy = u_side < p_buy
-            price, top = (st.ask, st.ask_qty) if buy else (st.bid, st.bid_qty)
+            side = st.book.side(not buy)
+            best = side.best()
+            if best is None:
+                continue
+            price, top = best
             size_z = math.sqrt(-2.0 * math.log(max(u_size, 1e-12))) * math.cos(2 * math.pi * u_angle)
             notional = min(spec.median_notional * math.exp(1.2 * size_z), spec.median_notional * 60)
             qty = max(spec.step, int(notional / (price / E8) * E8) // spec.step * spec.step)
             if 0 < top < qty:
                 # Larger than the best level: the rest fills at the next level, as a second aggregate trade.
-                side = st.book.side(not buy)
                 nxt = side.nth_price(1) if len(side) > 1 else (price + spec.tick if buy else price - spec.tick)
                 self._agg(t, price, top, buy, u_fills)
                 self._agg(t, nxt, qty - top, buy, u_fills)
@@ -145,8 +155,8 @@ class SyntheticFeed:
         self.agg_id += 1
         self.trade_id += fills
         self.state.add_agg(agg)
-        # The trade consumes the level it printed at (what rests there is never less than what traded).
-        self.state.print_trade(t, buy, price, qty, self.spec.step, None)
+        # The trade consumes the level it printed at (inside the step's update; see _step).
+        self.state.book.take(not buy, price, qty, step)
 
     # ------------------------------------------------------------------------------------------------
     def _history(self, rng: np.random.Generator) -> list[Bar]:

@@ -25,17 +25,23 @@ from .conftest import BTC_TRADES, get_json, need_data, run
 START = 1_800_000_000_000
 
 
-async def _collect(url: str, seconds: float, during: Any = None) -> list[dict[str, Any]]:
-    """Combined-stream messages for `seconds` of wall clock; `during()` runs once, halfway."""
+async def _collect(url: str, seconds: float, during: Any = None, until_ms: int | None = None) -> list[dict[str, Any]]:
+    """Combined-stream messages for `seconds` of wall clock, or until an event time `E` >= `until_ms` (then
+    `seconds` is only the bound); `during()` runs once, halfway."""
     out: list[dict[str, Any]] = []
     async with websockets.connect(url, open_timeout=10) as ws:
         start = time.monotonic()
         called = during is None
         while time.monotonic() - start < seconds:
-            out.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            out.append(msg)
             if not called and time.monotonic() - start > seconds / 2:
                 called = True
                 await during()
+            event_ms = msg["data"].get("E", 0) if isinstance(msg["data"], dict) else 0
+            if until_ms is not None and event_ms >= until_ms:
+                return out
+    assert until_ms is None, f"run clock did not reach {until_ms} in {seconds} s"
     return out
 
 
@@ -90,8 +96,12 @@ def test_depth_gap_and_stale_book_faults() -> None:
     cfg = SimConfig(symbols=["BTCUSDT", "ETHUSDT"], speed=speed, seed=5, scenario=scenario)
     with SimulatorThread(cfg) as sim:
         streams = "btcusdt@depth@100ms/ethusdt@depth@100ms/ethusdt@depth5@100ms"
-        messages = run(lambda: _collect(sim.ws_base_url + "/stream?streams=" + streams, 4.6))
+        # Windows count from the simulator's start; the client is subscribed well before the first one.
+        end_ms = sim.running.ctx.clock.start_ms + 42_000
+        messages = run(lambda: _collect(sim.ws_base_url + "/stream?streams=" + streams, 30, until_ms=end_ms))
         stats = sim.stats()
+    first_event_ms = next(m["data"]["E"] for m in messages if "E" in m["data"])
+    assert first_event_ms < sim.running.ctx.clock.start_ms + 10_000, "subscribed too late"
     btc = _by_stream(messages, "btcusdt@depth@100ms")
     gaps = _gaps(btc)
     assert len(gaps) == 2 and all(nxt > prev + 1 for prev, nxt in gaps), gaps
