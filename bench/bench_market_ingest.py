@@ -11,7 +11,7 @@ Everything is a real process, as in `nore run --sim`: the simulator (`python -m 
 schema caps a production config at 50 symbols; the bench writes run.json directly to follow the issue's 200,
 and relaxes the REST timeout and unreachable threshold so a loaded machine cannot STOP a measurement.
 Offered = the bookTicker messages the simulator served on the role's connection (/sim/stats `ws.served`):
-a book update every 100 ms of run clock plus one per trade.
+one book update per symbol per 100 ms of run clock, i.e. about symbols x 10 x speed.
 
 Per row: messages/s offered, the simulator's own sent rate (/sim/stats: the baseline measured in the same
 run), and messages/s ingested: ticks written to market_ticks whose receipt time (`recv_ns`) falls in the

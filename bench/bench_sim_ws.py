@@ -6,10 +6,10 @@ Run from the repository root:
     .venv/bin/python bench/bench_sim_ws.py --symbols 200 --seconds 10 --reconnects 40
 
 The simulator runs as its own process (`python -m minibot.sim`), as `nore run --sim` would, so client and
-server do not share an interpreter. Each synthetic symbol updates its book every 100 ms of run clock and on
-every trade (a trade consumes the level it prints at), and every book update is one bookTicker, so the
-offered rate is about symbols x (10 + trades/s) x speed; it is measured, as the messages /sim/stats counts
-as served on the client's streams. "max" runs at speed 50 to find the ceiling.
+server do not share an interpreter. Each synthetic symbol updates its book once per 100 ms of run clock
+(the step's trades and quote move are one update), so the offered bookTicker rate is about symbols x 10 x
+speed; it is measured, as the messages /sim/stats counts as served on the client's streams (`ws.served`).
+"max" runs at speed 50 to find the ceiling.
 
 Printed per client (websockets, aiohttp) and rate: messages/s received and JSON-decoded by the client,
 the rate the server reports having sent (/sim/stats), and the share of offered messages delivered.

@@ -5,7 +5,8 @@ Levels persist between updates, so a client keeping a local book from the diff s
 REST serves. Every change is logged with the update id it belongs to while a diff-depth stream of the
 symbol is subscribed (`log_from`), so a diff event can be cut for any contiguous id range.
 
-Depth the feeds do not drive is filled in deterministically: a side thinner than `MIN_LEVELS` gets new
+Depth the feeds do not drive is filled in from the symbol's seed, from the first time a client asks for
+depth (`/depth`, a depth stream) on: a side thinner than `MIN_LEVELS` gets new
 levels beyond its worst price (gaps of one tick or more, sizes growing with distance), a side longer than
 `MAX_LEVELS` loses its worst ones, and each quote update (not each trade) re-sizes one resting level
 among the best ten of one side (quotes are amended all the time on a real book). Prices and quantities are e8 integers.
@@ -90,6 +91,9 @@ class Book:
         # Oldest update id a diff stream still needs (None: no diff stream subscribed, nothing is logged).
         self.log_from: int | None = None
         self.uid = 0
+        # False until a client asks for depth: until then only the levels the feeds place are kept (no
+        # fill, no amendments), which keeps a bookTicker-only market as cheap as a top-of-book one.
+        self.deep = False
         self._rng = random.Random(seed)
         self._mult = [math.exp(self._rng.gauss(0.0, 0.9)) for _ in range(997)]
         self._k = 0
@@ -143,11 +147,11 @@ class Book:
         """End of an update: fill thin sides, trim long ones, and (`amend`) re-size one resting level."""
         for side in (self.bids, self.asks):
             n = len(side.prices)
-            if n and n < MIN_LEVELS:
+            if self.deep and n and n < MIN_LEVELS:
                 self._fill(side, size_hint)
             while len(side.prices) > MAX_LEVELS:
                 self.set(side.bid, side.worst(), 0)
-        if amend:
+        if amend and self.deep:
             u = self._rng.random()
             side = self.bids if u < 0.5 else self.asks
             n = min(len(side.prices), _AMEND_WITHIN)

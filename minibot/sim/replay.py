@@ -76,7 +76,7 @@ class ReplayPlan:
         tick = min(d.tick for d in dfs)
         step = min(d.step for d in ref)
         spec = make_spec(symbol, tick=tick, step=step, price=ref[0].first_price)
-        state = SymbolState(spec, cap)
+        state = SymbolState(spec, cap, deep=True)
         shift = self.shifts[symbol]
         salt = zlib.crc32(symbol.encode())
         agg_base = 1_000_000 + salt % 90_000_000

@@ -60,7 +60,7 @@ class Sink(Protocol):
 class SymbolState:
     """Book, trades and bars of one symbol at the simulator's current instant."""
 
-    def __init__(self, spec: SymbolSpec, trade_cap: int, sink: Sink | None = None) -> None:
+    def __init__(self, spec: SymbolSpec, trade_cap: int, sink: Sink | None = None, deep: bool = False) -> None:
         self.spec = spec
         self.sink = sink
         self.bid = spec.base_price - spec.tick
@@ -75,6 +75,9 @@ class SymbolState:
         self.m1 = BarSeries(MINUTE, 2880)
         self.fixed: FixedBars | None = None
         self.book = Book(spec.tick, spec.step, zlib.crc32(spec.symbol.encode()))
+        # Until a client asks for depth (ensure_depth) a synthetic symbol keeps only its top of book: the
+        # deep book costs nothing where nobody looks. Replay keeps the full book from the start.
+        self.book.deep = deep
         # Diff-depth stream name -> the last update id it has sent (kept by the hub).
         self.diff_sent: dict[str, int] = {}
 
@@ -82,14 +85,29 @@ class SymbolState:
     def set_book(self, t: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
         """New top of book as one order-book update: better levels go, deeper ones stay."""
         self.begin_update()
-        self.book.place_top(True, bid, bid_qty)
-        self.book.place_top(False, ask, ask_qty)
+        self.quote(bid, bid_qty, ask, ask_qty)
         self.commit_update(t, amend=True)
+
+    def quote(self, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
+        """Inside an update: new best bid and ask."""
+        if self.book.deep:
+            self.book.place_top(True, bid, bid_qty)
+            self.book.place_top(False, ask, ask_qty)
+        else:
+            self.bid, self.bid_qty, self.ask, self.ask_qty = bid, bid_qty, ask, ask_qty
+
+    def consume(self, buy: bool, price: int, qty: int, refill: int) -> None:
+        """Inside an update: a trade takes `qty` at `price` from the book (`Book.take`); a top-only book
+        changes with the next quote."""
+        if self.book.deep:
+            self.book.take(not buy, price, qty, refill)
 
     def print_trade(self, t: int, buy: bool, price: int, qty: int, refill: int, other: tuple[int, int] | None) -> None:
         """A trade consumes the book as one update: the taken side's levels through `price` go and the level
         at `price` shrinks by `qty` (see `Book.take`). `other` = (max ticks from the trade price, qty): when
-        the opposite best is further away than that (or missing), a level one tick off the trade is quoted."""
+        the opposite best is further away than that (or missing), a level one tick off the trade is quoted.
+        The replay feed's writer: its states keep the full book (`deep`)."""
+        self.ensure_depth()
         self.begin_update()
         book = self.book
         book.take(not buy, price, qty, refill)
@@ -109,20 +127,30 @@ class SymbolState:
     def commit_update(self, t: int, amend: bool) -> None:
         """End the update: refresh the top, fill in unseen depth (`amend`: re-size a level), tell the sink."""
         book = self.book
-        best_bid, best_ask = book.bids.best(), book.asks.best()
-        if best_bid is not None:
-            self.bid, self.bid_qty = best_bid
-        if best_ask is not None:
-            self.ask, self.ask_qty = best_ask
-        # Deeper levels are sized after the touch; finish() never changes the best level of a side.
-        book.finish(max(self.bid_qty, self.ask_qty, self.spec.step), amend)
+        if book.deep:
+            best_bid, best_ask = book.bids.best(), book.asks.best()
+            if best_bid is not None:
+                self.bid, self.bid_qty = best_bid
+            if best_ask is not None:
+                self.ask, self.ask_qty = best_ask
+            # Deeper levels are sized after the touch; finish() never changes the best level of a side.
+            book.finish(max(self.bid_qty, self.ask_qty, self.spec.step), amend)
         self.book_time = t
         if self.sink is not None:
             self.sink.on_book(self)
 
     # diff-depth bookkeeping (the hub calls these) ------------------------------------------------------
+    def ensure_depth(self) -> None:
+        """From now on keep a full book: the first request for depth fills it in, as one update."""
+        if not self.book.deep:
+            self.book.deep = True
+            self.begin_update()
+            self.quote(self.bid, self.bid_qty, self.ask, self.ask_qty)
+            self.commit_update(self.book_time, amend=False)
+
     def open_diff(self, key: str) -> None:
         """A diff-depth stream starts: its first event begins after the current update id."""
+        self.ensure_depth()
         self.diff_sent.setdefault(key, self.update_id)
         self._log_window()
 
@@ -175,6 +203,7 @@ class SymbolState:
 
     def depth(self, limit: int) -> Levels:
         """Up to `limit` (price, qty) levels per side, best first; level 0 is the top of book."""
+        self.ensure_depth()
         return self.book.bids.top(limit), self.book.asks.top(limit)
 
     def base_for(self, interval_ms: int) -> BaseSeries:

@@ -1,5 +1,6 @@
 """A seeded synthetic market for any symbol: GBM-like mid with volatility regimes, a spread of a few ticks,
-Poisson trade arrivals with lognormal sizes that sweep the top level when they are larger than it.
+Poisson trade arrivals with lognormal sizes that sweep the top level when they are larger than it; every
+trade consumes the book level it prints at.
 
 The path is a function of (seed, symbol, run-clock ms since start): the feed advances in fixed steps of
 `step_ms` run-clock milliseconds, drawing from per-symbol generators in a fixed order, so the same seed
@@ -109,7 +110,7 @@ class SyntheticFeed:
         self.state.commit_update(t0 + self.step_ms, amend=True)
 
     def _quote(self, u_spread: float, zb: float, za: float) -> None:
-        spec, book = self.spec, self.state.book
+        spec = self.spec
         tick = spec.tick
         spread = 1 + int(u_spread * _MAX_SPREAD[self.regime])
         mid_ticks = math.exp(self.log_mid) * E8 / tick
@@ -117,8 +118,7 @@ class SyntheticFeed:
         top_qty = spec.median_notional * 4.0 / (bid_ticks * tick / E8)
         bq = max(spec.step, int(top_qty * math.exp(1.1 * zb) * E8) // spec.step * spec.step)
         aq = max(spec.step, int(top_qty * math.exp(1.1 * za) * E8) // spec.step * spec.step)
-        book.place_top(True, bid_ticks * tick, bq)
-        book.place_top(False, (bid_ticks + spread) * tick, aq)
+        self.state.quote(bid_ticks * tick, bq, (bid_ticks + spread) * tick, aq)
 
     def _trades(self, t0: int, n: int, z: float) -> None:
         spec, st = self.spec, self.state
@@ -128,19 +128,16 @@ class SyntheticFeed:
         times = sorted(t0 + 1 + min(self.step_ms - 1, int(d[0] * self.step_ms)) for d in draws)
         for t, (_, u_side, u_size, u_angle, u_fills) in zip(times, draws, strict=True):
             buy = u_side < p_buy
-            side = st.book.side(not buy)
-            best = side.best()
-            if best is None:
-                continue
-            price, top = best
+            # Trades are drawn against the step's quote, so the tape never depends on the deep book (which
+            # is only filled in once a client asks for depth); the book then absorbs them in _agg.
+            price, top = (st.ask, st.ask_qty) if buy else (st.bid, st.bid_qty)
             size_z = math.sqrt(-2.0 * math.log(max(u_size, 1e-12))) * math.cos(2 * math.pi * u_angle)
             notional = min(spec.median_notional * math.exp(1.2 * size_z), spec.median_notional * 60)
             qty = max(spec.step, int(notional / (price / E8) * E8) // spec.step * spec.step)
             if 0 < top < qty:
-                # Larger than the best level: the rest fills at the next level, as a second aggregate trade.
-                nxt = side.nth_price(1) if len(side) > 1 else (price + spec.tick if buy else price - spec.tick)
+                # Larger than the best level: the rest fills one tick further, as a second aggregate trade.
                 self._agg(t, price, top, buy, u_fills)
-                self._agg(t, nxt, qty - top, buy, u_fills)
+                self._agg(t, price + spec.tick if buy else price - spec.tick, qty - top, buy, u_fills)
             else:
                 self._agg(t, price, qty, buy, u_fills)
 
@@ -156,7 +153,7 @@ class SyntheticFeed:
         self.trade_id += fills
         self.state.add_agg(agg)
         # The trade consumes the level it printed at (inside the step's update; see _step).
-        self.state.book.take(not buy, price, qty, step)
+        self.state.consume(buy, price, qty, step)
 
     # ------------------------------------------------------------------------------------------------
     def _history(self, rng: np.random.Generator) -> list[Bar]:

@@ -143,7 +143,7 @@ def test_replayed_trades_consume_their_level() -> None:
 
 
 def test_a_trade_shrinks_the_level_by_its_quantity() -> None:
-    st = SymbolState(make_spec("BTCUSDT"), 100)
+    st = SymbolState(make_spec("BTCUSDT"), 100, deep=True)
     tick = st.spec.tick
     ask = 60_000 * E8
     st.set_book(1, ask - tick, 5 * E8, ask, 2 * E8)
@@ -242,3 +242,18 @@ def test_ticker_streams_carry_binance_fields(sim: SimulatorThread) -> None:
     assert {t["s"] for t in first_arr} == {"BTCUSDT", "ETHUSDT"}
     served = sim.stats()["ws"]["served"]
     assert all(served.get(name, 0) >= 1 for name in streams)
+
+
+def test_the_deep_book_is_filled_in_on_first_demand_without_changing_the_tape() -> None:
+    plain = build_market(["BTCUSDT"], [], seed=9, start_ms=START)
+    watched = build_market(["BTCUSDT"], [], seed=9, start_ms=START)
+    a, b = plain.states["BTCUSDT"], watched.states["BTCUSDT"]
+    assert len(a.book.bids) == 0 and not a.book.deep  # nobody asked: top of book only
+    bids, asks = b.depth(50)
+    assert len(bids) == len(asks) == 50 and bids[0] == (b.bid, b.bid_qty) and asks[0] == (b.ask, b.ask_qty)
+    plain.advance_to(START + 120_000)
+    watched.advance_to(START + 120_000)
+    # The trades and the top of book are the same whether or not a client keeps the deep book.
+    assert a.aggs == b.aggs and (a.bid, a.bid_qty, a.ask, a.ask_qty) == (b.bid, b.bid_qty, b.ask, b.ask_qty)
+    assert b.update_id == a.update_id + 1  # filling the book in was one update
+    assert 100 <= len(b.book.bids) <= 200 and 100 <= len(b.book.asks) <= 200
