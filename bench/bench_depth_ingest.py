@@ -5,6 +5,7 @@ Run from the repository root:
 
     .venv/bin/python bench/bench_depth_ingest.py                    # 50 symbols, speeds 1 and 5, 10 s per row
     .venv/bin/python bench/bench_depth_ingest.py --seconds 5 --speeds 1
+    .venv/bin/python bench/bench_depth_ingest.py --depth 0                # the same without depth, to compare
 
 Real processes, as in `nore run --sim`: the simulator and `python -m minibot.roles.market_role` with the
 shipped config (streams bookTicker + aggTrade, conflation_ms 250) plus `binance.depth_levels` = 20, so the
@@ -54,14 +55,14 @@ def role_messages(run_dir: Path) -> list[tuple[int, int]]:
     return out
 
 
-def measure(tmp: Path, symbols: list[str], speed: float, seconds: float) -> dict[str, Any]:
+def measure(tmp: Path, symbols: list[str], speed: float, seconds: float, depth: int) -> dict[str, Any]:
     """One row: fresh simulator and market_role at `speed`; `seconds` of measurement after a warm-up."""
     scenario = tmp / f"deep_{speed}.json"
     scenario.write_text(json.dumps({"ws": {"max_queue": 20_000_000}}))
     sim, base = start_sim(symbols, speed, scenario)
     run_dir = tmp / f"run_{speed}"
     try:
-        write_run(run_dir, base, symbols, speed, SHIPPED_CONFLATION_MS, ("bookTicker", "aggTrade"), DEPTH)
+        write_run(run_dir, base, symbols, speed, SHIPPED_CONFLATION_MS, ("bookTicker", "aggTrade"), depth)
         role = start_role(run_dir)
         try:
             wait_for_ticks(run_dir)
@@ -101,11 +102,12 @@ def main() -> None:
     ap.add_argument("--symbols", type=int, default=50, help="number of symbols (the binance schema's maximum)")
     ap.add_argument("--seconds", type=float, default=10.0, help="measurement time per row")
     ap.add_argument("--speeds", type=float, nargs="+", default=[1.0, 5.0], help="simulator speeds, one row each")
+    ap.add_argument("--depth", type=int, default=DEPTH, choices=(0, 5, 10, 20), help="binance.depth_levels")
     args = ap.parse_args()
     known = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "LTCUSDT", "LINKUSDT"]
     symbols = (known + [f"S{i:03d}USDT" for i in range(args.symbols)])[: args.symbols]
     print(
-        f"market_role: bookTicker + aggTrade + depth{DEPTH}@100ms for {len(symbols)} symbols, conflation "
+        f"market_role: bookTicker + aggTrade + depth{args.depth}@100ms for {len(symbols)} symbols, conflation "
         f"{SHIPPED_CONFLATION_MS} ms, {args.seconds:.0f} s per row, {os.cpu_count()} CPUs shared by simulator, "
         "role and this script"
     )
@@ -116,7 +118,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as name:
         for speed in args.speeds:
-            r = measure(Path(name), symbols, speed, args.seconds)
+            r = measure(Path(name), symbols, speed, args.seconds, args.depth)
             rows.append(r)
             print(
                 f"{r['speed']:>5g} {r['offered']:>10,.0f} {r['ingested']:>11,.0f} {r['ticks']:>8,.0f} "
