@@ -84,6 +84,7 @@ class Hub:
                             st.close_diff(name)
                     self._arr_seen.pop(name, None)
                     self._last_partial.pop(name, None)
+                    self._gap_keys.discard(name)
                     self._kline_open.pop(name, None)
                     self._due.pop(name, None)
 
