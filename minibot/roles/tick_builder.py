@@ -127,8 +127,9 @@ class TickBuilder:
         book = self.latest.get(symbol)
         return [] if book is None else self._book_update(book, now_ms, recv_ns)
 
-    def levels(self, symbol: str) -> tuple[Levels, Levels, int] | None:
-        """(bids, asks, depth_update_id) a tick of `symbol` carries now, None without fresh depth."""
+    def _levels(self, symbol: str) -> tuple[Levels, Levels, int] | None:
+        """(bids, asks, depth_update_id) a tick of `symbol` carries now, None without fresh depth (a stale one
+        is counted in `depth_stale`)."""
         depth = self.depth.get(symbol)
         book = self.latest.get(symbol)
         if depth is None or book is None:
@@ -216,7 +217,7 @@ class TickBuilder:
 
     def _with_levels(self, payload: Payload) -> Payload:
         if self.depth_levels:
-            levels = self.levels(payload["symbol"])
+            levels = self._levels(payload["symbol"])
             if levels is not None:
                 payload["bids"], payload["asks"], payload["depth_update_id"] = levels
         return payload
