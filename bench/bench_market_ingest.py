@@ -10,7 +10,8 @@ Everything is a real process, as in `nore run --sim`: the simulator (`python -m 
 (run.json with the shipped config, pointed at the simulator, streams = bookTicker only). The `binance`
 schema caps a production config at 50 symbols; the bench writes run.json directly to follow the issue's 200,
 and relaxes the REST timeout and unreachable threshold so a loaded machine cannot STOP a measurement.
-Each synthetic symbol updates its book every 100 ms of run clock, so offered = symbols x 10 x speed.
+Offered = the bookTicker messages the simulator served on the role's connection (/sim/stats `ws.served`):
+one book update per symbol per 100 ms of run clock, i.e. about symbols x 10 x speed.
 
 Per row: messages/s offered, the simulator's own sent rate (/sim/stats: the baseline measured in the same
 run), and messages/s ingested: ticks written to market_ticks whose receipt time (`recv_perf_ns`) falls in the
@@ -64,14 +65,28 @@ def sim_stats(base: str) -> dict[str, Any]:
     return stats
 
 
-def write_run(run_dir: Path, base: str, symbols: list[str], speed: float, conflation_ms: int) -> None:
+def served(base: str) -> int:
+    """Messages the simulator queued for subscribers, all streams (/sim/stats `ws.served`)."""
+    return sum(sim_stats(base)["ws"]["served"].values())
+
+
+def write_run(
+    run_dir: Path,
+    base: str,
+    symbols: list[str],
+    speed: float,
+    conflation_ms: int,
+    streams: tuple[str, ...] = ("bookTicker",),
+    depth_levels: int = 0,
+) -> None:
     """A run directory as the supervisor writes it, with the binance section pointed at the simulator."""
     config = load_config()
     config["binance"].update(
         rest_base_url=base,
         ws_base_url=base.replace("http://", "ws://"),
         symbols=symbols,
-        streams=["bookTicker"],
+        streams=list(streams),
+        depth_levels=depth_levels,
         conflation_ms=conflation_ms,
         # Speed compresses run-clock timeouts too (10 s at speed 10 is 1 s of real time): on a loaded machine
         # the health policy could STOP the measurement. Health is not what this bench measures.
@@ -139,8 +154,10 @@ def throughput(tmp: Path, symbols: list[str], speed: float, conflation_ms: int, 
             time.sleep(WARMUP_S)
             cpu = psutil.Process(role.pid)
             t0, sent0, cpu0 = time.perf_counter_ns(), sim_stats(base)["ws"]["messages_sent"], sum(cpu.cpu_times()[:2])
+            served0 = served(base)
             time.sleep(seconds)
             t1, sent1, cpu1 = time.perf_counter_ns(), sim_stats(base)["ws"]["messages_sent"], sum(cpu.cpu_times()[:2])
+            served1 = served(base)
         finally:
             end_role(run_dir, role)
     finally:
@@ -148,7 +165,7 @@ def throughput(tmp: Path, symbols: list[str], speed: float, conflation_ms: int, 
     window = [e["payload"] for e in payloads(run_dir, "market_ticks") if t0 <= e["payload"]["recv_perf_ns"] < t1]
     ingested = sum(1 + p["conflated"] for p in window)
     elapsed = (t1 - t0) / 1e9
-    offered = len(symbols) * 10 * speed
+    offered = (served1 - served0) / elapsed
     return {
         "offered": offered,
         "sent": (sent1 - sent0) / elapsed,

@@ -6,9 +6,10 @@ Run from the repository root:
     .venv/bin/python bench/bench_sim_ws.py --symbols 200 --seconds 10 --reconnects 40
 
 The simulator runs as its own process (`python -m minibot.sim`), as `nore run --sim` would, so client and
-server do not share an interpreter. Each synthetic symbol updates its book every 100 ms of run clock, so
-the offered bookTicker rate is symbols x 10 x speed: speed 5 offers 10,000 messages/s for 200 symbols;
-"max" runs at speed 50 (100,000/s offered, more than one Python process can deliver) to find the ceiling.
+server do not share an interpreter. Each synthetic symbol updates its book once per 100 ms of run clock
+(the step's trades and quote move are one update), so the offered bookTicker rate is about symbols x 10 x
+speed; it is measured, as the messages /sim/stats counts as served on the client's streams (`ws.served`).
+"max" runs at speed 50 to find the ceiling.
 
 Printed per client (websockets, aiohttp) and rate: messages/s received and JSON-decoded by the client,
 the rate the server reports having sent (/sim/stats), and the share of offered messages delivered.
@@ -71,6 +72,12 @@ def sent_messages(base: str) -> int:
         return int(json.loads(resp.read())["ws"]["messages_sent"])
 
 
+def served_messages(base: str) -> int:
+    """Messages the market produced for subscribers (/sim/stats `ws.served`, summed over streams)."""
+    with urllib.request.urlopen(base + "/sim/stats", timeout=10) as resp:
+        return sum(json.loads(resp.read())["ws"]["served"].values())
+
+
 def stream_url(base: str, symbols: list[str]) -> str:
     """Combined-stream URL for every symbol's bookTicker."""
     ws = base.replace("http://", "ws://")
@@ -113,15 +120,15 @@ def throughput(symbols: list[str], speed: float, seconds: float, client: str, sc
     proc, base = start_sim(symbols, speed, scenario)
     try:
         url = stream_url(base, symbols)
-        before = sent_messages(base)
+        before, served_before = sent_messages(base), served_messages(base)
         t0 = time.perf_counter()
         fn = receive_websockets if client == "websockets" else receive_aiohttp
         got = asyncio.run(fn(url, seconds))
         elapsed = time.perf_counter() - t0
         sent = sent_messages(base) - before
+        offered = (served_messages(base) - served_before) / elapsed
     finally:
         stop_sim(proc)
-    offered = len(symbols) * 10 * speed
     return {
         "client": client,
         "offered_per_s": offered,

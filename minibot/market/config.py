@@ -40,6 +40,7 @@ class BinanceConfig:
     backfill_attempts: int
     backfill_retry_ms: int
     conflation_ms: int
+    depth_levels: int = 0
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> BinanceConfig:
@@ -72,6 +73,7 @@ class BinanceConfig:
             backfill_attempts=int(backfill["attempts"]),
             backfill_retry_ms=int(backfill["retry_ms"]),
             conflation_ms=int(section["conflation_ms"]),
+            depth_levels=int(section.get("depth_levels", 0)),
         )
 
 

@@ -1,7 +1,8 @@
 """MarketFeed: what `market_role` runs. One object that keeps market data flowing and judges health.
 
 It wires together, on one event loop:
-- `StreamClient`: the combined WS stream (bookTicker / aggTrade / trade per symbol);
+- `StreamClient`: the combined WS stream (bookTicker / aggTrade / trade per symbol, plus the partial-depth
+  stream `<symbol>@depth<N>@100ms` when `depth_levels` is N > 0);
 - `AggTradeGapFiller`: every aggTrade, from whichever source, passes through it, so the emitted
   aggTrades are gap-free and duplicate-free per symbol (REST back-fill on a jump);
 - a REST snapshot of every symbol's best bid/ask at start, and a REST fallback while the stream is down
@@ -47,6 +48,7 @@ class MarketFeed:
         on_stream_status: Callable[[StreamStatus], None] | None = None,
         rng: random.Random | None = None,
         health_role: str = "health_role",
+        depth_levels: int = 0,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
@@ -66,7 +68,7 @@ class MarketFeed:
         )
         self.stream = StreamClient(
             cfg.ws_base_url,
-            stream_names(cfg.symbols, cfg.streams),
+            stream_names(cfg.symbols, [*cfg.streams, *([f"depth{depth_levels}@100ms"] if depth_levels else [])]),
             clock,
             self._on_stream_message,
             self._on_status,

@@ -8,6 +8,7 @@ type, non-finite or non-positive price) so the caller can count and skip it inst
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -62,7 +63,19 @@ class Trade:
     source: Source = "ws"
 
 
-MarketMessage = BookTicker | AggTrade | Trade
+@dataclass(frozen=True, slots=True)
+class DepthSnapshot:
+    """Top levels of one symbol's book (`<symbol>@depth<N>[@100ms]`): (price, qty) pairs, best first."""
+
+    symbol: str
+    last_update_id: int
+    bids: tuple[tuple[float, float], ...]
+    asks: tuple[tuple[float, float], ...]
+    source: Source = "ws"
+
+
+MarketMessage = BookTicker | AggTrade | Trade | DepthSnapshot
+_PARTIAL_DEPTH = re.compile(r"^depth(5|10|20)(@100ms|@1000ms)?$")
 
 
 def _object(obj: Any) -> None:
@@ -165,6 +178,40 @@ def parse_trade(obj: Mapping[str, Any], source: Source = "ws") -> Trade:
     )
 
 
+def _levels(obj: Mapping[str, Any], key: str, descending: bool) -> tuple[tuple[float, float], ...]:
+    raw = obj.get(key)
+    if not isinstance(raw, list):
+        raise MalformedMessage(f"field {key!r} is not a list of levels")
+    out: list[tuple[float, float]] = []
+    for level in raw:
+        if not isinstance(level, list) or len(level) != 2:
+            raise MalformedMessage(f"field {key!r}: level {level!r} is not [price, qty]")
+        pair = {"p": level[0], "q": level[1]}
+        price, qty = _num(pair, "p", True), _num(pair, "q", True)
+        if out and (price >= out[-1][0] if descending else price <= out[-1][0]):
+            raise MalformedMessage(f"field {key!r}: prices not strictly {'de' if descending else 'in'}creasing")
+        out.append((price, qty))
+    return tuple(out)
+
+
+def parse_partial_depth(obj: Mapping[str, Any], symbol: str, source: Source = "ws") -> DepthSnapshot:
+    """Partial-depth payload (`lastUpdateId, bids, asks`; no symbol: the stream name gives it) -> DepthSnapshot.
+
+    Bids must fall and asks rise strictly, and the book must not be crossed: a book that is not one would
+    make a paper fill walk nonsense.
+    """
+    snapshot = DepthSnapshot(
+        symbol=symbol,
+        last_update_id=_int(obj, "lastUpdateId"),
+        bids=_levels(obj, "bids", descending=True),
+        asks=_levels(obj, "asks", descending=False),
+        source=source,
+    )
+    if snapshot.bids and snapshot.asks and snapshot.bids[0][0] >= snapshot.asks[0][0]:
+        raise MalformedMessage(f"{symbol}: crossed book (bid {snapshot.bids[0][0]} >= ask {snapshot.asks[0][0]})")
+    return snapshot
+
+
 def parse_stream_payload(stream: str, data: Any) -> MarketMessage:
     """Dispatch a combined-stream `data` on the stream name's suffix (bookTicker has no `e` field)."""
     if not isinstance(data, dict):
@@ -177,6 +224,8 @@ def parse_stream_payload(stream: str, data: Any) -> MarketMessage:
         message = parse_agg_trade(data)
     elif kind == "trade":
         message = parse_trade(data)
+    elif _PARTIAL_DEPTH.match(kind) and name.isalnum():
+        message = parse_partial_depth(data, name.upper())
     else:
         raise MalformedMessage(f"unsupported stream {stream!r}")
     # A frame whose symbol disagrees with its stream name would put a price on the wrong symbol.

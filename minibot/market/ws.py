@@ -45,7 +45,7 @@ class StreamStatus:
 
 
 def stream_names(symbols: Sequence[str], kinds: Sequence[str]) -> list[str]:
-    """`<symbol lowercase>@<kind>` for every symbol and stream kind (bookTicker, aggTrade, trade)."""
+    """`<symbol lowercase>@<kind>` for every symbol and stream kind (bookTicker, aggTrade, trade, depth20@100ms)."""
     return [f"{symbol.lower()}@{kind}" for symbol in symbols for kind in kinds]
 
 

@@ -3,7 +3,8 @@
 `python -m minibot.roles.market_role --run-dir RUN_DIR` (protocol: `minibot.roles.process`, asyncio loop:
 `minibot.roles.async_loop`). It runs a `minibot.market.feed.MarketFeed` (combined WS streams with
 reconnect, REST snapshot and fallback, aggTrade gap back-fill, health probes) and turns every message
-into ticks with `TickBuilder` (payloads + per-symbol conflation of book updates). Ticks are published in
+into ticks with `TickBuilder` (payloads + per-symbol conflation of book updates; with `binance.depth_levels`
+N > 0 the feed also follows `<symbol>@depth<N>@100ms` and every tick carries the top N levels). Ticks are published in
 batches, one write per batch: when `queues.batch_max_events` are waiting, else every poll interval.
 
 Fail-closed:
@@ -51,7 +52,7 @@ class MarketRole:
                 f"binance.streams {list(self.cfg.streams)}: market_role needs 'bookTicker' (every market_tick "
                 "carries the latest best bid/ask)"
             )
-        self.builder = TickBuilder(self.cfg.conflation_ms)
+        self.builder = TickBuilder(self.cfg.conflation_ms, self.cfg.depth_levels)
         self.stale_stop_ms = self.cfg.stale_stream_ms + self.cfg.unreachable_threshold_ms
         self.batch_max = int(env.config["queues"]["batch_max_events"])
         self.producer = env.ctx.producer(QUEUE, ROLE)
@@ -70,14 +71,16 @@ class MarketRole:
             on_stop=self._on_stop,
             on_request=self.requests.append,
             health_role=ROLE,
+            depth_levels=self.cfg.depth_levels,
         )
         env.log.info(
-            "market_role: %d symbols, streams %s, ws %s, rest %s, conflation %d ms",
+            "market_role: %d symbols, streams %s, ws %s, rest %s, conflation %d ms, depth levels %d",
             len(self.cfg.symbols),
             ",".join(self.cfg.streams),
             self.cfg.ws_base_url,
             self.cfg.rest_base_url,
             self.cfg.conflation_ms,
+            self.cfg.depth_levels,
         )
 
     @property
@@ -169,6 +172,9 @@ class MarketRole:
             "trade_ticks": self.builder.trade_ticks,
             "conflated": self.builder.conflated,
             "duplicate_trades": self.builder.duplicates,
+            "depth_updates": self.builder.depth_updates,
+            "depth_out_of_order": self.builder.depth_out_of_order,
+            "depth_stale": self.builder.depth_stale,
             "published": self.published,
             "ws_connects": feed["ws_connects"],
             "ws_messages": feed["ws_messages"],

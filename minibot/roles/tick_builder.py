@@ -12,6 +12,14 @@
   many updates it replaced. So every book update is either a tick or counted in a tick's `conflated`.
 - Trade ids are strictly increasing per symbol and kind: the aggTrade gap filler already guarantees it for
   aggTrades; raw trades have no filler, so a repeated id is counted in `duplicates` and not emitted.
+- Depth (`depth_levels` N > 0, from the partial-depth stream): every tick then carries `bids` / `asks`, the
+  top N levels as [[price, qty], ...] best first, and `depth_update_id`. A new snapshot is a book update
+  (it goes through the same conflation). Level 0 is always the tick's bid/ask: the real-time bookTicker
+  is the top, the snapshot gives the levels behind it (its levels at or through the bookTicker's prices
+  are dropped). A snapshot older than the one held (lower lastUpdateId) is dropped and counted; one that
+  repeats the held id changes nothing. Levels whose snapshot has not advanced for `depth_max_age_ms`
+  while the top of book moved on are stale (a stuck depth stream): ticks then carry none (counted in
+  `depth_stale`) rather than levels the executor would walk as if they were live.
 
 No clock, no I/O: run-clock `now_ms` and the receipt time `recv_perf_ns` (`time.perf_counter_ns()`, for
 cross-process latency) come with each call.
@@ -22,12 +30,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from minibot.market.models import AggTrade, BookTicker, MarketMessage, Trade
+from minibot.market.models import AggTrade, BookTicker, DepthSnapshot, MarketMessage, Trade
 from minibot.reasons import NoreError, ReasonCode
 
 Payload = dict[str, Any]
 # A symbol whose trades arrive while no book ever does is broken, not slow: bound the wait.
 MAX_TRADES_WAITING_FOR_BOOK = 10_000
+# Run-clock ms a depth snapshot may lag the top of book before its levels count as stale (20 pushes of
+# the 100 ms stream).
+DEPTH_MAX_AGE_MS = 2_000
+Levels = list[list[float]]
 
 
 @dataclass(slots=True)
@@ -40,10 +52,20 @@ class _Pending:
 class TickBuilder:
     """Turns messages into market_tick payloads; call `due(now_ms)` regularly to release conflated books."""
 
-    def __init__(self, conflation_ms: int) -> None:
+    def __init__(self, conflation_ms: int, depth_levels: int = 0, depth_max_age_ms: int = DEPTH_MAX_AGE_MS) -> None:
         if conflation_ms < 0:
             raise ValueError(f"conflation_ms must be >= 0, got {conflation_ms}")
+        if depth_levels < 0:
+            raise ValueError(f"depth_levels must be >= 0, got {depth_levels}")
         self.conflation_ms = conflation_ms
+        self.depth_levels = depth_levels
+        self.depth_max_age_ms = depth_max_age_ms
+        self.depth: dict[str, DepthSnapshot] = {}
+        self.depth_updates = 0
+        self.depth_out_of_order = 0
+        self.depth_stale = 0
+        self._depth_advanced_ms: dict[str, int] = {}
+        self._now_ms = 0
         self.latest: dict[str, BookTicker] = {}
         self.ticks = 0
         self.book_ticks = 0
@@ -57,8 +79,11 @@ class TickBuilder:
 
     def on_message(self, message: MarketMessage, now_ms: int, recv_perf_ns: int) -> list[Payload]:
         """Payloads to publish now for one message (possibly none: conflated, or waiting for a book)."""
+        self._now_ms = now_ms
         if isinstance(message, BookTicker):
             return self._on_book(message, now_ms, recv_perf_ns)
+        if isinstance(message, DepthSnapshot):
+            return self._on_depth(message, now_ms, recv_perf_ns)
         if message.symbol not in self.latest:
             waiting = self._waiting.setdefault(message.symbol, [])
             if len(waiting) >= MAX_TRADES_WAITING_FOR_BOOK:
@@ -76,6 +101,7 @@ class TickBuilder:
         """Conflated book ticks whose window has ended by `now_ms`."""
         if not self._pending:
             return []
+        self._now_ms = now_ms
         out = []
         for symbol in [s for s, _ in self._pending.items() if now_ms >= self._next_book_ms[s]]:
             pending = self._pending.pop(symbol)
@@ -87,9 +113,41 @@ class TickBuilder:
         pending, self._pending = self._pending, {}
         return [self._book_tick(p.book, p.recv_perf_ns, p.replaced, None) for p in pending.values()]
 
+    def _on_depth(self, depth: DepthSnapshot, now_ms: int, recv_perf_ns: int) -> list[Payload]:
+        if self.depth_levels == 0:
+            return []
+        symbol = depth.symbol
+        held = self.depth.get(symbol)
+        if held is not None and depth.last_update_id <= held.last_update_id:
+            if depth.last_update_id < held.last_update_id:
+                self.depth_out_of_order += 1
+            return []
+        self.depth[symbol] = depth
+        self.depth_updates += 1
+        self._depth_advanced_ms[symbol] = now_ms
+        book = self.latest.get(symbol)
+        return [] if book is None else self._book_update(book, now_ms, recv_perf_ns)
+
+    def _levels(self, symbol: str) -> tuple[Levels, Levels, int] | None:
+        """(bids, asks, depth_update_id) a tick of `symbol` carries now, None without fresh depth (a stale one
+        is counted in `depth_stale`)."""
+        depth = self.depth.get(symbol)
+        book = self.latest.get(symbol)
+        if depth is None or book is None:
+            return None
+        behind = book.update_id is None or book.update_id > depth.last_update_id
+        if behind and self._now_ms - self._depth_advanced_ms[symbol] > self.depth_max_age_ms:
+            self.depth_stale += 1
+            return None
+        bids, asks = merge_top(book, depth, self.depth_levels)
+        return bids, asks, depth.last_update_id
+
     def _on_book(self, book: BookTicker, now_ms: int, recv_perf_ns: int) -> list[Payload]:
+        self.latest[book.symbol] = book
+        return self._book_update(book, now_ms, recv_perf_ns)
+
+    def _book_update(self, book: BookTicker, now_ms: int, recv_perf_ns: int) -> list[Payload]:
         symbol = book.symbol
-        self.latest[symbol] = book
         out: list[Payload] = []
         held = self._pending.get(symbol)
         if held is not None:
@@ -109,20 +167,22 @@ class TickBuilder:
         self.ticks += 1
         self.book_ticks += 1
         self.conflated += replaced
-        return {
-            "symbol": book.symbol,
-            "price": (book.bid + book.ask) / 2.0,
-            "bid": book.bid,
-            "ask": book.ask,
-            "bid_qty": book.bid_qty,
-            "ask_qty": book.ask_qty,
-            "kind": "book",
-            "exchange_ts": None,
-            "trade_id": None,
-            "conflated": replaced,
-            "recv_perf_ns": recv_perf_ns,
-            "origin": book.source,
-        }
+        return self._with_levels(
+            {
+                "symbol": book.symbol,
+                "price": (book.bid + book.ask) / 2.0,
+                "bid": book.bid,
+                "ask": book.ask,
+                "bid_qty": book.bid_qty,
+                "ask_qty": book.ask_qty,
+                "kind": "book",
+                "exchange_ts": None,
+                "trade_id": None,
+                "conflated": replaced,
+                "recv_perf_ns": recv_perf_ns,
+                "origin": book.source,
+            }
+        )
 
     def _trade_tick(self, trade: AggTrade | Trade, recv_perf_ns: int) -> Payload | None:
         if isinstance(trade, AggTrade):
@@ -138,18 +198,36 @@ class TickBuilder:
         book = self.latest[trade.symbol]
         self.ticks += 1
         self.trade_ticks += 1
-        return {
-            "symbol": trade.symbol,
-            "price": trade.price,
-            "bid": book.bid,
-            "ask": book.ask,
-            "bid_qty": book.bid_qty,
-            "ask_qty": book.ask_qty,
-            "kind": kind,
-            "exchange_ts": trade.trade_time,
-            "trade_id": trade_id,
-            "qty": trade.qty,
-            "buyer_maker": trade.buyer_maker,
-            "recv_perf_ns": recv_perf_ns,
-            "origin": trade.source,
-        }
+        return self._with_levels(
+            {
+                "symbol": trade.symbol,
+                "price": trade.price,
+                "bid": book.bid,
+                "ask": book.ask,
+                "bid_qty": book.bid_qty,
+                "ask_qty": book.ask_qty,
+                "kind": kind,
+                "exchange_ts": trade.trade_time,
+                "trade_id": trade_id,
+                "qty": trade.qty,
+                "buyer_maker": trade.buyer_maker,
+                "recv_perf_ns": recv_perf_ns,
+                "origin": trade.source,
+            }
+        )
+
+    def _with_levels(self, payload: Payload) -> Payload:
+        if self.depth_levels:
+            levels = self._levels(payload["symbol"])
+            if levels is not None:
+                payload["bids"], payload["asks"], payload["depth_update_id"] = levels
+        return payload
+
+
+def merge_top(book: BookTicker, depth: DepthSnapshot, n: int) -> tuple[Levels, Levels]:
+    """Top `n` levels per side: the bookTicker's best, then the snapshot's levels strictly behind it."""
+    bids = [[book.bid, book.bid_qty]] if book.bid_qty > 0 else []
+    bids.extend([p, q] for p, q in depth.bids if p < book.bid)
+    asks = [[book.ask, book.ask_qty]] if book.ask_qty > 0 else []
+    asks.extend([p, q] for p, q in depth.asks if p > book.ask)
+    return bids[:n], asks[:n]

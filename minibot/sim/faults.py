@@ -31,6 +31,11 @@ class StreamView:
     silent: tuple[Fault, ...] = ()
     malformed: tuple[Fault, ...] = ()
     latency_s: float = 0.0
+    stale_book: tuple[Fault, ...] = ()
+
+    def is_stale_book(self, symbol: str) -> bool:
+        """True when this symbol's depth streams must repeat an old book (partial) or pause (diff)."""
+        return any(f.matches_symbol(symbol) for f in self.stale_book)
 
     def is_silent(self, symbol: str) -> bool:
         """True when this symbol's streams must send nothing."""
@@ -95,6 +100,7 @@ class FaultController:
         return StreamView(
             silent=tuple(f for f in active if f.kind == "silent_stream"),
             malformed=tuple(f for f in active if f.kind == "malformed_frames"),
+            stale_book=tuple(f for f in active if f.kind == "stale_book"),
             latency_s=self.clock.real_seconds(delay_ms),
         )
 

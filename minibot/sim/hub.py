@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
-from collections import deque
 from collections.abc import Callable
 
 import orjson
-from aiohttp import web
 
 from minibot.clock import RunClock
 from minibot.sim import streams as S
+from minibot.sim import tickers as T
 from minibot.sim.bars import INTERVALS, query, ws_kline
+from minibot.sim.conn import Conn
 from minibot.sim.faults import FaultController, StreamView
 from minibot.sim.market import Market
 from minibot.sim.scenario import Fault, WsSettings
@@ -26,36 +25,6 @@ from minibot.sim.state import Agg, SymbolState
 from minibot.sim.stats import Stats
 
 CLOSE_WAIT_S = 2.0
-
-
-class Conn:
-    """One client connection: its subscriptions, envelope mode, time unit and outgoing queue."""
-
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, combined: bool, unit: int, opened_ms: int):
-        self.ws = ws
-        self.transport = request.transport
-        self.combined = combined
-        self.unit = unit
-        self.opened_ms = opened_ms
-        self.streams: dict[str, S.StreamName | None] = {}
-        self.queue: deque[bytes] = deque()
-        self.wake = asyncio.Event()
-        self.closed = False
-        self.last_pong = time.monotonic()
-        self.in_window = 0
-        self.in_count = 0
-
-    def push(self, data: bytes) -> None:
-        """Queue one frame."""
-        self.queue.append(data)
-        self.wake.set()
-
-    def abort(self) -> None:
-        """Drop the TCP connection without a close frame (what a network failure looks like)."""
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-        self.wake.set()
 
 
 class Hub:
@@ -74,6 +43,13 @@ class Hub:
         self._due: dict[str, int] = {}
         self._kline_open: dict[str, int] = {}
         self._sent_for_malformed = 0
+        # !...@arr stream -> symbol -> (update id, last agg id) at its last push: arrays carry changed symbols.
+        self._arr_seen: dict[str, dict[str, tuple[int, int]]] = {}
+        # Partial-depth stream -> (update id, payload) of its last push (a stale_book fault repeats it).
+        self._last_partial: dict[str, tuple[int, bytes]] = {}
+        # depth_gap windows already acted on (per fault), and diff streams owing a gap.
+        self._gaps_started: dict[int, int] = {}
+        self._gap_keys: set[str] = set()
 
     # subscriptions -----------------------------------------------------------------------------------
     def subscribe(self, conn: Conn, names: list[str]) -> None:
@@ -84,8 +60,11 @@ class Hub:
             parsed = S.parse_stream(name)
             conn.streams[name] = parsed
             self.subs.setdefault(name, set()).add(conn)
-            if parsed is not None and parsed.kind in ("kline", "depth"):
+            if parsed is not None and parsed.kind in S.PERIODIC:
                 self._periodic[name] = parsed
+                st = self.market.states.get(parsed.symbol.upper())
+                if parsed.kind == "diff" and st is not None:
+                    st.open_diff(name)
 
     def unsubscribe(self, conn: Conn, names: list[str]) -> None:
         """Remove streams from a connection."""
@@ -98,7 +77,14 @@ class Hub:
                 subs.discard(conn)
                 if not subs:
                     del self.subs[name]
-                    self._periodic.pop(name, None)
+                    parsed = self._periodic.pop(name, None)
+                    if parsed is not None and parsed.kind == "diff":
+                        st = self.market.states.get(parsed.symbol.upper())
+                        if st is not None:
+                            st.close_diff(name)
+                    self._arr_seen.pop(name, None)
+                    self._last_partial.pop(name, None)
+                    self._gap_keys.discard(name)
                     self._kline_open.pop(name, None)
                     self._due.pop(name, None)
 
@@ -133,19 +119,94 @@ class Hub:
                 self._deliver(key, symbol, functools.partial(_nth_fill, fill, i))
 
     def periodic(self, now: int) -> None:
-        """Kline (every 2 s, 1 s for `1s`) and partial-depth (100 ms / 1000 ms) pushes that are due."""
+        """Timer-driven pushes that are due: klines (every 2 s, 1 s for `1s`), partial and diff depth
+        (100 ms / 1000 ms), tickers and avgPrice (1000 ms)."""
+        self._note_gap_windows()
         for key, sn in list(self._periodic.items()):
             if now < self._due.get(key, 0):
                 continue
-            period = sn.period_ms if sn.kind == "depth" else (1000 if sn.interval == "1s" else 2000)
+            period = sn.period_ms or (1000 if sn.interval == "1s" else 2000)
             self._due[key] = now - now % period + period
+            if sn.kind == "arr":
+                self._arr(key, sn, now)
+                continue
             st = self.market.states.get(sn.symbol.upper())
             if st is None:
                 continue
+            symbol = st.spec.symbol
             if sn.kind == "depth":
-                self._deliver(key, st.spec.symbol, _constant(S.partial_depth(st, sn.levels)))
-            else:
+                self._partial(key, st, sn.levels)
+            elif sn.kind == "diff":
+                self._diff(key, st, now)
+            elif sn.kind == "kline":
                 self._kline(key, sn, st, now)
+            elif sn.kind == "avgPrice":
+                self._deliver(key, symbol, functools.partial(T.avg_price_payload, st, now))
+            else:
+                self._deliver(
+                    key, symbol, functools.partial(T.ticker_payload, st, now, kind=sn.kind, window=sn.interval)
+                )
+
+    def _partial(self, key: str, st: SymbolState, levels: int) -> None:
+        if self.view.stale_book and self.view.is_stale_book(st.spec.symbol):
+            frozen = self._last_partial.get(key)
+            if frozen is not None:
+                self.stats.faults_injected["stale_book"] += 1
+                self._deliver(key, st.spec.symbol, _constant(frozen[1]))
+            return
+        held = self._last_partial.get(key)
+        if held is None or held[0] != st.update_id:
+            # An unchanged book is pushed again (as Binance does) without serialising it again.
+            held = (st.update_id, S.partial_depth(st, levels))
+            self._last_partial[key] = held
+        self._deliver(key, st.spec.symbol, _constant(held[1]))
+
+    def _diff(self, key: str, st: SymbolState, now: int) -> None:
+        symbol = st.spec.symbol
+        if self.view.stale_book and self.view.is_stale_book(symbol):
+            # Nothing goes out; the range is kept, so the event after the window is still contiguous.
+            self.stats.faults_injected["stale_book"] += 1
+            return
+        if key in self._gap_keys and st.diff_sent.get(key, st.update_id) < st.update_id:
+            self._gap_keys.discard(key)
+            st.diff_event(key, skip=True)
+            self.stats.faults_injected["depth_gap"] += 1
+            return
+        event = st.diff_event(key)
+        if event is not None:
+            first, last, levels = event
+            self._deliver(key, symbol, functools.partial(S.diff_depth, symbol, first, last, levels, now))
+
+    def _note_gap_windows(self) -> None:
+        """Each depth_gap window that started owes one gap to every matching diff stream."""
+        faults = self.faults.scenario.faults
+        if not any(f.kind == "depth_gap" for f in faults):
+            return
+        elapsed = self.faults.elapsed()
+        for idx, f in enumerate(faults):
+            if f.kind != "depth_gap":
+                continue
+            started = f.starts_until(elapsed)
+            if started > self._gaps_started.get(idx, 0):
+                self._gaps_started[idx] = started
+                self._gap_keys.update(
+                    k for k, sn in self._periodic.items() if sn.kind == "diff" and f.matches_symbol(sn.symbol.upper())
+                )
+
+    def _arr(self, key: str, sn: S.StreamName, now: int) -> None:
+        """All-market ticker array: the symbols whose book or trades changed since the last push."""
+        seen = self._arr_seen.setdefault(key, {})
+        kind, window = ("window", sn.interval[7:]) if sn.interval.startswith("ticker_") else (sn.interval, "")
+        changed = []
+        for symbol, st in self.market.states.items():
+            mark = (st.update_id, st.aggs[-1].a if st.aggs else -1)
+            if seen.get(symbol) != mark and not (self.view.silent and self.view.is_silent(symbol)):
+                seen[symbol] = mark
+                changed.append(st)
+        if changed:
+            self._deliver(
+                key, "", lambda unit: orjson.dumps([T.ticker_event(st, now, unit, kind, window) for st in changed])
+            )
 
     def _kline(self, key: str, sn: S.StreamName, st: SymbolState, now: int) -> None:
         base = st.base_for(INTERVALS[sn.interval])
@@ -171,6 +232,7 @@ class Hub:
             self.stats.ws_silenced += len(subs)
             return
         every = view.malformed_every(symbol) if view.malformed else 0
+        self.stats.ws_served[key] += len(subs)
         cache: dict[tuple[int, bool], bytes] = {}
         for conn in subs:
             variant = (conn.unit, conn.combined)

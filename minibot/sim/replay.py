@@ -10,8 +10,9 @@ What a file does not contain is derived, and documented as such in docs/simulato
 - aggTrades files: individual trades split an aggregate's quantity evenly over its fills;
 - klines files: the bars themselves are served exactly; trades inside each bar are synthesized along
   open -> low/high -> close, splitting its volume, trade count and taker-buy volume;
-- the book: the trade side sets one side of the top of book at the trade price, the other side stays
-  within a few ticks; sizes are drawn from the symbol's recent trade sizes.
+- the book: each trade consumes the book at its price (levels through it go, the level shrinks by the
+  trade's quantity; a level showing less than traded is first given the trade plus a drawn remainder),
+  the other side stays within a few ticks; sizes are drawn from the symbol's recent trade sizes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from minibot.sim.bars import DAY, Bar, FixedBars
 from minibot.sim.datafiles import DataFile, DataFileError, iter_rows, scan
 from minibot.sim.state import Agg, SymbolState
 from minibot.sim.symbols import make_spec
-from minibot.sim.synthetic import book_depth
 
 # (agg with ids < 0 meaning "assign", number of fills when trade ids are assigned)
 Proto = tuple[Agg, int]
@@ -76,7 +76,7 @@ class ReplayPlan:
         tick = min(d.tick for d in dfs)
         step = min(d.step for d in ref)
         spec = make_spec(symbol, tick=tick, step=step, price=ref[0].first_price)
-        state = SymbolState(spec, cap)
+        state = SymbolState(spec, cap, deep=True)
         shift = self.shifts[symbol]
         salt = zlib.crc32(symbol.encode())
         agg_base = 1_000_000 + salt % 90_000_000
@@ -248,7 +248,6 @@ class ReplayFeed:
         self._pending: Proto | None = None
         self._rng = random.Random(salt)
         self._avg_q = 0.0
-        state.depth_fn = lambda st, limit: book_depth(st, limit, salt)
 
     def advance_to(self, t: int) -> None:
         """Apply every recorded trade whose shifted time is <= t."""
@@ -294,20 +293,14 @@ class ReplayFeed:
             self.next_trade = last + 1
         st = self.state
         st.add_agg(Agg(a, agg.p, agg.q, f, last, when, agg.m, agg.parts))
-        tick = st.spec.tick
-        bid, ask = st.bid, st.ask
-        if agg.m:
-            # The taker sold into the bid: the bid was at the trade price.
-            bid = agg.p
-            ask = ask if bid < ask <= bid + _OTHER_SIDE_TICKS * tick else bid + tick
-        else:
-            ask = agg.p
-            bid = bid if ask - _OTHER_SIDE_TICKS * tick <= bid < ask else max(tick, ask - tick)
         self._avg_q = agg.q if self._avg_q == 0 else 0.95 * self._avg_q + 0.05 * agg.q
-        step = st.spec.step
-        bq = max(step, int(self._avg_q * 4 * math.exp(1.1 * self._rng.gauss(0, 1))) // step * step)
-        aq = max(step, int(self._avg_q * 4 * math.exp(1.1 * self._rng.gauss(0, 1))) // step * step)
-        st.set_book(when, bid, bq, ask, aq)
+        # The trade consumes the level it printed at; the other side stays within a few ticks.
+        st.print_trade(when, not agg.m, agg.p, agg.q, self._draw_qty(), (_OTHER_SIDE_TICKS, self._draw_qty()))
+
+    def _draw_qty(self) -> int:
+        """A resting size drawn around four recent trade sizes (the recording has no book)."""
+        step = self.state.spec.step
+        return max(step, int(self._avg_q * 4 * math.exp(1.1 * self._rng.gauss(0, 1))) // step * step)
 
     def describe(self) -> dict[str, Any]:
         """Progress of this replay."""

@@ -9,10 +9,11 @@ from typing import Any
 from minibot.sim.bars import INTERVALS, MINUTE, query, rest_kline
 from minibot.sim.context import SimContext
 from minibot.sim.errors import BinanceError, invalid_value, mandatory
-from minibot.sim.num import E8, fmt8, fmt_pct
+from minibot.sim.num import fmt8
 from minibot.sim.params import Params, tz_offset
 from minibot.sim.state import SymbolState
 from minibot.sim.symbols import exchange_symbol
+from minibot.sim.tickers import FULL_24H, FULL_ROLLING, MINI, average_price, window_stats
 
 _WINDOWS = {"m": MINUTE, "h": 60 * MINUTE, "d": 1440 * MINUTE}
 RATE_LIMITS = [
@@ -136,74 +137,8 @@ def klines(ctx: SimContext, p: Params) -> Any:
 def avg_price(ctx: SimContext, p: Params) -> Any:
     """GET /api/v3/avgPrice: volume-weighted price of the last 5 minutes."""
     st = p.symbol(ctx)
-    now = ctx.market.now
-    vol = quote = 0
-    for bar in st.base_for(MINUTE).iter_range(now - 5 * MINUTE, now, now):
-        vol += bar[5]
-        quote += bar[6]
-    price = quote * E8 // vol if vol else st.last_price()
-    price = round(price / st.spec.tick) * st.spec.tick if vol else price
-    last_t = st.aggs[-1].T if st.aggs else now
+    price, last_t = average_price(st, ctx.market.now)
     return {"mins": 5, "price": fmt8(price), "closeTime": last_t * p.unit}
-
-
-_STATS_TAIL = ("volume", "quoteVolume", "openTime", "closeTime", "firstId", "lastId", "count")
-FULL_24H = (
-    "symbol", "priceChange", "priceChangePercent", "weightedAvgPrice", "prevClosePrice", "lastPrice", "lastQty",
-    "bidPrice", "bidQty", "askPrice", "askQty", "openPrice", "highPrice", "lowPrice", *_STATS_TAIL,
-)  # fmt: skip
-FULL_ROLLING = (
-    "symbol", "priceChange", "priceChangePercent", "weightedAvgPrice", "openPrice", "highPrice", "lowPrice",
-    "lastPrice", *_STATS_TAIL,
-)  # fmt: skip
-MINI = ("symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", *_STATS_TAIL)
-
-
-def window_stats(st: SymbolState, now: int, window_ms: int, unit: int, fields: tuple[str, ...]) -> dict[str, Any]:
-    """Ticker statistics for one symbol over (now - window, now], from 1-minute bars, in `fields` order."""
-    start = now - window_ms
-    lo = start - start % MINUTE
-    open_px = high = low = prev = -1
-    vol = quote = count = 0
-    first_id = last_id = -1
-    for bar in st.base_for(MINUTE).iter_range(lo - MINUTE, now, now):
-        if bar[0] < lo:
-            prev = bar[4]
-        elif bar[7] > 0:
-            if open_px < 0:
-                open_px, high, low, first_id = bar[1], bar[2], bar[3], bar[10]
-            high, low = max(high, bar[2]), min(low, bar[3])
-            vol += bar[5]
-            quote += bar[6]
-            count += bar[7]
-            last_id = bar[11]
-    last = st.last_price()
-    if open_px < 0:
-        open_px = high = low = last
-    values: dict[str, Any] = {
-        "symbol": st.spec.symbol,
-        "priceChange": fmt8(last - open_px),
-        "priceChangePercent": fmt_pct(last - open_px, open_px),
-        "weightedAvgPrice": fmt8(quote * E8 // vol if vol else last),
-        "prevClosePrice": fmt8(prev if prev > 0 else open_px),
-        "lastPrice": fmt8(last),
-        "lastQty": fmt8(st.aggs[-1].q if st.aggs else 0),
-        "bidPrice": fmt8(st.bid),
-        "bidQty": fmt8(st.bid_qty),
-        "askPrice": fmt8(st.ask),
-        "askQty": fmt8(st.ask_qty),
-        "openPrice": fmt8(open_px),
-        "highPrice": fmt8(high),
-        "lowPrice": fmt8(low),
-        "volume": fmt8(vol),
-        "quoteVolume": fmt8(quote),
-        "openTime": start * unit,
-        "closeTime": now * unit,
-        "firstId": first_id,
-        "lastId": last_id,
-        "count": count,
-    }
-    return {k: values[k] for k in fields}
 
 
 def _ticker_full(p: Params) -> bool:

@@ -21,6 +21,8 @@ KINDS = (
     "silent_stream",
     "malformed_frames",
     "clock_skew",
+    "depth_gap",
+    "stale_book",
 )
 _COMMON = {"kind", "at_ms", "duration_ms", "every_ms", "count", "note"}
 _PARAMS: dict[str, dict[str, Any]] = {
@@ -32,6 +34,8 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "silent_stream": {"symbols": None},
     "malformed_frames": {"every_n": 10, "symbols": None},
     "clock_skew": {"offset_ms": None},
+    "depth_gap": {"symbols": None},
+    "stale_book": {"symbols": None},
 }
 _CHOICES: dict[str, tuple[Any, ...]] = {
     "target": ("rest", "ws", "both"),

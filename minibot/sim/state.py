@@ -1,6 +1,8 @@
 """The live state of one symbol: top of book, recent aggregate trades, klines. Feeds write, REST/WS read.
 
 Synthetic and replay feeds both drive a `SymbolState`, so every endpoint and stream serves one market.
+The book is a persistent `minibot.sim.book.Book`: every change is one order-book update id, shared by
+`@bookTicker`'s `u`, `/depth`'s `lastUpdateId` and the diff stream's `U`/`u`.
 Individual trades (`/trades`, `@trade`) are derived from aggregate trades: an aggregate trade with ids
 f..l stands for l-f+1 fills at one price, with their own quantities when a file gave them (`parts`) or
 an even split otherwise.
@@ -9,10 +11,12 @@ an even split otherwise.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
 from minibot.sim.bars import MINUTE, BarSeries, BaseSeries, FixedBars
+from minibot.sim.book import Book
 from minibot.sim.num import mul_e8
 from minibot.sim.symbols import SymbolSpec
 
@@ -56,7 +60,7 @@ class Sink(Protocol):
 class SymbolState:
     """Book, trades and bars of one symbol at the simulator's current instant."""
 
-    def __init__(self, spec: SymbolSpec, trade_cap: int, sink: Sink | None = None) -> None:
+    def __init__(self, spec: SymbolSpec, trade_cap: int, sink: Sink | None = None, deep: bool = False) -> None:
         self.spec = spec
         self.sink = sink
         self.bid = spec.base_price - spec.tick
@@ -70,17 +74,111 @@ class SymbolState:
         self.s1 = BarSeries(1000, 1200)
         self.m1 = BarSeries(MINUTE, 2880)
         self.fixed: FixedBars | None = None
-        # Builds deeper book levels for /depth and @depth<N>; set by the feed.
-        self.depth_fn: Callable[[SymbolState, int], Levels] | None = None
+        self.book = Book(spec.tick, spec.step, zlib.crc32(spec.symbol.encode()))
+        # Until a client asks for depth (ensure_depth) a synthetic symbol keeps only its top of book: the
+        # deep book costs nothing where nobody looks. Replay keeps the full book from the start.
+        self.book.deep = deep
+        # Diff-depth stream name -> the last update id it has sent (kept by the hub).
+        self.diff_sent: dict[str, int] = {}
 
     # writers -----------------------------------------------------------------------------------------
     def set_book(self, t: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
-        """New top of book; every change is one order-book update id, as on Binance."""
-        self.bid, self.bid_qty, self.ask, self.ask_qty = bid, bid_qty, ask, ask_qty
+        """New top of book as one order-book update: better levels go, deeper ones stay."""
+        self.begin_update()
+        self.quote(bid, bid_qty, ask, ask_qty)
+        self.commit_update(t, amend=True)
+
+    def quote(self, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
+        """Inside an update: new best bid and ask."""
+        if self.book.deep:
+            self.book.place_top(True, bid, bid_qty)
+            self.book.place_top(False, ask, ask_qty)
+        else:
+            self.bid, self.bid_qty, self.ask, self.ask_qty = bid, bid_qty, ask, ask_qty
+
+    def consume(self, buy: bool, price: int, qty: int, refill: int) -> None:
+        """Inside an update: a trade takes `qty` at `price` from the book (`Book.take`); a top-only book
+        changes with the next quote."""
+        if self.book.deep:
+            self.book.take(not buy, price, qty, refill)
+
+    def print_trade(self, t: int, buy: bool, price: int, qty: int, refill: int, other: tuple[int, int] | None) -> None:
+        """A trade consumes the book as one update: the taken side's levels through `price` go and the level
+        at `price` shrinks by `qty` (see `Book.take`). `other` = (max ticks from the trade price, qty): when
+        the opposite best is further away than that (or missing), a level one tick off the trade is quoted.
+        The replay feed's writer: its states keep the full book (`deep`)."""
+        self.ensure_depth()
+        self.begin_update()
+        book = self.book
+        book.take(not buy, price, qty, refill)
+        if other is not None:
+            max_ticks, other_qty = other
+            tick = self.spec.tick
+            best = book.side(buy).best()
+            if best is None or abs(best[0] - price) > max_ticks * tick:
+                book.place_top(buy, price - tick if buy else price + tick, other_qty)
+        self.commit_update(t, amend=False)
+
+    def begin_update(self) -> None:
+        """Start one order-book update: changes made to `book` until `commit_update` share its id."""
         self.update_id += 1
+        self.book.uid = self.update_id
+
+    def commit_update(self, t: int, amend: bool) -> None:
+        """End the update: refresh the top, fill in unseen depth (`amend`: re-size a level), tell the sink."""
+        book = self.book
+        if book.deep:
+            best_bid, best_ask = book.bids.best(), book.asks.best()
+            if best_bid is not None:
+                self.bid, self.bid_qty = best_bid
+            if best_ask is not None:
+                self.ask, self.ask_qty = best_ask
+            # Deeper levels are sized after the touch; finish() never changes the best level of a side.
+            book.finish(max(self.bid_qty, self.ask_qty, self.spec.step), amend)
         self.book_time = t
         if self.sink is not None:
             self.sink.on_book(self)
+
+    # diff-depth bookkeeping (the hub calls these) ------------------------------------------------------
+    def ensure_depth(self) -> None:
+        """From now on keep a full book: the first request for depth fills it in, as one update."""
+        if not self.book.deep:
+            self.book.deep = True
+            self.begin_update()
+            self.quote(self.bid, self.bid_qty, self.ask, self.ask_qty)
+            self.commit_update(self.book_time, amend=False)
+
+    def open_diff(self, key: str) -> None:
+        """A diff-depth stream starts: its first event begins after the current update id."""
+        self.ensure_depth()
+        self.diff_sent.setdefault(key, self.update_id)
+        self._log_window()
+
+    def close_diff(self, key: str) -> None:
+        """A diff-depth stream has no subscriber left."""
+        self.diff_sent.pop(key, None)
+        self._log_window()
+
+    def diff_event(self, key: str, skip: bool = False) -> tuple[int, int, Levels] | None:
+        """(U, u, changed levels) since the stream's last event, None when nothing changed; `skip` consumes
+        the range without returning it (a `depth_gap` fault: the client then sees U > previous u + 1)."""
+        last = self.diff_sent.get(key)
+        if last is None or last >= self.update_id:
+            return None
+        levels = None if skip else self.book.diff(last)
+        self.diff_sent[key] = self.update_id
+        self._log_window()
+        return None if levels is None else (last + 1, self.update_id, levels)
+
+    def _log_window(self) -> None:
+        book = self.book
+        if not self.diff_sent:
+            book.log_from = None
+            book.changes.clear()
+            return
+        oldest = min(self.diff_sent.values())
+        book.log_from = oldest
+        book.forget_until(oldest)
 
     def add_agg(self, agg: Agg) -> None:
         """Record an aggregate trade: history, klines, subscribers."""
@@ -105,10 +203,8 @@ class SymbolState:
 
     def depth(self, limit: int) -> Levels:
         """Up to `limit` (price, qty) levels per side, best first; level 0 is the top of book."""
-        if self.depth_fn is None:
-            return [(self.bid, self.bid_qty)], [(self.ask, self.ask_qty)]
-        bids, asks = self.depth_fn(self, limit)
-        return bids[:limit], asks[:limit]
+        self.ensure_depth()
+        return self.book.bids.top(limit), self.book.asks.top(limit)
 
     def base_for(self, interval_ms: int) -> BaseSeries:
         """The bar series klines of this interval are built from (a file's own bars when they fit)."""

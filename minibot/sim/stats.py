@@ -29,6 +29,8 @@ class Stats:
     ws_rate_limit_closes: int = 0
     ws_pong_timeouts: int = 0
     faults_injected: Counter[str] = field(default_factory=Counter)
+    # Stream name -> messages queued for subscribers (one per subscriber per event).
+    ws_served: Counter[str] = field(default_factory=Counter)
 
     def record_violation(self, entry: dict[str, Any]) -> None:
         """Remember one forbidden request (the newest MAX_VIOLATIONS_KEPT are kept, all are counted)."""
@@ -57,6 +59,7 @@ class Stats:
                 "slow_consumer_closes": self.ws_slow_consumer_closes,
                 "rate_limit_closes": self.ws_rate_limit_closes,
                 "pong_timeouts": self.ws_pong_timeouts,
+                "served": dict(self.ws_served),
             },
             "faults_injected": dict(self.faults_injected),
         }

@@ -1,5 +1,6 @@
 """A seeded synthetic market for any symbol: GBM-like mid with volatility regimes, a spread of a few ticks,
-Poisson trade arrivals with lognormal sizes that sweep the top level when they are larger than it.
+Poisson trade arrivals with lognormal sizes that sweep the top level when they are larger than it; every
+trade consumes the book level it prints at.
 
 The path is a function of (seed, symbol, run-clock ms since start): the feed advances in fixed steps of
 `step_ms` run-clock milliseconds, drawing from per-symbol generators in a fixed order, so the same seed
@@ -42,10 +43,9 @@ class SyntheticFeed:
         self.step_ms = step_ms
         self.k = 0
         root = np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(spec.symbol.encode())])
-        step_seq, trade_seq, hist_seq, depth_seq = root.spawn(4)
+        step_seq, trade_seq, hist_seq, _ = root.spawn(4)
         self._rng = np.random.default_rng(step_seq)
         self._trng = np.random.default_rng(trade_seq)
-        self._depth_seed = int(depth_seq.generate_state(1)[0])
         self._sig = [spec.annual_vol * m * math.sqrt(step_ms / _YEAR_MS) for m in _VOL_MULT]
         self._lam = [spec.trades_per_s * m * step_ms / 1000.0 for m in _RATE_MULT]
         self._p_switch = step_ms / _MEAN_REGIME_MS
@@ -56,9 +56,10 @@ class SyntheticFeed:
         self.trade_id = self.agg_id * 3 + int(ids.integers(0, 1000))
         self._j = _BLOCK
         self._tj = _TRADE_BLOCK
-        state.depth_fn = self.depth
         state.m1.extend(self._history(ids))
-        self._set_book(self.start_ms, 0.5, 0.0, 0.0)
+        state.begin_update()
+        self._quote(0.5, 0.0, 0.0)
+        state.commit_update(self.start_ms, amend=True)
         # Live trading for WARMUP_MS before the start, so /trades and /aggTrades have history at once.
         self.advance_to(start_ms)
 
@@ -98,14 +99,18 @@ class SyntheticFeed:
             others = [r for r in (1, 0, 2) if r != self.regime]
             self.regime = others[0] if u_regime < self._p_switch * 0.7 else others[1]
         n = _poisson(u_count, self._lam[self.regime])
+        # One book update per step: the step's trades consume the book as they print, then the quotes move.
+        # (One update, not one per trade, keeps the bookTicker rate at one per symbol per 100 ms.)
+        self.state.begin_update()
         if n:
             self._trades(t0, n, z)
         sigma = self._sig[self.regime]
         self.log_mid += sigma * z - 0.5 * sigma * sigma
-        self._set_book(t0 + self.step_ms, u_spread, float(self._zq[j][0]), float(self._zq[j][1]))
+        self._quote(u_spread, float(self._zq[j][0]), float(self._zq[j][1]))
+        self.state.commit_update(t0 + self.step_ms, amend=True)
 
-    def _set_book(self, t: int, u_spread: float, zb: float, za: float) -> None:
-        spec, st = self.spec, self.state
+    def _quote(self, u_spread: float, zb: float, za: float) -> None:
+        spec = self.spec
         tick = spec.tick
         spread = 1 + int(u_spread * _MAX_SPREAD[self.regime])
         mid_ticks = math.exp(self.log_mid) * E8 / tick
@@ -113,7 +118,7 @@ class SyntheticFeed:
         top_qty = spec.median_notional * 4.0 / (bid_ticks * tick / E8)
         bq = max(spec.step, int(top_qty * math.exp(1.1 * zb) * E8) // spec.step * spec.step)
         aq = max(spec.step, int(top_qty * math.exp(1.1 * za) * E8) // spec.step * spec.step)
-        st.set_book(t, bid_ticks * tick, bq, (bid_ticks + spread) * tick, aq)
+        self.state.quote(bid_ticks * tick, bq, (bid_ticks + spread) * tick, aq)
 
     def _trades(self, t0: int, n: int, z: float) -> None:
         spec, st = self.spec, self.state
@@ -123,6 +128,8 @@ class SyntheticFeed:
         times = sorted(t0 + 1 + min(self.step_ms - 1, int(d[0] * self.step_ms)) for d in draws)
         for t, (_, u_side, u_size, u_angle, u_fills) in zip(times, draws, strict=True):
             buy = u_side < p_buy
+            # Trades are drawn against the step's quote, so the tape never depends on the deep book (which
+            # is only filled in once a client asks for depth); the book then absorbs them in _agg.
             price, top = (st.ask, st.ask_qty) if buy else (st.bid, st.bid_qty)
             size_z = math.sqrt(-2.0 * math.log(max(u_size, 1e-12))) * math.cos(2 * math.pi * u_angle)
             notional = min(spec.median_notional * math.exp(1.2 * size_z), spec.median_notional * 60)
@@ -145,6 +152,8 @@ class SyntheticFeed:
         self.agg_id += 1
         self.trade_id += fills
         self.state.add_agg(agg)
+        # The trade consumes the level it printed at (inside the step's update; see _step).
+        self.state.consume(buy, price, qty, step)
 
     # ------------------------------------------------------------------------------------------------
     def _history(self, rng: np.random.Generator) -> list[Bar]:
@@ -181,33 +190,6 @@ class SyntheticFeed:
     def _tick(self, price: float) -> int:
         tick = self.spec.tick
         return max(tick, round(price * E8 / tick) * tick)
-
-    def depth(self, st: SymbolState, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """Book levels for /depth and partial-depth streams."""
-        return book_depth(st, limit, self._depth_seed)
-
-
-def book_depth(st: SymbolState, limit: int, seed: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """`limit` levels per side: the top of book, then gaps of a tick or more and sizes growing with distance.
-
-    Drawn from (seed, update id), so the same book update always shows the same depth.
-    """
-    rng = np.random.default_rng([seed, st.update_id])
-    n = max(0, limit - 1)
-    gaps = rng.geometric(0.6, size=(2, n))
-    sizes = rng.lognormal(0.0, 0.9, size=(2, n)) * (1.0 + np.arange(n) / 8.0)
-    tick, step = st.spec.tick, st.spec.step
-    bids = [(st.bid, st.bid_qty)]
-    asks = [(st.ask, st.ask_qty)]
-    bid_price, ask_price = st.bid, st.ask
-    base_q = max(st.bid_qty, st.ask_qty, step)
-    for i in range(n):
-        bid_price -= int(gaps[0][i]) * tick
-        ask_price += int(gaps[1][i]) * tick
-        if bid_price > 0:
-            bids.append((bid_price, max(step, int(base_q * float(sizes[0][i])) // step * step)))
-        asks.append((ask_price, max(step, int(base_q * float(sizes[1][i])) // step * step)))
-    return bids, asks
 
 
 def _poisson(u: float, lam: float) -> int:

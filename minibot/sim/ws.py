@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from minibot.sim.hub import Conn, Hub
+from minibot.sim.conn import Conn
+from minibot.sim.hub import Hub
 
 _ID_STRING = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")

@@ -12,7 +12,13 @@ from jsonschema import Draft202012Validator
 from minibot.market.clock_skew import ClockSkew, skew_from_round_trip
 from minibot.market.config import BinanceConfig, default_section
 from minibot.market.errors import Banned
-from minibot.market.models import MalformedMessage, parse_agg_trade, parse_book_ticker, parse_stream_payload
+from minibot.market.models import (
+    DepthSnapshot,
+    MalformedMessage,
+    parse_agg_trade,
+    parse_book_ticker,
+    parse_stream_payload,
+)
 from minibot.market.weights import BOUNDARY_MARGIN_MS, WeightTracker
 from minibot.market.ws import full_jitter_ms, stream_names
 
@@ -107,6 +113,14 @@ def test_parsers_accept_the_documented_shapes() -> None:
     assert parse_stream_payload("bnbbtc@trade", raw).price == 0.001
 
 
+def test_partial_depth_takes_its_symbol_from_the_stream_name() -> None:
+    # Reference §4.3: the partial-depth payload has no e, E or s.
+    data = {"lastUpdateId": 160, "bids": [["0.0024", "10"]], "asks": [["0.0026", "100"]]}
+    snap = parse_stream_payload("bnbbtc@depth20@100ms", data)
+    assert snap == DepthSnapshot("BNBBTC", 160, ((0.0024, 10.0),), ((0.0026, 100.0),))
+    assert parse_stream_payload("bnbbtc@depth5", data).symbol == "BNBBTC"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("stream", "data"),
     [
@@ -120,6 +134,12 @@ def test_parsers_accept_the_documented_shapes() -> None:
         ("btcusdt@aggTrade", {"s": "BTCUSDT", "a": 1, "p": "1", "q": "1", "f": 1, "l": 1, "T": 1, "m": 1}),
         ("btcusdt@depth", {"s": "BTCUSDT"}),
         ("btcusdt@trade", [1, 2]),
+        ("btcusdt@depth5@100ms", {"lastUpdateId": 1, "bids": [["2", "1"]], "asks": [["1", "1"]]}),  # crossed
+        ("btcusdt@depth5@100ms", {"lastUpdateId": 1, "bids": [["1", "1"], ["2", "1"]], "asks": []}),  # unsorted
+        ("btcusdt@depth5@100ms", {"lastUpdateId": 1, "bids": [["1", "0"]], "asks": []}),  # empty level
+        ("btcusdt@depth5@100ms", {"lastUpdateId": 1, "bids": [["1"]], "asks": []}),
+        ("btcusdt@depth5@100ms", {"lastUpdateId": "1", "bids": [], "asks": []}),
+        ("btcusdt@depth7@100ms", {"lastUpdateId": 1, "bids": [], "asks": []}),
     ],
 )
 def test_parsers_reject_off_spec_payloads(stream: str, data: object) -> None:
@@ -137,6 +157,8 @@ def test_default_section_validates_against_its_schema() -> None:
     assert section["rest_base_url"] == "https://api.binance.com"  # real endpoints by default
     assert section["ws_base_url"] == "wss://stream.binance.com:9443"
     cfg = BinanceConfig.from_section(section)
+    assert cfg.depth_levels == 0  # depth ingest is opt-in
+    assert {e.validator for e in validator.iter_errors(dict(section, depth_levels=15))} == {"enum"}
     assert cfg.unreachable_threshold_ms == 180_000 and cfg.proactive_reconnect_ms == 23 * 3_600_000
     bad = dict(section, extra=1, rest_base_url="https://api.binance.com/api/v3")
     messages = {e.validator for e in validator.iter_errors(bad)}

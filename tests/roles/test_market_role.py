@@ -176,3 +176,44 @@ def test_no_market_data_while_binance_answers_stops_market_data_stale(tmp_path: 
     stop_at = held["ts"] - run.events("market_ticks")[-1]["ts"]
     assert 25_000 - 250 <= stop_at < 25_000 + 5_000, stop_at
     assert_clean_end(run)
+
+
+def test_depth_levels_ride_on_every_tick_and_a_stale_book_is_not_carried(tmp_path: Path, runs: list[Run]) -> None:
+    speed = 20.0
+    stale_from = int(STARTUP_REAL_S * 1000 * speed) + 20_000
+    scenario = {"version": 1, "faults": [{"kind": "stale_book", "at_ms": stale_from, "duration_ms": 20_000}]}
+    run = make_run(tmp_path, speed=speed, scenario=scenario, binance={"depth_levels": 20})
+    runs.append(run)
+    run.start("market_role")
+
+    def through_the_fault() -> bool:
+        health = market_health(run)
+        return (
+            bool(health)
+            and health[-1]["market"]["depth_stale"] > 0
+            and run.sim.stats()["elapsed_ms"] > stale_from + 25_000
+        )
+
+    wait_until(through_the_fault, 30, "ticks without levels during the stale_book window, then fresh ones")
+    run.shutdown()
+    assert run.wait_exit("market_role") == EXIT_OK, run.output("market_role")
+    events = run.events("market_ticks")
+    with_levels = [e for e in events if "bids" in e["payload"]]
+    assert len(with_levels) > 100
+    for e in with_levels:
+        t = e["payload"]
+        assert 1 <= len(t["bids"]) <= 20 and 1 <= len(t["asks"]) <= 20
+        assert t["bids"][0] == [t["bid"], t["bid_qty"]] and t["asks"][0] == [t["ask"], t["ask_qty"]]
+        assert all(a[0] > b[0] for a, b in pairwise(t["bids"])) and all(a[0] < b[0] for a, b in pairwise(t["asks"]))
+    assert max(len(e["payload"]["bids"]) for e in with_levels) == 20
+    # Inside the fault window the depth stream repeats an old book: ticks there go without levels, and
+    # carry them again once the window is over.
+    start_ms = run.sim.running.ctx.clock.start_ms
+    inside = [e for e in events if stale_from + 5_000 <= e["ts"] - start_ms < stale_from + 20_000]
+    after = [e for e in events if e["ts"] - start_ms > stale_from + 22_000]
+    assert inside and not any("bids" in e["payload"] for e in inside)
+    assert after and "bids" in after[-1]["payload"]
+    stats = run.sim.stats()
+    assert stats["faults_injected"]["stale_book"] > 0
+    assert any(name.endswith("@depth20@100ms") for name in stats["ws"]["served"])
+    assert_clean_end(run)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from minibot.contracts.envelope import build_envelope, validate_event
 from minibot.ids import random_id
-from minibot.market.models import AggTrade, BookTicker, Trade
+from minibot.market.models import AggTrade, BookTicker, DepthSnapshot, Trade
 from minibot.reasons import NoreError, ReasonCode
 from minibot.roles.tick_builder import MAX_TRADES_WAITING_FOR_BOOK, TickBuilder
 
@@ -136,3 +136,61 @@ def test_every_book_update_is_a_tick_or_counted(conflation: int, steps: list[tup
         for symbol in ("BTCUSDT", "ETHUSDT"):
             times = [at for at, t in emitted if t["symbol"] == symbol]
             assert all(b - a >= conflation for a, b in pairwise(times))
+
+
+def depth(uid: int, bids: list[tuple[float, float]], asks: list[tuple[float, float]]) -> DepthSnapshot:
+    return DepthSnapshot("BTCUSDT", uid, tuple(bids), tuple(asks))
+
+
+def test_ticks_carry_levels_behind_the_book_ticker_top() -> None:
+    builder = TickBuilder(0, depth_levels=3)
+    # No depth yet: the book tick has no levels (the fields are optional).
+    (first,) = builder.on_message(BookTicker("BTCUSDT", 100.0, 1.5, 100.2, 2.5, 7, "ws"), T0, 1)
+    assert "bids" not in first
+    snap = depth(9, [(100.1, 4.0), (100.0, 3.0), (99.9, 2.0), (99.8, 1.0)], [(100.2, 5.0), (100.3, 6.0), (100.5, 7.0)])
+    (tick,) = builder.on_message(snap, T0 + 10, 2)
+    validate(tick)
+    # Level 0 is the bookTicker's (bid 100.0 x 1.5): the snapshot's 100.1 bid is at/through it and dropped,
+    # its 100.0 level is replaced by the bookTicker's quantity; three levels per side.
+    assert tick["bids"] == [[100.0, 1.5], [99.9, 2.0], [99.8, 1.0]]
+    assert tick["asks"] == [[100.2, 2.5], [100.3, 6.0], [100.5, 7.0]]
+    assert tick["depth_update_id"] == 9 and tick["kind"] == "book"
+    (trade,) = builder.on_message(agg(5), T0 + 20, 3)
+    assert trade["bids"] == tick["bids"] and trade["asks"] == tick["asks"]
+
+
+def test_depth_updates_are_conflated_and_old_or_repeated_snapshots_dropped() -> None:
+    builder = TickBuilder(250, depth_levels=5)
+    builder.on_message(book(), T0, 1)
+    out = builder.on_message(depth(10, [(99.9, 1.0)], [(100.3, 1.0)]), T0 + 10, 2)
+    assert out == []  # inside the book's window: held
+    assert builder.on_message(depth(8, [(99.0, 1.0)], [(101.0, 1.0)]), T0 + 20, 3) == []
+    assert builder.on_message(depth(10, [(99.0, 1.0)], [(101.0, 1.0)]), T0 + 30, 3) == []
+    assert (builder.depth_out_of_order, builder.depth_updates) == (1, 1)
+    (tick,) = builder.due(T0 + 250)
+    assert tick["conflated"] == 0 and tick["depth_update_id"] == 10
+    assert tick["bids"] == [[100.0, 1.5], [99.9, 1.0]] and tick["asks"] == [[100.2, 2.5], [100.3, 1.0]]
+
+
+def test_stale_depth_is_not_carried() -> None:
+    builder = TickBuilder(0, depth_levels=5, depth_max_age_ms=1000)
+    builder.on_message(book(), T0, 1)  # bookTicker update id 7
+    (fresh,) = builder.on_message(depth(7, [(99.9, 1.0)], [(100.3, 1.0)]), T0, 2)
+    assert fresh["depth_update_id"] == 7
+    # The book moves on (update id 8 > 7) and the depth stream stops advancing.
+    moved = BookTicker("BTCUSDT", 100.1, 1.0, 100.3, 1.0, 8, "ws")
+    (within,) = builder.on_message(moved, T0 + 1000, 3)
+    assert within["bids"] == [[100.1, 1.0], [99.9, 1.0]] and within["asks"] == [[100.3, 1.0]]
+    (late,) = builder.on_message(agg(1), T0 + 1001, 4)
+    assert "bids" not in late and builder.depth_stale == 1
+    # A snapshot that catches up makes levels fresh again.
+    (again,) = builder.on_message(depth(8, [(100.1, 1.0), (100.0, 2.0)], [(100.3, 1.0)]), T0 + 1002, 5)
+    assert again["bids"] == [[100.1, 1.0], [100.0, 2.0]]
+
+
+def test_depth_is_ignored_when_not_configured() -> None:
+    builder = TickBuilder(0)
+    builder.on_message(book(), T0, 1)
+    assert builder.on_message(depth(9, [(99.9, 1.0)], [(100.3, 1.0)]), T0, 2) == []
+    (tick,) = builder.on_message(agg(1), T0, 3)
+    assert "bids" not in tick and builder.depth_updates == 0

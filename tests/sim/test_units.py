@@ -127,7 +127,19 @@ def test_stream_names() -> None:
     d = parse_stream("btcusdt@depth10@100ms")
     assert d is not None and (d.levels, d.period_ms) == (10, 100)
     assert parse_stream("btcusdt@depth5") is not None and parse_stream("btcusdt@depth5").period_ms == 1000  # type: ignore[union-attr]
-    for other in ("BTCUSDT@trade", "btcusdt@kline_7m", "btcusdt@depth7", "0", "btcusdt@ticker"):
+    diff = parse_stream("btcusdt@depth@100ms")
+    assert diff is not None and (diff.kind, diff.period_ms) == ("diff", 100)
+    assert parse_stream("btcusdt@depth").period_ms == 1000  # type: ignore[union-attr]
+    assert parse_stream("btcusdt@ticker_4h").interval == "4h"  # type: ignore[union-attr]
+    arr = parse_stream("!ticker_1h@arr")
+    assert arr is not None and (arr.kind, arr.symbol, arr.interval) == ("arr", "", "ticker_1h")
+    assert [parse_stream(f"btcusdt@{k}").kind for k in ("ticker", "miniTicker", "avgPrice")] == [  # type: ignore[union-attr]
+        "ticker",
+        "miniTicker",
+        "avgPrice",
+    ]
+    bad = ("BTCUSDT@trade", "btcusdt@kline_7m", "btcusdt@depth7", "0", "btcusdt@ticker_2h", "!bookTicker@arr", "!x@arr")
+    for other in (*bad, "btcusdt@depth@250ms", "!ticker@all"):
         assert parse_stream(other) is None
 
 
