@@ -26,6 +26,8 @@ def verify(
     `file:line (byte offset): REASON_CODE detail`, the first problem first.
     """
     report = verify_path(path)
+    for note in report.notes:
+        typer.echo(f"note: {note}")
     if report.ok:
         typer.echo(f"OK {path}: {report.lines} lines in {report.files} files, types {report.counts}")
         raise typer.Exit(0)
