@@ -79,9 +79,11 @@ class SegmentCheck:
                     self.done = True
                     error = ChainMismatch(f"checkpoint {cp.lines} {cp.end} does not advance from {at.lines} {at.end}")
                     return used, ChainFault(sidecar, 0, self._side_offset, error)
-                if cp.end > size:
-                    self.done = True
-                    return used, truncated(segment, size, cp)
+                if cp.end > size:  # the checkpoint may be newer than the size read before it
+                    size = os.fstat(fh.fileno()).st_size
+                    if cp.end > size:
+                        self.done = True
+                        return used, truncated(segment, size, cp)
                 digest = hashlib.sha256(bytes.fromhex(at.chain))
                 lines, pos = 0, at.end
                 fh.seek(pos)

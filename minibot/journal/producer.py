@@ -104,6 +104,7 @@ class Producer:
         if sidecar.exists():
             repair_torn_tail(sidecar)  # a checkpoint cut short by a crash: its lines are chained below
         at = covered(self.paths.folder, INBOX, index)
+        self._chain.open(index)  # exists before the first byte of its segment, so a kill cannot orphan data
         size = path.stat().st_size if path.exists() else 0
         if size < at.end:
             fault = truncated(path, size, at)

@@ -16,7 +16,7 @@ from minibot.journal.atomic import read_critical_json
 from minibot.journal.chain import ChainFault
 from minibot.journal.chaincheck import SegmentCheck, verify_chain
 from minibot.journal.cursor import Cursor, verify_position
-from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
+from minibot.journal.layout import DEADLETTER, INBOX, LOCK, QueuePaths
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import list_segments, segment_path
 from minibot.reasons import NoreError, ReasonCode
@@ -170,7 +170,11 @@ def verify_queue(folder: Path, report: Report | None = None) -> Report:
     report = report or Report()
     paths = QueuePaths.of(folder.parent, folder.name)
     if not (folder / f"{INBOX}.jsonl").exists():
-        report.add(folder / f"{INBOX}.jsonl", 0, 0, ReasonCode.CURSOR_DESYNC.value, "the queue's inbox is missing")
+        # A queue nobody wrote to may lack files; one whose other files hold data has lost its inbox.
+        held = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != LOCK and p.stat().st_size)
+        if held:
+            detail = f"the queue's inbox is missing although {', '.join(held)} hold data"
+            report.add(folder / f"{INBOX}.jsonl", 0, 0, ReasonCode.CURSOR_DESYNC.value, detail)
     report.add_chain(verify_chain(folder))
     positions: dict[int, tuple[int, int, str]] = {}
     for index, raw, event in _scan(report, folder, INBOX, paths.contract, {}):

@@ -17,6 +17,8 @@ from minibot.journal.chain import chain_path
 from minibot.journal.context import DEFAULT_QUEUES, RunContext
 from minibot.journal.segments import list_segments
 from minibot.journal.verify import verify_path
+from minibot.metrics.verdict import Reasons
+from minibot.metrics.verify_journals import check_integrity
 from minibot.reasons import ReasonCode
 
 RUN_ID = "20261124_101010"
@@ -116,3 +118,18 @@ def test_a_deleted_sidecar_or_inbox_is_reported(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["journal", "verify", str(other.parent)])
     assert result.exit_code == 1 and "market_ticks/inbox.jsonl" in result.output, result.output
     assert "CURSOR_DESYNC" in result.output, result.output
+
+
+def test_nore_verify_names_a_deleted_inbox_its_acks_point_into(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    folder = _publish(ctx, [3, 3, 3])
+    consumer = ctx.consumer("market_ticks", "strategy_role")
+    while consumer.poll():
+        consumer.ack()
+    consumer.close()
+    (folder / "inbox.jsonl").unlink()
+    reasons = Reasons()
+    check_integrity(tmp_path, ctx.queues_dir, reasons)
+    details = [f"{r.code} {r.detail}" for r in reasons.items]
+    assert any("CURSOR_DESYNC" in d and "market_ticks/inbox.jsonl" in d and "missing" in d for d in details), details
+    assert any("9 lines" in d for d in details), details
