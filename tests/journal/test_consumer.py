@@ -52,7 +52,7 @@ def test_a_deleted_or_shrunk_acks_journal_stops_the_next_ack(tmp_path: Path) -> 
         else:
             acks.write_bytes(acks.read_bytes()[:-5])
         assert consumer.poll()
-        with pytest.raises(CursorDesync, match="acks.jsonl"):
+        with pytest.raises(CursorDesync, match=r"acks\.jsonl"):
             consumer.ack()
 
 
