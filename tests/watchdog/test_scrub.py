@@ -6,16 +6,66 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from minibot.config.loader import load_config
+from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.journal.atomic import read_critical_json
+from minibot.journal.context import RunContext
 from minibot.journal.layout import QueuePaths
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
-from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S
+from minibot.reasons import ReasonCode
+from minibot.watchdog.checks import QueueWatch
+from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S, SCRUB_MIN_BYTES, QueueScrub
 from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, wait_until
 
 CORE = ["market_role", "strategy_role", "risk_role", "execution_role"]
 SPEED = 5.0
 LOADED_MACHINE_SLACK_MS = 30_000  # run clock: 6 s of wall time at --speed 5 on a busy 2-core machine
+
+
+def test_scrub_passes_read_each_byte_once_within_a_budget_and_find_damage_behind_them(tmp_path: Path) -> None:
+    ctx = RunContext(tmp_path, "20260101_000000", "a" * 64, lambda: 1_767_225_600_000, load_config()["queues"])
+    producer = ctx.producer("market_ticks", "market_role")
+    for _ in range(60):  # ~3 MB in 60 batches
+        producer.publish([producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"]) for _ in range(100)])
+    producer.close()
+    inbox = ctx.queue_paths("market_ticks").folder / "inbox.jsonl"
+    size = inbox.stat().st_size
+    scrub = QueueScrub({"market_ticks": inbox.parent}, pass_wall_s=3600.0)  # slow passes: the minimum budget
+    calls = 0
+    while scrub.passes == 0:
+        before = scrub.bytes_read
+        assert scrub.check() is None
+        assert scrub.bytes_read - before <= SCRUB_MIN_BYTES + size // 60  # at most one batch over the budget
+        calls += 1
+    assert scrub.bytes_read == size and calls >= size // (SCRUB_MIN_BYTES + size // 60)
+    # Damage behind the scan (in bytes the last pass has read) is found by the next pass.
+    data = bytearray(inbox.read_bytes())
+    data[100] ^= 0x01
+    inbox.write_bytes(bytes(data))
+    findings = [scrub.check() for _ in range(calls + 1)]
+    found = [f for f in findings if f is not None]
+    assert found and found[0][0] is ReasonCode.LINE_HASH_MISMATCH and "inbox.jsonl:1 (0)" in found[0][1], found
+    # A queue cut below what its chain records is found by the next check, whatever the scan position.
+    inbox.write_bytes(bytes(data[: size // 2]))
+    code, detail = QueueWatch(ctx.queues_dir, ["market_ticks"], []).check(max_lag=10**9) or (None, "")
+    assert code is ReasonCode.CURSOR_DESYNC and "truncated" in detail
+
+
+def test_the_watchdog_sees_a_deleted_acks_journal(tmp_path: Path) -> None:
+    ctx = RunContext(tmp_path, "20260101_000000", "a" * 64, lambda: 1_767_225_600_000, load_config()["queues"])
+    producer = ctx.producer("market_ticks", "market_role")
+    producer.publish([producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"]) for _ in range(3)])
+    producer.close()
+    consumer = ctx.consumer("market_ticks", "risk_role")
+    consumer.poll()
+    consumer.ack()
+    consumer.close()
+    watch = QueueWatch(ctx.queues_dir, ["market_ticks"], ["risk_role"])
+    assert watch.check(max_lag=10) is None
+    (ctx.queue_paths("market_ticks").folder / "acks.risk_role.jsonl").unlink()
+    code, detail = watch.check(max_lag=10) or (None, "")
+    assert code is ReasonCode.CURSOR_DESYNC and "acks.risk_role.jsonl does not exist" in detail, detail
 
 
 def _consumed_lines(paths: QueuePaths) -> int:
