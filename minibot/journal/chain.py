@@ -209,6 +209,10 @@ class SidecarWriter:
             self.index = index
         return path
 
+    def size(self) -> int:
+        """Size of the open sidecar (-1 when none is open)."""
+        return os.fstat(self._fd).st_size if self._fd is not None else -1
+
     def append(self, index: int, checkpoint: Checkpoint) -> None:
         """Record `checkpoint` for segment `index`."""
         self.open(index)

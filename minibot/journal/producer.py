@@ -52,6 +52,7 @@ class Producer:
         paths.folder.mkdir(parents=True, exist_ok=True)
         self._appender = SegmentAppender(paths.folder, INBOX, policy, segment_max_bytes)
         self._chain = SidecarWriter(paths.folder, INBOX, policy)
+        self._last: tuple[int, Checkpoint, int] | None = None  # (segment, checkpoint, sidecar size) of the last batch
         self._lock_fh = open(paths.lock, "a+b")  # noqa: SIM115 - held for the producer's lifetime
         self.repairs: list[dict[str, Any]] = []
 
@@ -91,7 +92,9 @@ class Producer:
                     f"{self.paths.contract.name}: {self._appender.current_path().name} grew by {end - at.end} bytes "
                     f"for a {len(data)}-byte batch: something writes to the queue without its lock"
                 )
-            self._chain.append(index, Checkpoint(at.lines + lines, end, link(at.chain, data)))
+            done = Checkpoint(at.lines + lines, end, link(at.chain, data))
+            self._chain.append(index, done)
+            self._last = (index, done, self._chain.size())
         finally:
             portalocker.unlock(self._lock_fh)
         return lines
@@ -100,6 +103,13 @@ class Producer:
         """Under the lock: the newest segment ends on a whole line and its chain covers all of it."""
         path = self._appender.sync_to_newest()
         index = self._appender.index
+        last = self._last
+        if (
+            last is not None
+            and last[0] == index
+            and (self._appender.size(), self._chain.size()) == (last[1].end, last[2])
+        ):
+            return last[1]  # nobody wrote since this producer's last batch: it ended on its own checkpoint
         sidecar = chain_path(path)
         if sidecar.exists():
             repair_torn_tail(sidecar)  # a checkpoint cut short by a crash: its lines are chained below

@@ -16,7 +16,7 @@ from minibot.journal.atomic import read_critical_json
 from minibot.journal.chain import ChainFault
 from minibot.journal.chaincheck import SegmentCheck, verify_chain
 from minibot.journal.cursor import Cursor, verify_position
-from minibot.journal.layout import DEADLETTER, INBOX, LOCK, QueuePaths
+from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import list_segments, segment_path
 from minibot.reasons import NoreError, ReasonCode
@@ -170,8 +170,8 @@ def verify_queue(folder: Path, report: Report | None = None) -> Report:
     report = report or Report()
     paths = QueuePaths.of(folder.parent, folder.name)
     if not (folder / f"{INBOX}.jsonl").exists():
-        # A queue nobody wrote to may lack files; one whose other files hold data has lost its inbox.
-        held = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != LOCK and p.stat().st_size)
+        # A queue nobody wrote to may lack files; one whose chain, acks or cursors name lines lost its inbox.
+        held = sorted(p.name for p in folder.iterdir() if p.is_file() and _names_lines(p))
         if held:
             detail = f"the queue's inbox is missing although {', '.join(held)} hold data"
             report.add(folder / f"{INBOX}.jsonl", 0, 0, ReasonCode.CURSOR_DESYNC.value, detail)
@@ -198,6 +198,18 @@ def verify_queue(folder: Path, report: Report | None = None) -> Report:
     for consumer in paths.contract.consumers:
         _verify_consumer(report, paths, consumer, positions, total)
     return report
+
+
+def _names_lines(path: Path) -> bool:
+    """Whether a queue file records that the queue has held lines (chain, acks, a cursor past line 0)."""
+    if path.name.endswith(".chain") or path.name.startswith("acks"):
+        return path.stat().st_size > 0
+    if path.name.startswith("cursor"):
+        try:
+            return bool(read_critical_json(path)["line"])
+        except (NoreError, KeyError, TypeError):
+            return True  # a damaged cursor is reported by its consumer's check; it may well name lines
+    return False
 
 
 def _verify_consumer(
