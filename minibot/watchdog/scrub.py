@@ -5,10 +5,10 @@ swapped or cut off behind them, would otherwise only be found by `nore verify` t
 watchdog re-reads every published byte against each segment's hash chain (journal/chain.py), in passes:
 each pass reads every byte once, and each periodic check spends a budget sized so that one pass takes at
 most half of SCRUB_BOUND_RUN_S of run clock. Damage is therefore found within SCRUB_BOUND_RUN_S (the pass
-that has just gone past it, then the next one), as long as a check may read what that needs: at most
-SCRUB_MAX_BYTES per check (about 40 ms of sha256), beyond which the bound grows with the queues' size
-(docs/architecture.md has the figures). A cheap tip check on every call also catches a queue that became
-shorter than its chain (truncated or deleted) at once.
+that has just gone past it, then the next one), as long as the checks may read what that needs: at most
+SCRUB_MAX_BYTES_PER_S of wall time (a few % of one core for sha256), beyond which the bound grows with the
+queues' size (docs/architecture.md has the figures). A cheap tip check on every call also catches a queue
+that became shorter than its chain (truncated or deleted) at once.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from minibot.reasons import NoreError, ReasonCode
 
 Finding = tuple[ReasonCode, str]
 SCRUB_BOUND_RUN_S = 60.0
-SCRUB_MAX_BYTES = 16 << 20
+SCRUB_MAX_BYTES_PER_S = 16 << 20
 SCRUB_MIN_BYTES = 1 << 20
+_MAX_GAP_S = 5.0  # a check after a long stall does not catch up more than this much reading
 
 
 class QueueScrub:
@@ -54,9 +55,9 @@ class QueueScrub:
             if finding is not None:
                 return finding
         now = time.monotonic()
-        share = total * (now - self._last) / self.pass_wall_s
+        gap = min(now - self._last, _MAX_GAP_S)
         self._last = now
-        budget = int(min(SCRUB_MAX_BYTES, max(SCRUB_MIN_BYTES, share)))
+        budget = int(max(SCRUB_MIN_BYTES, min(total * gap / self.pass_wall_s, SCRUB_MAX_BYTES_PER_S * gap)))
         return self._step(budget)
 
     def _tip(self, name: str, folder: Path, newest: int) -> Finding | None:
