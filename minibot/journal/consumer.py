@@ -291,7 +291,7 @@ class Consumer:
             return
         now = time.monotonic()
         if force or now - self._cursor_written >= CURSOR_INTERVAL_S:
-            self._acks.flush_if_due()
+            self._acks.flush()  # the acks a checkpoint names are on disk before it is
             self._write_cursor(self.committed)
             self._cursor_dirty = False
             self._cursor_written = now

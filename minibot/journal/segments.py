@@ -219,6 +219,10 @@ class SegmentAppender:
         if self._dirty and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms:
             self._flush_now()
 
+    def flush(self) -> None:
+        """Fsync what was appended now (per policy: never under `none`)."""
+        self._flush_now()
+
     def close(self) -> None:
         """Flush (per policy) and close the current segment."""
         if self._fd is not None:
