@@ -107,6 +107,10 @@ def test_cli_names_the_chain_mismatch_of_swapped_lines(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["journal", "verify", str(path)])
         assert result.exit_code == 1, result.output
         assert "inbox.jsonl:2 (" in result.output and "CHAIN_MISMATCH" in result.output, result.output
+    reasons = Reasons()  # `nore verify`'s journal check
+    check_integrity(tmp_path, tmp_path / "queues", reasons)
+    assert [r.code for r in reasons.items] == ["CHAIN_MISMATCH"], reasons.items
+    assert "market_ticks/inbox.jsonl:2 (" in reasons.items[0].detail
 
 
 def test_a_deleted_sidecar_or_inbox_is_reported(tmp_path: Path) -> None:
