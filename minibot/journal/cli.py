@@ -54,6 +54,8 @@ def verify(
             )
         raise typer.Exit(1)
     report = verify_path(path)
+    for note in report.notes:
+        typer.echo(f"note: {note}")
     if report.ok:
         typer.echo(f"OK {path}: {report.lines} lines in {report.files} files, types {report.counts}")
         raise typer.Exit(0)

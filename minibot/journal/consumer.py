@@ -1,7 +1,10 @@
 """Queue consumer: whole lines only, full validation, ack + cursor, deadletter, recovery (R-A2, R-T1/T2/T6).
 
 Commit protocol per batch: append one `ack` line (first..last line, last id, end position) to the acks
-journal, then atomically rewrite the cursor (a checkpoint that also records where the next ack goes).
+journal, then (at most once a second, and on close) atomically rewrite the cursor (a checkpoint that also
+records where the next ack goes). Before each ack the acks journal must still end where this consumer's
+last ack did (not deleted, truncated or written by anyone else), and a queue that has become shorter than
+what this consumer read is a desync: both STOP during the run instead of being found by verify later.
 On open, the cursor is checked against the queue (the line ending at its offset must have its sha256)
 and every ack written after it is rolled forward (a crash between ack and cursor loses nothing). Anything
 that does not add up raises CursorDesync; an invalid line is copied verbatim to the deadletter and
@@ -20,7 +23,7 @@ from typing import Any
 
 from minibot.contracts.envelope import build_envelope
 from minibot.ids import deterministic_id, random_id
-from minibot.journal.atomic import read_critical_json, write_critical_json
+from minibot.journal.atomic import file_lock, read_critical_json, write_critical_json
 from minibot.journal.codec import encode_line
 from minibot.journal.cursor import Cursor, verify_position
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
@@ -36,6 +39,9 @@ from minibot.journal.segments import (
 from minibot.reasons import CursorDesync, NoreError, ReasonCode
 
 _READ_CHUNK = 1 << 20
+CURSOR_INTERVAL_S = 1.0
+"""Cursor checkpoints at most this often (group commit): the acks journal is the durable log, and
+recovery rolls the cursor forward over every ack written after it, so nothing depends on a fresher one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +142,15 @@ class Consumer:
         pos = self._read
         while len(out) < limit and self._pending_error is None:
             if not segment_path(self.paths.folder, INBOX, pos.segment).exists():
+                if pos.offset > 0:
+                    raise self._vanished(pos)
                 break
             fh = self._file(pos.segment)
             fh.seek(pos.offset)
             buf = fh.read(_READ_CHUNK)
             last_nl = buf.rfind(b"\n")
+            if not buf and os.fstat(fh.fileno()).st_size < pos.offset:
+                raise self._vanished(pos)
             if last_nl < 0:
                 if not segment_path(self.paths.folder, INBOX, pos.segment + 1).exists():
                     break  # nothing new, or a line still being appended
@@ -177,6 +187,16 @@ class Consumer:
         self._read = pos
         return out
 
+    def _vanished(self, pos: Cursor) -> CursorDesync:
+        """The error for a queue segment that lost bytes this consumer has already read."""
+        path = segment_path(self.paths.folder, INBOX, pos.segment)
+        size = path.stat().st_size if path.exists() else None
+        state = "does not exist" if size is None else f"is {size} bytes"
+        return CursorDesync(
+            f"{self.paths.contract.name}/{path.name} {state} but {self.name} has read line {pos.line} up to byte "
+            f"{pos.offset}: the queue was truncated, deleted or replaced under its readers"
+        )
+
     def _remember(self, event_id: str) -> None:
         self._seen[event_id] = None
         if len(self._seen) > self._dedupe_window:
@@ -203,12 +223,14 @@ class Consumer:
             run_id=self.run_id,
             cmdline_hash=self.cmdline_hash,
         )
-        fd = os.open(self.paths.folder / f"{DEADLETTER}.jsonl", APPEND_FLAGS, 0o644)
-        try:
-            os.write(fd, encode_line(env))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        # Under the queue's lock: several consumers of one queue share its deadletter journal.
+        with file_lock(self.paths.lock):
+            fd = os.open(self.paths.folder / f"{DEADLETTER}.jsonl", APPEND_FLAGS, 0o644)
+            try:
+                os.write(fd, encode_line(env))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         exc.detail = f"{self.paths.contract.name}/{name}:{at.line + 1} ({at.offset}): {exc.detail}"
         self._pending_error = exc
 
@@ -241,6 +263,7 @@ class Consumer:
             run_id=self.run_id,
             cmdline_hash=self.cmdline_hash,
         )
+        self._check_acks_tail()
         seg, end = self._acks.append(encode_line(ack))
         self.committed = Cursor(
             target.segment, target.offset, target.line, target.last_id, target.last_sha256, seg, end
@@ -249,15 +272,26 @@ class Consumer:
         self._cursor_dirty = True
         self.flush_if_due()
 
+    def _check_acks_tail(self) -> None:
+        """This consumer is its acks journal's only writer: it must still end where the last ack did."""
+        c = self.committed
+        path = segment_path(self.paths.folder, self.paths.acks_stem(self.name), c.acks_segment)
+        size = path.stat().st_size if path.exists() else None
+        if size == c.acks_offset or (size is None and c.acks_offset == 0):
+            return
+        state = "does not exist" if size is None else f"is {size} bytes"
+        raise CursorDesync(
+            f"{self.paths.contract.name}/{path.name} {state} but {self.name}'s last ack ended at byte "
+            f"{c.acks_offset} (line {c.line}): the acks journal was deleted, truncated or written by another process"
+        )
+
     def flush_if_due(self, force: bool = False) -> None:
-        """Rewrite the cursor checkpoint: after every ack under `always`, at most every N ms under group
-        commit (the acks journal is the durable log; recovery rolls forward over acks newer than the
-        cursor), and on close."""
+        """Rewrite the cursor checkpoint at most every CURSOR_INTERVAL_S, and on close (group commit)."""
         if not self._cursor_dirty:
             return
         now = time.monotonic()
-        if force or self.policy.mode == "always" or (now - self._cursor_written) * 1000 >= self.policy.interval_ms:
-            self._acks.flush_if_due()
+        if force or now - self._cursor_written >= CURSOR_INTERVAL_S:
+            self._acks.flush()  # the acks a checkpoint names are on disk before it is
             self._write_cursor(self.committed)
             self._cursor_dirty = False
             self._cursor_written = now

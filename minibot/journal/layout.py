@@ -54,3 +54,4 @@ class QueuePaths:
         self.folder.mkdir(parents=True, exist_ok=True)
         for stem in (INBOX, "acks", DEADLETTER):
             (self.folder / f"{stem}.jsonl").touch(exist_ok=True)
+        (self.folder / f"{INBOX}.jsonl.chain").touch(exist_ok=True)  # the inbox's hash chain (chain.py)

@@ -2,8 +2,11 @@
 
 Before every batch, under the lock, the producer makes sure the newest segment ends on a whole line: a
 tail without its newline is an append torn by a crash (it was never published, because readers consume
-whole lines only), so it is truncated and the repair is recorded in `recovery.jsonl`. Any other damage is
-left for the consumer, which STOPs on it.
+whole lines only), so it is truncated and the repair is recorded in `recovery.jsonl`. The segment's hash
+chain (chain.py) says how many bytes were published: a segment shorter than that, or torn below it, lost
+lines readers may have consumed, which is a desync (CursorDesync, a STOP), never repaired. Whole lines a
+killed producer wrote but did not chain are chained first. After each batch one checkpoint goes to the
+sidecar. Any other damage is left for the consumers and the watchdog, which STOP on it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from typing import Any
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.ids import random_id
 from minibot.journal.atomic import held_lock
+from minibot.journal.chain import Checkpoint, SidecarWriter, chain_path, covered, link, truncated
 from minibot.journal.codec import encode_line
 from minibot.journal.layout import INBOX, RECOVERY, QueuePaths
-from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe
+from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe, repair_torn_tail
+from minibot.reasons import CursorDesync
 
 Clock = Callable[[], int]
 
@@ -45,6 +50,8 @@ class Producer:
         policy = FsyncPolicy.parse(fsync) if isinstance(fsync, str) else fsync
         paths.folder.mkdir(parents=True, exist_ok=True)
         self._appender = SegmentAppender(paths.folder, INBOX, policy, segment_max_bytes)
+        self._chain = SidecarWriter(paths.folder, INBOX, policy)
+        self._last: tuple[int, Checkpoint, int] | None = None  # (segment, checkpoint, sidecar size) of the last batch
         self._lock_fh = open(paths.lock, "a+b")  # noqa: SIM115 - held for the producer's lifetime
         self.repairs: list[dict[str, Any]] = []
 
@@ -71,14 +78,55 @@ class Producer:
         data = b"".join(encode_event(ev, contract) for ev in events)
         if not data:
             return 0
+        lines = data.count(b"\n")
         with held_lock(self._lock_fh, str(self.paths.lock)):
-            path = self._appender.sync_to_newest()
-            self._repair_tail(path)
-            self._appender.append(data)
-        return data.count(b"\n")
+            at = self._prepare()
+            if self._appender.needs_rotation(len(data)):
+                self._chain.open(self._appender.index + 1)  # the sidecar exists before its segment does
+                at = Checkpoint(0, 0, at.chain)
+            index, end = self._appender.append(data)
+            if end != at.end + len(data):
+                raise CursorDesync(
+                    f"{self.paths.contract.name}: {self._appender.current_path().name} grew by {end - at.end} bytes "
+                    f"for a {len(data)}-byte batch: something writes to the queue without its lock"
+                )
+            done = Checkpoint(at.lines + lines, end, link(at.chain, data))
+            self._chain.append(index, done)
+            self._last = (index, done, self._chain.size())
+        return lines
 
-    def _repair_tail(self, path: Path) -> None:
-        record = repair_and_describe(path, self.paths.contract.name)
+    def _prepare(self) -> Checkpoint:
+        """Under the lock: the newest segment ends on a whole line and its chain covers all of it."""
+        path = self._appender.sync_to_newest()
+        index = self._appender.index
+        last = self._last
+        if (
+            last is not None
+            and last[0] == index
+            and (self._appender.size(), self._chain.size()) == (last[1].end, last[2])
+        ):
+            return last[1]  # nobody wrote since this producer's last batch: it ended on its own checkpoint
+        sidecar = chain_path(path)
+        if sidecar.exists():
+            repair_torn_tail(sidecar)  # a checkpoint cut short by a crash: its lines are chained below
+        at = covered(self.paths.folder, INBOX, index)
+        self._chain.open(index)  # exists before the first byte of its segment, so a kill cannot orphan data
+        size = path.stat().st_size if path.exists() else 0
+        if size < at.end:
+            fault = truncated(path, size, at)
+            raise CursorDesync(f"{self.paths.contract.name}/{fault}")
+        self._repair_tail(path, at.end)
+        size = path.stat().st_size
+        if size > at.end:  # whole lines a killed producer appended but did not chain
+            with path.open("rb") as fh:
+                fh.seek(at.end)
+                rest = fh.read(size - at.end)
+            at = Checkpoint(at.lines + rest.count(b"\n"), size, link(at.chain, rest))
+            self._chain.append(index, at)
+        return at
+
+    def _repair_tail(self, path: Path, floor: int) -> None:
+        record = repair_and_describe(path, self.paths.contract.name, floor)
         if record is None:
             return
         self.repairs.append(record)
@@ -91,10 +139,12 @@ class Producer:
     def flush_if_due(self) -> None:
         """Group commit tick: call from idle loops so the tail is fsynced within the interval."""
         self._appender.flush_if_due()
+        self._chain.flush_if_due()
 
     def close(self) -> None:
         """Flush and release files."""
         self._appender.close()
+        self._chain.close()
         self._lock_fh.close()
 
     def __enter__(self) -> Producer:

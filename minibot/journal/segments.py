@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SEGMENT_RE = r"^{stem}(?:\.(\d{{6}}))?\.jsonl$"
+from minibot.reasons import CursorDesync
+
+SEGMENT_RE = r"^{stem}(?:\.(\d{{6}}))?\.jsonl{suffix}$"
 _TAIL_SCAN = 1 << 16
 
 
@@ -30,9 +32,9 @@ def segment_path(folder: Path, stem: str, index: int) -> Path:
     return folder / (f"{stem}.jsonl" if index == 0 else f"{stem}.{index:06d}.jsonl")
 
 
-def list_segments(folder: Path, stem: str) -> list[tuple[int, Path]]:
-    """Existing segments of `stem` in order."""
-    pattern = re.compile(SEGMENT_RE.format(stem=re.escape(stem)))
+def list_segments(folder: Path, stem: str, suffix: str = "") -> list[tuple[int, Path]]:
+    """Existing segments of `stem` in order (with `suffix`: the files named after them, e.g. `.chain`)."""
+    pattern = re.compile(SEGMENT_RE.format(stem=re.escape(stem), suffix=re.escape(suffix)))
     found = []
     if folder.is_dir():
         for entry in folder.iterdir():
@@ -63,10 +65,12 @@ class FsyncPolicy:
         return f"group:{self.interval_ms}ms" if self.mode == "group" else self.mode
 
 
-def repair_torn_tail(path: Path) -> tuple[int, int]:
+def repair_torn_tail(path: Path, floor: int = 0) -> tuple[int, int]:
     """Truncate bytes after the last newline (an append torn by a crash, never published).
 
-    Returns (new size, bytes removed). Callers hold the journal's lock and record the repair.
+    Returns (new size, bytes removed). Callers hold the journal's lock and record the repair. A cut below
+    `floor` (bytes known to be published, e.g. by the queue's hash chain) would remove lines readers may
+    have consumed: that is a desync, raised as CursorDesync and never repaired.
     """
     size = path.stat().st_size
     if size == 0:
@@ -87,15 +91,21 @@ def repair_torn_tail(path: Path) -> tuple[int, int]:
             pos = start
         else:
             keep = 0
+        if keep < floor:
+            raise CursorDesync(
+                f"{path.name} ends inside a line at byte {size}, below the {floor} bytes already published: "
+                "the file was truncated under its readers (not a torn append); not repaired"
+            )
         fh.truncate(keep)
         fh.flush()
         os.fsync(fh.fileno())
     return keep, size - keep
 
 
-def repair_and_describe(path: Path, journal: str) -> dict[str, object] | None:
+def repair_and_describe(path: Path, journal: str, floor: int = 0) -> dict[str, object] | None:
     """If `path` ends in a torn line, truncate it and return the `queue_recovery` payload that records it
-    (the callers journal it); None when the file is empty or ends on a whole line."""
+    (the callers journal it); None when the file is empty or ends on a whole line. A tear below `floor`
+    raises CursorDesync (see `repair_torn_tail`)."""
     if not path.exists() or path.stat().st_size == 0:
         return None
     with path.open("rb") as fh:
@@ -104,7 +114,7 @@ def repair_and_describe(path: Path, journal: str) -> dict[str, object] | None:
             return None
         fh.seek(max(0, fh.tell() - 256))
         torn = fh.read()
-    new_size, removed = repair_torn_tail(path)
+    new_size, removed = repair_torn_tail(path, floor)
     return {
         "queue": journal,
         "file": path.name,
@@ -171,16 +181,25 @@ class SegmentAppender:
             self._open(newest)
         return self.current_path()
 
-    def append(self, data: bytes) -> tuple[int, int]:
-        """Write `data` (whole lines) with one write(); return (segment index, end offset)."""
+    def size(self) -> int:
+        """Current size of the segment being appended to."""
         if self._fd is None:
             self.sync_to_newest()
         assert self._fd is not None
-        size = os.fstat(self._fd).st_size
-        if size and size + len(data) > self.segment_max_bytes:
+        return os.fstat(self._fd).st_size
+
+    def needs_rotation(self, nbytes: int) -> bool:
+        """Whether appending `nbytes` starts a new segment (the current one is non-empty and would exceed the bound)."""
+        size = self.size()
+        return bool(size) and size + nbytes > self.segment_max_bytes
+
+    def append(self, data: bytes) -> tuple[int, int]:
+        """Write `data` (whole lines) with one write(); return (segment index, end offset)."""
+        if self.needs_rotation(len(data)):
             self._flush_now()
             self._open(self.index + 1)
-            size = 0
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
         try:
             written = os.write(self._fd, data)
         except OSError:
@@ -212,6 +231,10 @@ class SegmentAppender:
         """Group commit: fsync when the interval has passed since the last one."""
         if self._dirty and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms:
             self._flush_now()
+
+    def flush(self) -> None:
+        """Fsync what was appended now (per policy: never under `none`)."""
+        self._flush_now()
 
     def close(self) -> None:
         """Flush (per policy) and close the current segment."""

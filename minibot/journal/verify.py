@@ -1,4 +1,4 @@
-"""Offline verification of journals and queues: every line, hash, schema, ids, acks and cursors.
+"""Offline verification of journals and queues: every line, hash, schema, ids, hash chain, acks and cursors.
 
 Used by `nore journal verify PATH` (a file or a queue folder) and by `nore verify RUN_DIR`. Problems are
 reported as `file:line (byte offset): REASON_CODE detail` with 1-based line numbers.
@@ -13,6 +13,8 @@ from typing import Any
 
 from minibot.contracts.registry import QueueContract, registry
 from minibot.journal.atomic import read_critical_json
+from minibot.journal.chain import ChainFault
+from minibot.journal.chaincheck import SegmentCheck, verify_chain
 from minibot.journal.cursor import Cursor, verify_position
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
 from minibot.journal.reader import decode_event, iter_lines
@@ -39,6 +41,7 @@ class Report:
     """What a verification found."""
 
     problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     lines: int = 0
     files: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -50,7 +53,14 @@ class Report:
 
     def add(self, file: Path | str, line: int, offset: int, code: str, detail: str) -> None:
         """Record one problem."""
-        self.problems.append(Problem(str(file), line, offset, code, detail))
+        problem = Problem(str(file), line, offset, code, detail)
+        if problem not in self.problems:  # the chain check locates a bad line the line check also found
+            self.problems.append(problem)
+
+    def add_chain(self, faults: list[ChainFault]) -> None:
+        """Record what the hash chain check found (chaincheck.py)."""
+        for fault in faults:
+            self.add(fault.segment, fault.line, fault.offset, fault.error.reason_code.value, fault.error.detail)
 
 
 def _scan(
@@ -112,6 +122,13 @@ def verify_file(path: Path, report: Report | None = None) -> Report:
     report.files += 1
     for _ in _scan_single(report, path, contract, {}):
         pass
+    index = next((i for i, p in list_segments(path.parent, INBOX) if p.name == path.name), None)
+    if contract is not None and index is not None:  # a queue's inbox segment: its hash chain too
+        check = SegmentCheck(path.parent, INBOX, index)
+        while not check.done:
+            _, fault = check.step(1 << 62)
+            if fault is not None:
+                report.add_chain([fault])
     return report
 
 
@@ -152,6 +169,13 @@ def verify_queue(folder: Path, report: Report | None = None) -> Report:
     """Verify a queue folder: inbox segments, deadletter, recovery log, every consumer's acks and cursor."""
     report = report or Report()
     paths = QueuePaths.of(folder.parent, folder.name)
+    if not (folder / f"{INBOX}.jsonl").exists():
+        # A queue nobody wrote to may lack files; one whose chain, acks or cursors name lines lost its inbox.
+        held = sorted(p.name for p in folder.iterdir() if p.is_file() and _names_lines(p))
+        if held:
+            detail = f"the queue's inbox is missing although {', '.join(held)} hold data"
+            report.add(folder / f"{INBOX}.jsonl", 0, 0, ReasonCode.CURSOR_DESYNC.value, detail)
+    report.add_chain(verify_chain(folder))
     positions: dict[int, tuple[int, int, str]] = {}
     for index, raw, event in _scan(report, folder, INBOX, paths.contract, {}):
         positions[index] = (raw.segment, raw.end, event["id"])
@@ -176,13 +200,27 @@ def verify_queue(folder: Path, report: Report | None = None) -> Report:
     return report
 
 
+def _names_lines(path: Path) -> bool:
+    """Whether a queue file records that the queue has held lines (chain, acks, a cursor past line 0)."""
+    if path.name.endswith(".chain") or path.name.startswith("acks"):
+        return path.stat().st_size > 0
+    if path.name.startswith("cursor"):
+        try:
+            return bool(read_critical_json(path)["line"])
+        except (NoreError, KeyError, TypeError):
+            return True  # a damaged cursor is reported by its consumer's check; it may well name lines
+    return False
+
+
 def _verify_consumer(
     report: Report, paths: QueuePaths, consumer: str, positions: dict[int, tuple[int, int, str]], total: int
 ) -> None:
     stem = paths.acks_stem(consumer)
     expected_first = 0
-    for index, _raw, event in _scan(report, paths.folder, stem, None, {}):
+    boundaries = {(0, 0): 0}  # (acks segment, offset) of each ack line -> the queue line it starts at
+    for index, raw, event in _scan(report, paths.folder, stem, None, {}):
         p = event["payload"]
+        boundaries[(raw.segment, raw.start)] = p.get("first_line")
         name = paths.folder / f"{stem}.jsonl"
         if event["type"] != "ack" or p["consumer"] != consumer:
             report.add(name, index + 1, 0, ReasonCode.ACKS_OUT_OF_ORDER.value, "not an ack of this consumer")
@@ -215,7 +253,14 @@ def _verify_consumer(
     except NoreError as exc:
         report.add(cursor_path, 1, 0, exc.reason_code.value, exc.detail)
         return
-    if cursor.line != expected_first:
+    if cursor.line < expected_first and boundaries.get((cursor.acks_segment, cursor.acks_offset)) == cursor.line:
+        # A checkpoint older than the acks (group commit, or a crash before the cursor was rewritten): the
+        # acks journal is the durable log and reopening the consumer rolls forward over the acks after it.
+        report.notes.append(
+            f"{cursor_path}: checkpoint at line {cursor.line}, its acks continue to line {expected_first}: "
+            f"{consumer} resumes at line {expected_first} (rolled forward); nothing consumed was lost"
+        )
+    elif cursor.line != expected_first:
         report.add(
             cursor_path,
             1,
@@ -238,14 +283,16 @@ def verify_path(path: Path) -> Report:
     path = Path(path)
     if path.is_file():
         return verify_file(path)
-    if (path / f"{INBOX}.jsonl").exists():
+    if (path / f"{INBOX}.jsonl").exists() or (path.is_dir() and path.name in registry().queues):
         return verify_queue(path)
     report = Report()
     if path.is_dir():
+        queues = registry().queues
         for child in sorted(path.iterdir()):
-            if (child / f"{INBOX}.jsonl").exists():
+            # A declared queue's folder is verified even without its inbox (a deleted inbox is reported).
+            if (child / f"{INBOX}.jsonl").exists() or (child.is_dir() and child.name in queues):
                 verify_queue(child, report)
-        if report.files:
+        if report.files or report.problems:
             return report
     report.add(path, 0, 0, ReasonCode.INTERNAL_ERROR.value, "not a journal file, queue folder or folder of queues")
     return report

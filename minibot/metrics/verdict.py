@@ -26,6 +26,7 @@ class Reasons:
 
     items: list[Reason] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # facts worth saying that fail nothing (e.g. a roll-forward)
 
     def add(self, code: str, detail: str) -> None:
         """Record one failed check."""

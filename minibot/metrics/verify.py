@@ -64,6 +64,7 @@ class Verdict:
     metrics: dict[str, Any] = field(default_factory=dict)
     restarts: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines_checked: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -78,6 +79,7 @@ class Verdict:
             "run_id": self.run_id,
             "reasons": [r.as_dict() for r in self.reasons],
             "lines_checked": self.lines_checked,
+            "notes": self.notes,
             "restarts": self.restarts,
             "metrics": self.metrics,
         }
@@ -145,7 +147,7 @@ def verify_run(run_dir: Path) -> Verdict:
         }
         for name, r in figures["roles"].items()
     }
-    return Verdict(run_dir, run["run_id"], reasons.listed(), figures, restarts, lines)
+    return Verdict(run_dir, run["run_id"], reasons.listed(), figures, restarts, lines, reasons.notes)
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 1, scale: float = 1.0) -> str:
@@ -187,6 +189,7 @@ def render_text(verdict: Verdict) -> str:
     out = [f"nore verify {verdict.run_dir}  (run {verdict.run_id or '?'})"]
     if verdict.metrics:
         out.extend(_figure_lines(verdict))
+    out.extend(f"  note: {note}" for note in verdict.notes)
     out.append(PASS if verdict.passed else f"{FAIL} ({len(verdict.reasons)} reasons)")
     out.extend(f"  {r.code}: {r.detail}" for r in verdict.reasons)
     return "\n".join(out)

@@ -37,6 +37,7 @@ def check_integrity(run_dir: Path, queues_dir: Path, reasons: Reasons) -> int:
     else:
         report = verify_path(queues_dir)
         lines += report.lines
+        reasons.notes.extend(report.notes)
         for problem in report.problems:
             reasons.add(problem.reason_code, str(problem))
     for path in journal_files(run_dir, queues_dir):

@@ -1,4 +1,5 @@
-"""Periodic run-wide checks of the watchdog: disk space, consumer lag (R-T6) and critical files (R-T3).
+"""Periodic run-wide checks of the watchdog: disk space, consumer lag and acks (R-T6), the queues' content
+against their hash chains (R-T2, R-T6; scrub.py) and critical files (R-T3).
 
 Each check returns `None` when all is well, or `(reason_code, detail)` for a STOP. They only read files
 that are replaced atomically (cursors, critical JSON) or appended (queues), so they never disturb a role.
@@ -16,8 +17,9 @@ from minibot.contracts.registry import registry
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.cursor import Cursor
 from minibot.journal.layout import INBOX, QueuePaths
-from minibot.journal.segments import list_segments
+from minibot.journal.segments import list_segments, segment_path
 from minibot.reasons import NoreError, ReasonCode
+from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S, QueueScrub
 
 Finding = tuple[ReasonCode, str]
 _READ_CHUNK = 1 << 20
@@ -70,18 +72,30 @@ class LineCounter:
 class QueueWatch:
     """Line counts of every queue and the lag of every consumer that runs in this run."""
 
-    def __init__(self, queues_dir: Path, names: Iterable[str], running_consumers: Iterable[str]) -> None:
+    def __init__(
+        self,
+        queues_dir: Path,
+        names: Iterable[str],
+        running_consumers: Iterable[str],
+        scrub_pass_wall_s: float = SCRUB_BOUND_RUN_S / 2,
+    ) -> None:
         self.paths = {name: QueuePaths.of(queues_dir, name) for name in names}
         self.counters = {name: LineCounter(p.folder) for name, p in self.paths.items()}
         running = set(running_consumers)
         self.consumers = {name: [c for c in registry().queues[name].consumers if c in running] for name in self.paths}
+        self.scrub = QueueScrub({name: p.folder for name, p in self.paths.items()}, scrub_pass_wall_s)
 
     def counts(self) -> dict[str, int]:
         """Lines per queue."""
         return {name: counter.lines() for name, counter in self.counters.items()}
 
     def check(self, max_lag: int) -> Finding | None:
-        """Read every consumer's cursor (a damaged one is T3); STOP CONSUMER_LAG beyond `max_lag` lines.
+        """Consumer cursors, acks and lag (`_consumers`), then this call's share of re-verifying the queues."""
+        return self._consumers(max_lag) or self.scrub.check()
+
+    def _consumers(self, max_lag: int) -> Finding | None:
+        """Read every consumer's cursor (a damaged one is T3) and check its acks journal still holds what the
+        cursor records; STOP CONSUMER_LAG beyond `max_lag` lines.
 
         Cursors are read before the queue is counted: consumers only move forward, so the count taken
         after them is never behind any of them (the other order would race with a fast consumer).
@@ -91,9 +105,13 @@ class QueueWatch:
             for consumer in self.consumers[name]:
                 path = paths.cursor(consumer)
                 try:
-                    lines[consumer] = Cursor.from_dict(read_critical_json(path)).line if path.exists() else 0
+                    cursor = Cursor.from_dict(read_critical_json(path)) if path.exists() else Cursor.initial()
                 except NoreError as exc:
                     return exc.reason_code, exc.detail
+                lines[consumer] = cursor.line
+                finding = _acks_hold(paths, consumer, cursor)
+                if finding is not None:
+                    return finding
             total = self.counters[name].lines()
             for consumer, line in lines.items():
                 if line > total:
@@ -104,6 +122,22 @@ class QueueWatch:
                         f"{name}: {consumer} is {total - line} lines behind (queues.max_consumer_lag_events={max_lag})",
                     )
         return None
+
+
+def _acks_hold(paths: QueuePaths, consumer: str, cursor: Cursor) -> Finding | None:
+    """Acks only grow: the journal must reach at least where the cursor says the next ack goes."""
+    if cursor.acks_offset == 0:
+        return None
+    acks = segment_path(paths.folder, paths.acks_stem(consumer), cursor.acks_segment)
+    size = acks.stat().st_size if acks.exists() else None
+    if size is not None and size >= cursor.acks_offset:
+        return None
+    state = "does not exist" if size is None else f"is {size} bytes"
+    return (
+        ReasonCode.CURSOR_DESYNC,
+        f"{paths.contract.name}/{acks.name} {state} but {consumer}'s cursor records acks up to byte "
+        f"{cursor.acks_offset} (line {cursor.line}): the acks journal was deleted or truncated",
+    )
 
 
 def check_critical_files(run_dir: Path) -> Finding | None:

@@ -48,6 +48,7 @@ from minibot.watchdog.preflight import PreflightFailed, run_preflight
 from minibot.watchdog.procs import AI_ROLE, RoleProcess, missing_role_modules, run_roles
 from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
+from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S
 from minibot.watchdog.secrets import Secrets, load_secrets
 from minibot.watchdog.simproc import SimClock, SimulatorFailed, SimulatorProcess
 from minibot.watchdog.suspend import SuspendWatch, gap_bound_s
@@ -228,7 +229,12 @@ class Supervisor:
         ending.watch = watch
         heartbeat = Heartbeat(env)
         ending.heartbeat = heartbeat
-        queues = QueueWatch(self.ctx.queues_dir, self.cfg["queues"]["names"], [*self.roles, WATCHDOG])
+        queues = QueueWatch(
+            self.ctx.queues_dir,
+            self.cfg["queues"]["names"],
+            [*self.roles, WATCHDOG],
+            scrub_pass_wall_s=SCRUB_BOUND_RUN_S / 2 / env.clock.speed,
+        )
         ending.queues = queues
         log_dir = self.run_dir / str(self.cfg["logging"]["dir"])
         for role in self.roles:

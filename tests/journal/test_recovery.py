@@ -1,5 +1,5 @@
-"""Truncating a queue file at any byte offset recovers exactly the torn last line or STOPs; it never yields a
-wrong event (R-T2, R-T6)."""
+"""A torn append (never published) is repaired and recorded; truncating published lines at any byte offset is
+a desync that STOPs and is never repaired away; no wrong event is ever yielded (R-T2, R-T6)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from minibot.contracts.envelope import encode_event
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.ids import deterministic_id
 from minibot.journal.context import RunContext
 from minibot.journal.reader import decode_event
-from minibot.reasons import NoreError
+from minibot.journal.verify import verify_path
+from minibot.reasons import CursorDesync, NoreError, ReasonCode
 
 RUN_ID = "20261124_101010"
 HASH = "d" * 64
@@ -51,27 +53,50 @@ def test_truncation_at_any_offset(
     inbox = ctx.queue_paths("market_ticks").folder / "inbox.jsonl"
     data = inbox.read_bytes()
     offset = int(cut * len(data))
-    inbox.write_bytes(data[:offset])  # the crash: everything after `offset` is gone
+    inbox.write_bytes(data[:offset])  # everything after `offset` is gone, published lines included
     whole = data[:offset].count(b"\n")
-    torn = offset > 0 and not data[:offset].endswith(b"\n")
-    # the producer restarts and appends: it must drop exactly the torn tail and record it
+    # Published (chained) bytes are gone: a desync the producer STOPs on; it repairs nothing away.
     producer = ctx.producer("market_ticks", "market_role")
-    producer.publish([])
-    producer.publish(
-        [producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"], id_=deterministic_id("rec", "new"))]
-    )
-    assert len(producer.repairs) == (1 if torn else 0)
-    producer.close()
-    lines = inbox.read_bytes().splitlines(keepends=True)
-    ids = [decode_event(line)[1]["id"] for line in lines]
-    assert ids == [*published[:whole], deterministic_id("rec", "new")]
-    # the consumer either resumes exactly where it was, or refuses (STOP) because its lines are gone
-    try:
-        consumer = ctx.consumer("market_ticks", "strategy_role")
-    except NoreError:
-        assert len(got) > whole
+    new = producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"], id_=deterministic_id("rec", "new"))
+    if offset < len(data):
+        with pytest.raises(CursorDesync, match="truncated"):
+            producer.publish([new])
+        producer.close()
+        assert inbox.read_bytes() == data[:offset] and not producer.repairs
+        assert ReasonCode.CURSOR_DESYNC.value in {p.reason_code for p in verify_path(inbox.parent).problems}
+        if len(got) > whole:  # the consumer had read lines that are gone
+            with pytest.raises(NoreError):
+                ctx.consumer("market_ticks", "strategy_role")
         return
-    assert len(got) <= whole
+    producer.publish([new])
+    producer.close()
+    consumer = ctx.consumer("market_ticks", "strategy_role")
     rest = [r.event["id"] for r in consumer.poll(100)]
     consumer.close()
-    assert got + rest == ids
+    assert got + rest == [*published, new["id"]]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(0, 6), cut=st.floats(0, 1))
+def test_torn_append_is_repaired_and_recorded(tmp_path_factory: pytest.TempPathFactory, n: int, cut: float) -> None:
+    # A producer killed inside its write leaves part of a line that was never published (nor chained).
+    folder = tmp_path_factory.mktemp("q")
+    ctx = _ctx(folder)
+    ctx.queue_paths("market_ticks").create()
+    published = _publish(ctx, 0, n)
+    inbox = ctx.queue_paths("market_ticks").folder / "inbox.jsonl"
+    before = inbox.read_bytes()
+    extra = encode_event(
+        ctx.producer("market_ticks", "market_role").event("market_tick", EXAMPLE_PAYLOADS["market_tick"]),
+        ctx.queue_paths("market_ticks").contract,
+    )
+    torn = extra[: max(1, int(cut * (len(extra) - 1)))]
+    inbox.write_bytes(before + torn)
+    producer = ctx.producer("market_ticks", "market_role")
+    new = producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"], id_=deterministic_id("rec", "new"))
+    producer.publish([new])
+    producer.close()
+    assert len(producer.repairs) == 1 and producer.repairs[0]["truncated_bytes"] == len(torn)
+    ids = [decode_event(line)[1]["id"] for line in inbox.read_bytes().splitlines(keepends=True)]
+    assert ids == [*published, new["id"]]
+    assert verify_path(inbox.parent).ok

@@ -48,7 +48,11 @@ ALLOWED = re.compile(
     r"|logs/ai_role.*)$"
 )
 # What the test's own feeder (standing in for market_role) writes.
-FEEDER_FILES = {"queues/market_ticks/inbox.jsonl", "queues/market_ticks/.producer.lock"}
+FEEDER_FILES = {
+    "queues/market_ticks/inbox.jsonl",
+    "queues/market_ticks/inbox.jsonl.chain",
+    "queues/market_ticks/.producer.lock",
+}
 # Short feature windows: a restarted engine is warm again after a few seconds of ticks.
 SHORT_FEATURES = {
     "return_windows_ms": [500, 1000, 2000, 4000],

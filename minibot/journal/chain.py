@@ -1,0 +1,243 @@
+"""Order-and-completeness proof of a queue: a hash chain per inbox segment, kept in a sidecar (R-T2, R-T6).
+
+Per-line sha256 (R-C1) proves each line is intact, not that the lines are all there in the order written:
+a line removed, duplicated, swapped or inserted still verifies on its own. So every producer, under the
+queue's lock, appends one checkpoint per batch to `<segment>.chain` (`inbox.jsonl.chain`,
+`inbox.000001.jsonl.chain`, ...):
+
+    <lines in the segment> <end byte offset> <chain hex>\\n      chain_k = sha256(chain_{k-1} || batch bytes)
+
+chain_0 is 64 zeros for segment 0 and the last chain of segment k-1 for segment k, so segments are linked
+too. The line format stays exactly `sha256:<hex>:<json>\\n`. Recomputing the chain from the bytes on disk
+proves that the segment's first `end` bytes are byte for byte what the producers wrote, in that order
+(lines removed, swapped, inserted, altered or cut off all break it). It does not prove anything about lines
+after the last checkpoint (a producer killed between its inbox write and its checkpoint; the next producer
+chains them), and it is damage detection, not a signature: someone who rewrites a segment and its sidecar
+together is not detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from minibot.journal.codec import split_line
+from minibot.journal.segments import APPEND_FLAGS, FsyncPolicy, segment_path
+from minibot.reasons import CursorDesync, NoreError, ReasonCode
+
+CHAIN_SUFFIX = ".chain"
+GENESIS = "0" * 64
+_LINE = re.compile(rb"(\d{1,15}) (\d{1,19}) ([0-9a-f]{64})\n")
+_TAIL = 256  # a checkpoint line is at most ~100 bytes
+_CHUNK = 1 << 20
+
+
+class ChainMismatch(NoreError):
+    """A queue segment does not match its hash chain: lines removed, swapped, inserted or altered."""
+
+    reason_code = ReasonCode.CHAIN_MISMATCH
+
+
+def chain_path(segment: Path) -> Path:
+    """The sidecar of an inbox segment."""
+    return segment.with_name(segment.name + CHAIN_SUFFIX)
+
+
+def link(previous: str, data: bytes) -> str:
+    """The chain value after appending `data` to a segment whose chain was `previous`."""
+    digest = hashlib.sha256(bytes.fromhex(previous))
+    digest.update(data)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """After `lines` whole lines, the segment ends at byte `end` with chain value `chain`."""
+
+    lines: int
+    end: int
+    chain: str
+
+    def encode(self) -> bytes:
+        """The sidecar line."""
+        return f"{self.lines} {self.end} {self.chain}\n".encode("ascii")
+
+
+def parse_checkpoint(raw: bytes, where: str) -> Checkpoint:
+    """One sidecar line (with its newline); anything else is ChainMismatch."""
+    m = _LINE.fullmatch(raw)
+    if m is None:
+        raise ChainMismatch(f"{where}: not a checkpoint line: {raw[:120]!r}")
+    return Checkpoint(int(m.group(1)), int(m.group(2)), m.group(3).decode("ascii"))
+
+
+def last_checkpoint(sidecar: Path) -> Checkpoint | None:
+    """The last whole checkpoint of a sidecar (a torn last line is ignored), or None if it has none."""
+    with sidecar.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - _TAIL))
+        tail = fh.read()
+    end = tail.rfind(b"\n")
+    if end < 0:
+        return None
+    start = tail.rfind(b"\n", 0, end) + 1
+    if start == 0 and size > _TAIL:
+        raise ChainMismatch(f"{sidecar.name}: last line longer than {_TAIL} bytes")
+    return parse_checkpoint(tail[start : end + 1], sidecar.name)
+
+
+def iter_checkpoints(sidecar: Path, offset: int = 0) -> Iterator[tuple[int, Checkpoint]]:
+    """(offset after it, checkpoint) for every whole line of a sidecar from byte `offset`."""
+    with sidecar.open("rb") as fh:
+        fh.seek(offset)
+        rest = b""
+        while chunk := fh.read(_CHUNK):
+            buf = rest + chunk
+            begin = 0
+            while (nl := buf.find(b"\n", begin)) >= 0:
+                offset += nl + 1 - begin
+                yield offset, parse_checkpoint(buf[begin : nl + 1], f"{sidecar.name} ({offset})")
+                begin = nl + 1
+            rest = buf[begin:]
+
+
+def seed(folder: Path, stem: str, index: int) -> str:
+    """chain_0 of segment `index`: GENESIS for segment 0, else the last chain of segment index-1."""
+    if index == 0:
+        return GENESIS
+    previous = chain_path(segment_path(folder, stem, index - 1))
+    if not previous.exists():
+        raise ChainMismatch(f"{previous.name} is missing: segment {index} cannot be linked to segment {index - 1}")
+    last = last_checkpoint(previous)
+    return last.chain if last is not None else GENESIS
+
+
+def start_of_segment(folder: Path, stem: str, index: int) -> Checkpoint:
+    """The checkpoint of an empty segment `index`."""
+    return Checkpoint(0, 0, seed(folder, stem, index))
+
+
+def covered(folder: Path, stem: str, index: int) -> Checkpoint:
+    """The last checkpoint of segment `index` (its start if the sidecar has none yet).
+
+    A segment with bytes but no sidecar lost its proof: ChainMismatch.
+    """
+    segment = segment_path(folder, stem, index)
+    sidecar = chain_path(segment)
+    if not sidecar.exists():
+        if segment.exists() and segment.stat().st_size > 0:
+            raise ChainMismatch(f"{sidecar.name} is missing although {segment.name} holds data")
+        return start_of_segment(folder, stem, index)
+    return last_checkpoint(sidecar) or start_of_segment(folder, stem, index)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFault:
+    """Where a segment stops matching what was published: 1-based line, byte offset, and the error."""
+
+    segment: Path
+    line: int
+    offset: int
+    error: NoreError
+
+    def __str__(self) -> str:
+        return f"{self.segment.name}:{self.line} ({self.offset}): {self.error.detail}"
+
+
+def truncated(segment: Path, size: int, cp: Checkpoint) -> ChainFault:
+    """A segment shorter than what its chain records as published: a desync, not a torn write."""
+    error = CursorDesync(
+        f"{segment.name} is {size} bytes but its chain records {cp.lines} lines / {cp.end} bytes already "
+        "published: the queue was truncated, deleted or replaced under its readers",
+        ReasonCode.CURSOR_DESYNC,
+    )
+    return ChainFault(segment, cp.lines, min(size, cp.end), error)
+
+
+def locate(segment: Path, start: int, end: int, first_line: int) -> ChainFault:
+    """The fault for bytes [start, end) of `segment` that break the chain: the first line that fails its own
+    sha256 (with that line's code), else ChainMismatch naming the range."""
+    with segment.open("rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    number, begin = first_line, 0
+    while begin < len(data):
+        nl = data.find(b"\n", begin)
+        line = data[begin : nl + 1] if nl >= 0 else data[begin:]
+        try:
+            split_line(line)
+        except NoreError as exc:
+            return ChainFault(segment, number + 1, start + begin, exc)
+        if nl < 0:
+            break
+        number, begin = number + 1, nl + 1
+    error = ChainMismatch(
+        f"bytes {start}..{end} (lines {first_line + 1}..{number}) do not match the chain: lines removed, "
+        "swapped, inserted or altered"
+    )
+    return ChainFault(segment, first_line + 1, start, error)
+
+
+class SidecarWriter:
+    """Appends checkpoints to the sidecar of the segment being written, with the queue's fsync policy.
+
+    Used by producers under the queue's lock, after the batch itself was written (and fsynced under
+    `always`), so a checkpoint never names bytes that are not on disk first.
+    """
+
+    def __init__(self, folder: Path, stem: str, fsync: FsyncPolicy) -> None:
+        self.folder = folder
+        self.stem = stem
+        self.fsync = fsync
+        self.index = -1
+        self._fd: int | None = None
+        self._dirty = False
+        self._last_sync = time.monotonic()
+
+    def open(self, index: int) -> Path:
+        """Create (if needed) and open the sidecar of segment `index`; returns its path."""
+        path = chain_path(segment_path(self.folder, self.stem, index))
+        if self._fd is None or index != self.index:
+            self.close()
+            self._fd = os.open(path, APPEND_FLAGS, 0o644)
+            self.index = index
+        return path
+
+    def size(self) -> int:
+        """Size of the open sidecar (-1 when none is open)."""
+        return os.fstat(self._fd).st_size if self._fd is not None else -1
+
+    def append(self, index: int, checkpoint: Checkpoint) -> None:
+        """Record `checkpoint` for segment `index`."""
+        self.open(index)
+        assert self._fd is not None
+        os.write(self._fd, checkpoint.encode())
+        self._dirty = True
+        if self.fsync.mode == "always":
+            self._flush_now()
+        elif self.fsync.mode == "group":
+            self.flush_if_due()
+
+    def _flush_now(self) -> None:
+        if self._fd is not None and self._dirty and self.fsync.mode != "none":
+            os.fsync(self._fd)
+        self._dirty = False
+        self._last_sync = time.monotonic()
+
+    def flush_if_due(self) -> None:
+        """Group commit: fsync when the interval has passed since the last one."""
+        if self._dirty and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms:
+            self._flush_now()
+
+    def close(self) -> None:
+        """Flush (per policy) and close."""
+        if self._fd is not None:
+            self._flush_now()
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,182 @@
+"""Re-verifying a queue against its hash chain (chain.py), incrementally: used whole by `nore journal verify`
+and `nore verify`, and a bounded number of bytes per step by the watchdog during the run.
+
+A pass reads every published byte of every segment once, from the first checkpoint to the last whole one,
+and recomputes the chain; the watchdog starts a new pass when one ends, so damage done after a byte was
+read is found on the next pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from minibot.journal.chain import (
+    CHAIN_SUFFIX,
+    ChainFault,
+    ChainMismatch,
+    Checkpoint,
+    chain_path,
+    covered,
+    iter_checkpoints,
+    locate,
+    start_of_segment,
+    truncated,
+)
+from minibot.journal.segments import list_segments, segment_path
+from minibot.reasons import NoreError
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class SegmentCheck:
+    """One pass over one segment; `step` verifies checkpoints until a byte budget is spent."""
+
+    folder: Path
+    stem: str
+    index: int
+    done: bool = False
+    verified: Checkpoint | None = None
+    _side_offset: int = 0
+
+    @property
+    def segment(self) -> Path:
+        """The segment file."""
+        return segment_path(self.folder, self.stem, self.index)
+
+    def step(self, budget: int) -> tuple[int, ChainFault | None]:
+        """Verify whole checkpoints until about `budget` bytes were hashed (at least one checkpoint);
+        returns (bytes read, the first fault). `done` once the last whole checkpoint is verified."""
+        segment, sidecar = self.segment, chain_path(self.segment)
+        try:
+            if self.verified is None:
+                self.verified = start_of_segment(self.folder, self.stem, self.index)
+            if not sidecar.exists():
+                self.done = True
+                if segment.exists() and segment.stat().st_size > 0:
+                    return 0, ChainFault(segment, 1, 0, ChainMismatch(f"{sidecar.name} is missing"))
+                return 0, None
+            if not segment.exists():
+                self.done = True
+                last = covered(self.folder, self.stem, self.index)
+                return 0, truncated(segment, 0, last) if last.end > 0 else None
+            return self._hash(segment, sidecar, budget)
+        except NoreError as exc:
+            self.done = True
+            return 0, ChainFault(sidecar, 0, self._side_offset, exc)
+
+    def _hash(self, segment: Path, sidecar: Path, budget: int) -> tuple[int, ChainFault | None]:
+        used = 0
+        at = self.verified
+        assert at is not None
+        with segment.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            for side_end, cp in iter_checkpoints(sidecar, self._side_offset):
+                if cp.end <= at.end or cp.lines <= at.lines:
+                    self.done = True
+                    error = ChainMismatch(f"checkpoint {cp.lines} {cp.end} does not advance from {at.lines} {at.end}")
+                    return used, ChainFault(sidecar, 0, self._side_offset, error)
+                if cp.end > size:  # the checkpoint may be newer than the size read before it
+                    size = os.fstat(fh.fileno()).st_size
+                    if cp.end > size:
+                        self.done = True
+                        return used, truncated(segment, size, cp)
+                digest = hashlib.sha256(bytes.fromhex(at.chain))
+                lines, pos = 0, at.end
+                fh.seek(pos)
+                while pos < cp.end:
+                    chunk = fh.read(min(_CHUNK, cp.end - pos))
+                    digest.update(chunk)
+                    lines += chunk.count(b"\n")
+                    pos += len(chunk)
+                used += cp.end - at.end
+                if digest.hexdigest() != cp.chain or lines != cp.lines - at.lines:
+                    self.done = True
+                    return used, locate(segment, at.end, cp.end, at.lines)
+                at = self.verified = cp
+                self._side_offset = side_end
+                if used >= budget:
+                    return used, None
+        self.done = True
+        return used, None
+
+    def uncovered(self) -> int:
+        """Bytes of the segment after its last verified checkpoint."""
+        at = self.verified.end if self.verified is not None else 0
+        segment = self.segment
+        return max(0, segment.stat().st_size - at) if segment.exists() else 0
+
+
+@dataclass
+class QueueChainCheck:
+    """Passes over every segment of a queue's inbox, `step` by `step`."""
+
+    folder: Path
+    stem: str = "inbox"
+    passes: int = 0
+    _pending: list[SegmentCheck] = field(default_factory=list)
+
+    def segments(self) -> list[int]:
+        """Segment indexes: those on disk plus those only a sidecar names (a deleted segment keeps its sidecar)."""
+        return segment_indexes(self.folder, self.stem)
+
+    def step(self, budget: int) -> tuple[int, ChainFault | None]:
+        """Verify about `budget` bytes (a new pass starts after the last one ended); (bytes read, fault)."""
+        if not self._pending:
+            self._pending = [SegmentCheck(self.folder, self.stem, i) for i in self.segments()]
+            self.passes += 1
+        used = 0
+        while self._pending and used < budget:
+            check = self._pending[0]
+            n, fault = check.step(budget - used)
+            used += n
+            if fault is not None:
+                self._pending.clear()
+                return used, fault
+            if check.done:
+                self._pending.pop(0)
+                fault = _closed_tail(check) if self._pending else None
+                if fault is not None:
+                    self._pending.clear()
+                    return used, fault
+        return used, None
+
+    def pass_done(self) -> bool:
+        """True between passes."""
+        return not self._pending
+
+
+def segment_indexes(folder: Path, stem: str) -> list[int]:
+    """Indexes of a journal's segments and of their sidecars."""
+    return sorted(
+        {i for i, _ in list_segments(folder, stem)} | {i for i, _ in list_segments(folder, stem, CHAIN_SUFFIX)}
+    )
+
+
+def _closed_tail(check: SegmentCheck) -> ChainFault | None:
+    """A segment that a newer one follows must be chained to its last byte (producers chain before rotating)."""
+    tail = check.uncovered()
+    if not tail:
+        return None
+    segment = check.segment
+    error = ChainMismatch(f"the last {tail} bytes of a closed segment are not chained")
+    return ChainFault(segment, 0, segment.stat().st_size - tail, error)
+
+
+def verify_chain(folder: Path, stem: str = "inbox") -> list[ChainFault]:
+    """One whole pass over a journal's chain: every segment's first fault."""
+    indexes = segment_indexes(folder, stem)
+    faults = []
+    for pos, index in enumerate(indexes):
+        check = SegmentCheck(folder, stem, index)
+        fault = None
+        while not check.done and fault is None:
+            _, fault = check.step(1 << 62)
+        if fault is None and pos < len(indexes) - 1:
+            fault = _closed_tail(check)
+        if fault is not None:
+            faults.append(fault)
+    return faults

@@ -1,0 +1,131 @@
+"""The consumer notices damage behind it during the run (acks journal deleted or shrunk, queue truncated or
+deleted), checkpoints its cursor at most once a second, and appends deadletters under the queue's lock."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
+from minibot.journal.atomic import file_lock, read_critical_json, write_critical_json
+from minibot.journal.consumer import CURSOR_INTERVAL_S, Consumer
+from minibot.journal.context import RunContext
+from minibot.journal.verify import verify_path
+from minibot.metrics.verdict import Reasons
+from minibot.metrics.verify_journals import check_integrity
+from minibot.reasons import CursorDesync
+
+
+def _ctx(tmp: Path, fsync: str = "always") -> RunContext:
+    queues = {"base_dir": "queues", "fsync": fsync, "segment_max_bytes": 64 << 20, "batch_max_events": 3}
+    ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, queues)
+    ctx.queue_paths("market_ticks").create()
+    return ctx
+
+
+def _publish(ctx: RunContext, n: int) -> None:
+    producer = ctx.producer("market_ticks", "market_role")
+    for _ in range(n):
+        producer.publish([producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"])])
+    producer.close()
+
+
+def _read_some(ctx: RunContext) -> Consumer:
+    consumer = ctx.consumer("market_ticks", "strategy_role")
+    assert consumer.poll()
+    consumer.ack()
+    return consumer
+
+
+def test_a_deleted_or_shrunk_acks_journal_stops_the_next_ack(tmp_path: Path) -> None:
+    for damage in ("delete", "shrink"):
+        ctx = _ctx(tmp_path / damage)
+        _publish(ctx, 9)
+        consumer = _read_some(ctx)
+        acks = ctx.queue_paths("market_ticks").folder / "acks.jsonl"
+        if damage == "delete":
+            acks.unlink()
+        else:
+            acks.write_bytes(acks.read_bytes()[:-5])
+        assert consumer.poll()
+        with pytest.raises(CursorDesync, match=r"acks\.jsonl"):
+            consumer.ack()
+
+
+def test_a_truncated_or_deleted_queue_stops_the_consumer(tmp_path: Path) -> None:
+    for damage in ("truncate", "delete"):
+        ctx = _ctx(tmp_path / damage)
+        _publish(ctx, 4)
+        consumer = _read_some(ctx)
+        inbox = ctx.queue_paths("market_ticks").folder / "inbox.jsonl"
+        if damage == "delete":
+            inbox.unlink()
+        else:
+            inbox.write_bytes(inbox.read_bytes()[: consumer.read.offset // 2])
+        with pytest.raises(CursorDesync, match="truncated, deleted or replaced"):
+            consumer.poll()
+
+
+def test_cursor_checkpoints_at_most_once_a_second_and_verify_judges_the_rolled_forward_state(
+    tmp_path: Path,
+) -> None:
+    ctx = _ctx(tmp_path)
+    _publish(ctx, 30)
+    paths = ctx.queue_paths("market_ticks")
+    consumer = ctx.consumer("market_ticks", "strategy_role")
+    started = time.monotonic()
+    while consumer.poll():
+        consumer.ack()
+    assert time.monotonic() - started < CURSOR_INTERVAL_S, "too slow to test the interval"
+    # Ten acks, no cursor rewrite yet: the acks journal is the durable log.
+    assert read_critical_json(paths.cursor("strategy_role"))["line"] == 0
+    # A crash here (no close): verify judges the state a reopened consumer rolls forward to.
+    report = verify_path(paths.folder)
+    assert report.ok, report.problems
+    assert any("rolled forward" in note and "nothing consumed was lost" in note for note in report.notes)
+    reasons = Reasons()
+    check_integrity(tmp_path, ctx.queues_dir, reasons)
+    assert not reasons, reasons.items
+    assert ctx.consumer("market_ticks", "strategy_role").committed.line == 30
+    consumer.close()
+    assert read_critical_json(paths.cursor("strategy_role"))["line"] == 30
+
+
+def test_a_cursor_behind_its_acks_but_not_at_an_ack_is_still_a_desync(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    _publish(ctx, 9)
+    paths = ctx.queue_paths("market_ticks")
+    consumer = ctx.consumer("market_ticks", "strategy_role")
+    consumer.poll()
+    at_line_3 = consumer.read
+    consumer.ack()
+    while consumer.poll():
+        consumer.ack()
+    consumer.close()
+    # Line 3 is where the second ack starts, but the cursor names the first ack's place in the acks journal.
+    wrong = dataclasses.replace(at_line_3, acks_segment=0, acks_offset=0)
+    write_critical_json(paths.cursor("strategy_role"), wrong.to_dict("market_ticks", "strategy_role", "r", 0))
+    problems = verify_path(paths.folder).problems
+    assert [p.reason_code for p in problems] == ["CURSOR_DESYNC"], problems
+    assert "cursor at line 3 but acks end at line 9" in problems[0].detail
+
+
+def test_deadletter_appends_wait_for_the_queue_lock(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    _publish(ctx, 1)
+    paths = ctx.queue_paths("market_ticks")
+    with (paths.folder / "inbox.jsonl").open("ab") as fh:
+        fh.write(b"sha256:" + b"0" * 64 + b':{"not":"the hashed bytes"}\n')
+    consumer = ctx.consumer("market_ticks", "strategy_role")
+    dead = paths.folder / "deadletter.jsonl"
+    with file_lock(paths.lock):
+        reader = threading.Thread(target=consumer.poll)
+        reader.start()
+        time.sleep(0.5)
+        assert dead.stat().st_size == 0, "a deadletter was appended while another process held the queue's lock"
+    reader.join(10)
+    assert dead.stat().st_size > 0
