@@ -24,9 +24,11 @@ class BlockedSink:
 
     def __init__(self) -> None:
         self.open = threading.Event()
+        self.entered = threading.Event()  # a write is under way (and blocked until `open`)
         self.written: list[str] = []
 
     def __call__(self, text: str) -> None:
+        self.entered.set()
         self.open.wait(30)
         self.written.append(text)
 
@@ -53,8 +55,8 @@ def test_a_blocked_console_never_blocks_the_caller_and_frames_are_dropped() -> N
 def test_lines_beyond_the_bound_drop_the_oldest() -> None:
     sink = BlockedSink()
     console = ConsoleOut(sink, max_lines=3)
-    console.say("first")  # taken by the writer thread, which blocks on it
-    time.sleep(0.1)
+    console.say("first")
+    assert sink.entered.wait(10), "the writer thread never took the first line"  # it now blocks on it
     for n in range(10):
         console.say(f"line {n}")
     sink.open.set()
