@@ -166,6 +166,8 @@ class SimulatorProcess:
         before = time.time()
         doc = self.stats()
         after = time.time()
+        # The first copy for `final_stats`: an outage fault may begin before the first periodic refresh.
+        self.last_stats = doc
         speed = float(doc["speed"])
         elapsed_s = (int(doc["now_ms"]) - int(doc["start_ms"])) / 1000.0 / speed
         return SimClock(int(doc["start_ms"]), speed, (before + after) / 2.0 - elapsed_s)

@@ -25,6 +25,9 @@ from minibot.execution.portfolio import Portfolio
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.codec import encode_line
 from minibot.journal.context import RunContext
+from minibot.journal.cursor import Cursor
+from minibot.journal.layout import INBOX
+from minibot.journal.reader import iter_lines
 from minibot.journal.verify import verify_path
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
 from minibot.roles.process import EXIT_OK
@@ -45,20 +48,21 @@ def _wait(pred: Callable[[], bool], timeout_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def _counts(ctx: RunContext) -> tuple[int, ...]:
-    return tuple(sum(1 for _ in queue_events(ctx, q)) for q in OUTPUT_QUEUES)
+def _acked(ctx: RunContext, role: str, queue: str) -> int:
+    """Lines of `queue` the role has acked, as its cursor file says (it may lag the acks, never lead them)."""
+    path = ctx.queue_paths(queue).cursor(role)
+    return Cursor.from_dict(read_critical_json(path)).line if path.exists() else 0
 
 
-def _quiet(ctx: RunContext, quiet_s: float, timeout_s: float) -> None:
-    """Wait until no output queue has grown for `quiet_s` (every role has drained its inputs)."""
-    deadline = time.monotonic() + timeout_s
-    last, since = _counts(ctx), time.monotonic()
-    while time.monotonic() - since < quiet_s:
-        assert time.monotonic() < deadline, "the roles never went quiet"
-        time.sleep(0.2)
-        now = _counts(ctx)
-        if now != last:
-            last, since = now, time.monotonic()
+def _drained(ctx: RunContext) -> bool:
+    """Every role has acked every line of every input (a file state, not a quiet spell).
+
+    The cursors are read before the queues are counted: a role acks a batch only after publishing its
+    outputs, so a batch still in work leaves its role's cursor short of a line already in the queue, and an
+    acked batch's outputs are in the queues counted afterwards."""
+    acked = {(role, q): _acked(ctx, role, q) for role in CORE_ROLES for q in ROLE_INPUTS[role]}
+    lines = {q: sum(1 for _ in iter_lines(ctx.queue_paths(q).folder, INBOX)) for _, q in acked}
+    return all(n >= lines[q] for (_, q), n in acked.items())
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +84,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunContext, list[str]
             procs[role] = start_role(role, run_dir)
         feeder.join(timeout=60)
         assert not feeder.is_alive() and feeder.error is None, feeder.error
-        _quiet(ctx, quiet_s=1.5, timeout_s=60)
+        _wait(lambda: _drained(ctx), 120, "every role to ack all of its inputs")
         request_shutdown(run_dir)
         codes = {role: proc.wait(timeout=60) for role, proc in procs.items()}
     finally:

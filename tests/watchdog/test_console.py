@@ -14,6 +14,7 @@ import psutil
 
 from minibot.journal.atomic import read_critical_json
 from minibot.watchdog.console import ConsoleOut
+from minibot.watchdog.hostguard import OPERATOR_STOP_FILE
 from tests.watchdog.runproc import ROOT, heartbeat_pids, role_pid, status, wait_until
 
 ROLES = {"market_role", "health_role", "strategy_role", "risk_role", "execution_role"}
@@ -24,9 +25,11 @@ class BlockedSink:
 
     def __init__(self) -> None:
         self.open = threading.Event()
+        self.entered = threading.Event()  # a write is under way (and blocked until `open`)
         self.written: list[str] = []
 
     def __call__(self, text: str) -> None:
+        self.entered.set()
         self.open.wait(30)
         self.written.append(text)
 
@@ -53,8 +56,8 @@ def test_a_blocked_console_never_blocks_the_caller_and_frames_are_dropped() -> N
 def test_lines_beyond_the_bound_drop_the_oldest() -> None:
     sink = BlockedSink()
     console = ConsoleOut(sink, max_lines=3)
-    console.say("first")  # taken by the writer thread, which blocks on it
-    time.sleep(0.1)
+    console.say("first")
+    assert sink.entered.wait(10), "the writer thread never took the first line"  # it now blocks on it
     for n in range(10):
         console.say(f"line {n}")
     sink.open.set()
@@ -89,7 +92,7 @@ def test_supervision_with_a_blocked_stdout_restarts_a_killed_role_and_ends_on_ti
     read_end, write_end = _full_pipe()
     log = (tmp_path / "stderr.txt").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "minibot", "run", "--var", str(var), "--sim", "--speed", "20", "--duration", "2m"],
+        [sys.executable, "-m", "minibot", "run", "--var", str(var), "--sim", "--speed", "20", "--duration", "7h"],
         stdin=subprocess.DEVNULL,
         stdout=write_end,
         stderr=log,
@@ -111,6 +114,9 @@ def test_supervision_with_a_blocked_stdout_restarts_a_killed_role_and_ends_on_ti
             60,
             "strategy_role restarted and beating again",
         )
+        # Ended by the operator stop file once the restart is seen, not by a short --duration that a loaded
+        # machine can reach before the roles are even up: the end still goes through the blocked console.
+        (run_dir / OPERATOR_STOP_FILE).write_bytes(b"")
         code = proc.wait(90)
     finally:
         if proc.poll() is None:
@@ -120,7 +126,7 @@ def test_supervision_with_a_blocked_stdout_restarts_a_killed_role_and_ends_on_ti
         os.close(read_end)
     assert code == 0, (tmp_path / "stderr.txt").read_text()
     ended = status(run_dir)
-    assert ended["state"] == "ended" and ended["ended_by"] == "duration reached" and ended["exit_code"] == 0
+    assert ended["state"] == "ended" and ended["ended_by"] == "operator stop file" and ended["exit_code"] == 0
     assert len(ended["roles"]["strategy_role"]["restarts"]) == 1
     assert read_critical_json(run_dir / "metrics.json")["final"]
     supervisor_log = (run_dir / "logs" / "supervisor.log").read_text()

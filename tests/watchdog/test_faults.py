@@ -15,14 +15,15 @@ CORE = ["market_role", "strategy_role", "risk_role", "execution_role"]
 
 
 def test_binance_outage_longer_than_the_threshold_stops_the_run(tmp_path: Path) -> None:
-    # Threshold 180 s of run clock; the outage starts 2 min in and lasts 10 min (run clock, --speed 60).
+    # Threshold 180 s of run clock; the outage starts 2 min in (run clock, --speed 60) and outlasts the 1 h run,
+    # so however slowly a loaded machine brings the roles up and down, the run ends inside it.
     scenario = tmp_path / "outage.json"
     scenario.write_text(
         json.dumps(
             {
                 "version": 1,
                 "name": "long-outage",
-                "faults": [{"kind": "outage", "at_ms": 120_000, "duration_ms": 600_000, "mode": "refuse"}],
+                "faults": [{"kind": "outage", "at_ms": 120_000, "duration_ms": 7_200_000, "mode": "refuse"}],
             }
         )
     )
