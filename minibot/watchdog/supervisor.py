@@ -36,7 +36,7 @@ from minibot.journal.stop import (
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import start_from_config
-from minibot.reasons import ReasonCode
+from minibot.reasons import NoreError, ReasonCode
 from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
@@ -204,14 +204,13 @@ class Supervisor:
         except Exception as exc:  # fail closed: STOP the run so every role halts, then report
             log.exception("supervisor error")
             assert self.ctx is not None
-            code = unexpected_error_reason(exc)  # a full disk is a disk STOP, not an internal error
-            stop(
-                self.ctx,
-                source=WATCHDOG,
-                component="supervisor",
-                reason_code=code,
-                detail=f"{type(exc).__name__}: {exc}",
-            )
+            # A typed error keeps its own reason (a replace that failed, a lock timeout), a full disk is a
+            # disk STOP; only what nothing names is an internal error.
+            code = unexpected_error_reason(exc)
+            detail = exc.detail if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
+            stop(self.ctx, source=WATCHDOG, component="supervisor", reason_code=code, detail=detail)
+            if self.procs:  # the roles had started: the run ended on this STOP
+                ending.ended_by = ending.ended_by or "STOP"
             if code is ReasonCode.INTERNAL_ERROR:
                 ending.internal_error = f"{type(exc).__name__}: {exc}"
         return finish_run(self, env, ending)
