@@ -100,8 +100,8 @@ class Supervisor:
     # ---- setting up ------------------------------------------------------------------------------
     def _start_clock(self) -> tuple[SimClock, dict[str, Any] | None]:
         if not self.options.sim:
-            start_ms = int(time.time() * 1000)
-            return SimClock(start_ms, self.options.speed, start_ms / 1000.0), None
+            start_ms, anchor_ns = int(time.time() * 1000), time.perf_counter_ns()
+            return SimClock(start_ms, self.options.speed, start_ms / 1000.0, anchor_ns), None
         self.sim = SimulatorProcess(
             self.run_dir / str(self.cfg["logging"]["dir"]),
             self.options.speed,
