@@ -1,25 +1,51 @@
-"""The run clock: wall time since the run started, times --speed, added to the real start time."""
+"""The run clock: real time since the run started, times --speed, added to the run's start (unix ms).
+
+It runs on `time.perf_counter_ns()`: QueryPerformanceCounter on Windows, CLOCK_MONOTONIC on Linux. Both
+are fine-grained (well under a microsecond) and system-wide, so one reading means the same instant in
+every process of a run: the supervisor records the run's anchor (the perf-counter reading at which the run
+clock read `start_ms`) in run.json, and each role and the simulator start their clock on it directly, with
+no wall-clock mapping. `time.monotonic()` would not do on Windows before Python 3.13 (GetTickCount64,
+15.6 ms steps: ~0.94 s of run clock at --speed 60), nor would a mapping through `time.time()` (also 15.6 ms
+there, and stepped by clock synchronisation). Wall time is only the start's label and what is displayed.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
+
+NS_PER_MS = 1_000_000
 
 
 class RunClock:
     """Every `ts` in a run is on this clock, so a `--speed 60` run's journals read like a 7-hour night."""
 
-    def __init__(self, start_ms: int, speed: float = 1.0, start_monotonic: float | None = None) -> None:
+    def __init__(self, start_ms: int, speed: float = 1.0, anchor_perf_ns: int | None = None) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
         self.start_ms = int(start_ms)
         self.speed = float(speed)
-        self._t0 = time.monotonic() if start_monotonic is None else start_monotonic
+        self.anchor_perf_ns = time.perf_counter_ns() if anchor_perf_ns is None else int(anchor_perf_ns)
 
     @classmethod
-    def shared(cls, start_ms: int, speed: float, anchor_unix_s: float) -> RunClock:
-        """The run's clock in another process: `anchor_unix_s` is the wall time at which the run clock read
-        `start_ms` (recorded by the supervisor in run.json); mapped once onto this process's monotonic clock."""
-        return cls(start_ms, speed, time.monotonic() - (time.time() - anchor_unix_s))
+    def shared(cls, start_ms: int, speed: float, anchor_unix_s: float, anchor_perf_ns: int | None = None) -> RunClock:
+        """The run's clock in another process. `anchor_perf_ns`: the perf-counter reading at which the run
+        clock read `start_ms` (run.json's `clock.anchor_perf_ns`), used as it is. Without it (a tool that
+        only knows wall time, e.g. the simulator's `--clock-anchor`) `anchor_unix_s`, the wall time of that
+        moment, is mapped once onto this process's perf counter."""
+        if anchor_perf_ns is not None:
+            return cls(start_ms, speed, anchor_perf_ns)
+        wall_ago_ns = int((time.time() - anchor_unix_s) * 1e9)
+        return cls(start_ms, speed, time.perf_counter_ns() - wall_ago_ns)
+
+    @classmethod
+    def from_run(cls, clock: Mapping[str, Any]) -> RunClock:
+        """The clock of run.json's `clock` object (`start_ms`, `speed`, `anchor_unix_s`, `anchor_perf_ns`)."""
+        perf = clock.get("anchor_perf_ns")
+        return cls.shared(
+            clock["start_ms"], clock["speed"], clock["anchor_unix_s"], None if perf is None else int(perf)
+        )
 
     @classmethod
     def start_now(cls, speed: float = 1.0) -> RunClock:
@@ -28,7 +54,7 @@ class RunClock:
 
     def now_ms(self) -> int:
         """Current run time in unix milliseconds."""
-        return self.start_ms + int((time.monotonic() - self._t0) * 1000.0 * self.speed)
+        return self.start_ms + int((time.perf_counter_ns() - self.anchor_perf_ns) * self.speed / NS_PER_MS)
 
     def elapsed_ms(self) -> int:
         """Run-clock milliseconds since the start."""

@@ -19,8 +19,7 @@ CHECKS: list[tuple[str, str]] = [
     ("var folder", "minibot.doctor.varfolder:check"),
     ("lock", "minibot.doctor.lockcheck:check"),
     ("binance", "minibot.doctor.network:check"),
-    # Windows power plan (sleep timeout), keep-awake and console mode (QuickEdit) rows belong here; they
-    # come from the Windows platform module (built on another branch) as one more entry of this table.
+    ("windows host", "minibot.doctor.host:check"),
 ]
 
 

@@ -23,6 +23,7 @@ no longer matches its own hash and `read_critical_json` raises `NonAtomicWrite` 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -64,7 +65,8 @@ def fsync_dir(folder: Path) -> None:
 def replace_with_retry(src: Path, dst: Path, deadline_s: float = REPLACE_DEADLINE_S) -> None:
     """`os.replace` retried on PermissionError (a Windows sharing violation) with backoff until `deadline_s`.
 
-    Raises `ReplaceFailed` (a STOP reason, and still an OSError) when the target stays held that long.
+    Raises `ReplaceFailed` (a STOP reason, and still an OSError) when the target stays held that long, and
+    at once for any other failure but a full disk (ENOSPC stays an OSError: DISK_LOW).
     """
     give_up = time.monotonic() + deadline_s
     sleep_s = REPLACE_FIRST_SLEEP_S
@@ -83,6 +85,12 @@ def replace_with_retry(src: Path, dst: Path, deadline_s: float = REPLACE_DEADLIN
                 ) from exc
             time.sleep(min(sleep_s, left))
             sleep_s = min(sleep_s * 2, REPLACE_MAX_SLEEP_S)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:  # a full disk is DISK_LOW, not this file's fault
+                raise
+            # Not transient (e.g. the destination is a directory, which Windows reports as access denied,
+            # so it ends here too after the retries): the file cannot be replaced, waiting will not help.
+            raise ReplaceFailed(f"{dst}: os.replace failed ({exc.strerror or exc})") from exc
 
 
 def atomic_write_bytes(path: Path | str, data: bytes, *, fsync: bool = True, best_effort: bool = False) -> bool:

@@ -207,7 +207,10 @@ class SegmentAppender:
             raise
         if written != len(data):  # a full disk (ENOSPC) cuts a write short: leave no torn line behind
             self._cut_back(size)
-            raise OSError(errno.ENOSPC, f"short write to {self.current_path()}: {written} of {len(data)} bytes")
+            raise OSError(
+                errno.ENOSPC,
+                f"{os.strerror(errno.ENOSPC)}: short write to {self.current_path()}: {written} of {len(data)} bytes",
+            )
         self._dirty = True
         if self.fsync.mode == "always":
             self._flush_now()

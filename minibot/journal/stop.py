@@ -57,7 +57,10 @@ def read_stop(run_dir: Path) -> dict[str, Any]:
 
 
 def unexpected_error_reason(exc: BaseException) -> ReasonCode:
-    """The STOP reason of an error no typed NoreError covers: a full disk (ENOSPC) is DISK_LOW, not a defect."""
+    """The STOP reason of an error that escaped to a catch-all: a NoreError's own reason code (LOCK_TIMEOUT,
+    FILE_REPLACE_FAILED...); a full disk (ENOSPC) is DISK_LOW, not a defect; anything else INTERNAL_ERROR."""
+    if isinstance(exc, NoreError):
+        return exc.reason_code
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return ReasonCode.DISK_LOW
     return ReasonCode.INTERNAL_ERROR

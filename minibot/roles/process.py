@@ -85,7 +85,7 @@ class Role(Protocol):
 def load_env(role: str, run_dir: Path) -> RoleEnv:
     """Read run.json (NonAtomicWrite if damaged) and build the role's environment."""
     run = read_critical_json(run_dir / RUN_FILE)
-    clock = RunClock.shared(run["clock"]["start_ms"], run["clock"]["speed"], run["clock"]["anchor_unix_s"])
+    clock = RunClock.from_run(run["clock"])
     config = run["config"]
     ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, config["queues"])
     return RoleEnv(role, ctx, config, run, clock, logging.getLogger(f"nore.{role}"))

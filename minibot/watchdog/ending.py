@@ -140,7 +140,7 @@ def _journal_poller(sup: Supervisor, ending: Ending) -> Callable[[], None]:
     prove wrong is still a STOP, and a role that dies before it has drained its inputs is restarted."""
 
     def poll() -> None:
-        finding = ending.watch.poll() if ending.watch is not None else None
+        finding = _poll_watch(ending.watch) if ending.watch is not None else None
         if finding is None and ending.supervision is not None and not is_stopped(sup.run_dir):
             finding = ending.supervision.tick()
         if finding is not None:
@@ -149,6 +149,23 @@ def _journal_poller(sup: Supervisor, ending: Ending) -> Callable[[], None]:
             _cancel_restarts(list(sup.procs.values()))
 
     return poll
+
+
+def _poll_watch(watch: JournalWatch) -> Finding | None:
+    """The watchdog's queues while the run ends: an error committing them (a cursor that cannot be
+    replaced) is a STOP finding here, the ending goes on."""
+    try:
+        return watch.poll()
+    except NoreError as exc:
+        return exc.reason_code, f"watchdog_role committing its queues: {exc.detail}"
+
+
+def _close_watch(sup: Supervisor, watch: JournalWatch) -> None:
+    """Commit and close the watchdog's queues; a cursor that cannot be written is a STOP, not a traceback."""
+    try:
+        watch.close()
+    except NoreError as exc:
+        sup.raise_stop((exc.reason_code, f"watchdog_role closing its queues: {exc.detail}"))
 
 
 def stop_roles(sup: Supervisor, ending: Ending) -> None:
@@ -219,7 +236,7 @@ def finish_run(sup: Supervisor, env: RoleEnv, ending: Ending) -> int:
         ending.heartbeat.close()
     if ending.watch is not None:
         _journal_poller(sup, ending)()
-        ending.watch.close()
+        _close_watch(sup, ending.watch)
     ending.final_metrics(sup.role_view())
     ending.close_views()
     sim_stats = _save_sim_stats(sup)

@@ -93,7 +93,12 @@ def run_document(
         "cmdline_hash": cmdline_hash(command_line),
         "command_line": command_line,
         "config": dict(config),
-        "clock": {"start_ms": clock.start_ms, "speed": clock.speed, "anchor_unix_s": anchor_unix_s},
+        "clock": {
+            "start_ms": clock.start_ms,
+            "speed": clock.speed,
+            "anchor_unix_s": anchor_unix_s,
+            "anchor_perf_ns": clock.anchor_perf_ns,
+        },
         "versions": versions(),
         "platform": platform_info(),
         "sim": dict(sim) if sim is not None else None,

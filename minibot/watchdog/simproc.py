@@ -2,10 +2,10 @@
 
 The simulator builds its market before it serves, which can take seconds with recorded data, so rather than
 handing it a clock anchor (`--start-ms/--clock-anchor`, for tools that own the clock) the supervisor adopts
-the simulator's clock once it is serving: it
-asks `/sim/stats` for `start_ms` and `now_ms` and maps them onto its own wall clock at the midpoint of that
-round trip (error: half a loopback round trip, about a millisecond of wall time). Every role then shares
-that clock through run.json, so simulator time and run time agree.
+the simulator's clock once it is serving: it asks `/sim/stats` for `start_ms` and `now_ms` and maps them
+onto the system-wide perf counter (minibot.clock) at the midpoint of that round trip (error: half a
+loopback round trip, about a millisecond). Every role then shares that clock through run.json's anchor, so
+simulator time and run time agree.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from minibot.clock import RunClock
+from minibot.clock import NS_PER_MS, RunClock
 from minibot.watchdog.launch import child_python, descendants, kill_processes
 from minibot.watchdog.procs import popen_group_kwargs
 
@@ -44,11 +44,12 @@ class SimClock:
 
     start_ms: int
     speed: float
-    anchor_unix_s: float
+    anchor_unix_s: float  # wall time at which the run clock read start_ms (the label run.json shows)
+    anchor_perf_ns: int  # the same moment on the system-wide perf counter (what every process runs on)
 
     def clock(self) -> RunClock:
         """A RunClock reading the same time as the simulator's."""
-        return RunClock.shared(self.start_ms, self.speed, self.anchor_unix_s)
+        return RunClock.shared(self.start_ms, self.speed, self.anchor_unix_s, self.anchor_perf_ns)
 
 
 class SimulatorProcess:
@@ -163,14 +164,16 @@ class SimulatorProcess:
 
     def sim_clock(self) -> SimClock:
         """The simulator's clock mapped onto this machine's wall clock (see the module docstring)."""
-        before = time.time()
+        before_ns, before_wall = time.perf_counter_ns(), time.time()
         doc = self.stats()
-        after = time.time()
+        after_ns = time.perf_counter_ns()
         # The first copy for `final_stats`: an outage fault may begin before the first periodic refresh.
         self.last_stats = doc
         speed = float(doc["speed"])
-        elapsed_s = (int(doc["now_ms"]) - int(doc["start_ms"])) / 1000.0 / speed
-        return SimClock(int(doc["start_ms"]), speed, (before + after) / 2.0 - elapsed_s)
+        elapsed_ns = int((int(doc["now_ms"]) - int(doc["start_ms"])) * NS_PER_MS / speed)
+        anchor_ns = (before_ns + after_ns) // 2 - elapsed_ns
+        anchor_wall = before_wall + (after_ns - before_ns) / 2e9 - elapsed_ns / 1e9
+        return SimClock(int(doc["start_ms"]), speed, anchor_wall, anchor_ns)
 
     def alive(self) -> bool:
         """Whether the simulator process is still running."""

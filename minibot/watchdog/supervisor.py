@@ -36,7 +36,7 @@ from minibot.journal.stop import (
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import start_from_config
-from minibot.reasons import ReasonCode
+from minibot.reasons import NoreError, ReasonCode
 from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
@@ -101,8 +101,8 @@ class Supervisor:
     # ---- setting up ------------------------------------------------------------------------------
     def _start_clock(self) -> tuple[SimClock, dict[str, Any] | None]:
         if not self.options.sim:
-            start_ms = int(time.time() * 1000)
-            return SimClock(start_ms, self.options.speed, start_ms / 1000.0), None
+            start_ms, anchor_ns = int(time.time() * 1000), time.perf_counter_ns()
+            return SimClock(start_ms, self.options.speed, start_ms / 1000.0, anchor_ns), None
         self.sim = SimulatorProcess(
             self.run_dir / str(self.cfg["logging"]["dir"]),
             self.options.speed,
@@ -205,14 +205,13 @@ class Supervisor:
         except Exception as exc:  # fail closed: STOP the run so every role halts, then report
             log.exception("supervisor error")
             assert self.ctx is not None
-            code = unexpected_error_reason(exc)  # a full disk is a disk STOP, not an internal error
-            stop(
-                self.ctx,
-                source=WATCHDOG,
-                component="supervisor",
-                reason_code=code,
-                detail=f"{type(exc).__name__}: {exc}",
-            )
+            # A typed error keeps its own reason (a replace that failed, a lock timeout), a full disk is a
+            # disk STOP; only what nothing names is an internal error.
+            code = unexpected_error_reason(exc)
+            detail = exc.detail if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
+            stop(self.ctx, source=WATCHDOG, component="supervisor", reason_code=code, detail=detail)
+            if self.procs:  # the roles had started: the run ended on this STOP
+                ending.ended_by = ending.ended_by or "STOP"
             if code is ReasonCode.INTERNAL_ERROR:
                 ending.internal_error = f"{type(exc).__name__}: {exc}"
         return finish_run(self, env, ending)

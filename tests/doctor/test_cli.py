@@ -23,6 +23,9 @@ CHECKS = [
     "binance rest",
     "clock offset",
     "binance ws",
+    "keep awake",
+    "sleep timeout",
+    "console mode",
 ]
 
 
@@ -43,6 +46,8 @@ def test_every_row_against_the_embedded_simulator(tmp_path: Path) -> None:
     assert done.returncode == 0 and report["ok"], done.stdout
     for name in ("python", "disk", "var folder", "var sync", "lock", "binance rest", "binance ws"):
         assert rows[name]["status"] == "OK", rows[name]
+    for name in ("keep awake", "sleep timeout", "console mode"):  # Windows-only: never a FAIL elsewhere
+        assert rows[name] == {"check": name, "status": "OK", "detail": "not applicable (not Windows)", "action": ""}
     assert rows["clock offset"]["status"] in ("OK", "WARN"), rows["clock offset"]
     assert rows["binance rest"]["detail"].startswith("http://127.0.0.1:")
     assert all(row["action"] for row in report["rows"] if row["status"] != "OK")

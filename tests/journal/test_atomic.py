@@ -133,6 +133,18 @@ def test_a_critical_file_not_replaceable_in_time_is_a_stop(tmp_path: Path, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cursor.json"], "no temp file left"
 
 
+def test_a_directory_in_the_files_place_is_a_stop_at_once(tmp_path: Path) -> None:
+    target = tmp_path / "cursor.json"
+    target.mkdir()
+    (target / "held").write_text("x")  # os.replace onto a non-empty folder: EISDIR here, access denied on Windows
+    started = time.monotonic()
+    with pytest.raises(ReplaceFailed, match=r"os\.replace failed \(Is a directory\)") as exc:
+        write_critical_json(target, {"line": 2})
+    assert time.monotonic() - started < 1.0, "not retried: waiting cannot help"
+    assert exc.value.reason_code is ReasonCode.FILE_REPLACE_FAILED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cursor.json"], "no temp file left"
+
+
 def test_a_best_effort_write_is_skipped_and_logged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -21,7 +21,7 @@ from minibot.journal.stop import (
     unexpected_error_reason,
 )
 from minibot.journal.verify import verify_path
-from minibot.reasons import ReasonCode
+from minibot.reasons import LockTimeout, NoreError, ReasonCode, ReplaceFailed
 from minibot.roles.runner import queue_events
 from tests.tmpfs import fill_up, small_fs
 
@@ -135,3 +135,9 @@ def test_unexpected_errors_name_a_full_disk() -> None:
     assert unexpected_error_reason(OSError(errno.ENOSPC, "No space left on device")) == ReasonCode.DISK_LOW
     assert unexpected_error_reason(OSError(errno.EIO, "I/O error")) == ReasonCode.INTERNAL_ERROR
     assert unexpected_error_reason(ValueError("x")) == ReasonCode.INTERNAL_ERROR
+
+
+def test_a_typed_error_keeps_its_own_reason() -> None:
+    assert unexpected_error_reason(ReplaceFailed("cursor.json")) == ReasonCode.FILE_REPLACE_FAILED
+    assert unexpected_error_reason(LockTimeout("health/.lock")) == ReasonCode.LOCK_TIMEOUT
+    assert unexpected_error_reason(NoreError("x", ReasonCode.DISK_LOW)) == ReasonCode.DISK_LOW

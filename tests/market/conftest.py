@@ -11,7 +11,7 @@ class SteppedClock(RunClock):
     """A run clock whose time only moves when a test says so (for the pure, time-driven parts)."""
 
     def __init__(self, start_ms: int = 1_700_000_000_000, speed: float = 1.0) -> None:
-        super().__init__(start_ms, speed, start_monotonic=0.0)
+        super().__init__(start_ms, speed, anchor_perf_ns=0)
         self.t = start_ms
 
     def now_ms(self) -> int:

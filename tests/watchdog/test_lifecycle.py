@@ -1,4 +1,5 @@
-"""`nore run` end to end, short runs: usage errors, preflight STOP, the operator's stop file, secrets (R-P5)."""
+"""`nore run` end to end, short runs: usage errors, preflight STOP, the operator's stop file, secrets (R-P5), a
+supervisor-side error STOPping with its own reason."""
 
 from __future__ import annotations
 
@@ -94,3 +95,25 @@ def test_operator_stop_file_ends_cleanly_and_no_secret_reaches_any_file(tmp_path
         assert FAKE_FILE_KEY.encode() not in data and FAKE_ENV_KEY.encode() not in data, path
     assert FAKE_FILE_KEY not in run.output and FAKE_ENV_KEY not in run.output
     assert verify_path(run_dir / "queues").ok
+
+
+def test_a_supervisor_file_that_cannot_be_replaced_stops_with_its_own_reason(tmp_path: Path) -> None:
+    # exchangeInfo answers 3 s late, so the test can put a non-empty folder where preflight writes
+    # exchange_info.json: os.replace onto it fails (EISDIR here, access denied on Windows).
+    scenario = tmp_path / "slow_exchange_info.json"
+    fault = {"kind": "latency", "at_ms": 0, "duration_ms": 600_000, "delay_ms": 3000, "paths": ["/api/v3/exchangeInfo"]}
+    scenario.write_text(json.dumps({"version": 1, "name": "slow", "faults": [fault]}))
+    run = NoreRun(tmp_path / "var", "--sim", "--scenario", str(scenario), "--duration", "1h")
+    try:
+        run_dir = run.run_dir()
+        wait_until(lambda: (run_dir / "run.json").exists(), 60, "run.json")
+        (run_dir / "exchange_info.json" / "held").mkdir(parents=True)
+        code = run.wait(120)
+    finally:
+        run.kill()
+    assert code == 3, run.output
+    stop = read_stop(run_dir)["payload"]
+    assert stop["reason_code"] == "FILE_REPLACE_FAILED" and stop["component"] == "supervisor", stop
+    assert "exchange_info.json: os.replace failed" in stop["detail"]
+    assert "STOP: FILE_REPLACE_FAILED from supervisor" in run.output and "internal error" not in run.output
+    assert not (run_dir / "roles").exists(), "no role started"

@@ -1,4 +1,5 @@
-"""The supervisor's probe of the embedded simulator never goes through a proxy (loopback only)."""
+"""The supervisor's probe of the embedded simulator never goes through a proxy (loopback only), and the run
+clock it adopts from the simulator reads the same time as the simulator's."""
 
 from __future__ import annotations
 
@@ -20,10 +21,30 @@ def test_the_simulator_probe_ignores_a_dead_proxy(tmp_path: Path, monkeypatch: p
         base = sim.start()
         assert base.startswith("http://127.0.0.1:")
         # the environment is hostile: a client that follows it cannot reach the simulator
+        # (a fresh opener: urlopen() would cache one with the dead proxy for the rest of the session)
         with pytest.raises(urllib.error.URLError):
-            urllib.request.urlopen(base + "/sim/stats", timeout=5)
+            urllib.request.build_opener().open(base + "/sim/stats", timeout=5)
         stats = sim.stats()
         assert stats["speed"] == 10.0
         assert sim.sim_clock().speed == 10.0
+    finally:
+        sim.stop()
+
+
+@pytest.mark.timeout(120)
+def test_the_adopted_clock_reads_the_simulators_run_clock(tmp_path: Path) -> None:
+    sim = SimulatorProcess(tmp_path / "logs", speed=60.0, symbols=["BTCUSDT"])
+    try:
+        sim.start()
+        adopted = sim.sim_clock()
+        clock = adopted.clock()
+        assert clock.anchor_perf_ns == adopted.anchor_perf_ns and clock.start_ms == adopted.start_ms
+        for _ in range(3):
+            before = clock.now_ms()
+            theirs = int(sim.stats()["now_ms"])
+            after = clock.now_ms()
+            # One system-wide perf counter on both sides: the simulator's reading lies between ours, give or
+            # take the round-trip error of the adoption (a few ms of wall time = a few hundred run ms at 60x).
+            assert before - 600 <= theirs <= after + 600, (before, theirs, after)
     finally:
         sim.stop()
