@@ -1,9 +1,11 @@
 """`timing` events of kind `tick_to_fill`: real wall-clock milliseconds from a market tick's receipt to a
 fill caused by it being written (DESIGN.md "Time": latency measurements are real durations, labelled so).
 
-market_role stamps `recv_ns` (time.time_ns() at receipt) into each market_tick payload. A fill is linked to
-its tick through its cause: a TAKER fill is caused by an order_intent, which names the tick behind its signal
-in `tick_id`; a MAKER fill of a resting order is caused by the tick that traded through it. The executor's
+market_role stamps `recv_ns` (time.time_ns() at receipt) into each market_tick payload. A fill names the tick
+it was made at in `tick_id` (the executor fills at ticks only: docs/core.md, "Modelled latency"), so this is
+the pipeline's own delay from that tick's receipt to the fill on disk; the modelled order latency is market
+time, not measured here. Older fills without `tick_id` are linked through their cause: an intent names the
+tick behind its signal, a MAKER fill is caused by the tick that traded through it. The executor's
 runner can read an intent before the tick behind it (two queues, one poll order), so a fill whose tick has
 not been read yet waits for it; the latency is still the fill's write time minus the tick's receipt time.
 
@@ -74,8 +76,9 @@ class FillTimer:
             tick_of = {str(i["id"]): str(i["payload"]["tick_id"]) for i in inputs if "tick_id" in i["payload"]}
         for fill in outputs.get("fills", ()):
             cause = str(fill["payload"]["cause_id"])
-            # MAKER: caused by a tick of this batch; TAKER: caused by an intent, which names its tick.
-            tick_id = cause if queue == "market_ticks" else tick_of.get(cause)
+            # The tick the fill was made at names itself in `tick_id`; an older fill without it: a MAKER
+            # fill is caused by a tick of this batch, a TAKER fill by an intent, which names its tick.
+            tick_id = fill["payload"].get("tick_id") or (cause if queue == "market_ticks" else tick_of.get(cause))
             if tick_id is None:
                 continue  # an intent without tick_id (written before intents carried it): nothing to time
             if tick_id in self._recv:
