@@ -14,34 +14,41 @@ trades identically (docs/architecture.md, "The market timeline").
 
 from __future__ import annotations
 
-import sys
+import hashlib
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import typer
 
 from minibot.backtest.chain import CoreChain
 from minibot.backtest.recordings import Recording, exchange_info, load, messages
 from minibot.clock import RunClock
 from minibot.config.loader import load_config
+from minibot.contracts.envelope import encode_event
 from minibot.execution.filters import filters_from_exchange_info
-from minibot.ids import deterministic_id
+from minibot.ids import deterministic_id, new_run_id
 from minibot.journal.atomic import write_critical_json
+from minibot.journal.codec import frame
 from minibot.journal.context import RunContext
+from minibot.journal.layout import INBOX
 from minibot.journal.producer import Producer
+from minibot.journal.segments import FsyncPolicy, SegmentAppender
 from minibot.metrics.collector import MetricsCollector
 from minibot.reasons import NoreError
 from minibot.roles.core_role import EXCHANGE_INFO_FILE
 from minibot.roles.tick_builder import TickBuilder
 from minibot.roles.timeline import MARKET
 from minibot.sim.datafiles import DataFileError
-from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
+from minibot.watchdog.rundir import create_queues, run_document, write_run_file
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 MARKET_SOURCE = "market_role"
+RUN_ID_ATTEMPTS = 100  # backtests of the same data in one var folder
 
 
 class _Journals:
@@ -78,9 +85,30 @@ class _Journals:
             producer.close()
 
 
-def run_backtest(
-    data: list[Path], config_path: Path | None, var: Path, echo: Callable[[str], None], command_line: str
-) -> int:
+def canonical_command(data: list[Path], config_path: Path | None) -> str:
+    """The command line recorded (and hashed into every event): file names, not their folders, and the
+    config's sha256, so a backtest of the same files and config writes the same bytes wherever it runs."""
+    parts = ["nore", "backtest"] + [f"--data {Path(p).name}" for p in data]
+    if config_path is not None:
+        parts.append(f"--config sha256:{hashlib.sha256(Path(config_path).read_bytes()).hexdigest()}")
+    return " ".join(parts)
+
+
+def _create_run_dir(var: Path, first_ts: int) -> tuple[str, Path]:
+    """`<var>/runs/<run_id>` named after the data's first second (UTC), or a later free second."""
+    runs = Path(var) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for k in range(RUN_ID_ATTEMPTS):
+        run_id = new_run_id(datetime.fromtimestamp(first_ts / 1000 + k, UTC))
+        try:
+            (runs / run_id).mkdir(exist_ok=False)
+        except FileExistsError:
+            continue
+        return run_id, (runs / run_id).resolve()
+    raise FileExistsError(f"{runs}: {RUN_ID_ATTEMPTS} backtests of this data already")
+
+
+def run_backtest(data: list[Path], config_path: Path | None, var: Path, echo: Callable[[str], None]) -> int:
     """Build the run directory, run the chain over the recordings, print `run_dir:` first, a summary last."""
     try:
         config = load_config(config_path)
@@ -88,11 +116,12 @@ def run_backtest(
     except (NoreError, DataFileError, OSError) as exc:
         echo(f"nore backtest: {exc}")
         return EXIT_BAD_INPUT
-    run_id, run_dir = create_run_dir(var)
+    first_ts = next(messages(rec))[0]
+    run_id, run_dir = _create_run_dir(var, first_ts)
     echo(f"run_dir: {run_dir}")
     started = time.perf_counter()
-    first_ts = next(messages(rec))[0]
     clock = RunClock(first_ts, 1.0, 0.0)
+    command_line = canonical_command(data, config_path)
     doc = run_document(run_id, command_line, config, clock, first_ts / 1000.0, None, {"mode": "backtest"})
     doc["backtest"] = {"data": rec.describe()}
     info = exchange_info(rec)
@@ -109,33 +138,69 @@ def run_backtest(
     elapsed = time.perf_counter() - started
     pnl = metrics.get("pnl", {})
     counts = figures["counts"]
+    rate = figures["ticks"] / max(figures["loop_s"], 1e-9)
     echo(
-        f"backtest {run_id}: {figures['ticks']} ticks in {elapsed:.1f} s ({figures['ticks'] / max(elapsed, 1e-9):,.0f}"
-        f" ticks/s); signals {counts.get('signals', 0)}, intents {counts.get('order_intents', 0)}, fills "
+        f"backtest {run_id}: {figures['ticks']} ticks, core loop {figures['loop_s']:.2f} s ({rate:,.0f} ticks/s), "
+        f"{elapsed:.1f} s in all; signals {counts.get('signals', 0)}, intents {counts.get('order_intents', 0)}, fills "
         f"{counts.get('fills', 0)}, STOP {'yes' if figures['stopped'] else 'none'}; equity {pnl.get('equity')}, "
         f"realized {pnl.get('realized_pnl')}, trips {pnl.get('trips')}"
     )
     return EXIT_OK
 
 
+class _TickJournal:
+    """market_ticks written straight to its inbox in batches: the backtest is the only writer of its fresh
+    run directory, and the ticks come from `TickBuilder` over parsed (finite, positive) numbers, so only the
+    first batch goes through full contract validation; every line is framed and hashed like any other."""
+
+    def __init__(self, ctx: RunContext, batch: int) -> None:
+        paths = ctx.queue_paths(MARKET)
+        self.contract = paths.contract
+        self.appender = SegmentAppender(
+            paths.folder, INBOX, FsyncPolicy.parse("none"), int(ctx.queues["segment_max_bytes"])
+        )
+        self.batch = batch
+        self.lines: list[bytes] = []
+        self.validated = False
+        self.count = 0
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.lines.append(encode_event(event, self.contract) if not self.validated else frame(orjson.dumps(event)))
+        if len(self.lines) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.lines:
+            self.appender.append(b"".join(self.lines))
+            self.count += len(self.lines)
+            self.lines = []
+            self.validated = True
+
+    def close(self) -> None:
+        self.flush()
+        self.appender.close()
+
+
 def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str, Any]) -> dict[str, Any]:
-    journals = _Journals(ctx, int(config["queues"]["batch_max_events"]))
+    batch = int(config["queues"]["batch_max_events"])
+    journals = _Journals(ctx, batch)
+    ticks = _TickJournal(ctx, batch)
     chain = CoreChain(ctx.run_id, ctx.cmdline_hash, config, filters_from_exchange_info(info), journals.add)
     builder = TickBuilder(int(config["binance"]["conflation_ms"]))
-    market = journals.ctx.producer(MARKET, MARKET_SOURCE, fsync="none")
-    journals.producers[(MARKET, MARKET_SOURCE)] = market
-    event = market.event
-    add = journals.add
-    feed = chain.feed
+    head = {"schema": "nore.event", "v": 1, "ts": 0, "id": "", "source": MARKET_SOURCE, "type": "market_tick"}
+    tail = {"run_id": ctx.run_id, "cmdline_hash": ctx.cmdline_hash}
+    write, feed = ticks.add, chain.feed
     mseq = 0
     last_ts = 0
+    started = time.perf_counter()
 
     def emit(payloads: list[dict[str, Any]], ts: int) -> None:
         nonlocal mseq
         for payload in payloads:
             del payload["recv_ns"]  # no receipt: a recording has exchange time only
-            tick = event("market_tick", payload, ts=ts, id_=_tick_id(ctx.run_id, mseq))
-            add(MARKET_SOURCE, MARKET, [tick])
+            # build_envelope's field order, without its per-event validation (see _TickJournal).
+            tick = {**head, "ts": ts, "id": _tick_id(ctx.run_id, mseq), **tail, "payload": payload}
+            write(tick)
             feed(mseq, tick)
             mseq += 1
 
@@ -144,8 +209,11 @@ def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str
         emit(builder.on_message(msg, ts, 0), ts)
         last_ts = ts
     emit(builder.flush(), last_ts)
+    ticks.close()
     journals.close()
-    return {"ticks": mseq, "last_ts": last_ts, "counts": dict(journals.counts), "stopped": chain.stopped}
+    elapsed = time.perf_counter() - started
+    counts = {MARKET: ticks.count, **journals.counts}
+    return {"ticks": mseq, "last_ts": last_ts, "counts": counts, "stopped": chain.stopped, "loop_s": round(elapsed, 3)}
 
 
 def _tick_id(run_id: str, mseq: int) -> str:
@@ -165,4 +233,4 @@ def backtest(
     prints `run_dir: <path>` first and a summary last. `nore report` and `nore replay --from-market` work on
     it. Exit 0 done, 2 a data or config file that cannot be used (nothing written).
     """
-    raise typer.Exit(run_backtest(data, config, var, typer.echo, " ".join(["nore", *sys.argv[1:]])))
+    raise typer.Exit(run_backtest(data, config, var, typer.echo))
