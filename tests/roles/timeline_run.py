@@ -77,8 +77,7 @@ def run_roles(
                 raise AssertionError(f"roles did not finish: {[(r, m.line) for r, m in marks.items()]} of {last_line}")
             for role, proc in procs.items():
                 if proc.poll() is not None:
-                    log = (ctx.run_dir / f"{role}.out").read_text(errors="replace")[-3000:]
-                    raise AssertionError(f"{role} exited {proc.returncode}:\n{log}")
+                    raise AssertionError(f"{role} exited {proc.returncode}:\n{_why(ctx.run_dir, role)}")
             if kill_every_s and time.monotonic() >= next_kill:
                 victim = rng.choice(CORE_ROLES)
                 procs[victim].kill()
@@ -96,6 +95,18 @@ def run_roles(
                 proc.kill()
                 proc.wait(10)
     return kills
+
+
+def _why(run_dir: Path, role: str) -> str:
+    """The STOP.flag (if any) and the tail of the role's logs, for the assertion message."""
+    parts = []
+    flag = run_dir / "STOP.flag"
+    if flag.exists():
+        parts.append(f"STOP.flag: {flag.read_text(errors='replace')[:1500]}")
+    for path in [run_dir / f"{role}.out", *sorted((run_dir / "logs").glob(f"{role}*"))]:
+        if path.is_file():
+            parts.append(f"{path.name}: {path.read_text(errors='replace')[-2000:]}")
+    return "\n".join(parts)
 
 
 def chain_outputs(ctx: RunContext, config: dict[str, Any]) -> dict[tuple[str, str], list[bytes]]:
