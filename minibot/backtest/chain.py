@@ -64,13 +64,14 @@ class CoreChain:
             if envelope["type"] == "stop_journal":
                 self.stopped = True
 
-    def _step(self, role: str, core: Any, event: Mapping[str, Any], mseq: int, ts: int) -> list[Envelope]:
-        outputs = core.step(event)
-        if not outputs:
-            return []
+    def _wrap(self, role: str, outputs: list[Any], event: Mapping[str, Any], mseq: int, ts: int) -> list[Envelope]:
         envelopes = wrap_outputs(self.run_id, self.cmdline_hash, role, outputs, event["id"], mseq, ts)
         self._emit(role, envelopes)
         return envelopes
+
+    def _step(self, role: str, core: Any, event: Mapping[str, Any], mseq: int, ts: int) -> list[Envelope]:
+        outputs = core.step(event)
+        return self._wrap(role, outputs, event, mseq, ts) if outputs else []
 
     def _answer(self, role: str, core: Any, events: Iterable[Envelope]) -> list[Envelope]:
         out: list[Envelope] = []
@@ -86,19 +87,27 @@ class CoreChain:
             return
         self.ticks += 1
         ts = self.clock.on_tick(int(tick["ts"]))
-        executed = self._step("execution_role", self.execution, tick, mseq, ts)
-        if executed and not self.stopped:
-            self._answer("risk_role", self.risk, [e for e in executed if e["type"] == "fill"])
-            self._answer("risk_role", self.risk, [e for e in executed if e["type"] == "order_result"])
-        if self.stopped:
-            return
-        self._step("risk_role", self.risk, tick, mseq, ts)
-        if self.stopped:
-            return
-        signals = self._step("strategy_role", self.strategy, tick, mseq, ts)
-        if signals and not self.stopped:
-            decided = self._answer("risk_role", self.risk, signals)
-            self._answer("execution_role", self.execution, [e for e in decided if e["type"] == "order_intent"])
+        # Hot path: most ticks make no output anywhere, so each core is stepped directly and only a
+        # non-empty result goes through _wrap.
+        out = self.execution.step(tick)
+        if out:
+            executed = self._wrap("execution_role", out, tick, mseq, ts)
+            if not self.stopped:
+                self._answer("risk_role", self.risk, [e for e in executed if e["type"] == "fill"])
+                self._answer("risk_role", self.risk, [e for e in executed if e["type"] == "order_result"])
+            if self.stopped:
+                return
+        out = self.risk.step(tick)
+        if out:
+            self._wrap("risk_role", out, tick, mseq, ts)
+            if self.stopped:
+                return
+        out = self.strategy.step(tick)
+        if out:
+            signals = self._wrap("strategy_role", out, tick, mseq, ts)
+            if not self.stopped:
+                decided = self._answer("risk_role", self.risk, signals)
+                self._answer("execution_role", self.execution, [e for e in decided if e["type"] == "order_intent"])
 
     def run(self, ticks: Iterable[Mapping[str, Any]]) -> CoreChain:
         """Feed ticks numbered from 0 (a whole market_ticks journal, in order)."""
