@@ -63,8 +63,10 @@ def run_roles(
     kill_every_s: float = 0.0,
     timeout_s: float = 150.0,
     seed: int = 0,
+    min_kills: int = 0,
 ) -> int:
-    """Run the three roles until each acked `last_line` of market_ticks; returns how many kills were made."""
+    """Run the three roles until each acked `last_line` of market_ticks (and, when killing, at least
+    `min_kills` kills were made, the later ones maybe after the end); returns how many kills were made."""
     rng = random.Random(seed)
     procs = {role: _start(role, ctx.run_dir, delay_ms) for role in CORE_ROLES}
     marks = {role: Watermark(ctx.queue_paths(MARKET), role) for role in CORE_ROLES}
@@ -72,7 +74,7 @@ def run_roles(
     deadline = time.monotonic() + timeout_s
     next_kill = time.monotonic() + kill_every_s
     try:
-        while any(mark.read() < last_line for mark in marks.values()):
+        while any(mark.read() < last_line for mark in marks.values()) or kills < min_kills:
             if time.monotonic() > deadline:
                 raise AssertionError(f"roles did not finish: {[(r, m.line) for r, m in marks.items()]} of {last_line}")
             for role, proc in procs.items():
