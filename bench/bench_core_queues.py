@@ -8,9 +8,10 @@ stand-in publishes every tick as fast as it can once the three roles are up; the
 publish until every role has consumed every line of each of its inputs (its input log covers it). The
 in-process chain of bench_core.py is measured in the same run on the same ticks, and the ratio printed.
 
-The roles run concurrently on their own clocks of arrival, so the risk layer sees ticks ahead of signals
-and refuses more of them as stale than the in-process chain, which feeds every output at once: the output
-counts are printed for both, the throughput is the point.
+Equality: the roles consume in the canonical market-timeline order (docs/architecture.md, "The market
+timeline"), so what they write must be byte for byte what `CoreChain` (minibot/backtest/chain.py) writes
+on the same market_ticks journal, whatever the machine load. Each run checks it and prints the verdict; a
+difference is an error (exit 1).
 
 Usage: python bench/bench_core_queues.py [--ticks N] [--repeat N]
 """
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 
 from bench.bench_core import core_run
+from minibot.config.loader import load_config
 from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import iter_lines
@@ -39,6 +41,7 @@ from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
 from minibot.roles.runner import INPUT_LOG, queue_events, role_dir
 from tests.core.realdata import load_ticks, merge_ticks
 from tests.roles.core_run import make_run_dir, request_shutdown, start_role
+from tests.roles.timeline_run import chain_outputs, role_outputs
 
 TIMEOUT_S = 600.0
 DOWNSTREAM = ("signals", "fills", "order_results", "order_intents")
@@ -81,8 +84,9 @@ class Progress:
         )
 
 
-def queue_run(ticks: list[dict[str, Any]]) -> tuple[float, float, Counter[str]]:
-    """(seconds until every role consumed everything, publish seconds, output counts) in a fresh run dir."""
+def queue_run(ticks: list[dict[str, Any]]) -> tuple[float, float, Counter[str], str | None]:
+    """(seconds until every role consumed everything, publish seconds, output counts, the first difference
+    from the in-process CoreChain or None) in a fresh run dir."""
     with tempfile.TemporaryDirectory(prefix="nore-bench-") as tmp:
         run_dir = Path(tmp)
         ctx = make_run_dir(run_dir)
@@ -110,6 +114,10 @@ def queue_run(ticks: list[dict[str, Any]]) -> tuple[float, float, Counter[str]]:
             counts = Counter(
                 e["type"] for q in ("signals", "risk_actions", "order_intents", "fills") for e in queue_events(ctx, q)
             )
+            expected, got = chain_outputs(ctx, load_config()), role_outputs(ctx)
+            difference = next(
+                (f"{k}: {len(got[k])} lines vs {len(v)} in process" for k, v in expected.items() if got[k] != v), None
+            )
         finally:
             request_shutdown(run_dir)
             for proc in procs:
@@ -118,7 +126,7 @@ def queue_run(ticks: list[dict[str, Any]]) -> tuple[float, float, Counter[str]]:
                 except Exception:
                     proc.kill()
                     proc.wait(timeout=30)
-    return elapsed, published, counts
+    return elapsed, published, counts, difference
 
 
 def main() -> None:
@@ -127,6 +135,9 @@ def main() -> None:
     ap.add_argument("--ticks", type=int, default=0, help="use only the first N ticks (0 = all)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
     args = ap.parse_args()
+    # Four processes share the CPUs here, so the machine's other load weighs on the queue figure.
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"machine: {os.cpu_count()} CPUs{load}")
     ticks = merge_ticks(load_ticks("BTCUSDT", True), load_ticks("ETHUSDT", True))
     if args.ticks:
         ticks = ticks[: args.ticks]
@@ -138,13 +149,10 @@ def main() -> None:
     finally:
         gc.enable()
     runs = [queue_run(ticks) for _ in range(args.repeat)]
-    queue_s, publish_s, counts = min(runs, key=lambda r: r[0])
+    queue_s, publish_s, counts, _ = min(runs, key=lambda r: r[0])
     inproc_rate, queue_rate = n / inproc_s, n / queue_s
     inproc_counts = Counter(e["type"] for e in chain.events)
     print(f"ticks: {n} (BTCUSDT + ETHUSDT trades and bookTicker, real recording)")
-    # Four processes share the CPUs here, so the machine's other load weighs on the queue figure.
-    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    print(f"machine: {os.cpu_count()} CPUs{load}")
     print(f"in-process chain (bench_core.py): {inproc_rate:,.0f} ticks/s")
     print(f"  outputs: {dict(sorted(inproc_counts.items()))}")
     print(
@@ -153,6 +161,13 @@ def main() -> None:
     )
     print(f"  outputs: {dict(sorted(counts.items()))}")
     print(f"all queue runs (s): {', '.join(f'{r[0]:.2f}' for r in runs)}")
+    differences = [r[3] for r in runs if r[3] is not None]
+    print(
+        f"process chain outputs == in-process CoreChain outputs (byte for byte, every run): "
+        f"{'yes' if not differences else 'NO: ' + differences[0]}"
+    )
+    if differences:
+        raise SystemExit(1)
     print(
         f"ratio queues / in-process: {queue_rate / inproc_rate:.3f}  ({1e6 / queue_rate:.1f} us/tick vs "
         f"{1e6 / inproc_rate:.2f} us/tick)"

@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("sim", "minibot.sim.cli:sim"),
     ("gates", "minibot.gates.cli:gates"),
     ("replay", "minibot.roles.replay:replay"),
+    ("backtest", "minibot.backtest.run:backtest"),
     ("stage", "minibot.deploy.cli:stage"),
     ("deploy", "minibot.deploy.cli:deploy"),
     ("doctor", "minibot.doctor.cli:doctor"),

@@ -1,18 +1,24 @@
-"""Paper executor core: `order_intent` -> `fill`s + `order_result`; resting limit orders fill on ticks.
+"""Paper executor core: `order_intent` -> `fill`s + `order_result`; orders reach the book after a modelled latency.
 
 Never talks to Binance (R-X2): this package has no network code at all. Inputs:
 - `order_intent` from source `risk_role` only; any other source is a STOP (`stop_journal`
   EXECUTION_SOURCE_NOT_ALLOWED) and the core halts. Fields the contract guarantees (enums, positive
   finite numbers, client id pattern) are re-checked and a violation raises ContractViolation (the runner
   STOPs); a client_order_id seen before raises too (DUPLICATE_ID), since rejecting it would be mistaken for
-  the original order's result. Everything else is an `order_result` REJECTED with a RejectCode.
-- `market_tick`: the latest quote per symbol, marks the portfolio, triggers or expires resting orders.
-Quote used for an order: the newer of the executor's latest tick and the quote the intent carries (its
-`ts` is the signal's tick), so a race between the two queues cannot make the executor use an older book.
+  the original order's result. A valid intent produces nothing yet: it is in flight.
+- `market_tick`: the latest quote per symbol, marks the portfolio; then, for the tick's symbol, resting
+  orders are checked (fill or expire), then every in-flight order of that symbol whose arrival time has come
+  is executed against this tick's book: validation, fills or REJECTED with a RejectCode, exactly as an
+  exchange would at arrival. Finally an in-flight order whose symbol showed no tick for `max_quote_age_ms`
+  after its arrival time is REJECTED with STALE_MARKET_DATA (on whichever tick proves it).
+Modelled latency (docs/core.md): an intent decided at market time t (its envelope `ts`, the market time of
+the tick behind it) arrives at t + `latency_ms`, so it executes at the first later tick of its symbol whose
+`ts` is at or after that. The decision was made after its tick was seen, so even with latency 0 it meets
+the next tick, never its own. How long the file queues took never changes a price.
 Outputs per order: the fills first, then the order_result (so a consumer books fills before it forgets the
 order). Ids: order_id = "paper-" + the first 24 hex digits of the intent's envelope id.
 `halt(reason)` (called by the runner when STOP.flag exists, which the core cannot see) freezes it:
-resting orders never fill again and every new intent is REJECTED with KILL_SWITCH.
+resting orders never fill again and every order is REJECTED with KILL_SWITCH.
 """
 
 from __future__ import annotations
@@ -60,18 +66,29 @@ class ExecutionCore:
         self._slippage = bps_rate(cfg["slippage_bps"])
         self._max_age = int(cfg["max_quote_age_ms"])
         self._ttl = int(cfg["limit_ttl_ms"])
+        self.latency_ms = int(cfg.get("latency_ms", 0))
         self._book: dict[str, Mapping[str, Any]] = {}
-        self._book_ts: dict[str, int] = {}
         self._now = 0
         self._resting: dict[str, list[_Resting]] = {}
+        # In-flight intents (decided, not yet at the book): (arrival ts, intent envelope), in arrival order.
+        self._inflight: list[tuple[int, Mapping[str, Any]]] = []
         self._reserved_cash = 0.0
         self._reserved_qty: dict[str, float] = {}
         self._seen: set[str] = set()
         self.halted: str | None = None
 
     def halt(self, reason: str) -> None:
-        """Freeze: no fill from now on; later intents are REJECTED with KILL_SWITCH."""
+        """Freeze: no fill from now on; every order still to be executed is REJECTED with KILL_SWITCH."""
         self.halted = reason
+
+    def last_quote(self, symbol: str) -> Mapping[str, Any] | None:
+        """The payload of the latest tick of `symbol` (None before its first)."""
+        return self._book.get(symbol)
+
+    @property
+    def in_flight(self) -> int:
+        """Intents decided but not yet executed (they still owe an order_result)."""
+        return len(self._inflight)
 
     def step(self, event: Mapping[str, Any]) -> list[Output]:
         """Apply one envelope."""
@@ -81,14 +98,16 @@ class ExecutionCore:
             sym = p["symbol"]
             ts = event["ts"]
             self._book[sym] = p
-            self._book_ts[sym] = ts
             if ts > self._now:
                 self._now = ts
             if sym in self.portfolio.positions:
                 self.portfolio.mark(sym, (p["bid"] + p["ask"]) * 0.5)
+            out: list[Output] = []
             if sym in self._resting and self.halted is None:
-                return self._on_tick_resting(sym, event)
-            return []
+                out = self._on_tick_resting(sym, event)
+            if self._inflight:
+                out.extend(self._arrivals(sym, event))
+            return out
         if etype == "order_intent":
             return self._on_intent(event)
         raise ContractViolation(f"execution core does not consume {etype!r}", ReasonCode.TYPE_NOT_ALLOWED_ON_QUEUE)
@@ -111,21 +130,41 @@ class ExecutionCore:
             ]
         intent = event["payload"]
         self._check_contract(intent)
-        coid = str(intent["client_order_id"])
-        self._seen.add(coid)
-        ts = int(event["ts"])
-        if ts > self._now:
-            self._now = ts
+        self._seen.add(str(intent["client_order_id"]))
+        self._inflight.append((int(event["ts"]) + self.latency_ms, event))
+        return []
+
+    def _arrivals(self, sym: str, tick: Mapping[str, Any]) -> list[Output]:
+        """Execute the in-flight orders of `sym` that have arrived by this tick; expire the ones whose symbol
+        stayed silent for max_quote_age_ms after their arrival time."""
+        now = self._now
+        out: list[Output] = []
+        keep: list[tuple[int, Mapping[str, Any]]] = []
+        for due, event in self._inflight:
+            symbol = event["payload"]["symbol"]
+            if symbol == sym and due <= now:
+                out.extend(self._execute(event, tick))
+            elif symbol != sym and now - due > self._max_age:
+                intent, ev_id = event["payload"], str(event["id"])
+                order_id = "paper-" + ev_id.replace("-", "")[:24]
+                last = f"its last {symbol} tick" if symbol in self._book else f"no {symbol} tick"
+                detail = f"{now - due} ms past its arrival time, {last} since (max_quote_age_ms {self._max_age})"
+                out.append(self._rejected(intent, order_id, ev_id, RejectCode.STALE_MARKET_DATA, detail))
+            else:
+                keep.append((due, event))
+        self._inflight = keep
+        return out
+
+    def _execute(self, event: Mapping[str, Any], tick: Mapping[str, Any]) -> list[Output]:
+        """The order reaches the book this tick shows: validate, take liquidity, rest the remainder."""
+        intent, ev_id = event["payload"], str(event["id"])
         order_id = "paper-" + ev_id.replace("-", "")[:24]
         if self.halted is not None:
             return [self._rejected(intent, order_id, ev_id, RejectCode.KILL_SWITCH, f"halted: {self.halted}")]
         f = self._filters.get(intent["symbol"])
         if f is None:
             return [self._rejected(intent, order_id, ev_id, RejectCode.UNKNOWN_SYMBOL, "no exchangeInfo filters")]
-        quote, quote_ts = self._quote(intent, ts)
-        if self._now - quote_ts > self._max_age:
-            detail = f"quote age {self._now - quote_ts} ms > {self._max_age} ms"
-            return [self._rejected(intent, order_id, ev_id, RejectCode.STALE_MARKET_DATA, detail)]
+        quote = tick["payload"]
         market = intent["order_type"] == "MARKET"
         side = intent["side"]
         qty = f.floor_qty(intent["qty"], market)
@@ -141,9 +180,9 @@ class ExecutionCore:
             problem = self._check_funds(intent, legs, rest, limit)
         if problem is not None:
             return [self._rejected(intent, order_id, ev_id, problem[0], problem[1])]
-        out = [self._fill(intent, order_id, ev_id, p, q, "TAKER") for p, q in legs]
+        out = [self._fill(intent, order_id, ev_id, p, q, "TAKER", str(tick["id"])) for p, q in legs]
         if rest > 0 and limit is not None:
-            order = _Resting(intent, order_id, limit, rest, ts)
+            order = _Resting(intent, order_id, limit, rest, self._now)
             order.legs, order.filled = legs, qty - rest
             self._reserve(order, +1)
             self._resting.setdefault(intent["symbol"], []).append(order)
@@ -170,13 +209,6 @@ class ExecutionCore:
             raise ContractViolation(
                 f"order_intent {coid}: side/order_type/qty/price invalid", ReasonCode.PAYLOAD_INVALID
             )
-
-    def _quote(self, intent: Mapping[str, Any], ts: int) -> tuple[Mapping[str, Any], int]:
-        sym = intent["symbol"]
-        book_ts = self._book_ts.get(sym)
-        if book_ts is None or book_ts < ts:
-            return intent, ts
-        return self._book[sym], book_ts
 
     def _check_funds(
         self, intent: Mapping[str, Any], legs: list[Leg], rest: Decimal, limit: Decimal | None
@@ -216,7 +248,7 @@ class ExecutionCore:
                 out.append(self._result(intent, order.order_id, ev_id, "EXPIRED", order.filled, order.legs))
             elif trades_through(intent["side"], float(order.limit), tick):
                 self._reserve(order, -1)
-                out.append(self._fill(intent, order.order_id, ev_id, order.limit, order.qty, "MAKER"))
+                out.append(self._fill(intent, order.order_id, ev_id, order.limit, order.qty, "MAKER", ev_id))
                 order.legs.append((order.limit, order.qty))
                 order.filled += order.qty
                 out.append(self._result(intent, order.order_id, ev_id, "FILLED", order.filled, order.legs))
@@ -236,6 +268,7 @@ class ExecutionCore:
         price: Decimal,
         qty: Decimal,
         liquidity: str,
+        tick_id: str,
     ) -> Output:
         fee = fee_for(price, qty, self._taker if liquidity == "TAKER" else self._maker)
         fill = {
@@ -249,6 +282,8 @@ class ExecutionCore:
             "fee_asset": self.portfolio.quote_asset,
             "liquidity": liquidity,
             "cause_id": cause,
+            # The tick whose book it filled against (for a TAKER fill its cause is the intent).
+            "tick_id": tick_id,
         }
         self.portfolio.apply_fill(fill)
         return Output("fill", fill)

@@ -240,10 +240,14 @@ class Consumer:
         return self._read
 
     # ---- committing -----------------------------------------------------------------------------
-    def ack(self) -> None:
-        """Commit everything polled so far: one ack line, then the cursor checkpoint."""
+    def ack(self, through: Record | None = None) -> None:
+        """Commit everything polled so far, or only up to and including the polled record `through` (a
+        role that merges several queues acks what it processed and keeps the rest for later): one ack line,
+        then the cursor checkpoint."""
         target = self._read
-        if target.line == self.committed.line:
+        if through is not None:
+            target = Cursor(through.segment, through.end, through.line + 1, through.event["id"], through.sha256, 0, 0)
+        if target.line <= self.committed.line:
             return
         first = self.committed.line
         last_id = target.last_id or ""
@@ -268,7 +272,8 @@ class Consumer:
         self.committed = Cursor(
             target.segment, target.offset, target.line, target.last_id, target.last_sha256, seg, end
         )
-        self._read = self.committed
+        if self._read.line <= target.line:
+            self._read = self.committed
         self._cursor_dirty = True
         self.flush_if_due()
 

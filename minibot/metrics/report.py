@@ -15,6 +15,7 @@ from minibot.contracts.envelope import ts_iso
 from minibot.journal.atomic import atomic_write_bytes
 from minibot.metrics import report_series as rs
 from minibot.metrics.report_data import RunData, load_run
+from minibot.metrics.report_inputs import strategy_inputs
 from minibot.metrics.report_plots import histogram, time_series, timeline
 from minibot.metrics.report_svg import STATE_COLORS, attr
 from minibot.metrics.report_tables import (
@@ -189,6 +190,7 @@ def render(data: RunData, verdict: str) -> str:
         ),
         _section("Trades", f'<div class="scroll">{trades_table(data, curve.trip_pnl)}</div>'),
         _section("Risk refusals", rejects_table(data)),
+        _section("Strategy input log", strategy_inputs(data)),
     ]
     if data.problem_count:
         items = "".join(f"<li>{attr(p)}</li>" for p in data.problems)

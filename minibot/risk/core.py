@@ -71,6 +71,11 @@ class RiskCore:
         if self.halted is None:
             self.halted = reason
 
+    @property
+    def open_orders(self) -> int:
+        """Orders issued whose final order_result has not come back (the executor may still act on them)."""
+        return len(self._pending)
+
     def step(self, event: Mapping[str, Any]) -> list[Output]:
         """Apply one envelope."""
         etype = event["type"]

@@ -14,6 +14,9 @@ the input log and replay stays exact.
 
 from __future__ import annotations
 
+import os
+import random
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,8 +29,9 @@ from minibot.journal.atomic import read_critical_json
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.reasons import ConfigInvalid
 from minibot.risk import RiskCore
-from minibot.roles.process import RoleEnv
+from minibot.roles.process import RoleEnv, shutdown_requested
 from minibot.roles.runner import BatchHook, RoleRunner
+from minibot.roles.schedule import ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule
 from minibot.strategies import StrategyCore
 
 EXCHANGE_INFO_FILE = "exchange_info.json"
@@ -39,6 +43,7 @@ ROLE_INPUTS: Mapping[str, tuple[str, ...]] = {
     "execution_role": ("order_intents", "market_ticks"),
 }
 CORE_ROLES: tuple[str, ...] = tuple(ROLE_INPUTS)
+TEST_DELAY_ENV = "NORE_TEST_ROLE_DELAY_MS"
 
 
 def load_filters(run_dir: Path) -> dict[str, SymbolFilters]:
@@ -74,6 +79,15 @@ def build_core(role: str, config: Mapping[str, Any], filters: Mapping[str, Symbo
     raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(CORE_ROLES)}")
 
 
+def make_schedule(runner: RoleRunner, core: Core) -> Schedule:
+    """The schedule of `runner.role` (minibot/roles/schedule.py)."""
+    if isinstance(core, RiskCore):
+        return RiskSchedule(runner, core)
+    if isinstance(core, ExecutionCore):
+        return ExecutionSchedule(runner, core)
+    return ArrivalSchedule(runner)
+
+
 def check_inputs(role: str) -> None:
     """Every input queue of `role` must name it as a consumer in contracts.v1.json."""
     queues = registry().queues
@@ -90,6 +104,12 @@ class CoreRole:
         self.env = env
         self.core = core
         self.runner = RoleRunner(env.ctx, env.role, core, list(ROLE_INPUTS[env.role]), after_batch)
+        self.schedule = make_schedule(self.runner, core)
+        self._idle_s = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
+        # Test-only: a random pause of up to this many ms after every round, to show that the outputs do
+        # not depend on how the roles are scheduled (tests/roles/test_timeline.py). Unset in real runs.
+        self._test_delay_s = float(os.environ.get(TEST_DELAY_ENV, "0") or 0) / 1000.0
+        self._rng = random.Random()
         if self.runner.recovered_outputs:
             env.log.warning("%s: restart recovery wrote %d missing outputs", env.role, self.runner.recovered_outputs)
 
@@ -105,11 +125,20 @@ class CoreRole:
         return True
 
     def run_once(self) -> int:
-        """One round of the runner; halts the core as soon as STOP.flag is seen."""
+        """One round of the schedule; halts the core as soon as STOP.flag is seen.
+
+        A role asked to end while its schedule holds inputs back for a peer's watermark reports itself busy
+        (after an idle pause), so the end of the run does not cut the market timeline short."""
         if self.halt_if_stopped():
             return 0
-        count = self.runner.run_once()
-        self.halt_if_stopped()
+        count = self.schedule.run_once()
+        if self._test_delay_s:
+            time.sleep(self._rng.random() * self._test_delay_s)
+        if self.halt_if_stopped():
+            return count
+        if count == 0 and shutdown_requested(self.env.run_dir, self.env.role) and self.schedule.waiting():
+            time.sleep(self._idle_s)
+            return 1
         return count
 
     def flush_if_due(self) -> None:

@@ -5,9 +5,11 @@ market_role stamps `recv_perf_ns` (`time.perf_counter_ns()` at receipt) into eac
 this role reads the same clock when the fill is written. perf_counter is system-wide, so readings of two
 processes compare: QueryPerformanceCounter on Windows (sub-microsecond; `time.time()` ticks every 15.6 ms
 there before Python 3.13), CLOCK_MONOTONIC on Linux. It is also monotonic, so a wall-clock step cannot
-distort a latency. Wall time is for display only (envelope `ts`). A fill is linked to
-its tick through its cause: a TAKER fill is caused by an order_intent, which names the tick behind its signal
-in `tick_id`; a MAKER fill of a resting order is caused by the tick that traded through it. The executor's
+distort a latency. Wall time is for display only (envelope `ts`). A fill names the tick
+it was made at in `tick_id` (the executor fills at ticks only: docs/core.md, "Modelled latency"), so this is
+the pipeline's own delay from that tick's receipt to the fill on disk; the modelled order latency is market
+time, not measured here. Older fills without `tick_id` are linked through their cause: an intent names the
+tick behind its signal, a MAKER fill is caused by the tick that traded through it. The executor's
 runner can read an intent before the tick behind it (two queues, one poll order), so a fill whose tick has
 not been read yet waits for it; the latency is still the fill's write time minus the tick's receipt time.
 
@@ -78,8 +80,9 @@ class FillTimer:
             tick_of = {str(i["id"]): str(i["payload"]["tick_id"]) for i in inputs if "tick_id" in i["payload"]}
         for fill in outputs.get("fills", ()):
             cause = str(fill["payload"]["cause_id"])
-            # MAKER: caused by a tick of this batch; TAKER: caused by an intent, which names its tick.
-            tick_id = cause if queue == "market_ticks" else tick_of.get(cause)
+            # The tick the fill was made at names itself in `tick_id`; an older fill without it: a MAKER
+            # fill is caused by a tick of this batch, a TAKER fill by an intent, which names its tick.
+            tick_id = fill["payload"].get("tick_id") or (cause if queue == "market_ticks" else tick_of.get(cause))
             if tick_id is None:
                 continue  # an intent without tick_id (written before intents carried it): nothing to time
             if tick_id in self._recv:

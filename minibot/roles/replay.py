@@ -96,61 +96,72 @@ def recorded_outputs(ctx: RunContext, role: str, queue: str) -> Iterator[tuple[s
             yield f"{queue}/{segment_path(paths.folder, INBOX, segment).name} line {number}", event
 
 
-def replay_role(
-    ctx: RunContext, role: str, config: Mapping[str, Any], filters: Mapping[str, SymbolFilters]
-) -> RoleReplay:
-    """Rebuild `role`'s core, replay its input log, compare with its recorded outputs (first difference)."""
-    routes = output_queues(role)
-    recorded = {queue: recorded_outputs(ctx, role, queue) for queue in core_output_queues(role)}
-    matched = 0
-    difference: str | None = None
+class OutputComparer:
+    """Compares regenerated outputs of one role, in order, with its recorded core outputs (first difference)."""
 
-    def compare(envelope: dict[str, Any]) -> None:
-        nonlocal matched, difference
-        if difference is not None:
+    def __init__(self, ctx: RunContext, role: str) -> None:
+        self.role = role
+        self.routes = output_queues(role)
+        self.recorded = {queue: recorded_outputs(ctx, role, queue) for queue in core_output_queues(role)}
+        self.matched = 0
+        self.difference: str | None = None
+
+    def compare(self, envelope: dict[str, Any]) -> None:
+        """One regenerated output against the next recorded one of its queue."""
+        if self.difference is not None:
             return
-        queue = routes[envelope["type"]]
-        where, event = next(recorded[queue], ("", {}))
+        queue = self.routes[envelope["type"]]
+        where, event = next(self.recorded[queue], ("", {}))
         if not event:
-            difference = (
-                f"{queue}/{INBOX}.jsonl: replay produced {role}'s output {envelope['id']} ({envelope['type']}), "
-                f"the recorded queue has no more outputs of {role}"
+            self.difference = (
+                f"{queue}/{INBOX}.jsonl: replay produced {self.role}'s output {envelope['id']} "
+                f"({envelope['type']}), the recorded queue has no more outputs of {self.role}"
             )
         elif canonical(event) != canonical(envelope):
             detail = first_field_difference(event, envelope) or (
                 f"expected {canonical(event).decode()}, got {canonical(envelope).decode()}"
             )
-            difference = f"{where}: {detail}"
+            self.difference = f"{where}: {detail}"
         else:
-            matched += 1
+            self.matched += 1
 
+    def result(self) -> RoleReplay:
+        """The verdict, once every regenerated output was compared: a recorded output left over differs too."""
+        if self.difference is None:
+            for rest in self.recorded.values():
+                where, event = next(rest, ("", {}))
+                if event:
+                    self.difference = (
+                        f"{where}: recorded output {event['id']} ({event['type']}) was not produced by replay"
+                    )
+                    break
+        return RoleReplay(self.role, self.matched, self.difference)
+
+
+def replay_role(
+    ctx: RunContext, role: str, config: Mapping[str, Any], filters: Mapping[str, SymbolFilters]
+) -> RoleReplay:
+    """Rebuild `role`'s core, replay its input log, compare with its recorded outputs (first difference)."""
+    comparer = OutputComparer(ctx, role)
     core = build_core(role, config, filters)
-    replay_log(ctx, role, core, read_input_log(ctx.run_dir, role, ctx.run_id), compare)
-    if difference is None:
-        for rest in recorded.values():
-            where, event = next(rest, ("", {}))
-            if event:
-                difference = f"{where}: recorded output {event['id']} ({event['type']}) was not produced by replay"
-                break
-    return RoleReplay(role, matched, difference)
+    replay_log(ctx, role, core, read_input_log(ctx.run_dir, role, ctx.run_id), comparer.compare)
+    return comparer.result()
 
 
-def replay_run(run_dir: Path, echo: Callable[[str], None]) -> int:
-    """Replay every core role of `run_dir`, print the verdict through `echo`; returns the exit code."""
-    try:
-        if not (run_dir / RUN_FILE).exists():
-            raise ConfigInvalid(f"{run_dir / RUN_FILE} is missing: not a run directory")
-        run = read_critical_json(run_dir / RUN_FILE)
-        config = run["config"]
-        validate_config(config, f"{run_dir / RUN_FILE} config")
-        start_ms = int(run["clock"]["start_ms"])  # replay reads no clock; the context needs one
-        ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], lambda: start_ms, config["queues"])
-        filters = load_filters(run_dir)
-        results = [replay_role(ctx, role, config, filters) for role in CORE_ROLES]
-    except (NoreError, OSError, KeyError, TypeError) as exc:
-        detail = str(exc) if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
-        echo(f"CANNOT REPLAY {run_dir}: {detail}")
-        return EXIT_UNREADABLE
+def open_run(run_dir: Path) -> tuple[RunContext, dict[str, Any], dict[str, SymbolFilters]]:
+    """The run's context, validated config and exchange filters (what every core of the run was built from)."""
+    if not (run_dir / RUN_FILE).exists():
+        raise ConfigInvalid(f"{run_dir / RUN_FILE} is missing: not a run directory")
+    run = read_critical_json(run_dir / RUN_FILE)
+    config = run["config"]
+    validate_config(config, f"{run_dir / RUN_FILE} config")
+    start_ms = int(run["clock"]["start_ms"])  # replay reads no clock; the context needs one
+    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], lambda: start_ms, config["queues"])
+    return ctx, config, load_filters(run_dir)
+
+
+def verdict(results: list[RoleReplay], echo: Callable[[str], None]) -> int:
+    """Print the verdict of every role; returns the exit code."""
     if all(r.difference is None for r in results):
         echo("IDENTICAL: " + ", ".join(f"{r.outputs} outputs of {r.role}" for r in results))
         return EXIT_IDENTICAL
@@ -162,13 +173,40 @@ def replay_run(run_dir: Path, echo: Callable[[str], None]) -> int:
     return EXIT_DIFFERENT
 
 
-def replay(run_dir: Path = typer.Argument(..., help="The run directory (<var>/runs/<run_id>).")) -> None:
+def replay_run(run_dir: Path, echo: Callable[[str], None], from_market: bool = False) -> int:
+    """Replay every core role of `run_dir`, print the verdict through `echo`; returns the exit code.
+
+    `from_market`: rebuild the whole chain from market_ticks alone (minibot.backtest.from_market) instead of
+    feeding each role its input log."""
+    try:
+        ctx, config, filters = open_run(run_dir)
+        if from_market:
+            from minibot.backtest.from_market import replay_from_market  # the chain imports this module
+
+            results = replay_from_market(ctx, config, filters)
+        else:
+            results = [replay_role(ctx, role, config, filters) for role in CORE_ROLES]
+    except (NoreError, OSError, KeyError, TypeError) as exc:
+        detail = str(exc) if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
+        echo(f"CANNOT REPLAY {run_dir}: {detail}")
+        return EXIT_UNREADABLE
+    return verdict(results, echo)
+
+
+def replay(
+    run_dir: Path = typer.Argument(..., help="The run directory (<var>/runs/<run_id>)."),
+    from_market: bool = typer.Option(
+        False, "--from-market", help="Rebuild the core chain from market_ticks alone (no input logs)."
+    ),
+) -> None:
     """Re-run strategy, risk and execution on the run's recorded inputs; compare every output byte for byte.
 
     Each core is rebuilt from run.json's config and exchange_info.json and fed its role's recorded input
-    log. Exit codes: 0 every output identical (prints `IDENTICAL: N outputs of <role>, ...`); 1 a difference
-    (prints each differing role's first one: `<queue>/inbox.jsonl line K: expected <field> = <recorded>, got
-    <replayed>`); 2 the run cannot be replayed (run.json or exchange_info.json missing or damaged, a journal
-    that fails verification, or a core that raises on a recorded input).
+    log; with --from-market the three cores are chained in one process and fed only the run's market_ticks
+    (with strategy.use_ai = false every core output is a function of them). Exit codes: 0 every output
+    identical (prints `IDENTICAL: N outputs of <role>, ...`); 1 a difference (prints each differing role's
+    first one: `<queue>/inbox.jsonl line K: expected <field> = <recorded>, got <replayed>`); 2 the run cannot
+    be replayed (run.json or exchange_info.json missing or damaged, a journal that fails verification, or a
+    core that raises on a recorded input).
     """
-    raise typer.Exit(replay_run(run_dir, typer.echo))
+    raise typer.Exit(replay_run(run_dir, typer.echo, from_market))

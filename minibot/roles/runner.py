@@ -1,11 +1,15 @@
 """Drive a pure core from file queues, effectively once (R-A2, R-T6, DESIGN.md "Effectively-once").
 
-Per batch: append an `input_batch` entry to `<run>/roles/<role>/inputs.jsonl` (which input lines, in
-which order), step the core, publish its outputs with deterministic ids, then ack the input. The input log
-makes multi-input roles replayable (the interleaving of their inputs is recorded, not re-guessed), and the
-output queues are the commit log: on restart the runner replays the logged batches through a fresh core,
-checks that the outputs it regenerates match, by id, the ones already written, writes the missing ones,
-and brings the consumers' cursors up to the log. A kill -9 at any instant loses and duplicates nothing.
+Per batch (consecutive lines of one input queue, in the order the role's schedule picks them:
+minibot/roles/schedule.py): step the core, append an `input_batch` entry to `<run>/roles/<role>/inputs.jsonl`
+(which input lines, in which order), publish the outputs with deterministic ids and their place on the market
+timeline (minibot/roles/timeline.py), and later ack the inputs. A batch ends right after an input whose outputs
+hold a STOP, so nothing is processed after it. The input log records the interleaving of a multi-input role's
+inputs (canonical by market sequence for risk and execution, by arrival for the strategy's AI
+recommendations), and the output queues are the commit log: on restart the runner replays the logged
+batches through a fresh core, checks that the outputs it regenerates match, by id, the ones already
+written, writes the missing ones, and brings the consumers' cursors up to the log. A kill -9 at any
+instant loses and duplicates nothing.
 
 Core outputs are the events of the role's output queues that its core produced: `source` = the role and a
 `cause_id` in the payload. Heartbeats (`health`) and wall-clock `timing` events come from the role process,
@@ -25,7 +29,7 @@ from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.contracts.registry import registry
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import write_critical_json
-from minibot.journal.consumer import Consumer
+from minibot.journal.consumer import Consumer, Record
 from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.producer import Producer
@@ -33,6 +37,7 @@ from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments, repair_torn_tail
 from minibot.journal.stop import stop_flag_path
 from minibot.reasons import CursorDesync, ReasonCode
+from minibot.roles.timeline import MARKET, MarketClock, event_mseq, wrap_outputs
 
 INPUT_LOG = "inputs"
 # Queues a role process writes to outside its core (heartbeats, wall-clock latency observations).
@@ -80,13 +85,41 @@ def queue_events(ctx: RunContext, queue: str) -> Iterator[dict[str, Any]]:
         yield decode_event(raw.data, paths.contract, run_id=ctx.run_id, cmdline_hash=ctx.cmdline_hash)[1]
 
 
+class Stepper:
+    """A core plus its place on the market timeline: steps one input, returns its output envelopes."""
+
+    def __init__(self, run_id: str, cmdline_hash: str, role: str, core: Core) -> None:
+        self.run_id = run_id
+        self.cmdline_hash = cmdline_hash
+        self.role = role
+        self.core = core
+        self.clock = MarketClock()
+        self.mseq = -1  # the last market tick this role processed
+
+    def step(self, queue: str, line: int, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Outputs of one input (`line` = its line in `queue`): at the tick's own market time for a tick,
+        at the input's `ts` (already market time) for anything else."""
+        if queue == MARKET:
+            self.mseq = line
+            ts = self.clock.on_tick(int(event["ts"]))
+        else:
+            ts = int(event["ts"])
+        outputs = self.core.step(event)
+        if not outputs:
+            return []
+        mseq = event_mseq(queue, line, event, self.mseq)
+        return wrap_outputs(self.run_id, self.cmdline_hash, self.role, outputs, event["id"], mseq, ts)
+
+
 def replay_log(
     ctx: RunContext, role: str, core: Core, log: list[dict[str, Any]], emit: Callable[[dict[str, Any]], None]
-) -> dict[str, int]:
+) -> tuple[dict[str, int], Stepper]:
     """Feed `core` the logged batches in order, passing each output envelope to `emit`.
 
-    Returns the next unread line per input queue. Used by restart recovery and by `nore replay`.
+    Returns the next unread line per input queue and the stepper (its market clock where the log ends).
+    Used by restart recovery and by `nore replay`.
     """
+    stepper = Stepper(ctx.run_id, ctx.cmdline_hash, role, core)
     streams: dict[str, Iterator[dict[str, Any]]] = {}
     next_line: dict[str, int] = {}
     seen: dict[str, set[str]] = {}
@@ -100,38 +133,23 @@ def replay_log(
             )
         ids = seen.setdefault(queue, set())
         event: dict[str, Any] = {}
-        for _ in range(batch["first_line"], batch["last_line"] + 1):
+        for line in range(batch["first_line"], batch["last_line"] + 1):
             event = next(stream, {})
             if not event:
                 raise CursorDesync(f"{role} input log names line {batch['last_line']} of {queue}, beyond its end")
             if event["id"] in ids:
                 continue
             ids.add(event["id"])
-            for envelope in _envelopes(ctx, role, core, event):
+            for envelope in stepper.step(queue, line, event):
                 emit(envelope)
         if event.get("id") != batch["last_id"]:
             raise CursorDesync(f"{role} input log: line {batch['last_line']} of {queue} is not {batch['last_id']}")
         next_line[queue] = batch["last_line"] + 1
-    return next_line
-
-
-def _envelopes(ctx: RunContext, role: str, core: Core, event: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [
-        build_envelope(
-            type_=out.type,
-            payload=out.payload,
-            ts=event["ts"],
-            id_=deterministic_id(ctx.run_id, role, event["id"], str(i)),
-            source=role,
-            run_id=ctx.run_id,
-            cmdline_hash=ctx.cmdline_hash,
-        )
-        for i, out in enumerate(core.step(event))
-    ]
+    return next_line, stepper
 
 
 class RoleRunner:
-    """One role: its core, its input consumers (polled in a fixed order) and its output producers."""
+    """One role: its core, its input consumers and its output producers; a schedule decides what to process."""
 
     def __init__(
         self, ctx: RunContext, role: str, core: Core, inputs: list[str], after_batch: BatchHook | None = None
@@ -149,6 +167,10 @@ class RoleRunner:
         )
         self.producers: dict[str, Producer] = {q: ctx.producer(q, role) for q in sorted(set(self.routes.values()))}
         self.consumers: list[tuple[str, Consumer]] = [(q, ctx.consumer(q, role)) for q in inputs]
+        self.by_queue: dict[str, Consumer] = dict(self.consumers)
+        self.stepper = Stepper(ctx.run_id, ctx.cmdline_hash, role, core)
+        self.next_line: dict[str, int] = {}
+        self._done: dict[str, Record] = {}
         self.recovered_outputs = self._recover()
 
     # ---- restart recovery -----------------------------------------------------------------------
@@ -178,7 +200,7 @@ class RoleRunner:
             else:
                 missing[queue].append(envelope)
 
-        next_line = replay_log(self.ctx, self.role, self.core, log, check)
+        next_line, self.stepper = replay_log(self.ctx, self.role, self.core, log, check)
         for queue, count in produced.items():
             if count < len(written[queue]):
                 raise CursorDesync(
@@ -189,7 +211,8 @@ class RoleRunner:
         for queue, envelopes in missing.items():
             recovered += self._publish(queue, envelopes)
         for queue, consumer in self.consumers:
-            self._advance(queue, consumer, next_line.get(queue, 0))
+            self.next_line[queue] = next_line.get(queue, 0)
+            self._advance(queue, consumer, self.next_line[queue])
         return recovered
 
     def _advance(self, queue: str, consumer: Consumer, line: int) -> None:
@@ -216,47 +239,86 @@ class RoleRunner:
             write_critical_json(flag, envelope)
         self.halted = True
 
-    def _log_batch(self, queue: str, consumer: Consumer, last_id: str, last_line: int) -> None:
+    def _log_batch(self, queue: str, first_line: int, last: Record) -> None:
         payload = {
             "role": self.role,
             "queue": queue,
-            "first_line": consumer.committed.line,
-            "last_line": last_line,
-            "last_id": last_id,
+            "first_line": first_line,
+            "last_line": last.line,
+            "last_id": last.event["id"],
         }
         envelope = build_envelope(
             type_="input_batch",
             payload=payload,
             ts=self.ctx.clock(),
-            id_=deterministic_id(self.ctx.run_id, self.role, "input", queue, str(last_line)),
+            id_=deterministic_id(self.ctx.run_id, self.role, "input", queue, str(last.line)),
             source=self.role,
             run_id=self.ctx.run_id,
             cmdline_hash=self.ctx.cmdline_hash,
         )
         self._log.append(encode_event(envelope))
 
+    def stopped(self) -> bool:
+        """True once this role raised a STOP or STOP.flag exists: nothing more is processed."""
+        if not self.halted and stop_flag_path(self.ctx.run_dir).exists():
+            self.halted = True
+        return self.halted
+
+    def process(self, queue: str, records: list[Record]) -> int:
+        """Step the core on consecutive `records` of `queue`, log them as one batch, publish the outputs.
+
+        Stops right after an input whose outputs hold a STOP (the rest stays unprocessed); returns how many
+        records were processed. The inputs are acked later by `ack_done`.
+        """
+        if not records:
+            return 0
+        outputs: dict[str, list[dict[str, Any]]] = {}
+        done = 0
+        step = self.stepper.step
+        for record in records:
+            done += 1
+            stop = False
+            for envelope in step(queue, record.line, record.event):
+                outputs.setdefault(self.routes[envelope["type"]], []).append(envelope)
+                stop = stop or envelope["type"] == "stop_journal"
+            if stop:
+                break
+        last = records[done - 1]
+        self._log_batch(queue, self.next_line.get(queue, 0), last)
+        self.next_line[queue] = last.line + 1
+        self._done[queue] = last
+        for out_queue, envelopes in outputs.items():
+            self._publish(out_queue, envelopes)
+        if self.after_batch is not None:
+            self.after_batch(queue, [record.event for record in records[:done]], outputs)
+        return done
+
+    def ack_done(self) -> None:
+        """Ack every input processed so far, market_ticks last: its ack is this role's watermark, so it may
+        only say "done through M" once everything else up to M is committed."""
+        for queue in sorted(self._done, key=lambda q: q == MARKET):
+            consumer, last = self.by_queue[queue], self._done[queue]
+            if consumer.read.line == last.line + 1:
+                consumer.ack()  # everything polled was processed
+            else:
+                consumer.ack(last)
+        self._done.clear()
+
     def run_once(self) -> int:
-        """Poll every input once (fixed order), process what arrived; return how many events."""
+        """The arrival schedule: poll each input queue in turn, process and ack what arrived."""
         total = 0
         for queue, consumer in self.consumers:
-            if self.halted or stop_flag_path(self.ctx.run_dir).exists():
-                self.halted = True
+            if self.stopped():
                 break
             records = consumer.poll()
-            if not records:
-                continue
-            self._log_batch(queue, consumer, consumer.read.last_id or "", consumer.read.line - 1)
-            outputs: dict[str, list[dict[str, Any]]] = {}
-            for record in records:
-                for envelope in _envelopes(self.ctx, self.role, self.core, record.event):
-                    outputs.setdefault(self.routes[envelope["type"]], []).append(envelope)
-            for out_queue, envelopes in outputs.items():
-                self._publish(out_queue, envelopes)
-            consumer.ack()
-            if self.after_batch is not None:
-                self.after_batch(queue, [record.event for record in records], outputs)
-            total += len(records)
+            if records:
+                total += self.process(queue, records)
+                self.ack_done()
         return total
+
+    def lagging(self) -> bool:
+        """True while some input queue holds lines this role has not acked."""
+        return any(consumer.lag_bytes() > 0 for _, consumer in self.consumers)
 
     def flush_if_due(self) -> None:
         """Group-commit tick for the input log, every producer and every consumer's cursor."""

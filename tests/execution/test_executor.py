@@ -20,8 +20,18 @@ _n = iter(range(10_000, 10**9))
 
 def core(**changes: Any) -> ExecutionCore:
     cfg = default_section("execution")
+    cfg["latency_ms"] = 0  # these tests are about prices; tests/execution/test_latency.py is about timing
     cfg.update(changes)
     return ExecutionCore(exchange_filters(), cfg)
+
+
+def submit(ex: ExecutionCore, order: dict[str, Any]) -> list[Output]:
+    """The intent goes in flight (no output yet), then reaches the book at the symbol's next tick, which
+    repeats the latest quote at decision time + latency: returns what that tick produced."""
+    assert ex.step(order) == []
+    symbol = order["payload"]["symbol"]
+    quote = ex.last_quote(symbol) or tick(100.0, T0, 0, symbol=symbol)["payload"]
+    return ex.step(env("market_tick", dict(quote), order["ts"] + ex.latency_ms, next(_n)))
 
 
 def intent(
@@ -64,7 +74,7 @@ def validate(out: list[Output], source: str = "execution_role") -> None:
 def test_market_buy_inside_top_of_book_pays_taker_fee() -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1))  # bid 99.99 / ask 100.01, 1.0 each
-    out = ex.step(intent("BUY", 0.5, T0))
+    out = submit(ex, intent("BUY", 0.5, T0))
     validate(out)
     assert [o.type for o in out] == ["fill", "order_result"]  # fills first, then the result
     fill, result = out[0].payload, out[1].payload
@@ -83,27 +93,20 @@ def test_market_buy_inside_top_of_book_pays_taker_fee() -> None:
 def test_market_order_beyond_top_of_book_gets_slippage() -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1, qty=0.3))
-    fills = by_type(ex.step(intent("BUY", 0.5, T0)), "fill")
+    fills = by_type(submit(ex, intent("BUY", 0.5, T0)), "fill")
     # 0.3 at the ask, the remaining 0.2 at ask * (1 + 2 bps) rounded UP to the tick: 100.030002 -> 100.04.
     assert [(f["price"], f["qty"]) for f in fills] == [(100.01, 0.3), (100.04, 0.2)]
-    assert by_type(ex.step(intent("SELL", 0.5, T0)), "fill")[1]["price"] == 99.97  # 99.99 * (1 - 2 bps), down
+    assert by_type(submit(ex, intent("SELL", 0.5, T0)), "fill")[1]["price"] == 99.97  # 99.99 * (1 - 2 bps), down
 
 
 def test_market_order_walks_known_depth() -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1, asks=[[100.01, 0.2], [100.02, 0.2], [100.05, 1.0]]))
-    out = ex.step(intent("BUY", 0.5, T0 - 1))  # the book tick is newer than the intent's quote
+    out = submit(ex, intent("BUY", 0.5, T0 - 1))  # the book tick is newer than the intent's quote
     fills = by_type(out, "fill")
     assert [(f["price"], f["qty"]) for f in fills] == [(100.01, 0.2), (100.02, 0.2), (100.05, 0.1)]
     expected_avg = (Decimal("100.01") * 2 + Decimal("100.02") * 2 + Decimal("100.05")) / 5
     assert by_type(out, "order_result")[0]["avg_price"] == float(expected_avg)
-
-
-def test_intent_quote_is_used_when_newer_than_the_book() -> None:
-    ex = core()
-    ex.step(tick(90.0, T0, 1))
-    fills = by_type(ex.step(intent("BUY", 0.1, T0 + 10)), "fill")
-    assert fills[0]["price"] == 100.01
 
 
 @pytest.mark.parametrize(
@@ -120,7 +123,7 @@ def test_intent_quote_is_used_when_newer_than_the_book() -> None:
 def test_rejections(side: str, qty: float, extra: dict, code: str) -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1))
-    out = ex.step(intent(side, qty, T0, **extra))
+    out = submit(ex, intent(side, qty, T0, **extra))
     validate(out)
     assert [o.type for o in out] == ["order_result"]
     assert (out[0].payload["result"], out[0].payload["reason_code"]) == ("REJECTED", code)
@@ -130,17 +133,17 @@ def test_rejections(side: str, qty: float, extra: dict, code: str) -> None:
 def test_min_notional_at_the_limit_passes() -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1, spread=0.0))  # ask exactly 100.00
-    assert by_type(ex.step(intent("BUY", 0.05, T0 - 1)), "order_result")[0]["result"] == "FILLED"  # 5.00
+    assert by_type(submit(ex, intent("BUY", 0.05, T0 - 1)), "order_result")[0]["result"] == "FILLED"  # 5.00
 
 
-def test_stale_quote_is_rejected() -> None:
+def test_in_flight_order_without_a_tick_of_its_symbol_expires_stale() -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1))
-    ex.step(tick(3000.0, T0 + 5000, 2, symbol="ETHUSDT"))  # now = T0 + 5000: BTC book exactly 5000 ms old
-    assert by_type(ex.step(intent("BUY", 0.1, T0 - 1)), "order_result")[0]["result"] == "FILLED"
-    ex.step(tick(3000.0, T0 + 5001, 3, symbol="ETHUSDT"))
-    result = by_type(ex.step(intent("BUY", 0.1, T0 - 1)), "order_result")[0]
-    assert result["reason_code"] == "STALE_MARKET_DATA"
+    assert ex.step(intent("BUY", 0.1, T0)) == []
+    assert ex.step(tick(3000.0, T0 + 5000, 2, symbol="ETHUSDT")) == []  # exactly max_quote_age_ms: waits
+    result = by_type(ex.step(tick(3000.0, T0 + 5001, 3, symbol="ETHUSDT")), "order_result")[0]
+    assert (result["result"], result["reason_code"]) == ("REJECTED", "STALE_MARKET_DATA")
+    assert ex.in_flight == 0
 
 
 def test_foreign_source_is_a_stop_and_halts() -> None:
@@ -151,13 +154,13 @@ def test_foreign_source_is_a_stop_and_halts() -> None:
     assert [o.type for o in out] == ["stop_journal"]
     assert out[0].payload["reason_code"] == ReasonCode.EXECUTION_SOURCE_NOT_ALLOWED.value
     assert out[0].payload["component"] == "execution_role" and ex.halted
-    assert by_type(ex.step(intent("BUY", 0.1, T0)), "order_result")[0]["reason_code"] == "KILL_SWITCH"
+    assert by_type(submit(ex, intent("BUY", 0.1, T0)), "order_result")[0]["reason_code"] == "KILL_SWITCH"
 
 
 def test_limit_buy_rests_then_fills_only_when_traded_through() -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1))
-    out = ex.step(intent("BUY", 0.5, T0, order_type="LIMIT", price=99.004))
+    out = submit(ex, intent("BUY", 0.5, T0, order_type="LIMIT", price=99.004))
     assert by_type(out, "order_result")[0]["result"] == "NEW" and not by_type(out, "fill")
     assert ex.step(tick(99.0, T0 + 1, 2, spread=0.04)) == []  # trades AT the limit (99.00): not enough
     touch = tick(99.0, T0 + 2, 3, spread=0.0, kind="book")  # ask == limit: not through either
@@ -174,9 +177,10 @@ def test_limit_buy_rests_then_fills_only_when_traded_through() -> None:
 def test_limit_sell_fills_when_the_bid_rises_through_it() -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1))
-    ex.step(intent("BUY", 0.5, T0))
+    submit(ex, intent("BUY", 0.5, T0))
     assert (
-        by_type(ex.step(intent("SELL", 0.5, T0, order_type="LIMIT", price=101.0)), "order_result")[0]["result"] == "NEW"
+        by_type(submit(ex, intent("SELL", 0.5, T0, order_type="LIMIT", price=101.0)), "order_result")[0]["result"]
+        == "NEW"
     )
     out = ex.step(tick(101.02, T0 + 1, 2, kind="book"))  # bid 101.01 > 101.00
     assert by_type(out, "fill")[0]["price"] == 101.0 and ex.portfolio.position_qty("BTCUSDT") == 0.0
@@ -185,18 +189,18 @@ def test_limit_sell_fills_when_the_bid_rises_through_it() -> None:
 def test_limit_expires_and_releases_its_cash() -> None:
     ex = core(limit_ttl_ms=1000, initial_cash=100.0)
     ex.step(tick(100.0, T0, 1))
-    ex.step(intent("BUY", 0.9, T0, order_type="LIMIT", price=99.0))
-    assert by_type(ex.step(intent("BUY", 0.5, T0)), "order_result")[0]["reason_code"] == "INSUFFICIENT_CASH"
+    submit(ex, intent("BUY", 0.9, T0, order_type="LIMIT", price=99.0))
+    assert by_type(submit(ex, intent("BUY", 0.5, T0)), "order_result")[0]["reason_code"] == "INSUFFICIENT_CASH"
     assert ex.step(tick(100.0, T0 + 1000, 2)) == []  # at the TTL: still resting
     out = ex.step(tick(100.0, T0 + 1001, 3))
     assert by_type(out, "order_result")[0]["result"] == "EXPIRED"
-    assert by_type(ex.step(intent("BUY", 0.5, T0 + 1001)), "order_result")[0]["result"] == "FILLED"
+    assert by_type(submit(ex, intent("BUY", 0.5, T0 + 1001)), "order_result")[0]["result"] == "FILLED"
 
 
 def test_marketable_limit_takes_what_it_can_and_rests_the_rest() -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1, qty=0.3))
-    out = ex.step(intent("BUY", 0.5, T0 - 1, order_type="LIMIT", price=100.02))
+    out = submit(ex, intent("BUY", 0.5, T0 - 1, order_type="LIMIT", price=100.02))
     assert [(f["price"], f["qty"], f["liquidity"]) for f in by_type(out, "fill")] == [(100.01, 0.3, "TAKER")]
     result = by_type(out, "order_result")[0]
     assert (result["result"], result["filled_qty"]) == ("PARTIALLY_FILLED", 0.3)
@@ -207,10 +211,10 @@ def test_marketable_limit_takes_what_it_can_and_rests_the_rest() -> None:
 def test_halt_freezes_resting_orders_and_rejects_new_ones() -> None:
     ex = core()
     ex.step(tick(100.0, T0, 1))
-    ex.step(intent("BUY", 0.5, T0, order_type="LIMIT", price=99.0))
+    submit(ex, intent("BUY", 0.5, T0, order_type="LIMIT", price=99.0))
     ex.halt("STOP.flag present")
     assert ex.step(tick(90.0, T0 + 1, 2)) == []
-    assert by_type(ex.step(intent("BUY", 0.1, T0 + 1)), "order_result")[0]["reason_code"] == "KILL_SWITCH"
+    assert by_type(submit(ex, intent("BUY", 0.1, T0 + 1)), "order_result")[0]["reason_code"] == "KILL_SWITCH"
 
 
 def test_contract_violations_raise() -> None:

@@ -216,20 +216,27 @@ class RunBuilder:
 def trade(b: RunBuilder) -> ExecutionCore:
     """A round trip through the real executor: BUY 0.01 at the ask 50001, a dip, SELL 0.01 at the bid 51000.
 
+    Each order meets the next tick, execution.latency_ms later, which repeats the book it was decided on.
+
     By hand (taker fee 10 bps, no slippage): BUY costs 500.01 + fee 0.50001; the SELL brings 510.00 - fee
     0.51; realized = (51000 - 50001) * 0.01 - 0.51 - 0.50001 = 8.97999. After the BUY equity is 9999.49999
     (marked at the fill price); the dip marks it at mid 49000.5: 9499.48999 + 490.005 = 9989.49499, so the
     max drawdown is (10000 - 9989.49499) / 10000 = 0.001050501.
     """
+    latency = int(b.config["execution"]["latency_ms"])
     b.tick(T0 + 1000, 50000.0, 50001.0)
     b.step_executor()
     b.intent(T0 + 1000, "BUY", 0.01, 50000.0, 50001.0, 1)
+    b.step_executor()
+    b.tick(T0 + 1000 + latency, 50000.0, 50001.0)  # the order reaches this (unchanged) book
     b.step_executor()
     b.tick(T0 + 2000, 49000.0, 49001.0)
     b.step_executor()
     b.tick(T0 + 3000, 51000.0, 51001.0)
     b.step_executor()
     b.intent(T0 + 3000, "SELL", 0.01, 51000.0, 51001.0, 2)
+    b.step_executor()
+    b.tick(T0 + 3000 + latency, 51000.0, 51001.0)
     return b.step_executor()
 
 

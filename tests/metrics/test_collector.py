@@ -23,9 +23,9 @@ def test_figures_of_a_constructed_run(tmp_path: Path) -> None:
     b.request(T0 + 600, "/api/v3/exchangeInfo", 30.0, status=None, error="timeout")
     core = b.step_executor()
     m = finish(b)
-    # Counts per queue: 3 ticks, 2 intents, 2 results, 2 fills, 25 beats x 5 roles, 2 timings.
+    # Counts per queue: 5 ticks, 2 intents, 2 results, 2 fills, 25 beats x 5 roles, 2 timings.
     assert {q: m["counts"][q] for q in ("market_ticks", "order_intents", "order_results", "fills", "health")} == {
-        "market_ticks": 3,
+        "market_ticks": 5,
         "order_intents": 2,
         "order_results": 2,
         "fills": 2,
@@ -57,7 +57,7 @@ def test_figures_of_a_constructed_run(tmp_path: Path) -> None:
     )
     # Queue lag: the executor acked everything it read; nobody consumed fills in this run.
     assert m["queue_lag"]["order_intents"]["execution_role"] == {"acked": 2, "lag": 0}
-    assert m["queue_lag"]["market_ticks"]["execution_role"] == {"acked": 3, "lag": 0}
+    assert m["queue_lag"]["market_ticks"]["execution_role"] == {"acked": 5, "lag": 0}
     assert m["queue_lag"]["fills"]["risk_role"] == {"acked": 0, "lag": 2}
     # Roles: alive the whole 120 s, clean STOPPING end, the supervisor's view merged in.
     r = m["roles"]["market_role"]

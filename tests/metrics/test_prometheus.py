@@ -40,7 +40,7 @@ def test_scrape_serves_the_last_written_metrics(tmp_path: Path) -> None:
         endpoint.close()
         collector.close()
     assert got["nore_queue_events_total"][(("queue", "fills"),)] == 2.0
-    assert got["nore_queue_events_total"][(("queue", "market_ticks"),)] == 3.0
+    assert got["nore_queue_events_total"][(("queue", "market_ticks"),)] == 5.0
     assert got["nore_binance_requests_total"][(("endpoint", "/api/v3/ping"),)] == 25.0
     assert got["nore_binance_latency_ms"][(("endpoint", "/api/v3/time"), ("quantile", "0.95"))] == 6.0
     assert got["nore_pnl_quote"][(("figure", "realized_pnl"),)] == collector.latest["pnl"]["realized_pnl"]

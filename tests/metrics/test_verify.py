@@ -44,7 +44,7 @@ def test_clean_run_passes_with_exit_0_and_json(clean: RunBuilder) -> None:
     doc = json.loads(runner.invoke(app, ["verify", "--json", str(clean.run_dir)]).output)
     assert doc["verdict"] == "PASS" and doc["reasons"] == [] and doc["run_id"] == RUN_ID
     m = doc["metrics"]
-    assert m["counts"]["market_ticks"] == 3 and m["counts"]["fills"] == 2
+    assert m["counts"]["market_ticks"] == 5 and m["counts"]["fills"] == 2
     assert m["binance"]["latency_ms"]["p95"] == 13.0  # rank 48 of 50: the first 13 ms sample
     assert m["pnl"]["trips"] == 1 and m["stops"]["count"] == 0
     assert doc["restarts"]["market_role"] == {"seen_in_heartbeats": 0, "by_supervisor": 0}
@@ -54,7 +54,7 @@ def test_tampered_line(clean: RunBuilder) -> None:
     inbox = clean.ctx.queue_paths("market_ticks").folder / "inbox.jsonl"
     inbox.write_bytes(inbox.read_bytes().replace(b'"bid":49000.0', b'"bid":48000.0', 1))
     found = codes(clean.run_dir)
-    assert any("market_ticks/inbox.jsonl:2" in d for d in found[ReasonCode.LINE_HASH_MISMATCH.value])
+    assert any("market_ticks/inbox.jsonl:3" in d for d in found[ReasonCode.LINE_HASH_MISMATCH.value])
     result = runner.invoke(app, ["verify", str(clean.run_dir)])
     assert result.exit_code == 1 and "FAIL" in result.output and "LINE_HASH_MISMATCH" in result.output
 
@@ -127,7 +127,7 @@ def test_torn_or_missing_or_stale_metrics_json(clean: RunBuilder) -> None:
     clean.tick(END, 51000.0, 51002.0)  # a tick metrics.json does not cover
     clean.close()
     found = codes(clean.run_dir)
-    assert found == {VerifyCode.METRICS_INCOMPLETE.value: [f"{path} covers 3 of the 4 lines of market_ticks"]}
+    assert found == {VerifyCode.METRICS_INCOMPLETE.value: [f"{path} covers 5 of the 6 lines of market_ticks"]}
 
 
 def test_silent_role_without_restart_fails_restored_role_passes(tmp_path: Path) -> None:

@@ -42,17 +42,38 @@ def _intent(n: int, tick_id: str) -> dict[str, Any]:
         "ask": 61234.6,
         "bid_qty": 1.2,
         "ask_qty": 0.8,
+        "mseq": 0,
     }
 
 
-def _publish(ctx: RunContext, queue: str, source: str, type_: str, payloads: list[dict[str, Any]]) -> list[str]:
+def _publish(
+    ctx: RunContext, queue: str, source: str, type_: str, payloads: list[dict[str, Any]], ts: int | None = None
+) -> list[str]:
     producer = ctx.producer(queue, source)
     try:
-        events = [producer.event(type_, p, id_=deterministic_id(queue, str(i), str(p))) for i, p in enumerate(payloads)]
+        events = [
+            producer.event(type_, p, ts=ts, id_=deterministic_id(queue, str(i), str(p))) for i, p in enumerate(payloads)
+        ]
         producer.publish(events)
     finally:
         producer.close()
     return [e["id"] for e in events]
+
+
+def _orders_on_the_timeline(ctx: RunContext, count: int) -> None:
+    """Tick 0, `count` intents decided at it, tick 1 a second later (they arrive there), and risk's watermark
+    past both ticks (the executor waits for it; no risk process runs here)."""
+    ts = ctx.clock()
+    tick_id = _publish(
+        ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": time.perf_counter_ns()}], ts
+    )[0]
+    _publish(ctx, "order_intents", "risk_role", "order_intent", [_intent(n, tick_id) for n in range(count)], ts)
+    later = {**TICK, "recv_perf_ns": time.perf_counter_ns() + 1}  # another tick (its id derives from the payload)
+    _publish(ctx, "market_ticks", "market_role", "market_tick", [later], ts + 1000)
+    risk = ctx.consumer("market_ticks", "risk_role")
+    risk.poll()
+    risk.ack()
+    risk.close()
 
 
 def _drain(role: CoreRole) -> None:
@@ -91,9 +112,8 @@ def test_halted_executor_rejects_with_kill_switch(tmp_path: Path) -> None:
     role = execution_role.build(load_env("execution_role", tmp_path))
     assert isinstance(role, execution_role.ExecutionRole)
     role.core.halt("test")  # type: ignore[attr-defined]
-    tick_id = _publish(ctx, "market_ticks", "market_role", "market_tick", [TICK])[0]
-    _publish(ctx, "order_intents", "risk_role", "order_intent", [_intent(1, tick_id)])
-    role.runner.run_once()
+    _orders_on_the_timeline(ctx, 1)
+    role.schedule.run_once()
     role.close()
     results = [e["payload"] for e in queue_events(ctx, "order_results")]
     assert [(r["result"], r["reason_code"]) for r in results] == [("REJECTED", RejectCode.KILL_SWITCH.value)]
@@ -103,10 +123,7 @@ def _fill_some(tmp_path: Path) -> RunContext:
     ctx = make_run_dir(tmp_path)
     role = execution_role.build(load_env("execution_role", tmp_path))
     assert isinstance(role, CoreRole)
-    tick_id = _publish(
-        ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": time.perf_counter_ns()}]
-    )[0]
-    _publish(ctx, "order_intents", "risk_role", "order_intent", [_intent(n, tick_id) for n in range(3)])
+    _orders_on_the_timeline(ctx, 3)
     _drain(role)
     role.close()
     return ctx

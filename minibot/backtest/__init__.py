@@ -1,0 +1,1 @@
+"""`nore backtest`: the trading core over recorded Binance public data, in one process, on the market timeline."""

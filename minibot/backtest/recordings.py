@@ -1,0 +1,186 @@
+"""Binance public-data recordings as one stream of market messages, merged in time order, for `nore backtest`.
+
+trades and aggTrades files (CSV, .gz or .zip, as data.binance.vision publishes them) are read with the
+simulator's parser (`minibot.sim.datafiles`: the same validation and the same numbers a `--sim --sim-data`
+night serves); this module is the one place NORE code outside the supervisor imports `minibot.sim`, so a
+backtest and a simulated night of the same file read it identically. bookTicker files
+(`SYMBOL-bookTicker-DATE.csv`: update_id, best bid price/qty, best ask price/qty, transaction_time,
+event_time) are read here. Several files and symbols are merged by exchange time (ties: file order, then
+row order), so the stream is a pure function of the files.
+
+A symbol without a bookTicker file gets its book from its trades, as the simulator derives it: a trade where
+the buyer was the maker sold into the bid, so bid = its price and the ask stays if within 5 ticks above,
+else one tick above; a buy sets the ask likewise. Both best levels show 4 x the recent average trade size
+(an exponential average, weight 0.05 per trade, floored to the step): the simulator's mean book size
+without its random factor. The exchange filters are the simulator's for the data's price and
+quantity grid (`exchange_info`), so a backtest and a simulated night of one file trade on the same grid.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minibot.market.models import AggTrade, BookTicker, MarketMessage, Trade
+from minibot.sim.datafiles import DataFile, DataFileError, iter_rows, open_text, scan
+from minibot.sim.num import parse_e8, pow10_unit
+from minibot.sim.symbols import exchange_symbol, make_spec
+
+E8 = 1e8
+_OTHER_SIDE_TICKS = 5
+_SIZE_FACTOR = 4  # best-level size = 4 x the recent average trade size (the simulator's mean, no randomness)
+_MICROS = 10**15
+
+
+@dataclass
+class BookFile:
+    """A bookTicker file: its symbol, rows (ts, bid, bid_qty, ask, ask_qty in 1e-8 units), price grid."""
+
+    path: Path
+    symbol: str
+    rows: list[tuple[int, int, int, int, int]]
+    tick: int
+    step: int
+
+
+@dataclass
+class Recording:
+    """The files of a backtest, validated."""
+
+    trades: list[DataFile] = field(default_factory=list)
+    books: list[BookFile] = field(default_factory=list)
+
+    @property
+    def symbols(self) -> list[str]:
+        """Every symbol, sorted."""
+        return sorted({d.symbol for d in self.trades} | {b.symbol for b in self.books})
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Per file: path, symbol, kind, rows (for run.json)."""
+        return [{"path": str(d.path), "symbol": d.symbol, "kind": d.kind, "rows": d.rows} for d in self.trades] + [
+            {"path": str(b.path), "symbol": b.symbol, "kind": "bookTicker", "rows": len(b.rows)} for b in self.books
+        ]
+
+
+def _ts(text: str) -> int:
+    value = int(text)
+    return value // 1000 if value >= _MICROS else value
+
+
+def read_book_file(path: Path) -> BookFile:
+    """Parse a bookTicker CSV; DataFileError names the file and line of any problem."""
+    symbol = path.name.split("-")[0]
+    rows: list[tuple[int, int, int, int, int]] = []
+    price_gcd = qty_gcd = 0
+    with open_text(path) as text:
+        for lineno, line in enumerate(text, start=1):
+            cols = [c.strip() for c in line.strip().split(",")]
+            if cols == [""] or (lineno == 1 and not cols[0].isdigit()):
+                continue
+            try:
+                if len(cols) < 6:
+                    raise ValueError(f"{len(cols)} columns, a bookTicker row has 7")
+                bid, bq, ask, aq = (parse_e8(c) for c in cols[1:5])
+                ts = _ts(cols[5])
+                if not 0 < bid <= ask:
+                    raise ValueError(f"bid {cols[1]} / ask {cols[3]} is not a sane book")
+            except ValueError as exc:
+                raise DataFileError(f"{path}:{lineno}: {exc}") from exc
+            if rows and ts < rows[-1][0]:
+                raise DataFileError(f"{path}:{lineno}: time goes backwards ({ts} after {rows[-1][0]})")
+            rows.append((ts, bid, bq, ask, aq))
+            price_gcd = math.gcd(math.gcd(price_gcd, bid), ask)
+            qty_gcd = math.gcd(math.gcd(qty_gcd, bq), aq)
+    if not rows:
+        raise DataFileError(f"{path}: no data rows")
+    return BookFile(path, symbol, rows, pow10_unit(price_gcd), pow10_unit(qty_gcd) if qty_gcd else 1)
+
+
+def load(paths: list[Path]) -> Recording:
+    """Validate every file up front (a bad file fails before anything is written)."""
+    rec = Recording()
+    for path in paths:
+        if "-bookTicker-" in path.name:
+            rec.books.append(read_book_file(path))
+            continue
+        df = scan(path)
+        if df.kind == "klines":
+            raise DataFileError(f"{path}: klines hold no trades and no book; give trades, aggTrades or bookTicker")
+        rec.trades.append(df)
+    if not rec.trades and not rec.books:
+        raise DataFileError("no data file given")
+    return rec
+
+
+def exchange_info(rec: Recording) -> dict[str, Any]:
+    """An exchangeInfo document with the simulator's filters for each symbol's recorded price/qty grid."""
+    symbols = []
+    for sym in rec.symbols:
+        trades = [d for d in rec.trades if d.symbol == sym]
+        books = [b for b in rec.books if b.symbol == sym]
+        tick = min([d.tick for d in trades] + [b.tick for b in books])
+        step = min([d.step for d in trades] + [b.step for b in books])
+        price = trades[0].first_price if trades else books[0].rows[0][1]
+        symbols.append(exchange_symbol(make_spec(sym, tick=tick, step=step, price=price)))
+    return {"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
+
+
+def _trade_messages(df: DataFile) -> Iterator[MarketMessage]:
+    if df.kind == "aggTrades":
+        for a, p, q, f, l_, t, m in iter_rows(df):
+            yield AggTrade(df.symbol, a, p / E8, q / E8, f, l_, t, None, m, "backfill")
+    else:
+        for tid, p, q, t, m in iter_rows(df):
+            yield Trade(df.symbol, tid, p / E8, q / E8, t, None, m, "backfill")
+
+
+def _book_messages(bf: BookFile) -> Iterator[tuple[int, MarketMessage]]:
+    for n, (ts, bid, bq, ask, aq) in enumerate(bf.rows):
+        yield ts, BookTicker(bf.symbol, bid / E8, bq / E8, ask / E8, aq / E8, n, "backfill")
+
+
+def _with_derived_books(df: DataFile, tick: float, step: float) -> Iterator[tuple[int, MarketMessage]]:
+    bid = ask = 0.0
+    avg_q = 0.0
+    for trade in _trade_messages(df):
+        assert isinstance(trade, AggTrade | Trade)
+        p = trade.price
+        if trade.buyer_maker:
+            new_bid = p
+            new_ask = ask if p < ask <= p + _OTHER_SIDE_TICKS * tick else p + tick
+        else:
+            new_ask = p
+            new_bid = bid if p - _OTHER_SIDE_TICKS * tick <= bid < p else max(tick, p - tick)
+        avg_q = trade.qty if avg_q == 0 else 0.95 * avg_q + 0.05 * trade.qty
+        if (new_bid, new_ask) != (bid, ask):
+            bid, ask = round(new_bid, 8), round(new_ask, 8)
+            size = max(step, math.floor(avg_q * _SIZE_FACTOR / step) * step)
+            size = round(size, 8)
+            yield trade.trade_time, BookTicker(df.symbol, bid, size, ask, size, None, "backfill")
+        yield trade.trade_time, trade
+
+
+def messages(rec: Recording) -> Iterator[tuple[int, MarketMessage]]:
+    """(exchange time ms, message) of every file, merged in time order."""
+    booked = {b.symbol for b in rec.books}
+    streams: list[Iterator[tuple[int, MarketMessage]]] = []
+    for df in rec.trades:
+        if df.symbol in booked:
+            streams.append((m.trade_time, m) for m in _trade_messages(df) if isinstance(m, AggTrade | Trade))
+        else:
+            streams.append(_with_derived_books(df, df.tick / E8, df.step / E8))
+    streams.extend(_book_messages(b) for b in rec.books)
+    merged = heapq.merge(*(_keyed(i, s) for i, s in enumerate(streams)), key=lambda item: item[0])
+    for (ts, _, _), msg in merged:
+        yield ts, msg
+
+
+def _keyed(
+    index: int, stream: Iterator[tuple[int, MarketMessage]]
+) -> Iterator[tuple[tuple[int, int, int], MarketMessage]]:
+    for n, (ts, msg) in enumerate(stream):
+        yield (ts, index, n), msg

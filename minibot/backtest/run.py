@@ -1,0 +1,236 @@
+"""`nore backtest --data FILE [--data FILE ...] [--config FILE] [--var DIR]`: the trading core over recordings.
+
+One process, no network, no clock: the recorded messages (minibot.backtest.recordings, merged in exchange
+time) go through the market role's `TickBuilder` with exchange time as its clock (so book conflation is the
+night's rule, applied to recorded time instead of arrival time: that is the boundary, everything after
+market_ticks is the same code path as a night), then each tick is journaled to market_ticks and fed to
+`CoreChain`, whose outputs are journaled to their queues. Journals are written in batches of
+`queues.batch_max_events` with fsync policy `none` plus one fsync at the end (a backtest can simply be rerun).
+The run directory has a night's layout: run.json (with `"backtest"`: the files, tick counts; its clock
+starts at the first tick), exchange_info.json, queues/, roles/ (empty: no input logs), metrics.json. So
+`nore report`, `nore verify` and `nore replay RUN_DIR --from-market` work on it. A night of the same ticks
+trades identically (docs/architecture.md, "The market timeline").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+
+from minibot.backtest.chain import CoreChain
+from minibot.backtest.recordings import Recording, exchange_info, load, messages
+from minibot.clock import RunClock
+from minibot.config.loader import load_config
+from minibot.contracts.envelope import encode_event
+from minibot.execution.filters import filters_from_exchange_info
+from minibot.ids import deterministic_id, new_run_id
+from minibot.journal.atomic import write_critical_json
+from minibot.journal.codec import frame
+from minibot.journal.context import RunContext
+from minibot.journal.layout import INBOX
+from minibot.journal.producer import Producer
+from minibot.journal.segments import FsyncPolicy, SegmentAppender
+from minibot.metrics.collector import MetricsCollector
+from minibot.reasons import NoreError
+from minibot.roles.core_role import EXCHANGE_INFO_FILE
+from minibot.roles.tick_builder import TickBuilder
+from minibot.roles.timeline import MARKET
+from minibot.sim.datafiles import DataFileError
+from minibot.watchdog.rundir import create_queues, run_document, write_run_file
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+MARKET_SOURCE = "market_role"
+RUN_ID_ATTEMPTS = 100  # backtests of the same data in one var folder
+
+
+class _Journals:
+    """Batched producers: market_ticks plus every core output queue, one Producer per (queue, role)."""
+
+    def __init__(self, ctx: RunContext, batch: int) -> None:
+        self.ctx = ctx
+        self.batch = batch
+        self.producers: dict[tuple[str, str], Producer] = {}
+        self.pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, role: str, queue: str, envelopes: list[dict[str, Any]]) -> None:
+        key = (queue, role)
+        pending = self.pending.setdefault(key, [])
+        pending.extend(envelopes)
+        if len(pending) >= self.batch:
+            self._write(key)
+
+    def _write(self, key: tuple[str, str]) -> None:
+        pending = self.pending.get(key)
+        if not pending:
+            return
+        producer = self.producers.get(key)
+        if producer is None:
+            producer = self.producers[key] = self.ctx.producer(key[0], key[1], fsync="none")
+        self.counts[key[0]] = self.counts.get(key[0], 0) + producer.publish(pending)
+        self.pending[key] = []
+
+    def close(self) -> None:
+        for key in list(self.pending):
+            self._write(key)
+        for producer in self.producers.values():
+            producer.close()
+
+
+def canonical_command(data: list[Path], config_path: Path | None) -> str:
+    """The command line recorded (and hashed into every event): file names, not their folders, and the
+    config's sha256, so a backtest of the same files and config writes the same bytes wherever it runs."""
+    parts = ["nore", "backtest"] + [f"--data {Path(p).name}" for p in data]
+    if config_path is not None:
+        parts.append(f"--config sha256:{hashlib.sha256(Path(config_path).read_bytes()).hexdigest()}")
+    return " ".join(parts)
+
+
+def _create_run_dir(var: Path, first_ts: int) -> tuple[str, Path]:
+    """`<var>/runs/<run_id>` named after the data's first second (UTC), or a later free second."""
+    runs = Path(var) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for k in range(RUN_ID_ATTEMPTS):
+        run_id = new_run_id(datetime.fromtimestamp(first_ts / 1000 + k, UTC))
+        try:
+            (runs / run_id).mkdir(exist_ok=False)
+        except FileExistsError:
+            continue
+        return run_id, (runs / run_id).resolve()
+    raise FileExistsError(f"{runs}: {RUN_ID_ATTEMPTS} backtests of this data already")
+
+
+def run_backtest(data: list[Path], config_path: Path | None, var: Path, echo: Callable[[str], None]) -> int:
+    """Build the run directory, run the chain over the recordings, print `run_dir:` first, a summary last."""
+    try:
+        config = load_config(config_path)
+        rec = load(data)
+    except (NoreError, DataFileError, OSError) as exc:
+        echo(f"nore backtest: {exc}")
+        return EXIT_BAD_INPUT
+    first_ts = next(messages(rec))[0]
+    run_id, run_dir = _create_run_dir(var, first_ts)
+    echo(f"run_dir: {run_dir}")
+    started = time.perf_counter()
+    clock = RunClock(first_ts, 1.0, 0)  # a fixed anchor: two backtests write the same run.json
+    command_line = canonical_command(data, config_path)
+    doc = run_document(run_id, command_line, config, clock, first_ts / 1000.0, None, {"mode": "backtest"})
+    doc["backtest"] = {"data": rec.describe()}
+    info = exchange_info(rec)
+    write_critical_json(run_dir / EXCHANGE_INFO_FILE, info)
+    create_queues(run_dir, config["queues"])
+    ctx = RunContext(run_dir, run_id, doc["cmdline_hash"], lambda: first_ts, config["queues"])
+    figures = _run(ctx, config, rec, info)
+    doc["backtest"].update(figures)
+    write_run_file(run_dir, doc)
+    collector = MetricsCollector(run_dir, config)
+    collector.update(figures["last_ts"], {})
+    metrics = collector.write(final=True)
+    collector.close()
+    elapsed = time.perf_counter() - started
+    pnl = metrics.get("pnl", {})
+    counts = figures["counts"]
+    rate = figures["ticks"] / max(figures["loop_s"], 1e-9)
+    echo(
+        f"backtest {run_id}: {figures['ticks']} ticks, core loop {figures['loop_s']:.2f} s ({rate:,.0f} ticks/s), "
+        f"{elapsed:.1f} s in all; signals {counts.get('signals', 0)}, intents {counts.get('order_intents', 0)}, fills "
+        f"{counts.get('fills', 0)}, STOP {'yes' if figures['stopped'] else 'none'}; equity {pnl.get('equity')}, "
+        f"realized {pnl.get('realized_pnl')}, trips {pnl.get('trips')}"
+    )
+    return EXIT_OK
+
+
+class _TickJournal:
+    """market_ticks written straight to its inbox in batches: the backtest is the only writer of its fresh
+    run directory, and the ticks come from `TickBuilder` over parsed (finite, positive) numbers, so only the
+    first batch goes through full contract validation; every line is framed and hashed like any other."""
+
+    def __init__(self, ctx: RunContext, batch: int) -> None:
+        paths = ctx.queue_paths(MARKET)
+        self.contract = paths.contract
+        self.appender = SegmentAppender(
+            paths.folder, INBOX, FsyncPolicy.parse("none"), int(ctx.queues["segment_max_bytes"])
+        )
+        self.batch = batch
+        self.lines: list[bytes] = []
+        self.validated = False
+        self.count = 0
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.lines.append(encode_event(event, self.contract) if not self.validated else frame(orjson.dumps(event)))
+        if len(self.lines) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.lines:
+            self.appender.append(b"".join(self.lines))
+            self.count += len(self.lines)
+            self.lines = []
+            self.validated = True
+
+    def close(self) -> None:
+        self.flush()
+        self.appender.close()
+
+
+def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str, Any]) -> dict[str, Any]:
+    batch = int(config["queues"]["batch_max_events"])
+    journals = _Journals(ctx, batch)
+    ticks = _TickJournal(ctx, batch)
+    chain = CoreChain(ctx.run_id, ctx.cmdline_hash, config, filters_from_exchange_info(info), journals.add)
+    builder = TickBuilder(int(config["binance"]["conflation_ms"]))
+    head = {"schema": "nore.event", "v": 1, "ts": 0, "id": "", "source": MARKET_SOURCE, "type": "market_tick"}
+    tail = {"run_id": ctx.run_id, "cmdline_hash": ctx.cmdline_hash}
+    write, feed = ticks.add, chain.feed
+    mseq = 0
+    last_ts = 0
+    started = time.perf_counter()
+
+    def emit(payloads: list[dict[str, Any]], ts: int) -> None:
+        nonlocal mseq
+        for payload in payloads:
+            del payload["recv_perf_ns"]  # no receipt: a recording has exchange time only
+            # build_envelope's field order, without its per-event validation (see _TickJournal).
+            tick = {**head, "ts": ts, "id": _tick_id(ctx.run_id, mseq), **tail, "payload": payload}
+            write(tick)
+            feed(mseq, tick)
+            mseq += 1
+
+    for ts, msg in messages(rec):
+        emit(builder.due(ts), ts)
+        emit(builder.on_message(msg, ts, 0), ts)
+        last_ts = ts
+    emit(builder.flush(), last_ts)
+    ticks.close()
+    journals.close()
+    elapsed = time.perf_counter() - started
+    counts = {MARKET: ticks.count, **journals.counts}
+    return {"ticks": mseq, "last_ts": last_ts, "counts": counts, "stopped": chain.stopped, "loop_s": round(elapsed, 3)}
+
+
+def _tick_id(run_id: str, mseq: int) -> str:
+    return deterministic_id(run_id, MARKET, str(mseq))
+
+
+def backtest(
+    data: list[Path] = typer.Option(
+        ..., "--data", help="Binance public-data file (trades, aggTrades or bookTicker CSV/.zip); repeatable."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="Config file (default: the shipped nore.v1.json)."),
+    var: Path = typer.Option(Path("var"), "--var", help="Folder for runs/ (default ./var)."),
+) -> None:
+    """Run strategy, risk and the paper executor over recorded Binance data, in one process.
+
+    Writes a run directory with a night's layout (queues, metrics.json, run.json marked as a backtest);
+    prints `run_dir: <path>` first and a summary last. `nore report` and `nore replay --from-market` work on
+    it. Exit 0 done, 2 a data or config file that cannot be used (nothing written).
+    """
+    raise typer.Exit(run_backtest(data, config, var, typer.echo))

@@ -1,0 +1,202 @@
+"""In which order a core role processes its inputs: the canonical market-timeline order, gated by watermarks.
+
+The order is defined by the in-process chain (minibot/backtest/chain.py); per market tick M:
+executor (tick M: resting orders, then in-flight orders arriving at M) -> risk (the executor's fills of M,
+then its order_results of M, then tick M) -> strategy (tick M) -> risk (the signals of M) -> executor (the
+intents of M go in flight). A role process follows the same order for its own inputs and processes mseq M
+only once it knows that nothing at or before M can still arrive (docs/architecture.md, "The market timeline"):
+- strategy_role never waits: its only timeline input is market_ticks (AI recommendations are taken as they
+  arrive, which the input log records: that is the one timing dependence left, and only with use_ai).
+- risk_role processes M when the strategy's watermark is >= M (the signals of M are published) and the
+  executor's is >= M, or risk has no order open (then the executor has nothing to say about M).
+- execution_role processes tick M when risk's watermark W is >= M - 1, or when the market time of tick
+  W + 1 plus `execution.latency_ms` is beyond that of M: an intent risk has yet to decide (at W + 1 or later)
+  cannot arrive by M. So the executor runs ahead of risk by the latency window, and risk follows it.
+Each schedule's `run_once` returns how many inputs it processed; `waiting()` says whether inputs are held
+back for a peer (a role asked to end keeps running while that is so, or the end would cut the timeline).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol
+
+from minibot.execution import ExecutionCore
+from minibot.journal.consumer import Consumer, Record
+from minibot.reasons import ContractViolation, ReasonCode
+from minibot.risk import RiskCore
+from minibot.roles.runner import RoleRunner
+from minibot.roles.timeline import MARKET, MSEQ, Watermark
+
+
+class Schedule(Protocol):
+    """What a core role's process drives."""
+
+    def run_once(self) -> int:
+        """Process what may be processed now; returns how many inputs."""
+        ...
+
+    def waiting(self) -> bool:
+        """True while inputs are held back (read or unread)."""
+        ...
+
+
+def _drain(consumer: Consumer, into: deque[Record]) -> None:
+    """Everything published so far on a low-volume queue (signals, fills, results, intents)."""
+    while True:
+        records = consumer.poll()
+        if not records:
+            return
+        into.extend(records)
+
+
+def _mseq(record: Record) -> int:
+    value = record.event["payload"].get(MSEQ)
+    if not isinstance(value, int):
+        event = record.event
+        raise ContractViolation(
+            f"{event['type']} {event['id']} carries no {MSEQ}: it is not on the market timeline",
+            ReasonCode.PAYLOAD_INVALID,
+        )
+    return value
+
+
+def _take(buffer: deque[Record], upto: int) -> list[Record]:
+    """Records at the head of `buffer` whose mseq is <= `upto`."""
+    out: list[Record] = []
+    while buffer and _mseq(buffer[0]) <= upto:
+        out.append(buffer.popleft())
+    return out
+
+
+class _Batcher:
+    """Collects consecutive records of one queue into one batch for the runner."""
+
+    def __init__(self, runner: RoleRunner) -> None:
+        self.runner = runner
+        self.queue = ""
+        self.records: list[Record] = []
+        self.count = 0
+
+    def add(self, queue: str, records: list[Record]) -> None:
+        if not records:
+            return
+        if queue != self.queue:
+            self.flush()
+            self.queue = queue
+        self.records.extend(records)
+
+    def flush(self) -> None:
+        if self.records and not self.runner.stopped():
+            self.count += self.runner.process(self.queue, self.records)
+        self.records = []
+
+
+class ArrivalSchedule:
+    """strategy_role: each input queue in turn, in the order its lines arrived."""
+
+    def __init__(self, runner: RoleRunner) -> None:
+        self.runner = runner
+
+    def run_once(self) -> int:
+        return self.runner.run_once()
+
+    def waiting(self) -> bool:
+        return False
+
+
+class _TimelineSchedule:
+    """Shared part of risk and execution: buffers per input, polled after the peers' watermarks are read."""
+
+    def __init__(self, runner: RoleRunner, peers: tuple[str, ...]) -> None:
+        self.runner = runner
+        market = runner.ctx.queue_paths(MARKET)
+        self.peers = {role: Watermark(market, role) for role in peers}
+        self.buffers: dict[str, deque[Record]] = {q: deque() for q, _ in runner.consumers}
+        self._batch_max = runner.by_queue[MARKET].batch_max
+
+    def _fill_buffers(self) -> dict[str, int]:
+        marks = {role: mark.read() for role, mark in self.peers.items()}  # before polling: see docstring
+        for queue, consumer in self.runner.consumers:
+            if queue != MARKET:
+                _drain(consumer, self.buffers[queue])
+        ticks = self.buffers[MARKET]
+        if len(ticks) < self._batch_max:
+            ticks.extend(self.runner.by_queue[MARKET].poll())
+        return marks
+
+    def waiting(self) -> bool:
+        return any(self.buffers.values()) or self.runner.lagging()
+
+    def _finish(self, batcher: _Batcher) -> int:
+        batcher.flush()
+        self.runner.ack_done()
+        if self.runner.halted:
+            for buffer in self.buffers.values():
+                buffer.clear()
+        return batcher.count
+
+
+class RiskSchedule(_TimelineSchedule):
+    """risk_role: per mseq M, the executor's fills and results of M, tick M, the signals of M."""
+
+    def __init__(self, runner: RoleRunner, core: RiskCore) -> None:
+        super().__init__(runner, ("strategy_role", "execution_role"))
+        self.core = core
+
+    def run_once(self) -> int:
+        marks = self._fill_buffers()
+        strategy, execution = marks["strategy_role"], marks["execution_role"]
+        b = self.buffers
+        ticks = b[MARKET]
+        batcher = _Batcher(self.runner)
+        while ticks and not self.runner.halted:
+            m = ticks[0].line
+            if m > strategy:
+                break
+            if m > execution:
+                if batcher.queue != MARKET:
+                    batcher.flush()  # signals, fills and results change the open orders; ticks do not
+                if self.core.open_orders or self.runner.halted:
+                    break
+            batcher.add("fills", _take(b["fills"], m))
+            batcher.add("order_results", _take(b["order_results"], m))
+            batcher.add(MARKET, [ticks.popleft()])
+            batcher.add("signals", _take(b["signals"], m))
+        return self._finish(batcher)
+
+
+class ExecutionSchedule(_TimelineSchedule):
+    """execution_role: tick M, then the intents of M go in flight; runs ahead of risk by the latency."""
+
+    def __init__(self, runner: RoleRunner, core: ExecutionCore) -> None:
+        super().__init__(runner, ("risk_role",))
+        self.latency_ms = core.latency_ms
+        self.market_ts = runner.stepper.clock.now
+        # (line, market time) of the ticks processed but not yet covered by risk's watermark.
+        self._times: deque[tuple[int, int]] = deque()
+
+    def run_once(self) -> int:
+        risk = self._fill_buffers()["risk_role"]
+        times = self._times
+        while times and times[0][0] <= risk:
+            times.popleft()
+        b = self.buffers
+        ticks = b[MARKET]
+        batcher = _Batcher(self.runner)
+        while not self.runner.halted:
+            upcoming = ticks[0].line if ticks else self.runner.next_line.get(MARKET, 0)
+            batcher.add("order_intents", _take(b["order_intents"], upcoming - 1))
+            if not ticks:
+                break
+            m = ticks[0].line
+            tick_time = max(self.market_ts, int(ticks[0].event["ts"]))
+            if risk < m - 1:
+                # Market time of the first tick risk has not finished (the executor saw it already).
+                undecided = times[0][1] if times and times[0][0] == risk + 1 else None
+                if undecided is None or undecided + self.latency_ms <= tick_time:
+                    break
+            self.market_ts = tick_time
+            times.append((m, tick_time))
+            batcher.add(MARKET, [ticks.popleft()])
+        return self._finish(batcher)

@@ -1,0 +1,65 @@
+"""`nore backtest` over the shared recordings: deterministic to the byte, a night's run directory that
+`nore report` renders and `nore replay --from-market` rebuilds (so its outputs are the in-process chain's
+on the same ticks), fills > 0; bookTicker files give the book; a bad file is exit 2 with nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from minibot.journal.atomic import read_critical_json
+from tests.core.realdata import BINANCE_DIR
+from tests.metrics.report_run import nore
+
+TRADES = [BINANCE_DIR / "trades" / f"{sym}-trades-20240808T2354Z-20240809T0005Z.csv" for sym in ("BTCUSDT", "ETHUSDT")]
+pytestmark = pytest.mark.skipif(not all(p.exists() for p in TRADES), reason="shared recordings missing")
+
+
+def _backtest(var: Path, *files: Path) -> Path:
+    args = [a for f in files for a in ("--data", str(f))]
+    done = nore("backtest", *args, "--var", str(var), timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("run_dir: ") and lines[-1].startswith("backtest ")
+    return Path(lines[0].removeprefix("run_dir: "))
+
+
+def _journals(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted((run / "queues").glob("*/inbox*.jsonl"))}
+
+
+def test_two_backtests_are_byte_identical_and_replay_from_market(tmp_path: Path) -> None:
+    first = _backtest(tmp_path / "a", *TRADES)
+    second = _backtest(tmp_path / "b", *TRADES)
+    assert _journals(first) == _journals(second)
+    assert (first / "queues" / "fills" / "inbox.jsonl").read_bytes().count(b"\n") > 0
+    run = read_critical_json(first / "run.json")
+    assert run["supervisor"] == {"mode": "backtest"} and run["backtest"]["ticks"] > 30_000
+    assert {d["symbol"] for d in run["backtest"]["data"]} == {"BTCUSDT", "ETHUSDT"}
+    replayed = nore("replay", str(first), "--from-market")
+    assert replayed.returncode == 0 and replayed.stdout.startswith("IDENTICAL:"), replayed.stdout
+    report = nore("report", str(first))
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert (first / "report.html").stat().st_size > 10_000
+
+
+def test_book_ticker_files_give_the_book(tmp_path: Path) -> None:
+    book = tmp_path / "BTCUSDT-bookTicker-2024-08-08.csv"
+    rows = ["update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,transaction_time,event_time"]
+    rows += [
+        f"{i},6{i % 7}000.10,1.5,6{i % 7}000.20,2.0,{1723161255000 + 100 * i},{1723161255001 + 100 * i}"
+        for i in range(50)
+    ]
+    book.write_text("\n".join(rows) + "\n")
+    run = _backtest(tmp_path / "var", book)
+    ticks = (run / "queues" / "market_ticks" / "inbox.jsonl").read_text().splitlines()
+    assert ticks and all('"kind":"book"' in t and '"bid_qty":1.5' in t for t in ticks)
+
+
+def test_a_bad_data_file_is_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "BTCUSDT-trades-2024-08-08.csv"
+    bad.write_text("1,abc,0.1,1.0,1723161255000,True,True\n")
+    done = nore("backtest", "--data", str(bad), "--var", str(tmp_path / "var"))
+    assert done.returncode == 2 and "BTCUSDT-trades-2024-08-08.csv:1" in done.stdout
+    assert not (tmp_path / "var").exists()
