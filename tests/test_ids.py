@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minibot.ids import RUN_ID_RE, cmdline_hash, deterministic_id, new_run_id, process_command_line
+from minibot.ids import RUN_ID_RE, cmdline_hash, deterministic_id, deterministic_ids, new_run_id, process_command_line
 
 
 def test_run_id_is_utc_timestamp() -> None:
@@ -25,6 +25,11 @@ def test_deterministic_ids_are_uuid4_and_stable(parts: list[str]) -> None:
     parsed = uuid.UUID(value)
     assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
     assert value == deterministic_id(*parts) == str(parsed)
+
+
+@given(st.lists(st.text(max_size=10), max_size=3), st.text(max_size=10))
+def test_prefixed_ids_equal_deterministic_id(prefix: list[str], last: str) -> None:
+    assert deterministic_ids(*prefix)(last) == deterministic_id(*prefix, last)
 
 
 def test_distinct_inputs_give_distinct_ids() -> None:

@@ -22,11 +22,12 @@ import heapq
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from minibot.market.models import AggTrade, BookTicker, MarketMessage, Trade
-from minibot.sim.datafiles import DataFile, DataFileError, iter_rows, open_text, scan
+from minibot.sim.datafiles import KIND_COLUMNS, DataFile, DataFileError, Row, open_text, parse_row, scan
 from minibot.sim.num import parse_e8, pow10_unit
 from minibot.sim.symbols import exchange_symbol, make_spec
 
@@ -34,6 +35,7 @@ E8 = 1e8
 _OTHER_SIDE_TICKS = 5
 _SIZE_FACTOR = 4  # best-level size = 4 x the recent average trade size (the simulator's mean, no randomness)
 _MICROS = 10**15
+_MAKER = {"True": True, "False": False, "true": True, "false": False}
 
 
 @dataclass
@@ -129,13 +131,55 @@ def exchange_info(rec: Recording) -> dict[str, Any]:
     return {"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
 
 
+def _fast_rows(df: DataFile) -> Iterator[Row]:
+    """The rows `iter_rows` gives, read again after `scan()` validated the file, without its per-field regexes.
+
+    Plain `int`/`float` on the split line (float(text) is the correctly rounded value, as parse_e8(text)/1e8
+    is for the 8-decimal values scan() accepted); a row those do not take as is (spaces, another boolean
+    spelling, a file changed since scan) goes through the strict `parse_row`, which gives the same numbers
+    or names the file and line of the problem. Prices and quantities come back as floats, the messages' unit.
+    """
+    aggs = df.kind == "aggTrades"
+    width = KIND_COLUMNS[df.kind]
+    with open_text(df.path) as text:
+        for lineno, line in enumerate(text, start=1):
+            cols = line.rstrip("\r\n").split(",")
+            try:
+                if len(cols) == width:
+                    maker = _MAKER[cols[6 if aggs else 5]]
+                    t = int(cols[5 if aggs else 4])
+                    if t >= _MICROS:
+                        t //= 1000
+                    if aggs:
+                        yield (int(cols[0]), float(cols[1]), float(cols[2]), int(cols[3]), int(cols[4]), t, maker)
+                    else:
+                        yield (int(cols[0]), float(cols[1]), float(cols[2]), t, maker)
+                    continue
+            except (KeyError, ValueError):
+                pass
+            yield from _strict_row(df, lineno, line)
+
+
+def _strict_row(df: DataFile, lineno: int, line: str) -> Iterator[Row]:
+    cols = [c.strip() for c in line.strip().split(",")]
+    if cols == [""] or (lineno == 1 and df.has_header):
+        return
+    try:
+        if len(cols) != KIND_COLUMNS[df.kind]:
+            raise ValueError(f"{len(cols)} columns, {df.kind} have {KIND_COLUMNS[df.kind]}")
+        row = parse_row(df.kind, cols)
+    except ValueError as exc:
+        raise DataFileError(f"{df.path}:{lineno}: {exc}") from exc
+    yield (row[0], row[1] / E8, row[2] / E8, *row[3:])
+
+
 def _trade_messages(df: DataFile) -> Iterator[MarketMessage]:
     if df.kind == "aggTrades":
-        for a, p, q, f, l_, t, m in iter_rows(df):
-            yield AggTrade(df.symbol, a, p / E8, q / E8, f, l_, t, None, m, "backfill")
+        for a, p, q, f, l_, t, m in _fast_rows(df):
+            yield AggTrade(df.symbol, a, p, q, f, l_, t, None, m, "backfill")
     else:
-        for tid, p, q, t, m in iter_rows(df):
-            yield Trade(df.symbol, tid, p / E8, q / E8, t, None, m, "backfill")
+        for tid, p, q, t, m in _fast_rows(df):
+            yield Trade(df.symbol, tid, p, q, t, None, m, "backfill")
 
 
 def _book_messages(bf: BookFile) -> Iterator[tuple[int, MarketMessage]]:
@@ -174,13 +218,5 @@ def messages(rec: Recording) -> Iterator[tuple[int, MarketMessage]]:
         else:
             streams.append(_with_derived_books(df, df.tick / E8, df.step / E8))
     streams.extend(_book_messages(b) for b in rec.books)
-    merged = heapq.merge(*(_keyed(i, s) for i, s in enumerate(streams)), key=lambda item: item[0])
-    for (ts, _, _), msg in merged:
-        yield ts, msg
-
-
-def _keyed(
-    index: int, stream: Iterator[tuple[int, MarketMessage]]
-) -> Iterator[tuple[tuple[int, int, int], MarketMessage]]:
-    for n, (ts, msg) in enumerate(stream):
-        yield (ts, index, n), msg
+    # heapq.merge is stable (ties: stream order, then order within a stream), the documented tie rule.
+    yield from heapq.merge(*streams, key=itemgetter(0))

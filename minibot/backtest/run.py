@@ -30,7 +30,7 @@ from minibot.clock import RunClock
 from minibot.config.loader import load_config
 from minibot.contracts.envelope import encode_event
 from minibot.execution.filters import filters_from_exchange_info
-from minibot.ids import deterministic_id, new_run_id
+from minibot.ids import deterministic_ids, new_run_id
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.codec import frame
 from minibot.journal.context import RunContext
@@ -190,6 +190,7 @@ def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str
     head = {"schema": "nore.event", "v": 1, "ts": 0, "id": "", "source": MARKET_SOURCE, "type": "market_tick"}
     tail = {"run_id": ctx.run_id, "cmdline_hash": ctx.cmdline_hash}
     write, feed = ticks.add, chain.feed
+    tick_id = deterministic_ids(ctx.run_id, MARKET)
     mseq = 0
     last_ts = 0
     started = time.perf_counter()
@@ -199,7 +200,7 @@ def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str
         for payload in payloads:
             del payload["recv_perf_ns"]  # no receipt: a recording has exchange time only
             # build_envelope's field order, without its per-event validation (see _TickJournal).
-            tick = {**head, "ts": ts, "id": _tick_id(ctx.run_id, mseq), **tail, "payload": payload}
+            tick = {**head, "ts": ts, "id": tick_id(str(mseq)), **tail, "payload": payload}
             write(tick)
             feed(mseq, tick)
             mseq += 1
@@ -214,10 +215,6 @@ def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str
     elapsed = time.perf_counter() - started
     counts = {MARKET: ticks.count, **journals.counts}
     return {"ticks": mseq, "last_ts": last_ts, "counts": counts, "stopped": chain.stopped, "loop_s": round(elapsed, 3)}
-
-
-def _tick_id(run_id: str, mseq: int) -> str:
-    return deterministic_id(run_id, MARKET, str(mseq))
 
 
 def backtest(
