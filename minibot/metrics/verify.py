@@ -13,6 +13,9 @@ PASS only when nothing is wrong:
 - every order_intent has exactly one order_result, every order's fills sum to what its results report
   (minibot.metrics.verify_orders);
 - no STOP, or only injected ones.
+A backtest (run.json `supervisor.mode` = "backtest", written by `nore backtest`) is one process over
+recorded files: liveness, Binance health and the request log are reported as "not applicable: backtest";
+every journal, identity, critical-file, order-accounting, STOP and metrics check still runs.
 Exit 0 on PASS, 1 on FAIL, 2 when RUN_DIR is not a readable run directory.
 """
 
@@ -29,7 +32,7 @@ from minibot.config.loader import validate_config
 from minibot.config.rules import check_run_paths
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.stop import STOP_FLAG
-from minibot.metrics.collector import METRICS_FILE, MetricsCollector
+from minibot.metrics.collector import METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, MetricsCollector
 from minibot.metrics.verdict import Reason, Reasons
 from minibot.metrics.verify_checks import (
     check_binance,
@@ -43,11 +46,16 @@ from minibot.metrics.verify_checks import (
 )
 from minibot.metrics.verify_journals import check_identity, check_integrity
 from minibot.metrics.verify_orders import check_orders
-from minibot.reasons import ConfigInvalid, NonAtomicWrite
+from minibot.reasons import ConfigInvalid, NonAtomicWrite, VerifyCode
 
 PASS = "PASS"
 FAIL = "FAIL"
 RUN_KEYS = ("run_id", "cmdline_hash", "config", "clock")
+BACKTEST_NOT_APPLICABLE = (
+    "liveness (heartbeats, planned duration)",
+    "Binance health (latency, errors)",
+    "request log (no network client)",
+)
 
 
 class RunUnreadable(Exception):
@@ -132,11 +140,14 @@ def verify_run(run_dir: Path) -> Verdict:
     start_ms = int(run["clock"]["start_ms"])
     expected = set(recorded_roles) | set(figures["roles"])
     first_stop = figures["stops"]["first_ms"]
-    check_liveness(
-        figures["roles"], expected, start_ms, int(config["duration_ms"]), collector.silent_ms, first_stop, reasons
-    )
-    check_binance(figures["binance"], config["metrics"], reasons)
-    check_no_orders(run_dir, reasons)
+    if is_backtest(run):
+        _backtest_checks(run_dir, figures, reasons)
+    else:
+        check_liveness(
+            figures["roles"], expected, start_ms, int(config["duration_ms"]), collector.silent_ms, first_stop, reasons
+        )
+        check_binance(figures["binance"], config["metrics"], reasons)
+        check_no_orders(run_dir, reasons)
     check_stops(run_dir, queues_dir, reasons)
     check_orders(queues_dir, first_stop is not None or (run_dir / STOP_FLAG).exists(), reasons)
     check_metrics(run_dir, queues_dir, config, figures, reasons)
@@ -148,6 +159,23 @@ def verify_run(run_dir: Path) -> Verdict:
         for name, r in figures["roles"].items()
     }
     return Verdict(run_dir, run["run_id"], reasons.listed(), figures, restarts, lines, reasons.notes)
+
+
+def is_backtest(run: dict[str, Any]) -> bool:
+    """run.json of a `nore backtest` (its supervisor block says so and it carries the backtest section)."""
+    supervisor = run.get("supervisor")
+    return isinstance(supervisor, dict) and supervisor.get("mode") == "backtest" and "backtest" in run
+
+
+def _backtest_checks(run_dir: Path, figures: dict[str, Any], reasons: Reasons) -> None:
+    """A backtest is one process over files: no role heartbeats, no planned duration, no network. Those checks
+    are named as not applicable; one that finds heartbeats or requests anyway is no backtest and fails."""
+    if any(r.get("heartbeats") for r in figures["roles"].values()):
+        reasons.add(VerifyCode.ROLE_SILENT.value, "run.json says backtest, but roles sent heartbeats")
+    if figures["binance"]["requests"] or (run_dir / REQUESTS_DIR / f"{REQUESTS_STEM}.jsonl").exists():
+        check_no_orders(run_dir, reasons)
+        reasons.add(VerifyCode.BINANCE_NOT_MEASURED.value, "run.json says backtest, but it logged Binance requests")
+    reasons.notes.extend(f"{check}: not applicable: backtest" for check in BACKTEST_NOT_APPLICABLE)
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 1, scale: float = 1.0) -> str:
