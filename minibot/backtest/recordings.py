@@ -173,13 +173,13 @@ def _strict_row(df: DataFile, lineno: int, line: str) -> Iterator[Row]:
     yield (row[0], row[1] / E8, row[2] / E8, *row[3:])
 
 
-def _trade_messages(df: DataFile) -> Iterator[MarketMessage]:
+def _trade_messages(df: DataFile) -> Iterator[tuple[int, AggTrade | Trade]]:
     if df.kind == "aggTrades":
         for a, p, q, f, l_, t, m in _fast_rows(df):
-            yield AggTrade(df.symbol, a, p, q, f, l_, t, None, m, "backfill")
+            yield t, AggTrade(df.symbol, a, p, q, f, l_, t, None, m, "backfill")
     else:
         for tid, p, q, t, m in _fast_rows(df):
-            yield Trade(df.symbol, tid, p, q, t, None, m, "backfill")
+            yield t, Trade(df.symbol, tid, p, q, t, None, m, "backfill")
 
 
 def _book_messages(bf: BookFile) -> Iterator[tuple[int, MarketMessage]]:
@@ -190,22 +190,22 @@ def _book_messages(bf: BookFile) -> Iterator[tuple[int, MarketMessage]]:
 def _with_derived_books(df: DataFile, tick: float, step: float) -> Iterator[tuple[int, MarketMessage]]:
     bid = ask = 0.0
     avg_q = 0.0
-    for trade in _trade_messages(df):
-        assert isinstance(trade, AggTrade | Trade)
+    near = _OTHER_SIDE_TICKS * tick
+    for ts, trade in _trade_messages(df):
         p = trade.price
         if trade.buyer_maker:
             new_bid = p
-            new_ask = ask if p < ask <= p + _OTHER_SIDE_TICKS * tick else p + tick
+            new_ask = ask if p < ask <= p + near else p + tick
         else:
             new_ask = p
-            new_bid = bid if p - _OTHER_SIDE_TICKS * tick <= bid < p else max(tick, p - tick)
+            new_bid = bid if p - near <= bid < p else max(tick, p - tick)
         avg_q = trade.qty if avg_q == 0 else 0.95 * avg_q + 0.05 * trade.qty
         if (new_bid, new_ask) != (bid, ask):
             bid, ask = round(new_bid, 8), round(new_ask, 8)
             size = max(step, math.floor(avg_q * _SIZE_FACTOR / step) * step)
             size = round(size, 8)
-            yield trade.trade_time, BookTicker(df.symbol, bid, size, ask, size, None, "backfill")
-        yield trade.trade_time, trade
+            yield ts, BookTicker(df.symbol, bid, size, ask, size, None, "backfill")
+        yield ts, trade
 
 
 def messages(rec: Recording) -> Iterator[tuple[int, MarketMessage]]:
@@ -214,7 +214,7 @@ def messages(rec: Recording) -> Iterator[tuple[int, MarketMessage]]:
     streams: list[Iterator[tuple[int, MarketMessage]]] = []
     for df in rec.trades:
         if df.symbol in booked:
-            streams.append((m.trade_time, m) for m in _trade_messages(df) if isinstance(m, AggTrade | Trade))
+            streams.append(_trade_messages(df))
         else:
             streams.append(_with_derived_books(df, df.tick / E8, df.step / E8))
     streams.extend(_book_messages(b) for b in rec.books)
