@@ -60,6 +60,9 @@ def take_liquidity(
     """Legs taken from `quote` for `qty`, and the quantity left (non-zero only when `limit` stops it)."""
     legs: list[Leg] = []
     remaining = qty
+    # A level's quantity is floored to the order's own step (MARKET_LOT_SIZE's for a market order when set),
+    # so every leg is a quantity the exchange would accept.
+    step = f.market_step_size if limit is None and f.market_step_size > 0 else f.step_size
     last_price: Decimal | None = None
     for price, level_qty in _levels(side, quote):
         if remaining <= 0:
@@ -67,7 +70,7 @@ def take_liquidity(
         if limit is not None and (price > limit if side == "BUY" else price < limit):
             return legs, remaining
         last_price = price
-        take = min(remaining, floor_to(level_qty, f.step_size))
+        take = min(remaining, floor_to(level_qty, step))
         if take > 0:
             legs.append((price, take))
             remaining -= take
