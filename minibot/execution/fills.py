@@ -3,11 +3,13 @@
 Taking liquidity (MARKET orders, and the marketable part of a LIMIT order):
 - The book is the depth levels when the tick carries them (optional payload `asks` / `bids`: lists of
   [price, qty], best first), otherwise the single best level (ask/ask_qty for a BUY, bid/bid_qty for a SELL).
-- The order takes each level in turn, up to the level's quantity (floored to the step size).
-- What the known book cannot fill is filled in one more leg at the last known price moved against the
-  order by `slippage_bps` (BUY up, SELL down, rounded to the tick away from the order's favour). A quantity
-  of 0 on the best level means "unknown", so the whole order gets that slippage price. A LIMIT order never
-  takes a price through its limit: what is left rests instead.
+- The order takes each level in turn (BUY: asks upwards, SELL: bids downwards), up to the level's
+  quantity floored to the order's step; each level taken is one leg, i.e. one `fill` event.
+- What the known book cannot fill (a real MARKET order would walk deeper, unseen levels) is filled in one
+  more leg at the worst level walked moved against the order by `slippage_bps` (BUY up, SELL down, rounded
+  to the tick away from the order's favour): never better than the shown book. A quantity of 0 on the best
+  level means "unknown", so the whole order gets that slippage price. A LIMIT order never takes a price
+  through its limit: what is left rests instead.
 Fees: each leg pays price * qty * fee rate (taker when taking, maker when a resting order fills), rounded
 half-even to 1e-8 in the quote asset.
 Resting limit orders fill in full at their limit price (MAKER) when the market trades through them: a BUY
