@@ -7,14 +7,16 @@ at or after T0 + 100.
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
 from minibot.contracts.core import Output
 from minibot.execution import ExecutionCore
+from minibot.execution.filters import filters_from_exchange_info
 
 from ..core.builders import T0, env, tick
-from ..core.fixtures import default_section, exchange_filters
+from ..core.fixtures import EXCHANGE_INFO, default_section, exchange_filters
 
 ASKS = [[60000.00, 0.003], [60000.50, 0.0041234], [60001.00, 0.5]]
 BIDS = [[59999.99, 0.004], [59999.50, 0.006], [59998.00, 1.0]]
@@ -172,3 +174,15 @@ def test_same_ticks_give_the_same_fills() -> None:
     first = run()
     assert first == run()
     assert sum(Decimal(str(p["qty"])) for p in first if "liquidity" in p) == Decimal("0.015")
+
+
+def test_a_market_order_floors_each_level_to_market_lot_sizes_step() -> None:
+    info = copy.deepcopy(EXCHANGE_INFO)
+    market_lot = next(f for f in info["symbols"][0]["filters"] if f["filterType"] == "MARKET_LOT_SIZE")
+    market_lot["stepSize"] = "0.00100000"  # coarser than LOT_SIZE's 0.00001
+    ex = ExecutionCore(filters_from_exchange_info(info), default_section("execution"))
+    ex.step(depth_tick(T0, 1))
+    ex.step(intent(2, "BUY", 0.0109))  # floors to 0.010
+    out = ex.step(depth_tick(T0 + 100, 3))
+    # Level 2's 0.0041234 floors to 0.004 at this step, so level 3 takes 0.003 instead of 0.00288.
+    assert [(p, q) for p, q, _, _ in legs(out)] == [(60000.0, 0.003), (60000.5, 0.004), (60001.0, 0.003)]
