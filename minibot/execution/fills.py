@@ -3,11 +3,13 @@
 Taking liquidity (MARKET orders, and the marketable part of a LIMIT order):
 - The book is the depth levels when the tick carries them (optional payload `asks` / `bids`: lists of
   [price, qty], best first), otherwise the single best level (ask/ask_qty for a BUY, bid/bid_qty for a SELL).
-- The order takes each level in turn, up to the level's quantity (floored to the step size).
-- What the known book cannot fill is filled in one more leg at the last known price moved against the
-  order by `slippage_bps` (BUY up, SELL down, rounded to the tick away from the order's favour). A quantity
-  of 0 on the best level means "unknown", so the whole order gets that slippage price. A LIMIT order never
-  takes a price through its limit: what is left rests instead.
+- The order takes each level in turn (BUY: asks upwards, SELL: bids downwards), up to the level's
+  quantity floored to the order's step; each level taken is one leg, i.e. one `fill` event.
+- What the known book cannot fill (a real MARKET order would walk deeper, unseen levels) is filled in one
+  more leg at the worst level walked moved against the order by `slippage_bps` (BUY up, SELL down, rounded
+  to the tick away from the order's favour): never better than the shown book. A quantity of 0 on the best
+  level means "unknown", so the whole order gets that slippage price. A LIMIT order never takes a price
+  through its limit: what is left rests instead.
 Fees: each leg pays price * qty * fee rate (taker when taking, maker when a resting order fills), rounded
 half-even to 1e-8 in the quote asset.
 Resting limit orders fill in full at their limit price (MAKER) when the market trades through them: a BUY
@@ -60,6 +62,9 @@ def take_liquidity(
     """Legs taken from `quote` for `qty`, and the quantity left (non-zero only when `limit` stops it)."""
     legs: list[Leg] = []
     remaining = qty
+    # A level's quantity is floored to the order's own step (MARKET_LOT_SIZE's for a market order when set),
+    # so every leg is a quantity the exchange would accept.
+    step = f.market_step_size if limit is None and f.market_step_size > 0 else f.step_size
     last_price: Decimal | None = None
     for price, level_qty in _levels(side, quote):
         if remaining <= 0:
@@ -67,7 +72,7 @@ def take_liquidity(
         if limit is not None and (price > limit if side == "BUY" else price < limit):
             return legs, remaining
         last_price = price
-        take = min(remaining, floor_to(level_qty, f.step_size))
+        take = min(remaining, floor_to(level_qty, step))
         if take > 0:
             legs.append((price, take))
             remaining -= take

@@ -52,6 +52,8 @@ class RunData:
     times: dict[str, array[int]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     ticks: Ticks = field(default_factory=Ticks)
+    # client_order_id -> mid of the quote the order was decided on (its order_intent's bid/ask).
+    decision_mid: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
 
@@ -124,6 +126,9 @@ def _read_queue(data: RunData, folder: Path, name: str) -> None:
             ticks.ts.append(event["ts"])
             ticks.symbol.append(p["symbol"])
             ticks.mid.append((p["bid"] + p["ask"]) * 0.5)
+        elif name == "order_intents":  # a fill's paper slippage is measured against its decision's mid
+            p = event["payload"]
+            data.decision_mid[str(p["client_order_id"])] = (p["bid"] + p["ask"]) * 0.5
     data.times[name] = stamps
     data.counts[name] = len(stamps)
     if keep:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from minibot.contracts.envelope import ts_iso
@@ -35,7 +36,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], css: str = "") 
     for row in rows:
         cells = []
         for cell in row:
-            numeric = isinstance(cell, int | float) and not isinstance(cell, bool)
+            # A Decimal is a number already formatted to its own precision (printed as it is).
+            numeric = isinstance(cell, int | float | Decimal) and not isinstance(cell, bool)
             text = fmt(cell, 6 if isinstance(cell, float) and abs(cell) < 1 else 2) if numeric else fmt(cell)
             cells.append(f'<td class="num">{attr(text)}</td>' if numeric else f"<td>{attr(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -112,8 +114,21 @@ def roles_table(data: RunData, lane_stats: dict[str, dict[str, Any]]) -> str:
     return table(["role", "heartbeats", "restarts", "alive %", "max gap s", "last state", "states seen"], rows)
 
 
+def slippage_bps(side: str, price: float, mid: float | None) -> float | None:
+    """Paper slippage of a fill in bps against the mid at decision time; positive = worse than that mid
+    (a BUY above it, a SELL below it). None when the decision's quote is unknown."""
+    if mid is None or mid <= 0:
+        return None
+    return round((price - mid) / mid * 1e4 * (1 if side == "BUY" else -1), 3)
+
+
+def _two_places(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(f"{value:.2f}")
+
+
 def trades_table(data: RunData, trip_pnl: dict[str, float]) -> str:
-    """Every fill with the round-trip PnL it closed (the first and last MAX_TRADE_ROWS / 2 when there are more)."""
+    """Every fill with its paper slippage and the round-trip PnL it closed (the first and last
+    MAX_TRADE_ROWS / 2 when there are more)."""
     fills = data.events.get("fills", [])
     if not fills:
         return '<p class="note">No fills in this run.</p>'
@@ -132,6 +147,7 @@ def trades_table(data: RunData, trip_pnl: dict[str, float]) -> str:
                 p["qty"] * p["price"],
                 p["fee"],
                 p["liquidity"],
+                _two_places(slippage_bps(p["side"], p["price"], data.decision_mid.get(p["client_order_id"]))),
                 trip_pnl.get(event["id"]),
                 p["client_order_id"],
             ]
@@ -150,6 +166,7 @@ def trades_table(data: RunData, trip_pnl: dict[str, float]) -> str:
         "notional",
         "fee",
         "liquidity",
+        "slippage bps vs decision mid",
         "trip PnL",
         "client order id",
     ]

@@ -111,6 +111,11 @@ def test_report_file_is_self_contained_and_carries_the_verdict(run_dir: Path, tm
         assert reason.code in html
     run = read_critical_json(run_dir / "run.json")
     assert run["run_id"] in html and run["cmdline_hash"] in html
+    # Every fill of the recorded run has its paper slippage against the mid its intent was decided on.
+    trades = html[html.index('<table class="trades">') :].split("</table>")[0]
+    column = trades.split("<th>").index("slippage bps vs decision mid</th>") - 1
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in trades.split("<tr>")[2:]]
+    assert rows and all(re.fullmatch(r"-?\d+\.\d\d", r[column]) for r in rows)
     default = nore("report", str(run_dir))
     assert default.returncode == 0 and Path(default.stdout.strip()) == run_dir / "report.html"
 
