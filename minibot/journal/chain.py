@@ -21,13 +21,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from minibot.journal.codec import split_line
-from minibot.journal.segments import APPEND_FLAGS, FsyncPolicy, segment_path
+from minibot.journal.segments import APPEND_FLAGS, FsyncPolicy, PolicyFile, segment_path
 from minibot.reasons import CursorDesync, NoreError, ReasonCode
 
 CHAIN_SUFFIX = ".chain"
@@ -184,7 +183,7 @@ def locate(segment: Path, start: int, end: int, first_line: int) -> ChainFault:
     return ChainFault(segment, first_line + 1, start, error)
 
 
-class SidecarWriter:
+class SidecarWriter(PolicyFile):
     """Appends checkpoints to the sidecar of the segment being written, with the queue's fsync policy.
 
     Used by producers under the queue's lock, after the batch itself was written (and fsynced under
@@ -192,13 +191,10 @@ class SidecarWriter:
     """
 
     def __init__(self, folder: Path, stem: str, fsync: FsyncPolicy) -> None:
+        super().__init__(fsync)
         self.folder = folder
         self.stem = stem
-        self.fsync = fsync
         self.index = -1
-        self._fd: int | None = None
-        self._dirty = False
-        self._last_sync = time.monotonic()
 
     def open(self, index: int) -> Path:
         """Create (if needed) and open the sidecar of segment `index`; returns its path."""
@@ -218,26 +214,4 @@ class SidecarWriter:
         self.open(index)
         assert self._fd is not None
         os.write(self._fd, checkpoint.encode())
-        self._dirty = True
-        if self.fsync.mode == "always":
-            self._flush_now()
-        elif self.fsync.mode == "group":
-            self.flush_if_due()
-
-    def _flush_now(self) -> None:
-        if self._fd is not None and self._dirty and self.fsync.mode != "none":
-            os.fsync(self._fd)
-        self._dirty = False
-        self._last_sync = time.monotonic()
-
-    def flush_if_due(self) -> None:
-        """Group commit: fsync when the interval has passed since the last one."""
-        if self._dirty and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms:
-            self._flush_now()
-
-    def close(self) -> None:
-        """Flush (per policy) and close."""
-        if self._fd is not None:
-            self._flush_now()
-            os.close(self._fd)
-            self._fd = None
+        self._written()

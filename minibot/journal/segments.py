@@ -147,21 +147,55 @@ def last_line(path: Path, end: int | None = None) -> bytes | None:
         return fh.read(stop)
 
 
-class SegmentAppender:
+class PolicyFile:
+    """An append-only file descriptor fsynced by a policy: `always` after each write, `group` at most every
+    interval (plus `flush_if_due` on idle ticks), `none` never. Shared by segments and their chain sidecars."""
+
+    def __init__(self, fsync: FsyncPolicy) -> None:
+        self.fsync = fsync
+        self._fd: int | None = None
+        self._dirty = False
+        self._last_sync = time.monotonic()
+
+    def _written(self) -> None:
+        """Apply the policy after a write."""
+        self._dirty = True
+        if self.fsync.mode == "always":
+            self._flush_now()
+        elif self.fsync.mode == "group":
+            self.flush_if_due()
+
+    def _flush_now(self) -> None:
+        if self._fd is not None and self._dirty and self.fsync.mode != "none":
+            os.fsync(self._fd)
+        self._dirty = False
+        self._last_sync = time.monotonic()
+
+    def flush_if_due(self) -> None:
+        """Group commit: fsync when the interval has passed since the last one."""
+        if self._dirty and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms:
+            self._flush_now()
+
+    def close(self) -> None:
+        """Flush (per policy) and close."""
+        if self._fd is not None:
+            self._flush_now()
+            os.close(self._fd)
+            self._fd = None
+
+
+class SegmentAppender(PolicyFile):
     """Appends batches of whole lines to the newest segment, rotating by size, with an fsync policy.
 
     Not thread-safe; callers serialize (a process lock plus, for shared queues, a file lock).
     """
 
     def __init__(self, folder: Path, stem: str, fsync: FsyncPolicy, segment_max_bytes: int) -> None:
+        super().__init__(fsync)
         self.folder = folder
         self.stem = stem
-        self.fsync = fsync
         self.segment_max_bytes = segment_max_bytes
         self.index = -1
-        self._fd: int | None = None
-        self._dirty = False
-        self._last_sync = time.monotonic()
 
     def _open(self, index: int) -> None:
         self.close()
@@ -211,11 +245,7 @@ class SegmentAppender:
                 errno.ENOSPC,
                 f"{os.strerror(errno.ENOSPC)}: short write to {self.current_path()}: {written} of {len(data)} bytes",
             )
-        self._dirty = True
-        if self.fsync.mode == "always":
-            self._flush_now()
-        elif self.fsync.mode == "group":
-            self.flush_if_due()
+        self._written()
         return self.index, size + written
 
     def _cut_back(self, size: int) -> None:
@@ -224,24 +254,6 @@ class SegmentAppender:
         with contextlib.suppress(OSError):
             os.ftruncate(self._fd, size)
 
-    def _flush_now(self) -> None:
-        if self._fd is not None and self._dirty and self.fsync.mode != "none":
-            os.fsync(self._fd)
-        self._dirty = False
-        self._last_sync = time.monotonic()
-
-    def flush_if_due(self) -> None:
-        """Group commit: fsync when the interval has passed since the last one."""
-        if self._dirty and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms:
-            self._flush_now()
-
     def flush(self) -> None:
         """Fsync what was appended now (per policy: never under `none`)."""
         self._flush_now()
-
-    def close(self) -> None:
-        """Flush (per policy) and close the current segment."""
-        if self._fd is not None:
-            self._flush_now()
-            os.close(self._fd)
-            self._fd = None
