@@ -22,11 +22,10 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-import orjson
 import portalocker
 
-from minibot.journal.atomic import atomic_write_bytes
-from minibot.reasons import NoreError, ReasonCode
+from minibot.journal.atomic import read_critical_json, write_critical_json
+from minibot.reasons import NonAtomicWrite, NoreError, ReasonCode
 
 INSTANCE_ENV = "NORE_ROLE_INSTANCE"
 EXIT_DUPLICATE = 5  # role process exit code: another process of this role holds the instance lock
@@ -80,7 +79,7 @@ class InstanceLock:
             ) from None
         self._lock = lock
         holder = {"role": self.role, "pid": os.getpid(), "instance": instance_token()}
-        atomic_write_bytes(self.folder / HOLDER_FILE, orjson.dumps(holder), fsync=False)
+        write_critical_json(self.folder / HOLDER_FILE, holder, fsync=False)
 
     def _holder(self) -> str:
         holder = read_holder(self.folder.parent.parent, self.role)
@@ -97,9 +96,9 @@ class InstanceLock:
 def read_holder(run_dir: Path, role: str) -> tuple[int, str | None] | None:
     """(pid, instance token) of the last process that took the role's instance lock; None if unknown."""
     try:
-        doc = orjson.loads((role_dir(run_dir, role) / HOLDER_FILE).read_bytes())
+        doc = read_critical_json(role_dir(run_dir, role) / HOLDER_FILE)
         pid, token = doc["pid"], doc["instance"]
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+    except (OSError, NonAtomicWrite, KeyError, TypeError):
         return None
     if not isinstance(pid, int) or not (token is None or isinstance(token, str)):
         return None
