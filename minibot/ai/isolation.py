@@ -32,6 +32,7 @@ from minibot.ai.env import env_problems, scrubbed_env
 AI_PACKAGE_DIR = Path(__file__).resolve().parent
 TRADING_PACKAGES = (
     "minibot.execution",
+    "minibot.model",
     "minibot.market",
     "minibot.sim",
     "minibot.roles",

@@ -1,7 +1,7 @@
 """Binance public-data recordings as one stream of market messages, merged in time order, for `nore backtest`.
 
 trades and aggTrades files (CSV, .gz or .zip, as data.binance.vision publishes them) are read with the
-simulator's parser (`minibot.sim.datafiles`: the same validation and the same numbers a `--sim --sim-data`
+simulator's parser (`minibot.marketdata.datafiles`: the same validation and the same numbers a `--sim --sim-data`
 night serves); this module is the one place NORE code outside the supervisor imports `minibot.sim`, so a
 backtest and a simulated night of the same file read it identically. bookTicker files
 (`SYMBOL-bookTicker-DATE.csv`: update_id, best bid price/qty, best ask price/qty, transaction_time,
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from minibot.market.models import AggTrade, BookTicker, MarketMessage, Trade
-from minibot.sim.datafiles import KIND_COLUMNS, DataFile, DataFileError, Row, open_text, parse_row, scan
-from minibot.sim.num import parse_e8, pow10_unit
-from minibot.sim.symbols import exchange_symbol, make_spec
+from minibot.marketdata.datafiles import KIND_COLUMNS, DataFile, DataFileError, Row, open_text, parse_row, scan
+from minibot.marketdata.num import parse_e8, pow10_unit
+from minibot.marketdata.symbols import exchange_symbol, make_spec
 
 E8 = 1e8
 _OTHER_SIDE_TICKS = 5

@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
+from minibot.backtest.compare import first_field_difference
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.contracts.registry import registry
-from minibot.execution.portfolio import Portfolio
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.stop import read_stop, stop
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError, ReasonCode, RejectCode
 from minibot.roles import execution_role, risk_role
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole
 from minibot.roles.fill_timing import FillTimer
 from minibot.roles.process import EXIT_STOPPED, load_env
-from minibot.roles.replay import first_field_difference
 from minibot.roles.runner import queue_events, role_dir
 from tests.roles.core_run import RUN_ID, make_run_dir, start_role
 

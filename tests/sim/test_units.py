@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minibot.marketdata.num import E8, fmt8, fmt_pct, parse_e8, pow10_unit
 from minibot.sim.bars import BarSeries, bucket_close, bucket_open, query
-from minibot.sim.num import E8, fmt8, fmt_pct, parse_e8, pow10_unit
 from minibot.sim.scenario import ScenarioError, load_scenario
 from minibot.sim.streams import parse_stream
 from minibot.sim.weights import RateLimiter, request_weight
