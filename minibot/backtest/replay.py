@@ -11,6 +11,7 @@ strategy_role replays the recorded market_ticks and ai_recommendations; risk_rol
 the recorded outputs of the other roles, so with every role identical the whole chain from market data to
 fills is reproduced. The first difference of each role is printed as
 `<queue>/inbox.jsonl line K: expected <field> = <recorded>, got <replayed>` (lines count from 1 per file).
+The comparison is `minibot.backtest.compare`, shared with `--from-market` (`from_market.py`).
 """
 
 from __future__ import annotations
