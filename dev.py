@@ -2,7 +2,7 @@
 """Set up the project's own environment (.venv) and run NORE or the checks. Needs only Python >= 3.11.
 
     python3 dev.py demo    # set up, run NORE against the embedded simulator (30 run-minutes at 20x), verify it
-    python3 dev.py test    # set up, then lint, type-check (Linux and Windows targets) and run the tests
+    python3 dev.py test    # set up, then lint, check the import layers, type-check (Linux, Windows) and run the tests
     python3 dev.py setup   # only set up .venv
     python3 dev.py lock    # maintainers: re-resolve requirements/lock.txt after changing pyproject's dependencies
 
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
+LINT_IMPORTS = BIN / ("lint-imports.exe" if os.name == "nt" else "lint-imports")
 STAMP = VENV / ".nore-installed"
 PYPROJECT = ROOT / "pyproject.toml"
 LOCK = ROOT / "requirements" / "lock.txt"
@@ -136,10 +137,12 @@ def demo(extra: list[str]) -> int:
 
 
 def test(extra: list[str]) -> int:
-    """Lint, format check, type-check for Linux and Windows, then the whole test suite."""
+    """Lint, format check, import layers (pyproject's [tool.importlinter]), type-check for Linux and Windows,
+    then the whole test suite."""
     checks = [
         (PY, "-m", "ruff", "check", "."),
         (PY, "-m", "ruff", "format", "--check", "."),
+        (LINT_IMPORTS, "--no-logo"),
         (PY, "-m", "mypy"),
         (PY, "-m", "mypy", "--platform", "win32"),
     ]

@@ -45,9 +45,9 @@ import psutil
 from bench_sim_ws import start_sim, stop_sim  # same folder: the simulator start/stop helpers
 
 from minibot.config.loader import load_config
+from minibot.contracts.codec import split_line
 from minibot.ids import cmdline_hash, new_run_id
 from minibot.journal.atomic import write_critical_json
-from minibot.journal.codec import split_line
 from minibot.journal.layout import INBOX, QueuePaths
 from minibot.journal.reader import iter_lines
 from minibot.roles.latency_samples import quantile

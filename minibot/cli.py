@@ -25,7 +25,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("report", "minibot.metrics.report:report"),
     ("sim", "minibot.sim.cli:sim"),
     ("gates", "minibot.gates.cli:gates"),
-    ("replay", "minibot.roles.replay:replay"),
+    ("replay", "minibot.backtest.replay:replay"),
     ("backtest", "minibot.backtest.run:backtest"),
     ("stage", "minibot.deploy.cli:stage"),
     ("deploy", "minibot.deploy.cli:deploy"),

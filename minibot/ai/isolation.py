@@ -1,8 +1,10 @@
 """Static and runtime checks behind the ai_isolation_gate (R-Q3, R-I1).
 
 - `forbidden_imports()`: walks every module of `minibot.ai` with `ast` (relative imports resolved) and
-  lists imports of trading or network code: `minibot.execution`, `minibot.market`, `minibot.sim`,
-  `minibot.roles`, `minibot.strategies`, `minibot.risk`, Binance clients, sockets and HTTP.
+  lists imports of trading or network code: `minibot.execution`, `minibot.model`, `minibot.market`,
+  `minibot.sim`, `minibot.roles`, `minibot.strategies`, `minibot.risk`, Binance clients, sockets and HTTP
+  (the same as pyproject's `ai-isolation` import contract, which CI checks with import-linter; this walk
+  runs in `nore gates`, where import-linter, a development tool, is not installed).
 - `order_type_mentions()`: lists every string constant in `minibot.ai` that names an `order_*` event
   type, the only way the AI could produce one.
 - `child_probe(env)`: starts a Python child with `env` (the scrubbed environment), imports every
@@ -32,6 +34,7 @@ from minibot.ai.env import env_problems, scrubbed_env
 AI_PACKAGE_DIR = Path(__file__).resolve().parent
 TRADING_PACKAGES = (
     "minibot.execution",
+    "minibot.model",
     "minibot.market",
     "minibot.sim",
     "minibot.roles",

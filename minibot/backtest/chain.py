@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from minibot.execution import ExecutionCore
-from minibot.execution.filters import SymbolFilters
+from minibot.model.filters import SymbolFilters
 from minibot.risk import RiskCore
 from minibot.roles.core_role import build_core
 from minibot.roles.runner import output_queues

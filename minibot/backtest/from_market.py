@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from minibot.backtest.chain import CoreChain
-from minibot.execution.filters import SymbolFilters
+from minibot.backtest.compare import OutputComparer, RoleReplay
 from minibot.journal.context import RunContext
+from minibot.model.filters import SymbolFilters
 from minibot.roles.core_role import CORE_ROLES
-from minibot.roles.replay import OutputComparer, RoleReplay
 from minibot.roles.runner import queue_events
 from minibot.roles.timeline import MARKET
 

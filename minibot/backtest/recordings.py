@@ -1,19 +1,19 @@
 """Binance public-data recordings as one stream of market messages, merged in time order, for `nore backtest`.
 
 trades and aggTrades files (CSV, .gz or .zip, as data.binance.vision publishes them) are read with the
-simulator's parser (`minibot.sim.datafiles`: the same validation and the same numbers a `--sim --sim-data`
-night serves); this module is the one place NORE code outside the supervisor imports `minibot.sim`, so a
-backtest and a simulated night of the same file read it identically. bookTicker files
-(`SYMBOL-bookTicker-DATE.csv`: update_id, best bid price/qty, best ask price/qty, transaction_time,
-event_time) are read here. Several files and symbols are merged by exchange time (ties: file order, then
-row order), so the stream is a pure function of the files.
+parser the simulator uses too (`minibot.marketdata.datafiles`: the same validation and the same numbers a
+`--sim --sim-data` night serves), so a backtest and a simulated night of the same file read it identically.
+bookTicker files (`SYMBOL-bookTicker-DATE.csv`: update_id, best bid price/qty, best ask price/qty,
+transaction_time, event_time) are read here. Several files and symbols are merged by exchange time (ties:
+file order, then row order), so the stream is a pure function of the files.
 
 A symbol without a bookTicker file gets its book from its trades, as the simulator derives it: a trade where
 the buyer was the maker sold into the bid, so bid = its price and the ask stays if within 5 ticks above,
 else one tick above; a buy sets the ask likewise. Both best levels show 4 x the recent average trade size
 (an exponential average, weight 0.05 per trade, floored to the step): the simulator's mean book size
-without its random factor. The exchange filters are the simulator's for the data's price and
-quantity grid (`exchange_info`), so a backtest and a simulated night of one file trade on the same grid.
+without its random factor. The exchange filters are the simulator's (`minibot.marketdata.symbols`) for the
+data's price and quantity grid (`exchange_info`), so a backtest and a simulated night of one file trade on
+the same grid.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from minibot.market.models import AggTrade, BookTicker, MarketMessage, Trade
-from minibot.sim.datafiles import KIND_COLUMNS, DataFile, DataFileError, Row, open_text, parse_row, scan
-from minibot.sim.num import parse_e8, pow10_unit
-from minibot.sim.symbols import exchange_symbol, make_spec
+from minibot.marketdata.datafiles import KIND_COLUMNS, DataFile, DataFileError, Row, open_text, parse_row, scan
+from minibot.marketdata.num import parse_e8, pow10_unit
+from minibot.marketdata.symbols import exchange_symbol, make_spec
 
 E8 = 1e8
 _OTHER_SIDE_TICKS = 5

@@ -28,21 +28,21 @@ from minibot.backtest.chain import CoreChain
 from minibot.backtest.recordings import Recording, exchange_info, load, messages
 from minibot.clock import RunClock
 from minibot.config.loader import load_config
+from minibot.contracts.codec import frame
 from minibot.contracts.envelope import encode_event
-from minibot.execution.filters import filters_from_exchange_info
 from minibot.ids import deterministic_ids, new_run_id
 from minibot.journal.atomic import write_critical_json
-from minibot.journal.codec import frame
 from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.producer import Producer
 from minibot.journal.segments import FsyncPolicy, SegmentAppender
+from minibot.marketdata.datafiles import DataFileError
 from minibot.metrics.collector import MetricsCollector
+from minibot.model.filters import filters_from_exchange_info
 from minibot.reasons import NoreError
 from minibot.roles.core_role import EXCHANGE_INFO_FILE
 from minibot.roles.tick_builder import TickBuilder
 from minibot.roles.timeline import MARKET
-from minibot.sim.datafiles import DataFileError
 from minibot.watchdog.rundir import create_queues, run_document, write_run_file
 
 EXIT_OK = 0

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from fastjsonschema import JsonSchemaValueException
 
+from minibot.contracts.codec import frame
 from minibot.contracts.registry import QueueContract, registry
-from minibot.journal.codec import frame
 from minibot.reasons import ContractViolation, ReasonCode
 
 SCHEMA_NAME = "nore.event"

@@ -31,8 +31,8 @@ from typing import Any
 
 from minibot.contracts.core import Output
 from minibot.execution.fills import Leg, bps_rate, fee_for, take_liquidity, trades_through, vwap
-from minibot.execution.filters import SymbolFilters
-from minibot.execution.portfolio import Portfolio
+from minibot.model.filters import SymbolFilters
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode
 
 ALLOWED_SOURCE = "risk_role"

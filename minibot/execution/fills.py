@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from minibot.execution.filters import SymbolFilters, ceil_to, floor_to, to_decimal
+from minibot.model.filters import SymbolFilters, ceil_to, floor_to, to_decimal
 
 FEE_QUANTUM = Decimal("0.00000001")
 _BPS = Decimal(10_000)

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibot.journal.codec import split_line
+from minibot.contracts.codec import split_line
 from minibot.journal.segments import APPEND_FLAGS, FsyncPolicy, PolicyFile, segment_path
 from minibot.reasons import CursorDesync, NoreError, ReasonCode
 

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from minibot.contracts.codec import encode_line
 from minibot.contracts.envelope import build_envelope
 from minibot.ids import deterministic_id, random_id
 from minibot.journal.atomic import file_lock, read_critical_json, write_critical_json
-from minibot.journal.codec import encode_line
 from minibot.journal.cursor import Cursor, verify_position
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
 from minibot.journal.reader import decode_event, iter_lines

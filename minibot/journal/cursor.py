@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from minibot.journal.codec import split_line
+from minibot.contracts.codec import split_line
 from minibot.journal.layout import INBOX, QueuePaths
 from minibot.journal.segments import last_line, segment_path
 from minibot.reasons import CursorDesync, NoreError

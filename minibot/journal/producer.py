@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from minibot.contracts.codec import encode_line
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.ids import random_id
 from minibot.journal.atomic import held_lock
 from minibot.journal.chain import Checkpoint, SidecarWriter, chain_path, covered, link, truncated
-from minibot.journal.codec import encode_line
 from minibot.journal.layout import INBOX, RECOVERY, QueuePaths
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe, repair_torn_tail
 from minibot.reasons import CursorDesync

@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
+from minibot.contracts.codec import split_line
 from minibot.contracts.envelope import validate_event
 from minibot.contracts.registry import QueueContract
-from minibot.journal.codec import split_line
 from minibot.journal.segments import list_segments, segment_path
 from minibot.reasons import ContractViolation, JournalCorrupt, ReasonCode
 

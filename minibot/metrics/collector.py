@@ -21,13 +21,13 @@ from minibot.ids import random_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.layout import INBOX, QueuePaths
 from minibot.journal.segments import FsyncPolicy, SegmentAppender
+from minibot.liveness import silent_after_run_ms
 from minibot.metrics.aggregates import BinanceRequests, Heartbeats, Stops, Timings
 from minibot.metrics.pnl import PnlTracker
 from minibot.metrics.processes import ProcessSampler
 from minibot.metrics.stats import summarize
 from minibot.metrics.tail import JournalTail
 from minibot.reasons import NoreError
-from minibot.watchdog.restarts import MIN_SILENT_S
 
 METRICS_FILE = "metrics.json"
 SNAPSHOTS_DIR = "metrics"
@@ -38,13 +38,6 @@ AI_METRICS = "metrics.json"  # in the AI's folder (config ai.dir), written by ai
 SOURCE = "watchdog_role"  # contracts.v1.json: metrics/snapshots.jsonl is written by the watchdog (supervisor)
 METRICS_SCHEMA = "nore.metrics"
 METRICS_VERSION = 1
-
-
-def silent_threshold_ms(watchdog_cfg: Mapping[str, Any], speed: float) -> float:
-    """Run-clock ms without a heartbeat after which a role counts as silent: the watchdog's own rule,
-    `watchdog.silent_after_s` but never less than `MIN_SILENT_S` of wall time (a process runs at wall speed,
-    so under --speed 60 a one-second pause is not death)."""
-    return max(float(watchdog_cfg["silent_after_s"]) * 1000.0, MIN_SILENT_S * 1000.0 * speed)
 
 
 def _get(status: Any, name: str) -> Any:
@@ -86,7 +79,7 @@ class MetricsCollector:
                 self._acks[(name, consumer)] = JournalTail(paths.folder, stem, strict=strict, **identity)
         self._acked: dict[tuple[str, str], int] = dict.fromkeys(self._acks, 0)
         self._requests = JournalTail(self.run_dir / REQUESTS_DIR, REQUESTS_STEM, strict=strict, **identity)
-        self.silent_ms = silent_threshold_ms(self.config["watchdog"], float(self.run["clock"]["speed"]))
+        self.silent_ms = silent_after_run_ms(self.config["watchdog"], float(self.run["clock"]["speed"]))
         self.heartbeats = Heartbeats(self.silent_ms)
         self.binance = BinanceRequests()
         self.stops = Stops()

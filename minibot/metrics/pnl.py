@@ -1,6 +1,6 @@
 """Virtual PnL, drawdown, win rate and R:R recomputed from the journals (the fills queue is the truth).
 
-The account is `minibot.execution.portfolio.Portfolio` (docs/core.md defines every figure). Fills are
+The account is `minibot.model.portfolio.Portfolio` (docs/core.md defines every figure). Fills are
 booked in their journal order (the executor's own order, so `Portfolio.rebuild` semantics hold), and open
 positions are marked at every `market_tick`'s mid ((bid + ask) / 2, as the executor marks them). The one
 ordering rule that merges the two journals:
@@ -24,7 +24,7 @@ import math
 from array import array
 from typing import Any
 
-from minibot.execution.portfolio import Portfolio
+from minibot.model.portfolio import Portfolio
 
 SETTLE_MS = 600_000
 _TICK, _FILL = 0, 1

@@ -1,7 +1,7 @@
 """From a loaded run to the report's series and lanes: equity/drawdown, Binance latency, event rates,
 tick -> fill latency, role liveness and restarts, STOPs and AI model events.
 
-The equity curve books the fills queue into `minibot.execution.portfolio.Portfolio` (the executor's own
+The equity curve books the fills queue into `minibot.model.portfolio.Portfolio` (the executor's own
 accounting) and marks open positions at every market tick's mid, in the metrics collector's merge order
 (a fill's time is the running maximum of fill `ts`; at equal times ticks go first). It is sampled at most
 every `span / EQUITY_SAMPLES` of run clock and right after each fill.
@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from minibot.execution.portfolio import Portfolio
 from minibot.metrics.report_data import RunData
 from minibot.metrics.report_plots import Lane, Marker, Series
 from minibot.metrics.report_svg import PALETTE, STATE_COLORS
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError
 
 EQUITY_SAMPLES = 1000

@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from minibot.contracts.envelope import ts_iso
-from minibot.execution.portfolio import Portfolio
 from minibot.metrics.report_data import RunData
 from minibot.metrics.report_series import percentile
 from minibot.metrics.report_svg import attr
+from minibot.model.portfolio import Portfolio
 
 MAX_TRADE_ROWS = 1000
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from minibot.contracts.codec import split_line
 from minibot.contracts.registry import registry
-from minibot.journal.codec import split_line
 from minibot.journal.verify import verify_file, verify_path
 from minibot.metrics.verdict import Reasons
 from minibot.reasons import NoreError, ReasonCode

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from minibot.contracts.core import Output
-from minibot.execution.filters import SymbolFilters, to_decimal
-from minibot.execution.portfolio import Portfolio
+from minibot.model.filters import SymbolFilters, to_decimal
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode, RiskBreach
 from minibot.risk.limits import FrequencyGuard, LossCooldown, Refusal, RiskLimits, breach, entry_checks
 from minibot.risk.sizing import size_order

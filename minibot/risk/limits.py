@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from minibot.execution.portfolio import Portfolio
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import ReasonCode, RejectCode
 
 Refusal = tuple[RejectCode, str]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from minibot.execution.filters import SymbolFilters, floor_to, to_decimal
+from minibot.model.filters import SymbolFilters, floor_to, to_decimal
 
 _E8 = Decimal("0.00000001")
 

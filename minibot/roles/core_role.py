@@ -24,9 +24,9 @@ from typing import Any
 from minibot.contracts.core import Core
 from minibot.contracts.registry import registry
 from minibot.execution import ExecutionCore
-from minibot.execution.filters import SymbolFilters, filters_from_exchange_info
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.stop import is_stopped, read_stop
+from minibot.model.filters import SymbolFilters, filters_from_exchange_info
 from minibot.reasons import ConfigInvalid
 from minibot.risk import RiskCore
 from minibot.roles.process import RoleEnv, shutdown_requested

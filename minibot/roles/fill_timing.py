@@ -1,5 +1,5 @@
 """`timing` events of kind `tick_to_fill`: real milliseconds from a market tick's receipt to a fill caused
-by it being written (DESIGN.md "Time": latency measurements are real durations, labelled so).
+by it being written (docs/architecture.md "Time": latency measurements are real durations, labelled so).
 
 market_role stamps `recv_perf_ns` (`time.perf_counter_ns()` at receipt) into each market_tick payload and
 this role reads the same clock when the fill is written. perf_counter is system-wide, so readings of two

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from minibot.execution.portfolio import Portfolio
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError, ReasonCode
 from minibot.roles.runner import is_core_output, queue_events, role_dir
 

@@ -12,7 +12,7 @@ supervisor), rebuilds the run clock from its anchor, and loops until:
   (exit `EXIT_CRASHED`).
 
 Logging: `role_main` sends every `logging` record to `<run>/<logging.dir>/<role>.log` (JSON lines, rotated
-by size; `minibot.watchdog.logs`). Roles that drive their own loop (asyncio) use the same pieces:
+by size; `minibot.logs`). Roles that drive their own loop (asyncio) use the same pieces:
 `load_env`, `setup_role_logging`, `Heartbeat`, `shutdown_requested(run_dir, role)`, `is_stopped`,
 `OrphanGuard`, `fail_closed`.
 """
@@ -36,9 +36,9 @@ from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
+from minibot.logs import configure_logging
 from minibot.reasons import NoreError
 from minibot.roles.instance import EXIT_DUPLICATE, hold_instance, instance_token
-from minibot.watchdog.logs import configure_logging
 
 RUN_FILE = "run.json"
 CONTROL_DIR = "control"

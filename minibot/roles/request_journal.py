@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from minibot.contracts.codec import encode_line
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.contracts.registry import QueueContract, registry
 from minibot.ids import random_id
 from minibot.journal.atomic import held_lock
-from minibot.journal.codec import encode_line
 from minibot.journal.context import RunContext
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe
 from minibot.market.rest import RequestRecord

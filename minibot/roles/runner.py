@@ -1,4 +1,4 @@
-"""Drive a pure core from file queues, effectively once (R-A2, R-T6, DESIGN.md "Effectively-once").
+"""Drive a pure core from file queues, effectively once (R-A2, R-T6; docs/architecture.md "Effectively once").
 
 Per batch (consecutive lines of one input queue, in the order the role's schedule picks them:
 minibot/roles/schedule.py): step the core, append an `input_batch` entry to `<run>/roles/<role>/inputs.jsonl`

@@ -13,32 +13,12 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from minibot.sim.num import fmt8
+from minibot.marketdata.intervals import DAY, INTERVALS, WEEK
+from minibot.marketdata.num import fmt8
 
 Bar = list[int]
-MINUTE = 60_000
-DAY = 86_400_000
-WEEK = 7 * DAY
 # Unix epoch was a Thursday: weekly klines open on Mondays, 4 days after it.
 _WEEK_ORIGIN = 4 * DAY
-INTERVALS: dict[str, int] = {
-    "1s": 1000,
-    "1m": MINUTE,
-    "3m": 3 * MINUTE,
-    "5m": 5 * MINUTE,
-    "15m": 15 * MINUTE,
-    "30m": 30 * MINUTE,
-    "1h": 60 * MINUTE,
-    "2h": 120 * MINUTE,
-    "4h": 240 * MINUTE,
-    "6h": 360 * MINUTE,
-    "8h": 480 * MINUTE,
-    "12h": 720 * MINUTE,
-    "1d": DAY,
-    "3d": 3 * DAY,
-    "1w": WEEK,
-    "1M": 31 * DAY,
-}
 # Bar field indexes (Binance's kline letters).
 O, H, L, C, V, Q, N, TBV, TBQ, FID, LID = range(1, 12)  # noqa: E741
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from minibot.sim.datafiles import DataFileError
+from minibot.marketdata.datafiles import DataFileError
 from minibot.sim.market import DEFAULT_SYMBOLS
 from minibot.sim.runner import SimConfig, start_simulator
 from minibot.sim.scenario import ScenarioError

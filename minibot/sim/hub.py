@@ -14,9 +14,10 @@ from collections.abc import Callable
 import orjson
 
 from minibot.clock import RunClock
+from minibot.marketdata.intervals import INTERVALS
 from minibot.sim import streams as S
 from minibot.sim import tickers as T
-from minibot.sim.bars import INTERVALS, query, ws_kline
+from minibot.sim.bars import query, ws_kline
 from minibot.sim.conn import Conn
 from minibot.sim.faults import FaultController, StreamView
 from minibot.sim.market import Market

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from minibot.marketdata.symbols import make_spec
 from minibot.sim.replay import ReplayFeed, load_replay
 from minibot.sim.state import Sink, SymbolState
-from minibot.sim.symbols import make_spec
 from minibot.sim.synthetic import SyntheticFeed
 
 # Aggregate trades kept in memory over all symbols (per symbol at least MIN_TRADES_KEPT).

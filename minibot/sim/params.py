@@ -7,7 +7,7 @@ import re
 
 from aiohttp import web
 
-from minibot.sim.bars import MINUTE
+from minibot.marketdata.intervals import MINUTE
 from minibot.sim.context import SimContext
 from minibot.sim.errors import BinanceError, illegal, invalid_value, mandatory
 from minibot.sim.state import SymbolState

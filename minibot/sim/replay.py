@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minibot.sim.bars import DAY, Bar, FixedBars
-from minibot.sim.datafiles import DataFile, DataFileError, iter_rows, scan
+from minibot.marketdata.datafiles import DataFile, DataFileError, iter_rows, scan
+from minibot.marketdata.intervals import DAY
+from minibot.marketdata.symbols import make_spec
+from minibot.sim.bars import Bar, FixedBars
 from minibot.sim.state import Agg, SymbolState
-from minibot.sim.symbols import make_spec
 
 # (agg with ids < 0 meaning "assign", number of fills when trade ids are assigned)
 Proto = tuple[Agg, int]

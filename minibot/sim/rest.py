@@ -6,13 +6,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from minibot.sim.bars import INTERVALS, MINUTE, query, rest_kline
+from minibot.marketdata.intervals import INTERVALS, MINUTE
+from minibot.marketdata.num import fmt8
+from minibot.marketdata.symbols import exchange_symbol
+from minibot.sim.bars import query, rest_kline
 from minibot.sim.context import SimContext
 from minibot.sim.errors import BinanceError, invalid_value, mandatory
-from minibot.sim.num import fmt8
 from minibot.sim.params import Params, tz_offset
 from minibot.sim.state import SymbolState
-from minibot.sim.symbols import exchange_symbol
 from minibot.sim.tickers import FULL_24H, FULL_ROLLING, MINI, average_price, window_stats
 
 _WINDOWS = {"m": MINUTE, "h": 60 * MINUTE, "d": 1440 * MINUTE}

@@ -15,10 +15,11 @@ import zlib
 from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
-from minibot.sim.bars import MINUTE, BarSeries, BaseSeries, FixedBars
+from minibot.marketdata.intervals import MINUTE
+from minibot.marketdata.num import mul_e8
+from minibot.marketdata.symbols import SymbolSpec
+from minibot.sim.bars import BarSeries, BaseSeries, FixedBars
 from minibot.sim.book import Book
-from minibot.sim.num import mul_e8
-from minibot.sim.symbols import SymbolSpec
 
 Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from minibot.sim.bars import INTERVALS
-from minibot.sim.num import fmt8
+from minibot.marketdata.intervals import INTERVALS
+from minibot.marketdata.num import fmt8
 from minibot.sim.state import Agg, Levels, SymbolState, expand
 from minibot.sim.tickers import WINDOWS
 

@@ -16,8 +16,9 @@ import zlib
 
 import numpy as np
 
-from minibot.sim.bars import MINUTE, Bar
-from minibot.sim.num import E8, mul_e8
+from minibot.marketdata.intervals import MINUTE
+from minibot.marketdata.num import E8, mul_e8
+from minibot.sim.bars import Bar
 from minibot.sim.state import Agg, SymbolState
 
 _YEAR_MS = 365.0 * 24 * 3600 * 1000

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from minibot.sim.bars import MINUTE
-from minibot.sim.num import E8, fmt8, fmt_pct
+from minibot.marketdata.intervals import MINUTE
+from minibot.marketdata.num import E8, fmt8, fmt_pct
 from minibot.sim.state import SymbolState
 
 _STATS_TAIL = ("volume", "quoteVolume", "openTime", "closeTime", "firstId", "lastId", "count")

@@ -9,9 +9,8 @@ Decisions per role process:
   during the graceful ending too (a role killed there still has inputs to answer; ending.py).
   `EXIT_DUPLICATE` (another process of the role holds its instance lock, minibot/roles/instance.py) is
   such an exit, named as such; if the other process never goes away, the restart limit STOPs the run.
-- silent: no heartbeat for `watchdog.silent_after_s` of run clock, but never less than `MIN_SILENT_S` of
-  wall time (a process that is merely slow for a second under `--speed 60` is not dead; liveness is a
-  property of a process, which runs at wall speed), plus `STARTUP_GRACE_S` before its first heartbeat
+- silent: no heartbeat for `silent_after_wall_s` (minibot/liveness.py: `watchdog.silent_after_s` of run
+  clock, but never less than `MIN_SILENT_S` of wall time), plus `STARTUP_GRACE_S` before its first heartbeat
   (imports such as numpy take seconds on a loaded machine): killed and restarted.
 - restarts wait `restart_backoff_s` x 2^(restarts in the window - 1), at most `restart_backoff_max_s` (run
   clock); more than `restart_max` restarts in `restart_window_s` (run clock) is STOP ROLE_RESTART_LIMIT.
@@ -26,13 +25,13 @@ from typing import Any
 
 from minibot.clock import RunClock
 from minibot.journal.stop import is_stopped
+from minibot.liveness import silent_after_wall_s
 from minibot.reasons import ReasonCode
 from minibot.roles.instance import EXIT_DUPLICATE
 from minibot.roles.process import EXIT_CRASHED, EXIT_OK, EXIT_STOPPED, shutdown_requested
 from minibot.watchdog.procs import RoleProcess
 from minibot.watchdog.watch import Finding, JournalWatch
 
-MIN_SILENT_S = 10.0
 STARTUP_GRACE_S = 30.0
 # A supervisor loop that itself paused this long (machine asleep, debugger) resets the silence clocks:
 # the roles were not silent, nobody was listening.
@@ -56,7 +55,7 @@ class Supervision:
         self.watch = watch
         self.on_restart = on_restart
         speed = clock.speed
-        self.silent_s = max(float(watchdog_cfg["silent_after_s"]) / speed, MIN_SILENT_S)
+        self.silent_s = silent_after_wall_s(watchdog_cfg, speed)
         self.backoff_base_s = float(watchdog_cfg["restart_backoff_s"]) / speed
         self.backoff_max_s = float(watchdog_cfg["restart_backoff_max_s"]) / speed
         self.restart_max = int(watchdog_cfg["restart_max"])

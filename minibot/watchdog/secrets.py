@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minibot.logs import MIN_SECRET_LEN
 from minibot.reasons import ConfigInvalid
-from minibot.watchdog.logs import MIN_SECRET_LEN
 
 # Variable names that hold secrets by convention; their values are treated as secrets even when no
 # secrets file is configured (e.g. BINANCE_API_KEY exported in the shell that starts the run).

@@ -33,6 +33,7 @@ from minibot.journal.stop import (
     stop,
     unexpected_error_reason,
 )
+from minibot.logs import configure_logging
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import start_from_config
@@ -42,7 +43,6 @@ from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
 from minibot.watchdog.ending import Ending, finish_run
 from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard
-from minibot.watchdog.logs import configure_logging
 from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
 from minibot.watchdog.procs import AI_ROLE, RoleProcess, missing_role_modules, run_roles

@@ -138,7 +138,7 @@ def test_ai_role_environment_forbids_secrets_paths_resolved_by_the_caller(tmp_pa
 
 def test_a_process_with_trading_or_network_code_loaded_is_refused() -> None:
     assert loaded_forbidden_modules(["minibot.roles.ai_role", "minibot.ai.engine", "numpy", "socket"]) == []
-    assert loaded_forbidden_modules(["minibot.execution.portfolio", "aiohttp.client", "minibot.roles"]) == [
+    assert loaded_forbidden_modules(["minibot.model.portfolio", "aiohttp.client", "minibot.roles"]) == [
         "aiohttp.client",
-        "minibot.execution.portfolio",
+        "minibot.model.portfolio",
     ]

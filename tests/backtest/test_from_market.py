@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from minibot.journal.codec import encode_line
+from minibot.contracts.codec import encode_line
 from minibot.journal.reader import decode_event
 from tests.core.realdata import BINANCE_DIR
 from tests.metrics.report_run import nore

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from minibot.backtest.recordings import E8, _fast_rows
-from minibot.sim.datafiles import DataFileError, iter_rows, scan
+from minibot.marketdata.datafiles import DataFileError, iter_rows, scan
 from tests.core.realdata import BINANCE_DIR
 
 AGG = sorted((BINANCE_DIR / "aggTrades").glob("*.csv"))

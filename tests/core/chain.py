@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from minibot.contracts.core import Core, Output
-from minibot.execution import ExecutionCore, SymbolFilters
+from minibot.execution import ExecutionCore
 from minibot.ids import deterministic_id
+from minibot.model import SymbolFilters
 from minibot.risk import RiskCore
 from minibot.strategies import StrategyCore
 

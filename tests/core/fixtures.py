@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from minibot.config.loader import default_config_path
-from minibot.execution.filters import SymbolFilters, filters_from_exchange_info
+from minibot.model.filters import SymbolFilters, filters_from_exchange_info
 
 # The filters Binance spot publishes for these symbols (tick, step, minNotional as of 2024).
 EXCHANGE_INFO: dict[str, Any] = {

@@ -11,7 +11,8 @@ import pytest
 
 from minibot.contracts.envelope import encode_event
 from minibot.contracts.registry import registry
-from minibot.execution import ExecutionCore, Portfolio
+from minibot.execution import ExecutionCore
+from minibot.model import Portfolio
 from minibot.risk import RiskCore
 from minibot.strategies import StrategyCore
 

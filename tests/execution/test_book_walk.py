@@ -13,7 +13,7 @@ from typing import Any
 
 from minibot.contracts.core import Output
 from minibot.execution import ExecutionCore
-from minibot.execution.filters import filters_from_exchange_info
+from minibot.model.filters import filters_from_exchange_info
 
 from ..core.builders import T0, env, tick
 from ..core.fixtures import EXCHANGE_INFO, default_section, exchange_filters

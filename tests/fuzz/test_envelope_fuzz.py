@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minibot.contracts.codec import encode_line, frame
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_RUN_ID, example_event
 from minibot.contracts.registry import registry
-from minibot.journal.codec import encode_line, frame
 from minibot.journal.context import RunContext
 from minibot.reasons import NoreError, ReasonCode
 from tests.fuzz.cases import CASES, FUZZ, flip_bytes, mutated

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from minibot.contracts.codec import frame
 from minibot.contracts.envelope import encode_event
 from minibot.contracts.examples import (
     EXAMPLE_CMDLINE_HASH,
@@ -18,7 +19,6 @@ from minibot.contracts.examples import (
     example_event,
 )
 from minibot.ids import deterministic_id
-from minibot.journal.codec import frame
 from minibot.journal.context import RunContext
 from minibot.journal.reader import decode_event
 from minibot.reasons import ContractViolation, NoreError

@@ -1,4 +1,4 @@
-"""NORE can never sign a request or reach an order/account path (R-X2, DESIGN "no order-placing client")."""
+"""NORE can never sign a request or reach an order/account path (R-X2: NORE has no order-placing client)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from minibot.config.loader import load_config, with_overrides
 from minibot.execution import ExecutionCore
-from minibot.execution.filters import filters_from_exchange_info
 from minibot.ids import cmdline_hash, deterministic_id
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
@@ -17,6 +16,7 @@ from minibot.journal.layout import QueuePaths
 from minibot.journal.producer import Producer
 from minibot.market.rest import RequestRecord
 from minibot.metrics.collector import MetricsCollector
+from minibot.model.filters import filters_from_exchange_info
 from minibot.roles.request_journal import RequestJournal
 from minibot.roles.runner import RoleRunner
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from minibot.execution.portfolio import Portfolio
 from minibot.metrics.pnl import PnlTracker, compare_figures, pnl_figures
 from minibot.metrics.stats import Samples, summarize
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import RiskBreach
 
 

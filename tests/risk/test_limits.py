@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from minibot.execution.portfolio import Portfolio
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import ReasonCode, RejectCode
 from minibot.risk.limits import FrequencyGuard, LossCooldown, RiskLimits, breach, entry_checks
 

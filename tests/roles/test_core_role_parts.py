@@ -1,5 +1,5 @@
 """The core roles' parts on a real run directory: inputs vs contracts, kill switch, portfolio snapshot check,
-tick -> fill timing, and the replay's difference report."""
+and tick -> fill timing."""
 
 from __future__ import annotations
 
@@ -11,17 +11,16 @@ import pytest
 
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.contracts.registry import registry
-from minibot.execution.portfolio import Portfolio
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.stop import read_stop, stop
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError, ReasonCode, RejectCode
 from minibot.roles import execution_role, risk_role
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole
 from minibot.roles.fill_timing import FillTimer
 from minibot.roles.process import EXIT_STOPPED, load_env
-from minibot.roles.replay import first_field_difference
 from minibot.roles.runner import queue_events, role_dir
 from tests.roles.core_run import RUN_ID, make_run_dir, start_role
 
@@ -201,18 +200,3 @@ def test_fill_timing_links_fills_to_ticks_in_either_order(tmp_path: Path) -> Non
     events = [e["payload"] for e in queue_events(ctx, "timing")]
     assert [(e["cause_id"], e["tick_id"]) for e in events] == [(f1, t1), (f2, t2)]
     assert all(e["kind"] == "tick_to_fill" and 5.0 <= e["latency_ms"] < 5_000 for e in events)
-
-
-def test_first_field_difference_names_the_field() -> None:
-    a = {"id": "x", "payload": {"price": 1.5, "legs": [1, 2]}}
-    assert first_field_difference(a, a) is None
-    assert first_field_difference(a, {"id": "x", "payload": {"price": 1.6, "legs": [1, 2]}}) == (
-        "expected payload.price = 1.5, got 1.6"
-    )
-    assert first_field_difference(a, {"id": "x", "payload": {"price": 1.5, "legs": [1, 3]}}) == (
-        "expected payload.legs[1] = 2, got 3"
-    )
-    assert first_field_difference(a, {"id": "x", "payload": {"legs": [1, 2]}}) == (
-        "expected payload.price = 1.5, got no payload.price"
-    )
-    assert first_field_difference({"v": 1}, {"v": 1.0}) == "expected v = 1, got 1.0"

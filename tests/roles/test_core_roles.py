@@ -21,14 +21,14 @@ from typing import Any
 import orjson
 import pytest
 
-from minibot.execution.portfolio import Portfolio
+from minibot.contracts.codec import encode_line
 from minibot.journal.atomic import read_critical_json
-from minibot.journal.codec import encode_line
 from minibot.journal.context import RunContext
 from minibot.journal.cursor import Cursor
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import iter_lines
 from minibot.journal.verify import verify_path
+from minibot.model.portfolio import Portfolio
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
 from minibot.roles.process import EXIT_OK
 from minibot.roles.runner import INPUT_LOG, queue_events, read_input_log, role_dir

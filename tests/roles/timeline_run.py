@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from minibot.backtest.chain import CoreChain
+from minibot.backtest.compare import canonical, recorded_outputs
 from minibot.journal.context import RunContext
 from minibot.roles.core_role import CORE_ROLES, TEST_DELAY_ENV, load_filters
-from minibot.roles.replay import canonical, recorded_outputs
 from minibot.roles.runner import core_output_queues, queue_events
 from minibot.roles.timeline import MARKET, Watermark
 from tests.roles.core_run import REPO, request_shutdown

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from minibot.marketdata.symbols import make_spec
 from minibot.sim.book import MAX_LEVELS, MIN_LEVELS, Book
 from minibot.sim.state import SymbolState
-from minibot.sim.symbols import make_spec
 
 E8 = 100_000_000
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import websockets
 
-from minibot.sim.bars import MINUTE
+from minibot.marketdata.intervals import MINUTE
+from minibot.marketdata.num import E8, fmt8, mul_e8
+from minibot.marketdata.symbols import make_spec
 from minibot.sim.market import build_market
-from minibot.sim.num import E8, fmt8, mul_e8
 from minibot.sim.runner import SimConfig, SimulatorThread
 from minibot.sim.state import SymbolState
-from minibot.sim.symbols import make_spec
 from minibot.sim.tickers import ticker_event
 
 from .conftest import BTC_TRADES, get_json, need_data, run

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from minibot.sim.datafiles import DataFileError, scan
+from minibot.marketdata.datafiles import DataFileError, scan
+from minibot.marketdata.num import parse_e8
 from minibot.sim.market import build_market
-from minibot.sim.num import parse_e8
 from minibot.sim.state import expand
 
 from .conftest import ALGO_KLINES, BTC_TRADES, ETH_TRADES, XRP_AGG_11, XRP_AGG_12, need_data

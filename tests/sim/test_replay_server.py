@@ -13,7 +13,7 @@ import aiohttp
 import ccxt
 import pytest
 
-from minibot.sim.num import parse_e8
+from minibot.marketdata.num import parse_e8
 from minibot.sim.runner import SimConfig, SimulatorThread, start_simulator
 
 from .conftest import BTC_TRADES, REPO, XRP_AGG_11, get_json, need_data, run

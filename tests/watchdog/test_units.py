@@ -1,9 +1,7 @@
-"""The supervisor's pure parts: durations, log lines and redaction, secrets files, line counting, checks."""
+"""The supervisor's pure parts: durations, secrets files, line counting, checks."""
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,6 @@ from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
 from minibot.reasons import ConfigInvalid, ReasonCode
 from minibot.watchdog.checks import LineCounter, QueueWatch, check_critical_files, check_disk
-from minibot.watchdog.logs import REDACTED, configure_logging
 from minibot.watchdog.options import parse_duration_ms
 from minibot.watchdog.secrets import load_secrets, parse_env_file, repository_root
 
@@ -32,36 +29,6 @@ def test_durations(text: str, ms: int) -> None:
 def test_bad_durations_name_the_option(text: str) -> None:
     with pytest.raises(ConfigInvalid, match="--duration"):
         parse_duration_ms(text)
-
-
-def test_log_lines_are_json_and_secrets_are_redacted(tmp_path: Path) -> None:
-    cfg = load_config()["logging"]
-    configure_logging(tmp_path, cfg, "supervisor", [FAKE])
-    log = logging.getLogger("nore.test")
-    log.info("key is %s", FAKE)
-    try:
-        raise ValueError(f"bad {FAKE}")
-    except ValueError:
-        log.exception("failed with %r", {"k": FAKE})
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    text = (tmp_path / "logs" / "supervisor.log").read_text(encoding="utf-8")
-    assert FAKE not in text
-    lines = [json.loads(line) for line in text.splitlines()]
-    assert [d["msg"] for d in lines] == [f"key is {REDACTED}", f"failed with {{'k': '{REDACTED}'}}"]
-    assert lines[1]["role"] == "supervisor" and lines[1]["level"] == "ERROR" and REDACTED in lines[1]["exc"]
-    logging.getLogger().handlers.clear()
-
-
-def test_log_rotation_by_size(tmp_path: Path) -> None:
-    cfg = {**load_config()["logging"], "max_bytes": 4096, "backup_count": 2}
-    configure_logging(tmp_path, cfg, "r", [])
-    for i in range(400):
-        logging.getLogger("nore.test").info("line %d %s", i, "x" * 50)
-    logging.getLogger().handlers.clear()
-    files = sorted(p.name for p in (tmp_path / "logs").iterdir())
-    assert files == ["r.log", "r.log.1", "r.log.2"]
-    assert all(p.stat().st_size <= 4096 for p in (tmp_path / "logs").iterdir())
 
 
 def test_env_file_parsing() -> None:

@@ -11,7 +11,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from minibot.sim.num import E8, fmt8, parse_e8
+from minibot.marketdata.num import E8, fmt8, parse_e8
 
 # (base price, tickSize, stepSize, annual volatility, trades per second, median trade notional in quote)
 _KNOWN: dict[str, tuple[str, str, str, float, float, float]] = {

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minibot.execution.portfolio import Portfolio
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import ReasonCode, RiskBreach
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minibot.journal.codec import decode_line, encode_line, split_line
+from minibot.contracts.codec import decode_line, encode_line, split_line
 from minibot.reasons import JournalCorrupt, ReasonCode
 
 json_values = st.recursive(

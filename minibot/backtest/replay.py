@@ -11,131 +11,31 @@ strategy_role replays the recorded market_ticks and ai_recommendations; risk_rol
 the recorded outputs of the other roles, so with every role identical the whole chain from market data to
 fills is reproduced. The first difference of each role is printed as
 `<queue>/inbox.jsonl line K: expected <field> = <recorded>, got <replayed>` (lines count from 1 per file).
+The comparison is `minibot.backtest.compare`, shared with `--from-market` (`from_market.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 
+from minibot.backtest.compare import OutputComparer, RoleReplay
+from minibot.backtest.from_market import replay_from_market
 from minibot.config.loader import validate_config
-from minibot.execution.filters import SymbolFilters
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
-from minibot.journal.layout import INBOX
-from minibot.journal.reader import decode_event, iter_lines
-from minibot.journal.segments import segment_path
+from minibot.model.filters import SymbolFilters
 from minibot.reasons import ConfigInvalid, NoreError
 from minibot.roles.core_role import CORE_ROLES, build_core, load_filters
 from minibot.roles.process import RUN_FILE
-from minibot.roles.runner import core_output_queues, is_core_output, output_queues, read_input_log, replay_log
+from minibot.roles.runner import read_input_log, replay_log
 
 EXIT_IDENTICAL = 0
 EXIT_DIFFERENT = 1
 EXIT_UNREADABLE = 2
-
-
-@dataclass(frozen=True)
-class RoleReplay:
-    """One role's verdict: how many outputs matched, and the first difference (None when identical)."""
-
-    role: str
-    outputs: int
-    difference: str | None
-
-
-def canonical(event: Mapping[str, Any]) -> bytes:
-    """The bytes compared: the envelope as compact JSON with sorted keys."""
-    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
-
-
-def first_field_difference(expected: Any, got: Any, path: str = "") -> str | None:
-    """`field: expected X, got Y` for the first differing field (dotted path), None when equal."""
-    if isinstance(expected, dict) and isinstance(got, dict):
-        for key in sorted(set(expected) | set(got)):
-            where = f"{path}.{key}" if path else key
-            if key not in got:
-                return f"expected {where} = {canonical_value(expected[key])}, got no {where}"
-            if key not in expected:
-                return f"expected no {where}, got {where} = {canonical_value(got[key])}"
-            found = first_field_difference(expected[key], got[key], where)
-            if found is not None:
-                return found
-        return None
-    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
-        for i, (a, b) in enumerate(zip(expected, got, strict=True)):
-            found = first_field_difference(a, b, f"{path}[{i}]")
-            if found is not None:
-                return found
-        return None
-    if canonical_value(expected) != canonical_value(got):
-        return f"expected {path} = {canonical_value(expected)}, got {canonical_value(got)}"
-    return None
-
-
-def canonical_value(value: Any) -> str:
-    """A value as it reads in the journal (JSON)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def recorded_outputs(ctx: RunContext, role: str, queue: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(`<queue>/<file> line K`, event) for each of `role`'s core outputs in `queue`, in order, verified."""
-    paths = ctx.queue_paths(queue)
-    segment, number = -1, 0
-    for raw in iter_lines(paths.folder, INBOX):
-        if raw.segment != segment:
-            segment, number = raw.segment, 0
-        number += 1
-        _, event = decode_event(raw.data, paths.contract, run_id=ctx.run_id, cmdline_hash=ctx.cmdline_hash)
-        if is_core_output(event, role):
-            yield f"{queue}/{segment_path(paths.folder, INBOX, segment).name} line {number}", event
-
-
-class OutputComparer:
-    """Compares regenerated outputs of one role, in order, with its recorded core outputs (first difference)."""
-
-    def __init__(self, ctx: RunContext, role: str) -> None:
-        self.role = role
-        self.routes = output_queues(role)
-        self.recorded = {queue: recorded_outputs(ctx, role, queue) for queue in core_output_queues(role)}
-        self.matched = 0
-        self.difference: str | None = None
-
-    def compare(self, envelope: dict[str, Any]) -> None:
-        """One regenerated output against the next recorded one of its queue."""
-        if self.difference is not None:
-            return
-        queue = self.routes[envelope["type"]]
-        where, event = next(self.recorded[queue], ("", {}))
-        if not event:
-            self.difference = (
-                f"{queue}/{INBOX}.jsonl: replay produced {self.role}'s output {envelope['id']} "
-                f"({envelope['type']}), the recorded queue has no more outputs of {self.role}"
-            )
-        elif canonical(event) != canonical(envelope):
-            detail = first_field_difference(event, envelope) or (
-                f"expected {canonical(event).decode()}, got {canonical(envelope).decode()}"
-            )
-            self.difference = f"{where}: {detail}"
-        else:
-            self.matched += 1
-
-    def result(self) -> RoleReplay:
-        """The verdict, once every regenerated output was compared: a recorded output left over differs too."""
-        if self.difference is None:
-            for rest in self.recorded.values():
-                where, event = next(rest, ("", {}))
-                if event:
-                    self.difference = (
-                        f"{where}: recorded output {event['id']} ({event['type']}) was not produced by replay"
-                    )
-                    break
-        return RoleReplay(self.role, self.matched, self.difference)
 
 
 def replay_role(
@@ -181,8 +81,6 @@ def replay_run(run_dir: Path, echo: Callable[[str], None], from_market: bool = F
     try:
         ctx, config, filters = open_run(run_dir)
         if from_market:
-            from minibot.backtest.from_market import replay_from_market  # the chain imports this module
-
             results = replay_from_market(ctx, config, filters)
         else:
             results = [replay_role(ctx, role, config, filters) for role in CORE_ROLES]

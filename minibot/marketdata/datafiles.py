@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from minibot.sim.bars import INTERVALS
-from minibot.sim.num import parse_e8, pow10_unit
+from minibot.marketdata.intervals import INTERVALS
+from minibot.marketdata.num import parse_e8, pow10_unit
 
 KIND_COLUMNS = {"aggTrades": 8, "trades": 7, "klines": 12}
 _BY_COLUMNS = {v: k for k, v in KIND_COLUMNS.items()}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minibot.execution.filters import SymbolFilters, filters_from_exchange_info
+from minibot.model.filters import SymbolFilters, filters_from_exchange_info
 from minibot.reasons import RejectCode
 
 from ..core.fixtures import EXCHANGE_INFO, exchange_filters
