@@ -104,8 +104,10 @@ class MarketRole:
         # fill latency across processes, never used by the trading core.
         recv_perf_ns = time.perf_counter_ns()
         self.last_data_ms = now
+        held = self.builder.held
         self._add(self.builder.on_message(message, now, recv_perf_ns), now)
-        self._arm_release()
+        if self.builder.held > held:  # a book newly held back: its window's end may be the next release
+            self._arm_release()
 
     def _on_health(self, payload: dict[str, Any]) -> None:
         self._state = str(payload["state"])
