@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from minibot.market.config import BinanceConfig
@@ -68,6 +69,7 @@ class MarketRole:
         self._publish_due = False
         self._release: asyncio.TimerHandle | None = None
         self._release_ms = 0
+        self._failure: Exception | None = None  # raised by tick(): an error in a loop callback stops the run
         self._state = "STARTING"
         self._stop_detail = ""
         self._closed = False
@@ -129,7 +131,7 @@ class MarketRole:
             self._publish()
         elif self._loop is not None and not self._publish_due:
             self._publish_due = True
-            self._loop.call_soon(self._publish)
+            self._loop.call_soon(self._callback, self._publish)
 
     def _publish(self) -> None:
         self._publish_due = False
@@ -148,7 +150,17 @@ class MarketRole:
         # truncates to ms) and a loop whose clock is coarser (Windows) is not woken over and over too early.
         delay_s = (self.clock.perf_ns_at(due) - time.perf_counter_ns()) / 1e9 + 1e-4
         self._release_ms = due
-        self._release = self._loop.call_later(max(0.0, delay_s), self._on_release)
+        self._release = self._loop.call_later(max(0.0, delay_s), self._callback, self._on_release)
+
+    def _callback(self, work: Callable[[], None]) -> None:
+        """Work the loop runs for this role (publish, release): an error is kept for `tick()` to raise, so it
+        stops the run (fail-closed); the loop's own handler would only log it and carry on."""
+        if self._failure is not None:
+            return
+        try:
+            work()
+        except Exception as exc:
+            self._failure = exc
 
     def _on_release(self) -> None:
         """Timer: publish the held books whose window has ended, then set the timer for the next one."""
@@ -172,7 +184,9 @@ class MarketRole:
 
     def tick(self) -> None:
         """Release conflated books (the timer's safety net), publish the batch, journal requests, fsync if due,
-        watch for silence."""
+        watch for silence. Raises what failed in a loop callback."""
+        if self._failure is not None:
+            raise self._failure
         now = self.clock.now_ms()
         self._add(self.builder.due(now), now)
         self._publish()
