@@ -56,6 +56,10 @@ class RunClock:
         """Current run time in unix milliseconds."""
         return self.start_ms + int((time.perf_counter_ns() - self.anchor_perf_ns) * self.speed / NS_PER_MS)
 
+    def perf_ns_at(self, run_ms: int) -> int:
+        """The `time.perf_counter_ns()` reading at which this clock reads `run_ms` (past or future)."""
+        return self.anchor_perf_ns + int((run_ms - self.start_ms) * NS_PER_MS / self.speed)
+
     def elapsed_ms(self) -> int:
         """Run-clock milliseconds since the start."""
         return self.now_ms() - self.start_ms

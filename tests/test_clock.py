@@ -39,6 +39,16 @@ def test_the_clock_moves_in_fine_steps_at_speed_60() -> None:
     assert len(values) > 10 and min(steps) < 100, values[:10]
 
 
+def test_perf_ns_at_is_the_perf_reading_at_which_the_clock_reads_a_run_time() -> None:
+    clock = RunClock(START_MS, 60.0, anchor_perf_ns=5_000)
+    assert clock.perf_ns_at(START_MS + 60_000) == 5_000 + 1_000 * NS_PER_MS  # a run minute = a real second
+    live = RunClock(START_MS, 60.0)
+    due = live.now_ms() + 600  # 10 real ms ahead
+    while time.perf_counter_ns() < live.perf_ns_at(due) + 100_000:  # (+0.1 ms: the clock truncates to ms)
+        pass
+    assert live.now_ms() >= due
+
+
 def test_a_speed_that_is_not_positive_is_refused() -> None:
     with pytest.raises(ValueError, match="speed must be > 0"):
         RunClock(START_MS, 0.0)

@@ -136,6 +136,11 @@ class Producer:
             fh.flush()
             os.fsync(fh.fileno())
 
+    def durable_ns(self) -> int | None:
+        """`time.perf_counter_ns()` when every line published so far had completed the queue's fsync policy
+        (None while some wait for their group commit)."""
+        return self._appender.durable_ns()
+
     def flush_if_due(self) -> None:
         """Group commit tick: call from idle loops so the tail is fsynced within the interval."""
         self._appender.flush_if_due()

@@ -156,6 +156,7 @@ class PolicyFile:
         self._fd: int | None = None
         self._dirty = False
         self._last_sync = time.monotonic()
+        self._durable_ns = time.perf_counter_ns()
 
     def _written(self) -> None:
         """Apply the policy after a write."""
@@ -164,12 +165,20 @@ class PolicyFile:
             self._flush_now()
         elif self.fsync.mode == "group":
             self.flush_if_due()
+        else:
+            self._durable_ns = time.perf_counter_ns()  # `none`: the write is all the policy asks for
 
     def _flush_now(self) -> None:
         if self._fd is not None and self._dirty and self.fsync.mode != "none":
             os.fsync(self._fd)
         self._dirty = False
         self._last_sync = time.monotonic()
+        self._durable_ns = time.perf_counter_ns()
+
+    def durable_ns(self) -> int | None:
+        """`time.perf_counter_ns()` when everything written so far had completed its fsync policy; None while
+        a write waits for its group commit (the pipeline latency ends there: minibot/roles/fill_timing.py)."""
+        return None if self._dirty and self.fsync.mode == "group" else self._durable_ns
 
     def flush_if_due(self) -> None:
         """Group commit: fsync when the interval has passed since the last one."""

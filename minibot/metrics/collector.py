@@ -23,9 +23,9 @@ from minibot.journal.layout import INBOX, QueuePaths
 from minibot.journal.segments import FsyncPolicy, SegmentAppender
 from minibot.liveness import silent_after_run_ms
 from minibot.metrics.aggregates import BinanceRequests, Heartbeats, Stops, Timings
+from minibot.metrics.latency import OrderArrivals, latency_section
 from minibot.metrics.pnl import PnlTracker
 from minibot.metrics.processes import ProcessSampler
-from minibot.metrics.stats import summarize
 from minibot.metrics.tail import JournalTail
 from minibot.reasons import NoreError
 
@@ -84,6 +84,7 @@ class MetricsCollector:
         self.binance = BinanceRequests()
         self.stops = Stops()
         self.timings = Timings()
+        self.arrivals = OrderArrivals()
         self.risk_actions: Counter[str] = Counter()
         self.risk_reasons: Counter[str] = Counter()
         self.order_results: Counter[str] = Counter()
@@ -138,6 +139,9 @@ class MetricsCollector:
             self.risk_reasons[str(p["reason_code"])] += 1
         elif queue == "order_results":
             self.order_results[str(p["result"])] += 1
+            self.arrivals.add_result(event)
+        elif queue == "order_intents":
+            self.arrivals.add_intent(event)
         elif queue == "timing":
             self.timings.add(p)
 
@@ -188,7 +192,7 @@ class MetricsCollector:
 
     def metrics(self, final: bool = False) -> dict[str, Any]:
         """The R-N2 document as of the last `update`."""
-        timings = self.timings.summary()
+        configured = self.config["execution"].get("latency_ms")
         doc: dict[str, Any] = {
             "schema": METRICS_SCHEMA,
             "v": METRICS_VERSION,
@@ -209,11 +213,7 @@ class MetricsCollector:
                 "by_reason": dict(sorted(self.risk_reasons.items())),
             },
             "order_results": dict(sorted(self.order_results.items())),
-            "latency": {
-                "label": "wall-clock ms (real time even under --speed), from the timing queue",
-                "tick_to_fill_ms": timings.get("tick_to_fill", summarize([])),
-                "by_kind": timings,
-            },
+            "latency": latency_section(self.timings.summary(), self.arrivals.samples.summary(), configured),
             "queue_lag": self._lag(),
             "pnl": self._pnl_figures(),
             "stops": self.stops.summary(self.start_ms, self.duration_ms),

@@ -77,8 +77,12 @@ def families(doc: Mapping[str, Any]) -> Iterator[Metric]:
     )
     rows = [row for e, v in endpoints.items() for row in _quantiles([e], v["latency_ms"])]
     yield _gauge("nore_binance_latency_ms", "REST round trip, wall-clock ms", ["endpoint", "quantile"], rows)
-    t2f = _quantiles([], doc["latency"]["tick_to_fill_ms"])
-    yield _gauge("nore_tick_to_fill_ms", "Tick receipt to fill written, wall-clock ms", ["quantile"], t2f)
+    pipeline = _quantiles([], doc["latency"]["pipeline_ms"])
+    pipeline_help = "Tick receipt to fill durable (pipeline latency), wall-clock ms"
+    yield _gauge("nore_pipeline_latency_ms", pipeline_help, ["quantile"], pipeline)
+    modelled = _quantiles([], doc["latency"]["modelled_ms"]["observed"])
+    modelled_help = "Order decision to arrival at the book (modelled latency), market-time ms"
+    yield _gauge("nore_order_arrival_market_ms", modelled_help, ["quantile"], modelled)
     lag = [([q, c], v["lag"]) for q, consumers in doc["queue_lag"].items() for c, v in consumers.items()]
     yield _gauge("nore_queue_lag_events", "Events of a queue its consumer has not acked", ["queue", "consumer"], lag)
     pnl = doc["pnl"]

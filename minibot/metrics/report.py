@@ -14,6 +14,7 @@ import typer
 from minibot.contracts.envelope import ts_iso
 from minibot.journal.atomic import atomic_write_bytes
 from minibot.metrics import report_series as rs
+from minibot.metrics.latency import PIPELINE_KIND
 from minibot.metrics.report_data import RunData, load_run
 from minibot.metrics.report_inputs import strategy_inputs
 from minibot.metrics.report_plots import histogram, time_series, timeline
@@ -21,6 +22,8 @@ from minibot.metrics.report_svg import STATE_COLORS, attr
 from minibot.metrics.report_tables import (
     ai_table,
     headline,
+    latency_figures,
+    latency_table,
     rejects_table,
     roles_table,
     stop_table,
@@ -111,7 +114,8 @@ def render(data: RunData, verdict: str) -> str:
     lat_series, lat_values, lat_failures = rs.binance_latency(data)
     market_rates, bucket = rs.rates(data, rs.MARKET_QUEUES)
     pipe_rates, _ = rs.rates(data, PIPELINE_QUEUES)
-    t2f = rs.latencies(data, "tick_to_fill")
+    latency = latency_figures(data)
+    pipeline = rs.latencies(data, PIPELINE_KIND)
     lanes, lane_stats = rs.role_lanes(data)
     stops = rs.stop_lanes(data)
     stop_markers = [m for lane in stops for m in lane.markers]
@@ -124,7 +128,7 @@ def render(data: RunData, verdict: str) -> str:
         _header(data),
         verdict,
         _stop_flag(data),
-        headline(data, curve.portfolio, lat_values, t2f),
+        headline(data, curve.portfolio, lat_values, latency),
         _section(
             "Equity and drawdown",
             time_series("equity", "virtual equity", [curve.equity], unit=str(quote), span=span, markers=stop_markers),
@@ -158,8 +162,10 @@ def render(data: RunData, verdict: str) -> str:
             table(["queue", "events"], [[q, n] for q, n in sorted(data.counts.items())]),
         ),
         _section(
-            "Tick -> fill latency (wall-clock ms)",
-            histogram("tick_to_fill_hist", "tick to fill latency", t2f, unit="ms", lines=quantiles(t2f)),
+            "Latency: pipeline (wall clock) and modelled (market time)",
+            latency_table(latency),
+            "<h3>Pipeline latency distribution (wall-clock ms)</h3>",
+            histogram("pipeline_latency_hist", "pipeline latency", pipeline, unit="ms", lines=quantiles(pipeline)),
         ),
         _section(
             "Roles: uptime and restarts",

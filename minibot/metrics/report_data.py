@@ -54,6 +54,8 @@ class RunData:
     ticks: Ticks = field(default_factory=Ticks)
     # client_order_id -> mid of the quote the order was decided on (its order_intent's bid/ask).
     decision_mid: dict[str, float] = field(default_factory=dict)
+    # order_intent id -> its ts (market time of the decision), for the modelled order latency.
+    decided_ts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
 
@@ -129,6 +131,7 @@ def _read_queue(data: RunData, folder: Path, name: str) -> None:
         elif name == "order_intents":  # a fill's paper slippage is measured against its decision's mid
             p = event["payload"]
             data.decision_mid[str(p["client_order_id"])] = (p["bid"] + p["ask"]) * 0.5
+            data.decided_ts[str(event["id"])] = int(event["ts"])
     data.times[name] = stamps
     data.counts[name] = len(stamps)
     if keep:

@@ -8,9 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from minibot.contracts.envelope import ts_iso
+from minibot.metrics.latency import MODELLED_DEFINITION, PIPELINE_DEFINITION, latency_section, order_arrivals
 from minibot.metrics.report_data import RunData
 from minibot.metrics.report_series import percentile
 from minibot.metrics.report_svg import attr
+from minibot.metrics.stats import Samples, summarize
 from minibot.model.portfolio import Portfolio
 
 MAX_TRADE_ROWS = 1000
@@ -54,8 +56,9 @@ def cards(items: Sequence[tuple[str, str, str]]) -> str:
     return '<div class="cards">' + "".join(parts) + "</div>"
 
 
-def headline(data: RunData, pf: Portfolio | None, binance_ms: Sequence[float], tick_to_fill_ms: Sequence[float]) -> str:
-    """PnL, drawdown, trades, latencies and STOPs: metrics.json's figures, recomputed ones where it has none."""
+def headline(data: RunData, pf: Portfolio | None, binance_ms: Sequence[float], latency: dict[str, Any]) -> str:
+    """PnL, drawdown, trades, latencies and STOPs: metrics.json's figures, recomputed ones where it has none
+    (`latency`: the section of `latency_figures`)."""
     m = data.metrics or {}
     pnl = m.get("pnl") or (
         {}
@@ -69,7 +72,7 @@ def headline(data: RunData, pf: Portfolio | None, binance_ms: Sequence[float], t
         }
     )
     binance = (m.get("binance") or {}).get("latency_ms") or _quantiles(binance_ms)
-    t2f = (m.get("latency") or {}).get("tick_to_fill_ms") or _quantiles(tick_to_fill_ms)
+    pipeline = latency["pipeline_ms"]
     stops = m.get("stops") or {}
     total = pnl.get("total_pnl")
     stop_count = stops.get("count", data.counts.get("stop_journal", 0))
@@ -84,7 +87,7 @@ def headline(data: RunData, pf: Portfolio | None, binance_ms: Sequence[float], t
             ("R:R", fmt(pnl.get("rr")), ""),
             ("fills", fmt(data.counts.get("fills", 0)), ""),
             ("Binance p50 / p95", f"{fmt(binance.get('p50'), 1)} / {fmt(binance.get('p95'), 1)} ms", ""),
-            ("tick -> fill p50 / p95", f"{fmt(t2f.get('p50'), 1)} / {fmt(t2f.get('p95'), 1)} ms", ""),
+            ("pipeline latency p50 / p99", f"{fmt(pipeline.get('p50'), 1)} / {fmt(pipeline.get('p99'), 1)} ms", ""),
             ("STOPs", fmt(stop_count), "bad" if stop_count else "good"),
         ]
     )
@@ -92,6 +95,42 @@ def headline(data: RunData, pf: Portfolio | None, binance_ms: Sequence[float], t
 
 def _quantiles(values: Sequence[float]) -> dict[str, float]:
     return {"p50": percentile(values, 50), "p95": percentile(values, 95)} if values else {}
+
+
+def latency_figures(data: RunData) -> dict[str, Any]:
+    """metrics.json's `latency` section; recomputed from the run's events when it has none (no metrics.json,
+    or one written before the pipeline and modelled latencies were apart)."""
+    recorded = (data.metrics or {}).get("latency") or {}
+    if "pipeline_ms" in recorded and "modelled_ms" in recorded:
+        return dict(recorded)
+    timings: dict[str, Samples] = {}
+    for event in data.events.get("timing", []):
+        timings.setdefault(str(event["payload"]["kind"]), Samples()).add(float(event["payload"]["latency_ms"]))
+    intents = ({"id": i, "ts": ts} for i, ts in data.decided_ts.items())
+    arrivals = order_arrivals(intents, data.events.get("order_results", []))
+    configured = (data.config.get("execution") or {}).get("latency_ms")
+    return latency_section({k: v.summary() for k, v in timings.items()}, summarize(arrivals), configured)
+
+
+def latency_table(latency: dict[str, Any]) -> str:
+    """The pipeline latency (wall clock) and the modelled order latency (market time), one row each."""
+    pipe, modelled = latency["pipeline_ms"], latency["modelled_ms"]
+    observed = modelled["observed"]
+    stats = ("count", "p50", "p95", "p99", "max")
+    rows = [
+        ["pipeline: tick receipt -> fill durable", "wall", "-", *(fmt(pipe.get(k), 1) for k in stats)],
+        [
+            "modelled: order decision -> arrival at the book",
+            "market",
+            fmt(modelled.get("configured")),
+            *(fmt(observed.get(k), 1) for k in stats),
+        ],
+    ]
+    notes = (
+        f'<p class="note">pipeline: {attr(pipe.get("definition", PIPELINE_DEFINITION))}.<br>'
+        f"modelled: {attr(modelled.get('definition', MODELLED_DEFINITION))}.</p>"
+    )
+    return table(["latency (ms)", "clock", "configured", "count", "p50", "p95", "p99", "max"], rows) + notes
 
 
 def roles_table(data: RunData, lane_stats: dict[str, dict[str, Any]]) -> str:

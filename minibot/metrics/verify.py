@@ -33,6 +33,7 @@ from minibot.config.rules import check_run_paths
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.stop import STOP_FLAG
 from minibot.metrics.collector import METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, MetricsCollector
+from minibot.metrics.latency import latency_lines
 from minibot.metrics.verdict import Reason, Reasons
 from minibot.metrics.verify_checks import (
     check_binance,
@@ -186,14 +187,14 @@ def _figure_lines(verdict: Verdict) -> list[str]:
     """The R-N2 figures in brief (latencies are wall-clock milliseconds)."""
     m = verdict.metrics
     c, b, pnl, stops = m["counts"], m["binance"], m["pnl"], m["stops"]
-    lat, t2f = b["latency_ms"], m["latency"]["tick_to_fill_ms"]
+    lat = b["latency_ms"]
     lines = [
         f"  events: {c.get('market_ticks', 0)} market ticks, {c.get('signals', 0)} signals, "
         f"{c.get('risk_actions', 0)} risk actions, {c.get('order_intents', 0)} order intents, "
         f"{c.get('order_results', 0)} order results, {c.get('fills', 0)} fills ({verdict.lines_checked} lines)",
         f"  binance: {b['requests']} requests, latency p50 {_fmt(lat['p50'], ' ms')} p95 {_fmt(lat['p95'], ' ms')} "
         f"p99 {_fmt(lat['p99'], ' ms')}, errors {b['errors']} ({_fmt(b['error_rate'], ' %', scale=100)})",
-        f"  tick->fill: p50 {_fmt(t2f['p50'], ' ms')} p95 {_fmt(t2f['p95'], ' ms')} p99 {_fmt(t2f['p99'], ' ms')}",
+        *(f"  {line}" for line in latency_lines(m["latency"])),
     ]
     if "error" in pnl:
         lines.append(f"  pnl: {pnl['error']}")

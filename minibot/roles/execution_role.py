@@ -6,8 +6,9 @@ derived from their causes. Never talks to Binance.
 
 Beside the core, the process keeps `roles/execution_role/portfolio.json` (minibot.roles.portfolio_snapshot:
 checked against the fills journal on restart, rewritten every minute of run clock and at shutdown) and
-publishes `timing` events `tick_to_fill` (minibot.roles.fill_timing). Both run after each batch, outside the
-core, so replay stays exact. The kill switch halts the core as in every core role (minibot.roles.core_role).
+publishes `timing` events `tick_to_fill`, the pipeline latency of each fill (minibot.roles.fill_timing). Both run
+after each batch (timing also on the idle flush tick, for fills awaiting a group commit), outside the core,
+so replay stays exact. The kill switch halts the core as in every core role (minibot.roles.core_role).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class ExecutionRole(CoreRole):
     def __init__(self, env: RoleEnv, core: ExecutionCore) -> None:
         super().__init__(env, core, self._after_batch)
         self.snapshots = PortfolioSnapshots(env.ctx, ROLE, core.portfolio, env.log)
-        self.timer = FillTimer(ROLE, env.ctx.run_id, self.runner.producers["timing"])
+        producers = self.runner.producers
+        self.timer = FillTimer(ROLE, env.ctx.run_id, producers["timing"], producers["fills"])
 
     def _after_batch(
         self, queue: str, inputs: list[Mapping[str, Any]], outputs: dict[str, list[dict[str, Any]]]
@@ -38,8 +40,15 @@ class ExecutionRole(CoreRole):
         self.timer.on_batch(queue, inputs, outputs)
         self.snapshots.on_fills(outputs.get("fills", []))
 
+    def flush_if_due(self) -> None:
+        """Group commit of every queue file, then the timing of the fills it made durable."""
+        super().flush_if_due()
+        self.timer.publish_durable()
+
     def close(self) -> None:
         """Write the final snapshot, then halt (if stopped) and close like every core role."""
+        self.timer.close()
+        self.env.log.info("%s: %d fills timed, %d not", ROLE, self.timer.published, self.timer.untimed)
         try:
             self.snapshots.write()
         finally:

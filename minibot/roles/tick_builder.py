@@ -21,12 +21,20 @@
   while the top of book moved on are stale (a stuck depth stream): ticks then carry none (counted in
   `depth_stale`) rather than levels the executor would walk as if they were live.
 
-No clock, no I/O: run-clock `now_ms` and the receipt time `recv_perf_ns` (`time.perf_counter_ns()`, for
-cross-process latency) come with each call.
+Receipt stamp `recv_perf_ns` (`time.perf_counter_ns()`, for the pipeline latency: docs/core.md "Pipeline
+latency"): a tick that goes out when its message arrives carries that message's receipt. A conflated book
+(held, released when its window ends) carries the moment its window ended on the run clock (`perf_at`,
+the run clock's `perf_ns_at`), or its latest update's receipt if that came later: the tick is on the market
+timeline from then (its `ts` is its release), and the hold before it is the configured data policy
+`conflation_ms`, not a delay of the pipeline; a release later than the window's end is. Without `perf_at`
+(the backtest) a conflated book carries its latest update's receipt.
+
+No clock, no I/O: run-clock `now_ms` and the receipt time come with each call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +60,13 @@ class _Pending:
 class TickBuilder:
     """Turns messages into market_tick payloads; call `due(now_ms)` regularly to release conflated books."""
 
-    def __init__(self, conflation_ms: int, depth_levels: int = 0, depth_max_age_ms: int = DEPTH_MAX_AGE_MS) -> None:
+    def __init__(
+        self,
+        conflation_ms: int,
+        depth_levels: int = 0,
+        depth_max_age_ms: int = DEPTH_MAX_AGE_MS,
+        perf_at: Callable[[int], int] | None = None,
+    ) -> None:
         if conflation_ms < 0:
             raise ValueError(f"conflation_ms must be >= 0, got {conflation_ms}")
         if depth_levels < 0:
@@ -60,6 +74,7 @@ class TickBuilder:
         self.conflation_ms = conflation_ms
         self.depth_levels = depth_levels
         self.depth_max_age_ms = depth_max_age_ms
+        self.perf_at = perf_at
         self.depth: dict[str, DepthSnapshot] = {}
         self.depth_updates = 0
         self.depth_out_of_order = 0
@@ -105,13 +120,34 @@ class TickBuilder:
         out = []
         for symbol in [s for s, _ in self._pending.items() if now_ms >= self._next_book_ms[s]]:
             pending = self._pending.pop(symbol)
-            out.append(self._book_tick(pending.book, pending.recv_perf_ns, pending.replaced, now_ms))
+            recv = self._released(pending, self._next_book_ms[symbol])
+            out.append(self._book_tick(pending.book, recv, pending.replaced, now_ms))
         return out
 
-    def flush(self) -> list[Payload]:
-        """Every conflated book still held, regardless of its window (end of the run)."""
+    @property
+    def held(self) -> int:
+        """How many symbols have a conflated book held back."""
+        return len(self._pending)
+
+    def next_due_ms(self) -> int | None:
+        """Run-clock ms at which the next held book's window ends (None: nothing held)."""
+        return min((self._next_book_ms[s] for s in self._pending), default=None)
+
+    def flush(self, now_ms: int | None = None) -> list[Payload]:
+        """Every conflated book still held, regardless of its window (end of the run, at `now_ms`)."""
+        if now_ms is not None:
+            self._now_ms = now_ms
         pending, self._pending = self._pending, {}
-        return [self._book_tick(p.book, p.recv_perf_ns, p.replaced, None) for p in pending.values()]
+        return [
+            self._book_tick(p.book, self._released(p, min(self._next_book_ms[s], self._now_ms)), p.replaced, None)
+            for s, p in pending.items()
+        ]
+
+    def _released(self, pending: _Pending, release_ms: int) -> int:
+        """The receipt stamp of a held book released at run-clock `release_ms` (module docstring)."""
+        if self.perf_at is None:
+            return pending.recv_perf_ns
+        return max(pending.recv_perf_ns, self.perf_at(release_ms))
 
     def _on_depth(self, depth: DepthSnapshot, now_ms: int, recv_perf_ns: int) -> list[Payload]:
         if self.depth_levels == 0:

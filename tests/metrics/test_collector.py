@@ -44,7 +44,23 @@ def test_figures_of_a_constructed_run(tmp_path: Path) -> None:
     )
     assert b_["endpoints"]["/api/v3/exchangeInfo"]["latency_ms"]["count"] == 1  # the 503 answered, the timeout did not
     assert b_["statuses"] == {"200": 50, "503": 1, "none": 1}
-    assert m["latency"]["tick_to_fill_ms"]["count"] == 2 and m["latency"]["tick_to_fill_ms"]["p99"] == 4.0
+    # Latency: the pipeline's (wall clock, the timing events) apart from the modelled one (market time): both
+    # orders reached the book at the tick execution.latency_ms after their decision.
+    pipeline, modelled = m["latency"]["pipeline_ms"], m["latency"]["modelled_ms"]
+    assert (pipeline["count"], pipeline["p50"], pipeline["p99"], pipeline["max"], pipeline["clock"]) == (
+        2,
+        3.0,
+        4.0,
+        4.0,
+        "wall",
+    )
+    assert (modelled["configured"], modelled["clock"]) == (100, "market")
+    assert {k: modelled["observed"][k] for k in ("count", "p50", "p99", "max")} == {
+        "count": 2,
+        "p50": 100.0,
+        "p99": 100.0,
+        "max": 100.0,
+    }
     # PnL: the hand-computed round trip (tests/metrics/runbuild.py `trade`), equal to the executor's own book.
     pnl = m["pnl"]
     assert pnl["realized_pnl"] == pytest.approx(8.97999, abs=1e-9) and pnl["trips"] == 1 and pnl["win_rate"] == 1.0

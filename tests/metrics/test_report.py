@@ -30,7 +30,7 @@ DATA_PLOTS = (
     "binance_state",
     "rates_market",
     "rates_pipeline",
-    "tick_to_fill_hist",
+    "pipeline_latency_hist",
     "roles_timeline",
 )
 ALL_PLOTS = (*DATA_PLOTS, "stops_timeline", "ai_timeline")

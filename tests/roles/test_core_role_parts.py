@@ -19,10 +19,9 @@ from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError, ReasonCode, RejectCode
 from minibot.roles import execution_role, risk_role
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole
-from minibot.roles.fill_timing import FillTimer
 from minibot.roles.process import EXIT_STOPPED, load_env
 from minibot.roles.runner import queue_events, role_dir
-from tests.roles.core_run import RUN_ID, make_run_dir, start_role
+from tests.roles.core_run import make_run_dir, start_role
 
 TICK = dict(EXAMPLE_PAYLOADS["market_tick"], exchange_ts=None)
 
@@ -161,42 +160,3 @@ def test_snapshot_ahead_of_the_journal_is_a_mismatch(tmp_path: Path) -> None:
     with pytest.raises(NoreError) as caught:
         execution_role.build(load_env("execution_role", tmp_path))
     assert caught.value.reason_code == ReasonCode.PORTFOLIO_SNAPSHOT_MISMATCH
-
-
-def _timer(tmp_path: Path) -> tuple[FillTimer, RunContext]:
-    ctx = RunContext(tmp_path, RUN_ID, "c" * 64, lambda: 1_723_161_255_342)
-    return FillTimer("execution_role", RUN_ID, ctx.producer("timing", "execution_role")), ctx
-
-
-def _env(type_: str, id_: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"id": id_, "type": type_, "payload": payload}
-
-
-def test_fill_timing_links_fills_to_ticks_in_either_order(tmp_path: Path) -> None:
-    timer, ctx = _timer(tmp_path)
-    recv = time.perf_counter_ns() - 5_000_000
-    t1, t2, t3 = (deterministic_id("tick", str(i)) for i in range(3))
-    i1, i2 = deterministic_id("intent", "1"), deterministic_id("intent", "2")
-    f1, f2, f3 = (deterministic_id("fill", str(i)) for i in range(3))
-    timer.on_batch("market_ticks", [_env("market_tick", t1, {**TICK, "recv_perf_ns": recv})], {})
-    # TAKER fill of an intent whose tick was already read: timed at once.
-    timer.on_batch(
-        "order_intents",
-        [_env("order_intent", i1, _intent(1, t1))],
-        {"fills": [_env("fill", f1, {"cause_id": i1})]},
-    )
-    # An intent read before its tick: the fill waits for the tick, then is timed from its write time.
-    timer.on_batch(
-        "order_intents",
-        [_env("order_intent", i2, _intent(2, t2))],
-        {"fills": [_env("fill", f2, {"cause_id": i2})]},
-    )
-    assert timer.published == 1
-    timer.on_batch("market_ticks", [_env("market_tick", t2, {**TICK, "recv_perf_ns": recv})], {})
-    # MAKER fill caused by a tick without recv_perf_ns (market_role did not stamp it): no event.
-    timer.on_batch(
-        "market_ticks", [_env("market_tick", t3, dict(TICK))], {"fills": [_env("fill", f3, {"cause_id": t3})]}
-    )
-    events = [e["payload"] for e in queue_events(ctx, "timing")]
-    assert [(e["cause_id"], e["tick_id"]) for e in events] == [(f1, t1), (f2, t2)]
-    assert all(e["kind"] == "tick_to_fill" and 5.0 <= e["latency_ms"] < 5_000 for e in events)

@@ -104,6 +104,28 @@ def test_conflation_leading_edge_then_latest_at_window_end() -> None:
     assert len(builder.on_message(book(100.4), T0 + 2000, 5)) == 1
 
 
+def test_a_conflated_book_is_stamped_with_the_end_of_its_window() -> None:
+    # perf_at maps run-clock ms to the perf counter (here: ns = 1000 * (ms - T0)), as RunClock.perf_ns_at does.
+    builder = TickBuilder(250, perf_at=lambda ms: (ms - T0) * 1000)
+    (first,) = builder.on_message(book(100.0), T0, 7)
+    assert first["recv_perf_ns"] == 7 and builder.next_due_ms() is None  # out at once: its own receipt
+    assert builder.on_message(book(100.1), T0 + 50, 50_000) == [] and builder.next_due_ms() == T0 + 250
+    assert builder.held == 1
+    # Released 30 ms after its window ended: the pipeline's delay counts from the window's end (250 ms after
+    # T0), not from the update's receipt (the hold is the data policy) nor from the late release.
+    (held,) = builder.due(T0 + 280)
+    assert held["recv_perf_ns"] == 250_000 and builder.next_due_ms() is None
+    # An update received after the window ended but before the release: its own receipt is later, it counts.
+    builder.on_message(book(100.2), T0 + 300, 300_000)
+    builder.on_message(book(100.3), T0 + 540, 540_000)
+    (late,) = builder.due(T0 + 545)
+    assert late["recv_perf_ns"] == 540_000
+    # At the end of the run a held book goes out before its window ends: stamped at the flush.
+    builder.on_message(book(100.4), T0 + 600, 600_000)
+    (flushed,) = builder.flush(T0 + 700)
+    assert flushed["recv_perf_ns"] == 700_000
+
+
 def test_conflation_is_per_symbol_and_never_holds_trades() -> None:
     builder = TickBuilder(1000)
     builder.on_message(book(symbol="BTCUSDT"), T0, 0)

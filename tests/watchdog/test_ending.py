@@ -56,6 +56,16 @@ def test_execution_role_killed_during_the_ending_is_restarted_and_answers_every_
     assert intents and all(answers[i] == 1 for i in intents), "every order_intent answered exactly once"
     verify_code, verdict = nore_verify(run_dir)
     assert verify_code == 0 and verdict["verdict"] == "PASS", verdict["reasons"]
+    # The verdict carries the pipeline latency (wall clock, from the timing events) apart from the modelled
+    # order latency (market time): every order arrived at or after its decision + execution.latency_ms.
+    latency = verdict["metrics"]["latency"]
+    pipeline, modelled = latency["pipeline_ms"], latency["modelled_ms"]
+    timed = [e for e in queue_events(run_dir, "timing") if e["payload"]["kind"] == "tick_to_fill"]
+    assert pipeline["clock"] == "wall" and pipeline["count"] == len(timed)
+    if timed:
+        assert 0 <= pipeline["p50"] <= pipeline["p95"] <= pipeline["p99"] <= pipeline["max"]
+    assert modelled["clock"] == "market" and modelled["configured"] == 100
+    assert modelled["observed"]["count"] >= 1 and modelled["observed"]["p50"] >= 100
 
 
 def test_a_role_killed_during_the_ending_beyond_the_restart_limit_is_a_stop(tmp_path: Path) -> None:
