@@ -9,7 +9,7 @@ clock skew, the error share and the latency samples per endpoint (p50 / p95 over
 
 When the policy decides STOP (no successful probe for `unreachable_threshold_ms`, error share above
 its threshold, a 418 ban), `run()` raises it with BINANCE_UNREACHABLE / BINANCE_ERROR_RATE / BINANCE_BANNED
-and the loop journals the STOP (exit `EXIT_STOPPED`). Thresholds are run-clock durations. Every request is
+and the loop journals the STOP (exit `ExitCode.STOPPED`). Thresholds are run-clock durations. Every request is
 journaled in `<run>/market/requests.jsonl`.
 """
 

@@ -8,7 +8,7 @@ discards the beats of an earlier start.
 
 Lock: `<run>/roles/<role>/instance.lock` is held by the role process for its whole life; the OS releases
 it when the process ends, however it ends. A second process of the same role for the same run cannot take
-it and refuses to start (`EXIT_DUPLICATE`, logged, nothing written to any queue): two risk roles must never
+it and refuses to start (`ExitCode.DUPLICATE`, logged, nothing written to any queue): two risk roles must never
 ack one queue. `instance.json` beside it names the holder for that message (a Windows lock is mandatory:
 the locked file itself cannot be read by anyone else).
 """
@@ -29,7 +29,6 @@ from minibot.journal.atomic import atomic_write_bytes
 from minibot.reasons import NoreError, ReasonCode
 
 INSTANCE_ENV = "NORE_ROLE_INSTANCE"
-EXIT_DUPLICATE = 5  # role process exit code: another process of this role holds the instance lock
 LOCK_FILE = "instance.lock"
 HOLDER_FILE = "instance.json"
 

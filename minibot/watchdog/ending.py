@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from minibot.clock import RunClock
+from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import atomic_write_bytes, write_critical_json
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
@@ -37,10 +38,6 @@ if TYPE_CHECKING:
     from minibot.watchdog.supervisor import Supervisor
     from minibot.watchdog.suspend import SuspendWatch
 
-EXIT_CLEAN = 0
-EXIT_USAGE = 2
-EXIT_STOP = 3
-EXIT_ERROR = 4
 SIM_STATS_FILE = "sim_stats.json"
 WAIT_STEP_S = 0.05
 STAGE_WAIT_S = 5.0
@@ -244,7 +241,7 @@ def finish_run(sup: Supervisor, env: RoleEnv, ending: Ending) -> int:
     if ending.suspend is not None:
         stop_event = ending.suspend.cause(sup.run_dir, stop_event)
     counts = ending.queues.counts() if ending.queues is not None else {}
-    code = EXIT_ERROR if ending.internal_error else EXIT_STOP if stop_event else EXIT_CLEAN
+    code = ExitCode.ERROR if ending.internal_error else ExitCode.STOPPED if stop_event else ExitCode.OK
     sup.write_status("ended", ended_by=ending.ended_by, stop=stop_event, exit_code=code, queue_lines=counts)
     for line in summary_lines(sup, env, ending, stop_event, counts, sim_stats, code):
         sup.say(line)

@@ -22,6 +22,7 @@ import psutil
 from minibot.ai.env import ai_role_environment
 from minibot.config.loader import with_overrides
 from minibot.config.rules import resolve_in_run
+from minibot.exitcodes import ExitCode
 from minibot.ids import process_command_line
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.console_record import console_ending
@@ -143,7 +144,8 @@ class Supervisor:
 
     # ---- running ---------------------------------------------------------------------------------
     def run(self) -> int:
-        """The whole run; returns the process exit code (0 clean, 3 STOP, 2 setup refused, 4 error)."""
+        """The whole run; returns the process exit code: OK, STOPPED, ERROR, or USAGE when the simulator
+        refused its data or scenario."""
         run_id, self.run_dir = create_run_dir(self.options.var)
         resolve_in_run(self.run_dir, self.cfg)  # a symlink inside the run may not lead a folder key out of it
         reserve_stop_space(self.run_dir)  # so a STOP can still be raised on a disk that fills up
@@ -183,7 +185,7 @@ class Supervisor:
         except SimulatorFailed as exc:
             self.say(f"error: {exc}")
             log.error("%s", exc)
-            return 2
+            return ExitCode.USAGE
         env = self._write_run(run_id, anchor, sim)
         collector = MetricsCollector(self.run_dir, self.cfg)
         ending = Ending(self.run_dir, env.clock, collector)

@@ -15,6 +15,7 @@ from minibot.ai.isolation_gate import ai_isolation_gate, queue_refusals
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.contracts.registry import registry
+from minibot.exitcodes import ExitCode
 from minibot.gates.base import GATES, PASS, run_gate
 from minibot.ids import random_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
@@ -23,7 +24,7 @@ from minibot.journal.layout import DEADLETTER, INBOX
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.stop import read_stop
 from minibot.reasons import ContractViolation, ReasonCode
-from minibot.roles.process import EXIT_STOPPED, fail_closed, load_env
+from minibot.roles.process import fail_closed, load_env
 from tests.roles.airun import planted_parent_env, prepare_run
 
 ORDER_QUEUE = "order_intents"
@@ -91,7 +92,7 @@ def test_an_order_event_from_the_ai_is_a_stop_and_the_deadletter_keeps_it(tmp_pa
     assert refused.value.reason_code is ReasonCode.PRODUCER_NOT_ALLOWED
 
     env = load_env("execution_role", run.dir)
-    assert fail_closed(env, refused.value) == EXIT_STOPPED  # what every role process does with it
+    assert fail_closed(env, refused.value) == ExitCode.STOPPED  # what every role process does with it
     held = read_stop(run.dir)
     assert held["payload"]["reason_code"] == "PRODUCER_NOT_ALLOWED"
     assert "order_intents/inbox.jsonl:2" in held["payload"]["detail"]

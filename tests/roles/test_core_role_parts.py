@@ -12,6 +12,7 @@ import pytest
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.contracts.registry import registry
 from minibot.execution.portfolio import Portfolio
+from minibot.exitcodes import ExitCode
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
@@ -20,7 +21,7 @@ from minibot.reasons import NoreError, ReasonCode, RejectCode
 from minibot.roles import execution_role, risk_role
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole
 from minibot.roles.fill_timing import FillTimer
-from minibot.roles.process import EXIT_STOPPED, load_env
+from minibot.roles.process import load_env
 from minibot.roles.replay import first_field_difference
 from minibot.roles.runner import queue_events, role_dir
 from tests.roles.core_run import RUN_ID, make_run_dir, start_role
@@ -97,10 +98,10 @@ def test_kill_switch_halts_the_risk_core_and_the_process(tmp_path: Path) -> None
     assert role.run_once() == 0
     assert role.core.halted is not None and "OPERATOR_KILL_SWITCH" in role.core.halted  # type: ignore[attr-defined]
     role.close()
-    # As a process: it starts, sees the flag and halts with EXIT_STOPPED.
+    # As a process: it starts, sees the flag and halts with ExitCode.STOPPED.
     proc = start_role("risk_role", tmp_path)
     try:
-        assert proc.wait(timeout=60) == EXIT_STOPPED
+        assert proc.wait(timeout=60) == ExitCode.STOPPED
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -148,7 +149,7 @@ def test_snapshot_is_written_and_checked_on_restart(tmp_path: Path) -> None:
     assert "fees_paid" in caught.value.detail
     proc = start_role("execution_role", tmp_path)
     try:
-        assert proc.wait(timeout=60) == EXIT_STOPPED
+        assert proc.wait(timeout=60) == ExitCode.STOPPED
     finally:
         if proc.poll() is None:
             proc.kill()

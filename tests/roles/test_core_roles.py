@@ -22,6 +22,7 @@ import orjson
 import pytest
 
 from minibot.execution.portfolio import Portfolio
+from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.codec import encode_line
 from minibot.journal.context import RunContext
@@ -30,7 +31,6 @@ from minibot.journal.layout import INBOX
 from minibot.journal.reader import iter_lines
 from minibot.journal.verify import verify_path
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
-from minibot.roles.process import EXIT_OK
 from minibot.roles.runner import INPUT_LOG, queue_events, read_input_log, role_dir
 from tests.core.realdata import data_available
 from tests.roles.core_run import TickFeeder, make_run_dir, recorded_ticks, request_shutdown, start_role
@@ -102,7 +102,7 @@ def _events(ctx: RunContext, queue: str) -> list[dict[str, Any]]:
 def test_roles_end_cleanly_and_trade(run: tuple[RunContext, list[str], dict[str, int]]) -> None:
     ctx, _ticks, codes = run
     logs = {role: (ctx.run_dir / f"{role}.out").read_text() for role in CORE_ROLES}
-    assert codes == dict.fromkeys(CORE_ROLES, EXIT_OK), logs
+    assert codes == dict.fromkeys(CORE_ROLES, ExitCode.OK), logs
     assert not (ctx.run_dir / "STOP.flag").exists()
     counts = {q: len(_events(ctx, q)) for q in OUTPUT_QUEUES}
     assert counts["signals"] >= 5 and counts["order_intents"] >= 2 and counts["fills"] >= 2, counts

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from minibot.exitcodes import ExitCode
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
 from minibot.market.rest import PUBLIC_PATHS
-from minibot.roles.process import EXIT_OK, EXIT_STOPPED
 from minibot.roles.request_journal import STEM, journal_folder
 from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_until
 
@@ -75,8 +75,8 @@ def test_ticks_health_and_requests_flow_then_graceful_shutdown(tmp_path: Path, r
 
     wait_until(enough, 20, "book and 20 aggTrade ticks of both symbols and OK health from both roles")
     run.shutdown()
-    assert run.wait_exit("market_role") == EXIT_OK, run.output("market_role")
-    assert run.wait_exit("health_role") == EXIT_OK, run.output("health_role")
+    assert run.wait_exit("market_role") == ExitCode.OK, run.output("market_role")
+    assert run.wait_exit("health_role") == ExitCode.OK, run.output("health_role")
 
     events = run.events("market_ticks")
     assert all(e["source"] == "market_role" for e in events)
@@ -129,7 +129,7 @@ def test_malformed_frames_and_ws_drops_recover_without_id_gaps(tmp_path: Path, r
 
     wait_until(recovered, 30, "three reconnects and an OK health round after them")
     run.shutdown()
-    assert run.wait_exit("market_role") == EXIT_OK, run.output("market_role")
+    assert run.wait_exit("market_role") == ExitCode.OK, run.output("market_role")
 
     health = market_health(run)
     degraded = [h for h in health if h["state"] == "DEGRADED"]
@@ -167,7 +167,7 @@ def test_no_market_data_while_binance_answers_stops_market_data_stale(tmp_path: 
     runs.append(run)
     run.start("market_role")
     wait_until(lambda: len(run.events("market_ticks")) > 0, 10, "ticks before the stream goes silent")
-    assert run.wait_exit("market_role", 30) == EXIT_STOPPED, run.output("market_role")
+    assert run.wait_exit("market_role", 30) == ExitCode.STOPPED, run.output("market_role")
     held = read_stop(run.run_dir)
     assert held["payload"]["reason_code"] == "MARKET_DATA_STALE", held
     assert held["payload"]["component"] == "market_role"
@@ -196,7 +196,7 @@ def test_depth_levels_ride_on_every_tick_and_a_stale_book_is_not_carried(tmp_pat
 
     wait_until(through_the_fault, 30, "ticks without levels during the stale_book window, then fresh ones")
     run.shutdown()
-    assert run.wait_exit("market_role") == EXIT_OK, run.output("market_role")
+    assert run.wait_exit("market_role") == ExitCode.OK, run.output("market_role")
     events = run.events("market_ticks")
     with_levels = [e for e in events if "bids" in e["payload"]]
     assert len(with_levels) > 100
