@@ -41,7 +41,7 @@ from minibot.reasons import NoreError, ReasonCode
 from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
-from minibot.watchdog.ending import Ending, finish_run
+from minibot.watchdog.ending import Ending, EndingContext, finish_run
 from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard
 from minibot.watchdog.logs import configure_logging
 from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
@@ -71,7 +71,8 @@ class SetupError(Exception):
 
 
 class Supervisor:
-    """One `nore run`."""
+    """One `nore run`, and the one owner of its lifecycle: it sets the run up, watches it, and hands the
+    ending (ending.py) an `EndingContext` naming exactly what it may use."""
 
     def __init__(
         self,
@@ -216,7 +217,20 @@ class Supervisor:
                 ending.ended_by = ending.ended_by or "STOP"
             if code is ReasonCode.INTERNAL_ERROR:
                 ending.internal_error = f"{type(exc).__name__}: {exc}"
-        return finish_run(self, env, ending)
+        return finish_run(self._ending_context(), env, ending)
+
+    def _ending_context(self) -> EndingContext:
+        """What the ending needs from this run, passed explicitly (the supervisor stays the lifecycle's owner)."""
+        return EndingContext(
+            run_dir=self.run_dir,
+            procs=self.procs,
+            stop_grace_s=float(self.cfg["watchdog"]["stop_grace_s"]),
+            sim=self.sim,
+            raise_stop=self.raise_stop,
+            write_status=self.write_status,
+            say=self.say,
+            role_view=self.role_view,
+        )
 
     def _preflight_and_watch(self, env: RoleEnv, ending: Ending) -> None:
         assert self.ctx is not None
