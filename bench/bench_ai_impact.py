@@ -35,8 +35,8 @@ from minibot.config.loader import with_overrides
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
-from minibot.roles.process import RUN_FILE
 from minibot.roles.runner import queue_events, read_input_log
+from minibot.runlayout import RUN_FILE
 from tests.ai.aidata import TRADES_CFG, ai_cfg
 from tests.roles.core_run import TickFeeder, make_run_dir, recorded_ticks, request_shutdown, start_role
 

@@ -38,7 +38,8 @@ from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import iter_lines
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
-from minibot.roles.runner import INPUT_LOG, queue_events, role_dir
+from minibot.roles.runner import queue_events
+from minibot.runlayout import INPUT_LOG_STEM, role_dir
 from tests.core.realdata import load_ticks, merge_ticks
 from tests.roles.core_run import make_run_dir, request_shutdown, start_role
 from tests.roles.timeline_run import chain_outputs, role_outputs
@@ -69,7 +70,7 @@ class Progress:
     def done(self, total_ticks: int) -> bool:
         """True once every role has logged every line of each of its inputs as consumed."""
         for role in CORE_ROLES:
-            for line in self._new(role_dir(self.ctx.run_dir, role), INPUT_LOG):
+            for line in self._new(role_dir(self.ctx.run_dir, role), INPUT_LOG_STEM):
                 batch = orjson.loads(line.split(b":", 2)[2])["payload"]
                 self.consumed[(role, batch["queue"])] = batch["last_line"] + 1
         for queue in DOWNSTREAM:

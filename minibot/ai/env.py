@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from minibot.journal.atomic import read_critical_json
+from minibot.runlayout import RUN_FILE
 
 # What a Python child needs: PATH/SYSTEMROOT/WINDIR to start on Windows (SYSTEMROOT is required by the
 # CRT and the random module), a temp folder, a home folder, locale, import path and hash seed.
@@ -77,7 +78,7 @@ def ai_role_environment(
     values, so no surviving variable even mentions them.
     """
     run_dir = Path(run_dir)
-    run = read_critical_json(run_dir / "run.json")
+    run = read_critical_json(run_dir / RUN_FILE)
     config = run["config"]
     secrets = config.get("secrets", {})
     paths = [secrets.get("path"), parent_env.get(str(secrets.get("env_var", ""))), *secrets_paths]

@@ -39,9 +39,9 @@ from minibot.journal.producer import Producer
 from minibot.journal.segments import FsyncPolicy, SegmentAppender
 from minibot.metrics.collector import MetricsCollector
 from minibot.reasons import NoreError
-from minibot.roles.core_role import EXCHANGE_INFO_FILE
 from minibot.roles.tick_builder import TickBuilder
 from minibot.roles.timeline import MARKET
+from minibot.runlayout import EXCHANGE_INFO_FILE
 from minibot.sim.datafiles import DataFileError
 from minibot.watchdog.rundir import create_queues, run_document, write_run_file
 

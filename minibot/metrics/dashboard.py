@@ -29,6 +29,7 @@ from rich.text import Text
 
 from minibot.journal.atomic import read_critical_json
 from minibot.reasons import NoreError
+from minibot.runlayout import RUN_FILE
 
 RATE_QUEUES = ("market_ticks", "signals", "order_intents", "fills", "health", "stop_journal")
 STATE_STYLE = {"OK": "green", "STARTING": "cyan", "DEGRADED": "yellow", "DOWN": "red", "STOPPING": "dim"}
@@ -79,7 +80,7 @@ class Dashboard:
     @staticmethod
     def _run_info(run_dir: Path) -> tuple[float, str]:
         try:
-            run = read_critical_json(run_dir / "run.json")
+            run = read_critical_json(run_dir / RUN_FILE)
             return float(run["clock"]["speed"]), str(run["run_id"])
         except (OSError, NoreError, KeyError, TypeError, ValueError):
             # The dashboard only decorates; the supervisor has already checked run.json.

@@ -32,9 +32,9 @@ from minibot.risk import RiskCore
 from minibot.roles.process import RoleEnv, shutdown_requested
 from minibot.roles.runner import BatchHook, RoleRunner
 from minibot.roles.schedule import ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule
+from minibot.runlayout import EXCHANGE_INFO_FILE
 from minibot.strategies import StrategyCore
 
-EXCHANGE_INFO_FILE = "exchange_info.json"
 # Each role's input queues in the fixed order the runner polls them (each must list the role as a consumer
 # in contracts.v1.json; a test checks it).
 ROLE_INPUTS: Mapping[str, tuple[str, ...]] = {

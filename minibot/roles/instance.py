@@ -27,15 +27,9 @@ import portalocker
 
 from minibot.journal.atomic import atomic_write_bytes
 from minibot.reasons import NoreError, ReasonCode
+from minibot.runlayout import INSTANCE_HOLDER, INSTANCE_LOCK, role_dir
 
 INSTANCE_ENV = "NORE_ROLE_INSTANCE"
-LOCK_FILE = "instance.lock"
-HOLDER_FILE = "instance.json"
-
-
-def role_dir(run_dir: Path, role: str) -> Path:
-    """`<run>/roles/<role>`: the role's own files (pid, instance lock)."""
-    return Path(run_dir) / "roles" / role
 
 
 def new_instance_token() -> str:
@@ -62,7 +56,7 @@ class InstanceLock:
     def __init__(self, run_dir: Path, role: str) -> None:
         self.role = role
         self.folder = role_dir(run_dir, role)
-        self.path = self.folder / LOCK_FILE
+        self.path = self.folder / INSTANCE_LOCK
         self._lock: portalocker.Lock | None = None
 
     def acquire(self) -> None:
@@ -79,7 +73,7 @@ class InstanceLock:
             ) from None
         self._lock = lock
         holder = {"role": self.role, "pid": os.getpid(), "instance": instance_token()}
-        atomic_write_bytes(self.folder / HOLDER_FILE, orjson.dumps(holder), fsync=False)
+        atomic_write_bytes(self.folder / INSTANCE_HOLDER, orjson.dumps(holder), fsync=False)
 
     def _holder(self) -> str:
         holder = read_holder(self.folder.parent.parent, self.role)
@@ -96,7 +90,7 @@ class InstanceLock:
 def read_holder(run_dir: Path, role: str) -> tuple[int, str | None] | None:
     """(pid, instance token) of the last process that took the role's instance lock; None if unknown."""
     try:
-        doc = orjson.loads((role_dir(run_dir, role) / HOLDER_FILE).read_bytes())
+        doc = orjson.loads((role_dir(run_dir, role) / INSTANCE_HOLDER).read_bytes())
         pid, token = doc["pid"], doc["instance"]
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
         return None

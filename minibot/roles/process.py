@@ -39,11 +39,9 @@ from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
 from minibot.reasons import NoreError
 from minibot.roles.instance import hold_instance, instance_token
+from minibot.runlayout import RUN_FILE, SHUTDOWN_FILE, role_shutdown_file
 from minibot.watchdog.logs import configure_logging
 
-RUN_FILE = "run.json"
-CONTROL_DIR = "control"
-SHUTDOWN_FILE = Path(CONTROL_DIR) / "shutdown"
 ORPHAN_CHECK_S = 1.0
 
 
@@ -87,11 +85,6 @@ def load_env(role: str, run_dir: Path) -> RoleEnv:
     config = run["config"]
     ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, config["queues"])
     return RoleEnv(role, ctx, config, run, clock, logging.getLogger(f"nore.{role}"))
-
-
-def role_shutdown_file(run_dir: Path, role: str) -> Path:
-    """`<run>/control/shutdown.<role>`: the supervisor asks this role alone to finish."""
-    return Path(run_dir) / CONTROL_DIR / f"shutdown.{role}"
 
 
 def shutdown_requested(run_dir: Path, role: str | None = None) -> bool:

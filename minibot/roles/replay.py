@@ -32,8 +32,8 @@ from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import segment_path
 from minibot.reasons import ConfigInvalid, NoreError
 from minibot.roles.core_role import CORE_ROLES, build_core, load_filters
-from minibot.roles.process import RUN_FILE
 from minibot.roles.runner import core_output_queues, is_core_output, output_queues, read_input_log, replay_log
+from minibot.runlayout import RUN_FILE
 
 EXIT_IDENTICAL = 0
 EXIT_DIFFERENT = 1

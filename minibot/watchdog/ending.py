@@ -28,7 +28,8 @@ from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.prometheus import PrometheusEndpoint
 from minibot.reasons import NoreError
-from minibot.roles.process import SHUTDOWN_FILE, Heartbeat, RoleEnv, role_shutdown_file
+from minibot.roles.process import Heartbeat, RoleEnv
+from minibot.runlayout import SHUTDOWN_FILE, SIM_STATS_FILE, STOP_FLAG, role_shutdown_file
 from minibot.watchdog.checks import QueueWatch
 from minibot.watchdog.procs import SHUTDOWN_STAGES, RoleProcess
 from minibot.watchdog.restarts import Supervision
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from minibot.watchdog.simproc import SimulatorProcess
     from minibot.watchdog.suspend import SuspendWatch
 
-SIM_STATS_FILE = "sim_stats.json"
 WAIT_STEP_S = 0.05
 STAGE_WAIT_S = 5.0
 log = logging.getLogger("nore.supervisor.ending")
@@ -240,7 +240,7 @@ def _stop_event(run_dir: Path) -> dict[str, Any] | None:
     try:
         return dict(read_stop(run_dir)["payload"])
     except NoreError as exc:
-        return {"reason_code": exc.reason_code.value, "component": "STOP.flag", "detail": exc.detail}
+        return {"reason_code": exc.reason_code.value, "component": STOP_FLAG, "detail": exc.detail}
 
 
 def finish_run(run: EndingContext, env: RoleEnv, ending: Ending) -> int:

@@ -21,9 +21,9 @@ from minibot.market.errors import Banned, MarketError
 from minibot.market.rest import BinanceRest, RequestRecord
 from minibot.reasons import NoreError, ReasonCode
 from minibot.roles.request_journal import RequestJournal
+from minibot.runlayout import EXCHANGE_INFO_FILE
 
 WATCHDOG_ROLE = "watchdog_role"
-EXCHANGE_INFO_FILE = "exchange_info.json"
 log = logging.getLogger("nore.supervisor.preflight")
 
 

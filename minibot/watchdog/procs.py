@@ -27,7 +27,8 @@ import psutil
 
 from minibot import winsys
 from minibot.journal.atomic import atomic_write_bytes
-from minibot.roles.instance import INSTANCE_ENV, new_instance_token, read_holder, role_dir
+from minibot.roles.instance import INSTANCE_ENV, new_instance_token, read_holder
+from minibot.runlayout import role_dir
 from minibot.watchdog.launch import child_python, descendants, kill_processes
 
 CORE_ROLES = ("market_role", "health_role", "strategy_role", "risk_role", "execution_role")

@@ -38,11 +38,12 @@ from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import start_from_config
 from minibot.reasons import NoreError, ReasonCode
-from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
+from minibot.roles.process import Heartbeat, RoleEnv
+from minibot.runlayout import CONTROL_DIR, OPERATOR_STOP_FILE, STATUS_FILE
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
 from minibot.watchdog.ending import Ending, EndingContext, finish_run
-from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard
+from minibot.watchdog.hostguard import HostGuard
 from minibot.watchdog.logs import configure_logging
 from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
@@ -62,7 +63,6 @@ CHECK_EVERY_RUN_S = 5.0
 CHECK_MIN_WALL_S = 0.5
 METRICS_MIN_WALL_S = 0.2  # reading every new journal line costs CPU: not more often than this
 DASHBOARD_LINE_S = 10.0  # off a terminal: one plain status line this often (wall clock)
-STATUS_FILE = Path("watchdog") / "status.json"
 log = logging.getLogger("nore.supervisor")
 
 

@@ -23,7 +23,8 @@ from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole
 from minibot.roles.fill_timing import FillTimer
 from minibot.roles.process import load_env
 from minibot.roles.replay import first_field_difference
-from minibot.roles.runner import queue_events, role_dir
+from minibot.roles.runner import queue_events
+from minibot.runlayout import role_dir
 from tests.roles.core_run import RUN_ID, make_run_dir, start_role
 
 TICK = dict(EXAMPLE_PAYLOADS["market_tick"], exchange_ts=None)

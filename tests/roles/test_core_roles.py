@@ -31,7 +31,8 @@ from minibot.journal.layout import INBOX
 from minibot.journal.reader import iter_lines
 from minibot.journal.verify import verify_path
 from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
-from minibot.roles.runner import INPUT_LOG, queue_events, read_input_log, role_dir
+from minibot.roles.runner import queue_events, read_input_log
+from minibot.runlayout import INPUT_LOG_STEM, role_dir
 from tests.core.realdata import data_available
 from tests.roles.core_run import TickFeeder, make_run_dir, recorded_ticks, request_shutdown, start_role
 
@@ -143,7 +144,7 @@ def test_journals_verify_clean(run: tuple[RunContext, list[str], dict[str, int]]
     report = verify_path(ctx.queues_dir)
     assert report.ok, [str(p) for p in report.problems[:5]]
     for role in CORE_ROLES:
-        log = verify_path(role_dir(ctx.run_dir, role) / f"{INPUT_LOG}.jsonl")
+        log = verify_path(role_dir(ctx.run_dir, role) / f"{INPUT_LOG_STEM}.jsonl")
         assert log.ok, [str(p) for p in log.problems[:5]]
 
 

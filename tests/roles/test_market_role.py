@@ -13,7 +13,8 @@ from minibot.exitcodes import ExitCode
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
 from minibot.market.rest import PUBLIC_PATHS
-from minibot.roles.request_journal import STEM, journal_folder
+from minibot.roles.request_journal import journal_folder
+from minibot.runlayout import REQUESTS_STEM
 from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_until
 
 # Faults start after the role processes are up and streaming (interpreter start ~0.5-1 s of real time).
@@ -49,7 +50,7 @@ def assert_clean_end(run: Run) -> None:
     """Journals verify, requests were public GETs only, the simulator saw no violation."""
     report = verify_path(run.run_dir / "queues")
     assert report.ok, "\n".join(map(str, report.problems[:10]))
-    requests = journal_folder(run.run_dir) / f"{STEM}.jsonl"
+    requests = journal_folder(run.run_dir) / f"{REQUESTS_STEM}.jsonl"
     assert verify_path(requests).ok
     for event in run.requests():
         payload = event["payload"]
