@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from minibot.journal.atomic import read_critical_json
+from minibot.rolenames import Role
 from minibot.runlayout import RUN_FILE
 
 # What a Python child needs: PATH/SYSTEMROOT/WINDIR to start on Windows (SYSTEMROOT is required by the
@@ -84,7 +85,7 @@ def ai_role_environment(
     paths = [secrets.get("path"), parent_env.get(str(secrets.get("env_var", ""))), *secrets_paths]
     forbidden = [str(p) for p in paths if p] + [str(Path(p).resolve()) for p in paths if p]
     extra = {
-        "NORE_ROLE": "ai_role",
+        "NORE_ROLE": Role.AI.value,
         "NORE_RUN_DIR": str(run_dir),
         "NORE_AI_DIR": str(run_dir / str(config["ai"]["dir"])),
         "NORE_RUN_ID": str(run["run_id"]),

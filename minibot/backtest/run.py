@@ -39,6 +39,7 @@ from minibot.journal.producer import Producer
 from minibot.journal.segments import FsyncPolicy, SegmentAppender
 from minibot.metrics.collector import MetricsCollector
 from minibot.reasons import NoreError
+from minibot.rolenames import Role
 from minibot.roles.tick_builder import TickBuilder
 from minibot.roles.timeline import MARKET
 from minibot.runlayout import EXCHANGE_INFO_FILE
@@ -47,7 +48,7 @@ from minibot.watchdog.rundir import create_queues, run_document, write_run_file
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
-MARKET_SOURCE = "market_role"
+MARKET_SOURCE = Role.MARKET
 RUN_ID_ATTEMPTS = 100  # backtests of the same data in one var folder
 
 

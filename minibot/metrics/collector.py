@@ -27,10 +27,11 @@ from minibot.metrics.processes import ProcessSampler
 from minibot.metrics.stats import summarize
 from minibot.metrics.tail import JournalTail
 from minibot.reasons import NoreError
+from minibot.rolenames import Role
 from minibot.runlayout import METRICS_DIR, METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, RUN_FILE, SNAPSHOTS_STEM
 from minibot.watchdog.restarts import MIN_SILENT_S
 
-SOURCE = "watchdog_role"  # contracts.v1.json: metrics/snapshots.jsonl is written by the watchdog (supervisor)
+SOURCE = Role.WATCHDOG  # contracts.v1.json: metrics/snapshots.jsonl is written by the watchdog (supervisor)
 METRICS_SCHEMA = "nore.metrics"
 METRICS_VERSION = 1
 

@@ -17,9 +17,10 @@ from minibot.metrics.report_data import RunData
 from minibot.metrics.report_svg import attr
 from minibot.metrics.report_tables import table
 from minibot.reasons import NoreError
+from minibot.rolenames import Role
 from minibot.runlayout import INPUT_LOG_STEM, role_dir
 
-ROLE = "strategy_role"
+ROLE = Role.STRATEGY
 SHOWN = 20
 
 

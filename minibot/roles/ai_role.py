@@ -43,10 +43,11 @@ from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments, repair_torn_tail
+from minibot.rolenames import Role
 from minibot.roles.process import RoleEnv, role_main
 from minibot.runlayout import METRICS_FILE, MODEL_EVENTS_STEM
 
-ROLE = "ai_role"
+ROLE = Role.AI
 OUTPUT_QUEUE = "ai_recommendations"
 NICE = 10
 _TAIL_CHUNK = 1 << 16

@@ -29,6 +29,7 @@ from minibot.journal.atomic import read_critical_json
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.reasons import ConfigInvalid
 from minibot.risk import RiskCore
+from minibot.rolenames import TRADING_CORE_ROLES, Role
 from minibot.roles.process import RoleEnv, shutdown_requested
 from minibot.roles.runner import BatchHook, RoleRunner
 from minibot.roles.schedule import ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule
@@ -38,11 +39,10 @@ from minibot.strategies import StrategyCore
 # Each role's input queues in the fixed order the runner polls them (each must list the role as a consumer
 # in contracts.v1.json; a test checks it).
 ROLE_INPUTS: Mapping[str, tuple[str, ...]] = {
-    "strategy_role": ("market_ticks", "ai_recommendations"),
-    "risk_role": ("signals", "fills", "order_results", "market_ticks"),
-    "execution_role": ("order_intents", "market_ticks"),
+    Role.STRATEGY: ("market_ticks", "ai_recommendations"),
+    Role.RISK: ("signals", "fills", "order_results", "market_ticks"),
+    Role.EXECUTION: ("order_intents", "market_ticks"),
 }
-CORE_ROLES: tuple[str, ...] = tuple(ROLE_INPUTS)
 TEST_DELAY_ENV = "NORE_TEST_ROLE_DELAY_MS"
 
 
@@ -70,13 +70,13 @@ def execution_core(config: Mapping[str, Any], filters: Mapping[str, SymbolFilter
 
 def build_core(role: str, config: Mapping[str, Any], filters: Mapping[str, SymbolFilters]) -> Core:
     """A fresh core for `role` from the run's config (the `strategy`, `risk`, `execution` sections)."""
-    if role == "strategy_role":
+    if role == Role.STRATEGY:
         return StrategyCore(config["strategy"])
-    if role == "risk_role":
+    if role == Role.RISK:
         return RiskCore(config["risk"], float(config["execution"]["initial_cash"]), filters)
-    if role == "execution_role":
+    if role == Role.EXECUTION:
         return execution_core(config, filters)
-    raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(CORE_ROLES)}")
+    raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(TRADING_CORE_ROLES)}")
 
 
 def make_schedule(runner: RoleRunner, core: Core) -> Schedule:

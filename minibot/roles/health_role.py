@@ -22,12 +22,13 @@ from minibot.market.config import BinanceConfig
 from minibot.market.health import HealthChecker, HealthPolicy, ProbeResult
 from minibot.market.rest import BinanceRest
 from minibot.reasons import NoreError, ReasonCode
+from minibot.rolenames import Role
 from minibot.roles.async_loop import async_role_main
 from minibot.roles.latency_samples import LatencySamples
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.roles.request_journal import RequestJournal
 
-ROLE = "health_role"
+ROLE = Role.HEALTH
 _OWN_FIELDS = frozenset({"role", "state", "uptime_s"})
 
 

@@ -62,7 +62,7 @@ class RoleEnv:
         return self.ctx.run_dir
 
 
-class Role(Protocol):
+class RoleLoop(Protocol):
     """What the generic loop drives."""
 
     def run_once(self) -> int:
@@ -191,7 +191,7 @@ def fail_closed(env: RoleEnv, exc: BaseException) -> int:
     return exit_code
 
 
-def run_loop(env: RoleEnv, role: Role, idle_sleep_s: float) -> int:
+def run_loop(env: RoleEnv, role: RoleLoop, idle_sleep_s: float) -> int:
     """Drive `role` until shutdown or STOP; heartbeats included. Returns the process exit code."""
     heartbeat = Heartbeat(env)
     heartbeat.beat("STARTING", force=True)
@@ -219,7 +219,7 @@ def run_loop(env: RoleEnv, role: Role, idle_sleep_s: float) -> int:
         heartbeat.close()
 
 
-def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | None = None) -> int:
+def role_main(role: str, build: Callable[[RoleEnv], RoleLoop], argv: list[str] | None = None) -> int:
     """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR`."""
     parser = argparse.ArgumentParser(prog=f"minibot.roles.{role}")
     parser.add_argument("--run-dir", type=Path, required=True)

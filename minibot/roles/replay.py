@@ -31,7 +31,8 @@ from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import segment_path
 from minibot.reasons import ConfigInvalid, NoreError
-from minibot.roles.core_role import CORE_ROLES, build_core, load_filters
+from minibot.rolenames import TRADING_CORE_ROLES
+from minibot.roles.core_role import build_core, load_filters
 from minibot.roles.runner import core_output_queues, is_core_output, output_queues, read_input_log, replay_log
 from minibot.runlayout import RUN_FILE
 
@@ -185,7 +186,7 @@ def replay_run(run_dir: Path, echo: Callable[[str], None], from_market: bool = F
 
             results = replay_from_market(ctx, config, filters)
         else:
-            results = [replay_role(ctx, role, config, filters) for role in CORE_ROLES]
+            results = [replay_role(ctx, role, config, filters) for role in TRADING_CORE_ROLES]
     except (NoreError, OSError, KeyError, TypeError) as exc:
         detail = str(exc) if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
         echo(f"CANNOT REPLAY {run_dir}: {detail}")

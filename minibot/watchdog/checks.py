@@ -24,7 +24,6 @@ from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S, QueueScrub
 
 Finding = tuple[ReasonCode, str]
 _READ_CHUNK = 1 << 20
-WATCHDOG = "watchdog_role"
 
 
 def check_disk(run_dir: Path, min_free_mb: int) -> Finding | None:

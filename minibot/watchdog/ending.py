@@ -28,10 +28,11 @@ from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.prometheus import PrometheusEndpoint
 from minibot.reasons import NoreError
+from minibot.rolenames import SHUTDOWN_STAGES
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.runlayout import SHUTDOWN_FILE, SIM_STATS_FILE, STOP_FLAG, role_shutdown_file
 from minibot.watchdog.checks import QueueWatch
-from minibot.watchdog.procs import SHUTDOWN_STAGES, RoleProcess
+from minibot.watchdog.procs import RoleProcess
 from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.summary import summary_lines
 from minibot.watchdog.watch import Finding, JournalWatch

@@ -38,6 +38,7 @@ from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import start_from_config
 from minibot.reasons import NoreError, ReasonCode
+from minibot.rolenames import Role
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.runlayout import CONTROL_DIR, OPERATOR_STOP_FILE, STATUS_FILE
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
@@ -47,7 +48,7 @@ from minibot.watchdog.hostguard import HostGuard
 from minibot.watchdog.logs import configure_logging
 from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
-from minibot.watchdog.procs import AI_ROLE, RoleProcess, missing_role_modules, run_roles
+from minibot.watchdog.procs import RoleProcess, missing_role_modules, run_roles
 from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
 from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S
@@ -55,7 +56,7 @@ from minibot.watchdog.secrets import Secrets, load_secrets
 from minibot.watchdog.simproc import SimClock, SimulatorFailed, SimulatorProcess
 from minibot.watchdog.suspend import SuspendWatch, gap_bound_s
 from minibot.watchdog.varpath import onedrive_warning
-from minibot.watchdog.watch import WATCHDOG, Finding, JournalWatch
+from minibot.watchdog.watch import Finding, JournalWatch
 from minibot.winsys import Kernel32
 
 LOOP_S = 0.05
@@ -135,11 +136,11 @@ class Supervisor:
         self.ctx = RunContext(self.run_dir, run_id, doc["cmdline_hash"], clock.now_ms, self.cfg["queues"])
         create_queues(self.run_dir, self.cfg["queues"])
         (self.run_dir / CONTROL_DIR).mkdir(exist_ok=True)
-        return RoleEnv(WATCHDOG, self.ctx, self.cfg, doc, clock, log)
+        return RoleEnv(Role.WATCHDOG, self.ctx, self.cfg, doc, clock, log)
 
     def _role_env(self, role: str) -> dict[str, str]:
         base = self.secrets.child_env(os.environ)
-        if role != AI_ROLE:
+        if role != Role.AI:
             return base
         return ai_role_environment(base, self.run_dir, [self.secrets.path] if self.secrets.path else [])
 
@@ -212,7 +213,7 @@ class Supervisor:
             # disk STOP; only what nothing names is an internal error.
             code = unexpected_error_reason(exc)
             detail = exc.detail if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
-            stop(self.ctx, source=WATCHDOG, component="supervisor", reason_code=code, detail=detail)
+            stop(self.ctx, source=Role.WATCHDOG, component="supervisor", reason_code=code, detail=detail)
             if self.procs:  # the roles had started: the run ended on this STOP
                 ending.ended_by = ending.ended_by or "STOP"
             if code is ReasonCode.INTERNAL_ERROR:
@@ -237,7 +238,7 @@ class Supervisor:
         try:
             result = run_preflight(self.run_dir, self.cfg["binance"], env.clock, self.ctx)
         except PreflightFailed as exc:
-            stop(self.ctx, source=WATCHDOG, component="preflight", reason_code=exc.reason_code, detail=exc.detail)
+            stop(self.ctx, source=Role.WATCHDOG, component="preflight", reason_code=exc.reason_code, detail=exc.detail)
             return
         log.info("preflight ok: server time %s, latencies %s", result.server_time_ms, result.latencies_ms)
         watch = JournalWatch(self.ctx, self.cfg, self.procs)
@@ -247,7 +248,7 @@ class Supervisor:
         queues = QueueWatch(
             self.ctx.queues_dir,
             self.cfg["queues"]["names"],
-            [*self.roles, WATCHDOG],
+            [*self.roles, Role.WATCHDOG],
             scrub_pass_wall_s=SCRUB_BOUND_RUN_S / 2 / env.clock.speed,
         )
         ending.queues = queues
@@ -329,7 +330,7 @@ class Supervisor:
         assert self.ctx is not None
         code, detail = finding
         log.error("STOP %s: %s", code.value, detail)
-        stop(self.ctx, source=WATCHDOG, component=WATCHDOG, reason_code=code, detail=detail)
+        stop(self.ctx, source=Role.WATCHDOG, component=Role.WATCHDOG, reason_code=code, detail=detail)
 
     def role_view(self) -> dict[str, dict[str, Any]]:
         """What the metrics collector records per role: pid (of the interpreter running it), started_ms,

@@ -10,6 +10,7 @@ import minibot
 ALLOWED_STDLIB = {"__future__", "collections", "dataclasses", "decimal", "math", "re", "typing", "itertools"}
 ALLOWED_MINIBOT = (
     "minibot.reasons",
+    "minibot.rolenames",
     "minibot.contracts.core",
     "minibot.strategies",
     "minibot.risk",

@@ -18,8 +18,9 @@ from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.stop import read_stop, stop
 from minibot.reasons import NoreError, ReasonCode, RejectCode
+from minibot.rolenames import TRADING_CORE_ROLES
 from minibot.roles import execution_role, risk_role
-from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole
+from minibot.roles.core_role import ROLE_INPUTS, CoreRole
 from minibot.roles.fill_timing import FillTimer
 from minibot.roles.process import load_env
 from minibot.roles.replay import first_field_difference
@@ -86,7 +87,7 @@ def _drain(role: CoreRole) -> None:
 
 
 def test_inputs_match_the_contracts() -> None:
-    for role in CORE_ROLES:
+    for role in TRADING_CORE_ROLES:
         consumed = {name for name, q in registry().queues.items() if role in q.consumers}
         assert set(ROLE_INPUTS[role]) == consumed, role
 
