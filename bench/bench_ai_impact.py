@@ -97,7 +97,7 @@ def one_run(with_ai: bool, ticks: list[dict[str, Any]]) -> dict[str, Any]:
         run = read_critical_json(run_dir / RUN_FILE)
         run["config"] = with_overrides(run["config"], OVERRIDES)
         write_critical_json(run_dir / RUN_FILE, run)
-        roles = [*TRADING_CORE_ROLES, *([Role.AI] if with_ai else [])]
+        roles = [*TRADING_CORE_ROLES, *([Role.AI.value] if with_ai else [])]
         procs = {role: start_role(role, run_dir) for role in roles}
         try:
             _wait_heartbeats(ctx, roles, procs)
@@ -172,7 +172,7 @@ def main() -> None:
     core_cpu = {
         mode: statistics.mean(sum(r["cpu"][c] for c in TRADING_CORE_ROLES) for r in rs) for mode, rs in runs.items()
     }
-    ai_cpu = statistics.mean(r["cpu"][Role.AI] for r in runs[True])
+    ai_cpu = statistics.mean(r["cpu"][Role.AI.value] for r in runs[True])
     print(
         f"cpu s per run: core roles {core_cpu[False]:.2f} without AI, {core_cpu[True]:.2f} with AI; "
         f"ai_role {ai_cpu:.2f}"

@@ -157,15 +157,15 @@ def contract_problems(contracts: Mapping[str, Any]) -> list[str]:
     problems = []
     queues = contracts["queues"]
     for name, spec in sorted(queues.items()):
-        if Role.AI in spec["producers"]:
+        if Role.AI.value in spec["producers"]:
             extra = [t for t in spec["types"] if t not in AI_PRODUCED_TYPES]
             if extra:
                 problems.append(f"queue {name}: ai_role may produce {extra}")
-        if Role.AI in spec["consumers"] and name not in contracts["ai_readable_queues"]:
+        if Role.AI.value in spec["consumers"] and name not in contracts["ai_readable_queues"]:
             problems.append(f"queue {name}: ai_role consumes it but it is not in ai_readable_queues")
     for name in contracts["ai_readable_queues"]:
         spec = queues.get(name)
-        if spec is None or Role.AI not in spec["consumers"]:
+        if spec is None or Role.AI.value not in spec["consumers"]:
             problems.append(f"ai_readable_queues lists {name}, which ai_role does not consume")
         elif any(ORDER_TYPE_RE.match(t) for t in spec["types"]):
             problems.append(f"ai_readable_queues lists {name}, which carries order intents/results")

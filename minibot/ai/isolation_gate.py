@@ -31,10 +31,10 @@ def queue_refusals(workdir: Path) -> tuple[int, int, list[str]]:
     produced = consumed = 0
     problems: list[str] = []
     for name, queue in sorted(reg.queues.items()):
-        if Role.AI in queue.producers:
+        if Role.AI.value in queue.producers:
             continue
         for type_ in sorted(queue.types):
-            producer = ctx.producer(name, Role.AI)
+            producer = ctx.producer(name, Role.AI.value)
             try:
                 producer.publish([producer.event(type_, EXAMPLE_PAYLOADS[type_])])
                 problems.append(f"{name}: ai_role published a {type_} event")
@@ -49,7 +49,7 @@ def queue_refusals(workdir: Path) -> tuple[int, int, list[str]]:
                 problems.append(f"{name}: {written} bytes written by a refused ai_role producer")
     for name in sorted(set(reg.queues) - reg.ai_readable_queues):
         try:
-            ctx.consumer(name, Role.AI).close()
+            ctx.consumer(name, Role.AI.value).close()
             problems.append(f"{name}: ai_role could open a consumer")
         except CursorDesync:
             consumed += 1

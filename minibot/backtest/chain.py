@@ -42,9 +42,9 @@ class CoreChain:
         """`sink(role, queue, envelopes)` receives every output batch; by default they are kept in `outputs`."""
         self.run_id = run_id
         self.cmdline_hash = cmdline_hash
-        self.strategy = build_core(Role.STRATEGY, config, filters)
-        risk = build_core(Role.RISK, config, filters)
-        execution = build_core(Role.EXECUTION, config, filters)
+        self.strategy = build_core(Role.STRATEGY.value, config, filters)
+        risk = build_core(Role.RISK.value, config, filters)
+        execution = build_core(Role.EXECUTION.value, config, filters)
         assert isinstance(risk, RiskCore) and isinstance(execution, ExecutionCore)
         self.risk, self.execution = risk, execution
         self.clock = MarketClock()
@@ -91,23 +91,23 @@ class CoreChain:
         # non-empty result goes through _wrap.
         out = self.execution.step(tick)
         if out:
-            executed = self._wrap(Role.EXECUTION, out, tick, mseq, ts)
+            executed = self._wrap(Role.EXECUTION.value, out, tick, mseq, ts)
             if not self.stopped:
-                self._answer(Role.RISK, self.risk, [e for e in executed if e["type"] == "fill"])
-                self._answer(Role.RISK, self.risk, [e for e in executed if e["type"] == "order_result"])
+                self._answer(Role.RISK.value, self.risk, [e for e in executed if e["type"] == "fill"])
+                self._answer(Role.RISK.value, self.risk, [e for e in executed if e["type"] == "order_result"])
             if self.stopped:
                 return
         out = self.risk.step(tick)
         if out:
-            self._wrap(Role.RISK, out, tick, mseq, ts)
+            self._wrap(Role.RISK.value, out, tick, mseq, ts)
             if self.stopped:
                 return
         out = self.strategy.step(tick)
         if out:
-            signals = self._wrap(Role.STRATEGY, out, tick, mseq, ts)
+            signals = self._wrap(Role.STRATEGY.value, out, tick, mseq, ts)
             if not self.stopped:
-                decided = self._answer(Role.RISK, self.risk, signals)
-                self._answer(Role.EXECUTION, self.execution, [e for e in decided if e["type"] == "order_intent"])
+                decided = self._answer(Role.RISK.value, self.risk, signals)
+                self._answer(Role.EXECUTION.value, self.execution, [e for e in decided if e["type"] == "order_intent"])
 
     def run(self, ticks: Iterable[Mapping[str, Any]]) -> CoreChain:
         """Feed ticks numbered from 0 (a whole market_ticks journal, in order)."""

@@ -48,7 +48,7 @@ from minibot.watchdog.rundir import create_queues, run_document, write_run_file
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
-MARKET_SOURCE = Role.MARKET
+MARKET_SOURCE = Role.MARKET.value
 RUN_ID_ATTEMPTS = 100  # backtests of the same data in one var folder
 
 

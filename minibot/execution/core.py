@@ -36,7 +36,7 @@ from minibot.execution.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode
 from minibot.rolenames import Role
 
-ALLOWED_SOURCE = Role.RISK
+ALLOWED_SOURCE = Role.RISK.value
 CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,36}$")
 
 
@@ -122,7 +122,7 @@ class ExecutionCore:
                 Output(
                     "stop_journal",
                     {
-                        "component": Role.EXECUTION,
+                        "component": Role.EXECUTION.value,
                         "reason_code": ReasonCode.EXECUTION_SOURCE_NOT_ALLOWED.value,
                         "detail": detail,
                         "cause_id": ev_id,

@@ -48,7 +48,7 @@ class MarketFeed:
         on_gap: Callable[[GapReport], None] | None = None,
         on_stream_status: Callable[[StreamStatus], None] | None = None,
         rng: random.Random | None = None,
-        health_role: str = Role.HEALTH,
+        health_role: str = Role.HEALTH.value,
         depth_levels: int = 0,
     ) -> None:
         self.cfg = cfg

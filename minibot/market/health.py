@@ -204,7 +204,7 @@ class HealthChecker:
         on_stop: Callable[[ReasonCode, str], None] | None = None,
         skew: ClockSkew | None = None,
         max_skew_ms: int = 1000,
-        role: str = Role.HEALTH,
+        role: str = Role.HEALTH.value,
     ) -> None:
         self.rest = rest
         self.policy = policy

@@ -31,7 +31,7 @@ from minibot.rolenames import Role
 from minibot.runlayout import METRICS_DIR, METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, RUN_FILE, SNAPSHOTS_STEM
 from minibot.watchdog.restarts import MIN_SILENT_S
 
-SOURCE = Role.WATCHDOG  # contracts.v1.json: metrics/snapshots.jsonl is written by the watchdog (supervisor)
+SOURCE = Role.WATCHDOG.value  # contracts.v1.json: metrics/snapshots.jsonl is written by the watchdog (supervisor)
 METRICS_SCHEMA = "nore.metrics"
 METRICS_VERSION = 1
 

@@ -164,7 +164,7 @@ class Dashboard:
         """(Binance state, `p50 / p95 ms, errors`)."""
         b = metrics.get("binance") or {}
         lat = b.get("latency_ms") or {}
-        state = ((metrics.get("roles") or {}).get(Role.HEALTH) or {}).get("last_state") or "-"
+        state = ((metrics.get("roles") or {}).get(Role.HEALTH.value) or {}).get("last_state") or "-"
         rate = b.get("error_rate")
         errors = f"{b.get('errors', 0)} errors ({num(None if rate is None else rate * 100, 2)} %)"
         return str(state), f"p50 {num(lat.get('p50'))} / p95 {num(lat.get('p95'))} ms, {errors}"

@@ -20,7 +20,7 @@ from minibot.reasons import NoreError
 from minibot.rolenames import Role
 from minibot.runlayout import INPUT_LOG_STEM, role_dir
 
-ROLE = Role.STRATEGY
+ROLE = Role.STRATEGY.value
 SHOWN = 20
 
 

@@ -24,7 +24,7 @@ from minibot.metrics.verdict import Reasons
 from minibot.reasons import VerifyCode
 from minibot.rolenames import Role
 
-INTENT_SOURCE = Role.RISK
+INTENT_SOURCE = Role.RISK.value
 ACCEPTED = ("FILLED", "PARTIALLY_FILLED")
 
 

@@ -121,7 +121,7 @@ class RiskCore:
             ),
             Output(
                 "stop_journal",
-                {"component": Role.RISK, "reason_code": code.value, "detail": detail, "cause_id": cause},
+                {"component": Role.RISK.value, "reason_code": code.value, "detail": detail, "cause_id": cause},
             ),
         ]
 

@@ -47,7 +47,7 @@ from minibot.rolenames import Role
 from minibot.roles.process import RoleEnv, role_main
 from minibot.runlayout import METRICS_FILE, MODEL_EVENTS_STEM
 
-ROLE = Role.AI
+ROLE = Role.AI.value
 OUTPUT_QUEUE = "ai_recommendations"
 NICE = 10
 _TAIL_CHUNK = 1 << 16

@@ -39,9 +39,9 @@ from minibot.strategies import StrategyCore
 # Each role's input queues in the fixed order the runner polls them (each must list the role as a consumer
 # in contracts.v1.json; a test checks it).
 ROLE_INPUTS: Mapping[str, tuple[str, ...]] = {
-    Role.STRATEGY: ("market_ticks", "ai_recommendations"),
-    Role.RISK: ("signals", "fills", "order_results", "market_ticks"),
-    Role.EXECUTION: ("order_intents", "market_ticks"),
+    Role.STRATEGY.value: ("market_ticks", "ai_recommendations"),
+    Role.RISK.value: ("signals", "fills", "order_results", "market_ticks"),
+    Role.EXECUTION.value: ("order_intents", "market_ticks"),
 }
 TEST_DELAY_ENV = "NORE_TEST_ROLE_DELAY_MS"
 
@@ -70,11 +70,11 @@ def execution_core(config: Mapping[str, Any], filters: Mapping[str, SymbolFilter
 
 def build_core(role: str, config: Mapping[str, Any], filters: Mapping[str, SymbolFilters]) -> Core:
     """A fresh core for `role` from the run's config (the `strategy`, `risk`, `execution` sections)."""
-    if role == Role.STRATEGY:
+    if role == Role.STRATEGY.value:
         return StrategyCore(config["strategy"])
-    if role == Role.RISK:
+    if role == Role.RISK.value:
         return RiskCore(config["risk"], float(config["execution"]["initial_cash"]), filters)
-    if role == Role.EXECUTION:
+    if role == Role.EXECUTION.value:
         return execution_core(config, filters)
     raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(TRADING_CORE_ROLES)}")
 

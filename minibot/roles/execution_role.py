@@ -22,7 +22,7 @@ from minibot.roles.fill_timing import FillTimer
 from minibot.roles.portfolio_snapshot import PortfolioSnapshots
 from minibot.roles.process import RoleEnv, RoleLoop, role_main
 
-ROLE = Role.EXECUTION
+ROLE = Role.EXECUTION.value
 
 
 class ExecutionRole(CoreRole):

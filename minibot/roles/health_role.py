@@ -28,7 +28,7 @@ from minibot.roles.latency_samples import LatencySamples
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.roles.request_journal import RequestJournal
 
-ROLE = Role.HEALTH
+ROLE = Role.HEALTH.value
 _OWN_FIELDS = frozenset({"role", "state", "uptime_s"})
 
 

@@ -34,7 +34,7 @@ from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.roles.request_journal import RequestJournal
 from minibot.roles.tick_builder import Payload, TickBuilder
 
-ROLE = Role.MARKET
+ROLE = Role.MARKET.value
 QUEUE = "market_ticks"
 # Health fields the heartbeat sets itself (role name, process uptime).
 _OWN_FIELDS = frozenset({"role", "state", "uptime_s"})

@@ -15,7 +15,7 @@ from minibot.rolenames import Role
 from minibot.roles.core_role import CoreRole, build_core, load_filters
 from minibot.roles.process import RoleEnv, RoleLoop, role_main
 
-ROLE = Role.RISK
+ROLE = Role.RISK.value
 
 
 def build(env: RoleEnv) -> RoleLoop:

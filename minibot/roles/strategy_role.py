@@ -10,7 +10,7 @@ from minibot.rolenames import Role
 from minibot.roles.core_role import CoreRole, build_core, load_filters
 from minibot.roles.process import RoleEnv, RoleLoop, role_main
 
-ROLE = Role.STRATEGY
+ROLE = Role.STRATEGY.value
 
 
 def build(env: RoleEnv) -> RoleLoop:

@@ -90,7 +90,7 @@ def run_preflight(
 
     With `ctx`, the requests are journaled in `market/requests.jsonl` as the watchdog_role's.
     """
-    journal = RequestJournal(ctx, Role.WATCHDOG) if ctx is not None else None
+    journal = RequestJournal(ctx, Role.WATCHDOG.value) if ctx is not None else None
     try:
         result, info = asyncio.run(_probe(binance, clock, journal))
     except Banned as exc:

@@ -35,7 +35,7 @@ from minibot.watchdog.launch import child_python, descendants, kill_processes
 
 def run_roles(cfg: Mapping[str, Any]) -> list[str]:
     """The roles of a run: the core chain, the health checker, and ai_role when `ai.enabled`."""
-    return [*ALWAYS_STARTED_ROLES, *([Role.AI] if cfg["ai"]["enabled"] else [])]
+    return [*ALWAYS_STARTED_ROLES, *([Role.AI.value] if cfg["ai"]["enabled"] else [])]
 
 
 def role_module(role: str) -> str:

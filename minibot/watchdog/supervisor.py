@@ -136,11 +136,11 @@ class Supervisor:
         self.ctx = RunContext(self.run_dir, run_id, doc["cmdline_hash"], clock.now_ms, self.cfg["queues"])
         create_queues(self.run_dir, self.cfg["queues"])
         (self.run_dir / CONTROL_DIR).mkdir(exist_ok=True)
-        return RoleEnv(Role.WATCHDOG, self.ctx, self.cfg, doc, clock, log)
+        return RoleEnv(Role.WATCHDOG.value, self.ctx, self.cfg, doc, clock, log)
 
     def _role_env(self, role: str) -> dict[str, str]:
         base = self.secrets.child_env(os.environ)
-        if role != Role.AI:
+        if role != Role.AI.value:
             return base
         return ai_role_environment(base, self.run_dir, [self.secrets.path] if self.secrets.path else [])
 
@@ -213,7 +213,7 @@ class Supervisor:
             # disk STOP; only what nothing names is an internal error.
             code = unexpected_error_reason(exc)
             detail = exc.detail if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
-            stop(self.ctx, source=Role.WATCHDOG, component="supervisor", reason_code=code, detail=detail)
+            stop(self.ctx, source=Role.WATCHDOG.value, component="supervisor", reason_code=code, detail=detail)
             if self.procs:  # the roles had started: the run ended on this STOP
                 ending.ended_by = ending.ended_by or "STOP"
             if code is ReasonCode.INTERNAL_ERROR:
@@ -238,7 +238,13 @@ class Supervisor:
         try:
             result = run_preflight(self.run_dir, self.cfg["binance"], env.clock, self.ctx)
         except PreflightFailed as exc:
-            stop(self.ctx, source=Role.WATCHDOG, component="preflight", reason_code=exc.reason_code, detail=exc.detail)
+            stop(
+                self.ctx,
+                source=Role.WATCHDOG.value,
+                component="preflight",
+                reason_code=exc.reason_code,
+                detail=exc.detail,
+            )
             return
         log.info("preflight ok: server time %s, latencies %s", result.server_time_ms, result.latencies_ms)
         watch = JournalWatch(self.ctx, self.cfg, self.procs)
@@ -248,7 +254,7 @@ class Supervisor:
         queues = QueueWatch(
             self.ctx.queues_dir,
             self.cfg["queues"]["names"],
-            [*self.roles, Role.WATCHDOG],
+            [*self.roles, Role.WATCHDOG.value],
             scrub_pass_wall_s=SCRUB_BOUND_RUN_S / 2 / env.clock.speed,
         )
         ending.queues = queues
@@ -330,7 +336,7 @@ class Supervisor:
         assert self.ctx is not None
         code, detail = finding
         log.error("STOP %s: %s", code.value, detail)
-        stop(self.ctx, source=Role.WATCHDOG, component=Role.WATCHDOG, reason_code=code, detail=detail)
+        stop(self.ctx, source=Role.WATCHDOG.value, component=Role.WATCHDOG.value, reason_code=code, detail=detail)
 
     def role_view(self) -> dict[str, dict[str, Any]]:
         """What the metrics collector records per role: pid (of the interpreter running it), started_ms,

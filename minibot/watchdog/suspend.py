@@ -137,7 +137,7 @@ def suspension_cause(
     first = f"{stop_event.get('reason_code')} from {stop_event.get('component')}: {stop_event.get('detail')}"
     return {
         "reason_code": ReasonCode.MACHINE_SUSPENDED.value,
-        "component": Role.WATCHDOG,
+        "component": Role.WATCHDOG.value,
         "detail": detail,
         "followed_by": first,
     }

@@ -50,7 +50,7 @@ def test_ai_role_environment_drops_secrets_and_names_the_run(tmp_path: Path) -> 
         "NORE_RUN_ID",
         "NORE_CMDLINE_HASH",
     }
-    assert env["NORE_ROLE"] == Role.AI and env["NORE_AI_DIR"] == str(run.dir / "ai")
+    assert env["NORE_ROLE"] == Role.AI.value and env["NORE_AI_DIR"] == str(run.dir / "ai")
     assert env["NORE_RUN_ID"] == run.ctx.run_id and env["NORE_CMDLINE_HASH"] == run.ctx.cmdline_hash
     assert "BINANCE_API_KEY" not in env and "BINANCE_API_SECRET" not in env and "NORE_SECRETS_FILE" not in env
     assert "MY_TOOL_CONFIG" not in env  # not allow-listed, and its value names the secrets file
@@ -65,7 +65,7 @@ def _order_from_ai(ctx: RunContext) -> dict[str, Any]:
         payload=EXAMPLE_PAYLOADS[ORDER_TYPE],
         ts=ctx.clock(),
         id_=random_id(),
-        source=Role.AI,
+        source=Role.AI.value,
         run_id=ctx.run_id,
         cmdline_hash=ctx.cmdline_hash,
     )
@@ -104,7 +104,7 @@ def test_an_order_event_from_the_ai_is_a_stop_and_the_deadletter_keeps_it(tmp_pa
 
 def test_the_ai_cannot_publish_an_order_intent(tmp_path: Path) -> None:
     run = prepare_run(tmp_path)
-    producer = run.ctx.producer(ORDER_QUEUE, Role.AI)
+    producer = run.ctx.producer(ORDER_QUEUE, Role.AI.value)
     with pytest.raises(ContractViolation) as refused:
         producer.publish([producer.event(ORDER_TYPE, EXAMPLE_PAYLOADS[ORDER_TYPE])])
     producer.close()
@@ -117,7 +117,7 @@ def test_queue_refusals_cover_every_queue_the_ai_may_not_use(tmp_path: Path) -> 
     reg = registry()
     produced, consumed, problems = queue_refusals(tmp_path)
     assert problems == []
-    assert produced == sum(len(q.types) for q in reg.queues.values() if Role.AI not in q.producers)
+    assert produced == sum(len(q.types) for q in reg.queues.values() if Role.AI.value not in q.producers)
     assert consumed == len(set(reg.queues) - reg.ai_readable_queues)
 
 
