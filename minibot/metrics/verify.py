@@ -45,7 +45,7 @@ from minibot.metrics.verify_checks import (
 )
 from minibot.metrics.verify_journals import check_identity, check_integrity
 from minibot.metrics.verify_orders import check_orders
-from minibot.reasons import ConfigInvalid, NonAtomicWrite, VerifyCode
+from minibot.reasons import ConfigInvalid, NonAtomicWrite, Refusal, VerifyCode
 from minibot.runlayout import METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, RUN_FILE, STOP_FLAG
 
 PASS = "PASS"
@@ -58,7 +58,7 @@ BACKTEST_NOT_APPLICABLE = (
 )
 
 
-class RunUnreadable(Exception):
+class RunUnreadable(Refusal):
     """RUN_DIR is not a run directory that can be verified at all (exit 2)."""
 
 

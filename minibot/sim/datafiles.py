@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from minibot.reasons import Refusal
 from minibot.sim.bars import INTERVALS
 from minibot.sim.num import parse_e8, pow10_unit
 
@@ -34,7 +35,7 @@ _FILE_INTERVALS = {k: v for k, v in INTERVALS.items() if k not in ("1w", "1M")}
 Row = tuple[Any, ...]
 
 
-class DataFileError(ValueError):
+class DataFileError(Refusal, ValueError):
     """A data file that is not a Binance public-data CSV; the message starts with `file:line:`."""
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from minibot.clock import NS_PER_MS, RunClock
+from minibot.reasons import Refusal
 from minibot.runlayout import SIM_STDERR_FILE
 from minibot.watchdog.launch import child_python, descendants, kill_processes
 from minibot.watchdog.procs import popen_group_kwargs
@@ -35,7 +36,7 @@ STATS_EVERY_S = 10.0  # wall seconds between the supervisor's keep-a-copy reads 
 LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class SimulatorFailed(RuntimeError):
+class SimulatorFailed(Refusal, RuntimeError):
     """The simulator did not start (bad data file or scenario, no port...); the message says why."""
 
 

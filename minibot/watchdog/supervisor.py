@@ -37,7 +37,7 @@ from minibot.journal.stop import (
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import start_from_config
-from minibot.reasons import NoreError, ReasonCode
+from minibot.reasons import NoreError, ReasonCode, Refusal
 from minibot.rolenames import Role
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.runlayout import CONTROL_DIR, OPERATOR_STOP_FILE, STATUS_FILE
@@ -67,7 +67,7 @@ DASHBOARD_LINE_S = 10.0  # off a terminal: one plain status line this often (wal
 log = logging.getLogger("nore.supervisor")
 
 
-class SetupError(Exception):
+class SetupError(Refusal):
     """The installation cannot run NORE (e.g. a role module is missing): exit 4 before any file is written."""
 
 
