@@ -1,4 +1,5 @@
-"""Process exit codes of `nore run` and of the role processes it starts (docs/reference.md, "Exit codes").
+"""Process exit codes of `nore run`, of the role processes it starts and of `nore backtest` (OK or USAGE)
+(docs/reference.md, "Exit codes in short").
 
 One enum for both sides of the pipe: the supervisor returns these from `nore run`, a role process exits with
 them, and the watchdog's restart policy reads a role's code back (minibot/watchdog/restarts.py). The other
