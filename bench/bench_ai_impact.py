@@ -34,13 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from minibot.config.loader import with_overrides
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
-from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
-from minibot.roles.process import RUN_FILE
+from minibot.rolenames import TRADING_CORE_ROLES, Role
+from minibot.roles.core_role import ROLE_INPUTS
 from minibot.roles.runner import queue_events, read_input_log
+from minibot.runlayout import RUN_FILE
 from tests.ai.aidata import TRADES_CFG, ai_cfg
 from tests.roles.core_run import TickFeeder, make_run_dir, recorded_ticks, request_shutdown, start_role
 
-AI_ROLE = "ai_role"
 LENIENT_GATE = {"max_log_loss_ratio": 2.0, "max_log_loss_vs_active": 2.0, "min_accuracy": 0.0, "max_ece": 1.0}
 # The run's config on top of the shipped one: an AI that trains, activates and recommends on these
 # recordings, and a strategy / risk layer that trade often enough for latency percentiles (hundreds of fills
@@ -72,13 +72,13 @@ def _pct(values: list[float], q: float) -> float:
 def _all_consumed(ctx: RunContext, total_ticks: int) -> bool:
     """Every core role has logged every tick and every line of its other inputs as consumed."""
     done: dict[tuple[str, str], int] = {}
-    for role in CORE_ROLES:
+    for role in TRADING_CORE_ROLES:
         for batch in read_input_log(ctx.run_dir, role, ctx.run_id):
             done[(role, batch["queue"])] = batch["last_line"] + 1
-    if any(done.get((role, "market_ticks"), 0) < total_ticks for role in CORE_ROLES):
+    if any(done.get((role, "market_ticks"), 0) < total_ticks for role in TRADING_CORE_ROLES):
         return False
     lengths = {q: sum(1 for _ in queue_events(ctx, q)) for q in ("signals", "fills", "order_results", "order_intents")}
-    return all(done.get((r, q), 0) >= lengths[q] for r in CORE_ROLES for q in ROLE_INPUTS[r] if q in lengths)
+    return all(done.get((r, q), 0) >= lengths[q] for r in TRADING_CORE_ROLES for q in ROLE_INPUTS[r] if q in lengths)
 
 
 def _wait_heartbeats(ctx: RunContext, roles: list[str], procs: dict[str, Any]) -> None:
@@ -97,7 +97,7 @@ def one_run(with_ai: bool, ticks: list[dict[str, Any]]) -> dict[str, Any]:
         run = read_critical_json(run_dir / RUN_FILE)
         run["config"] = with_overrides(run["config"], OVERRIDES)
         write_critical_json(run_dir / RUN_FILE, run)
-        roles = [*CORE_ROLES, *([AI_ROLE] if with_ai else [])]
+        roles = [*TRADING_CORE_ROLES, *([Role.AI.value] if with_ai else [])]
         procs = {role: start_role(role, run_dir) for role in roles}
         try:
             _wait_heartbeats(ctx, roles, procs)
@@ -169,8 +169,10 @@ def main() -> None:
         )
     ratios = {k: sums[True][k] / sums[False][k] for k in ("p50", "p95", "p99")}
     print("ratio with AI / without: " + ", ".join(f"{k} {v:.3f}" for k, v in ratios.items()) + "  (target <= 1.10)")
-    core_cpu = {mode: statistics.mean(sum(r["cpu"][c] for c in CORE_ROLES) for r in rs) for mode, rs in runs.items()}
-    ai_cpu = statistics.mean(r["cpu"][AI_ROLE] for r in runs[True])
+    core_cpu = {
+        mode: statistics.mean(sum(r["cpu"][c] for c in TRADING_CORE_ROLES) for r in rs) for mode, rs in runs.items()
+    }
+    ai_cpu = statistics.mean(r["cpu"][Role.AI.value] for r in runs[True])
     print(
         f"cpu s per run: core roles {core_cpu[False]:.2f} without AI, {core_cpu[True]:.2f} with AI; "
         f"ai_role {ai_cpu:.2f}"

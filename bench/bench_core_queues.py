@@ -37,8 +37,10 @@ from minibot.config.loader import load_config
 from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import iter_lines
-from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
-from minibot.roles.runner import INPUT_LOG, queue_events, role_dir
+from minibot.rolenames import TRADING_CORE_ROLES
+from minibot.roles.core_role import ROLE_INPUTS
+from minibot.roles.runner import queue_events
+from minibot.runlayout import INPUT_LOG_STEM, role_dir
 from tests.core.realdata import load_ticks, merge_ticks
 from tests.roles.core_run import make_run_dir, request_shutdown, start_role
 from tests.roles.timeline_run import chain_outputs, role_outputs
@@ -68,17 +70,17 @@ class Progress:
 
     def done(self, total_ticks: int) -> bool:
         """True once every role has logged every line of each of its inputs as consumed."""
-        for role in CORE_ROLES:
-            for line in self._new(role_dir(self.ctx.run_dir, role), INPUT_LOG):
+        for role in TRADING_CORE_ROLES:
+            for line in self._new(role_dir(self.ctx.run_dir, role), INPUT_LOG_STEM):
                 batch = orjson.loads(line.split(b":", 2)[2])["payload"]
                 self.consumed[(role, batch["queue"])] = batch["last_line"] + 1
         for queue in DOWNSTREAM:
             self.lines[queue] = self.lines.get(queue, 0) + len(self._new(self.ctx.queue_paths(queue).folder, INBOX))
-        if any(self.consumed.get((role, "market_ticks"), 0) < total_ticks for role in CORE_ROLES):
+        if any(self.consumed.get((role, "market_ticks"), 0) < total_ticks for role in TRADING_CORE_ROLES):
             return False
         return all(
             self.consumed.get((role, q), 0) >= self.lines[q]
-            for role in CORE_ROLES
+            for role in TRADING_CORE_ROLES
             for q in ROLE_INPUTS[role]
             if q in DOWNSTREAM
         )
@@ -90,10 +92,10 @@ def queue_run(ticks: list[dict[str, Any]]) -> tuple[float, float, Counter[str], 
     with tempfile.TemporaryDirectory(prefix="nore-bench-") as tmp:
         run_dir = Path(tmp)
         ctx = make_run_dir(run_dir)
-        procs = [start_role(role, run_dir) for role in CORE_ROLES]
+        procs = [start_role(role, run_dir) for role in TRADING_CORE_ROLES]
         try:
             deadline = time.monotonic() + 60
-            while {e["source"] for e in queue_events(ctx, "health")} < set(CORE_ROLES):
+            while {e["source"] for e in queue_events(ctx, "health")} < set(TRADING_CORE_ROLES):
                 if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                     raise SystemExit("the role processes did not start; see <run>/<role>.out")
                 time.sleep(0.05)

@@ -51,7 +51,7 @@ from minibot.journal.atomic import write_critical_json
 from minibot.journal.layout import INBOX, QueuePaths
 from minibot.journal.reader import iter_lines
 from minibot.roles.latency_samples import quantile
-from minibot.roles.process import RUN_FILE, SHUTDOWN_FILE
+from minibot.runlayout import RUN_FILE, SHUTDOWN_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP_S = 2.0

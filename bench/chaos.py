@@ -57,7 +57,7 @@ from chaos_check import (  # same folder: the checks made on each run folder
 
 from minibot.config.loader import load_config, with_overrides
 from minibot.journal.atomic import read_critical_json
-from minibot.roles.process import role_shutdown_file
+from minibot.runlayout import role_shutdown_file
 from minibot.watchdog.procs import pid_file, run_roles
 
 CHAOS_WATCHDOG = {"restart_max": 100_000, "restart_window_s": 60, "restart_backoff_s": 0.2}

@@ -17,7 +17,7 @@ from typing import Any
 
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.layout import QueuePaths
-from minibot.journal.stop import STOP_FLAG
+from minibot.runlayout import STOP_FLAG
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = b"sha256:"

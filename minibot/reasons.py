@@ -153,6 +153,17 @@ class NoreError(Exception):
         return f"{self.reason_code.value}: {self.detail}"
 
 
+class Refusal(NoreError):
+    """Bad input or a failed check outside a run's STOP path: a deploy, data file, scenario, model file or
+    market message refused, a run folder that cannot be verified, a gate that failed, an installation or a
+    simulator that cannot start. It stops no run (a caller reports it and exits), so its message is the
+    detail alone, as the commands print it; `reason_code` stays INTERNAL_ERROR, the STOP one would be if it
+    ever escaped into a role's fail-closed handler."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
 class ContractViolation(NoreError):
     """An event breaks its envelope or payload contract (R-T1)."""
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from minibot.cli import app
 from minibot.contracts.registry import registry
+from minibot.exitcodes import ExitCode
 from minibot.reasons import DeployCode, ReasonCode, RejectCode, VerifyCode
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -116,3 +117,7 @@ def test_config_keys_event_types_and_codes_are_documented() -> None:
     for enum in (RejectCode, VerifyCode, DeployCode):
         for member in enum:
             assert f"`{member.value}`" in reference, f"{enum.__name__}.{member.value} not in docs/reference.md"
+    for exit_code in ExitCode:
+        assert f"| {exit_code.value} | `{exit_code.name}` |" in reference, (
+            f"ExitCode.{exit_code.name} not in docs/reference.md"
+        )

@@ -32,6 +32,7 @@ from minibot.journal.atomic import (
     write_critical_json,
 )
 from minibot.reasons import NonAtomicWrite, NoreError, ReasonCode
+from minibot.runlayout import AI_DATASETS_DIR, DATASET_MANIFEST_FILE
 
 DATASET_FORMAT = 1
 
@@ -80,7 +81,7 @@ class DatasetStore:
     def __init__(self, ai_dir: Path, spec: FeatureSpec, horizon_ms: int, shard_rows: int, window_ms: int) -> None:
         self.spec = spec
         self.version = f"ds{DATASET_FORMAT}-{spec.spec_hash()[:12]}-h{horizon_ms}"
-        self.dir = Path(ai_dir) / "datasets" / self.version
+        self.dir = Path(ai_dir) / AI_DATASETS_DIR / self.version
         self.horizon_ms = horizon_ms
         self.shard_rows = shard_rows
         self.window_ms = window_ms
@@ -91,7 +92,7 @@ class DatasetStore:
         self.total_rows = 0
         self.manifest_sha256 = ""
         self.dir.mkdir(parents=True, exist_ok=True)
-        if (self.dir / "manifest.json").exists():
+        if (self.dir / DATASET_MANIFEST_FILE).exists():
             self._load()
 
     @property
@@ -171,7 +172,7 @@ class DatasetStore:
             "rows": sum(int(s["rows"]) for s in shards),
             "shards": shards,
         }
-        write_critical_json(self.dir / "manifest.json", doc)
+        write_critical_json(self.dir / DATASET_MANIFEST_FILE, doc)
         self.manifest_sha256 = hashlib.sha256(canonical_bytes(doc)).hexdigest()
 
     def _prune(self, latest_ts: int) -> None:
@@ -179,7 +180,7 @@ class DatasetStore:
         self._chunks = [c for c in self._chunks if int(c["ts"].max()) > cutoff]
 
     def _load(self) -> None:
-        path = self.dir / "manifest.json"
+        path = self.dir / DATASET_MANIFEST_FILE
         try:
             doc = read_critical_json(path)
         except NonAtomicWrite as exc:

@@ -34,6 +34,7 @@ from minibot.ai.settings import AiSettings
 from minibot.ai.snapshots import Snapshot, SnapshotRefused, load_snapshot, scan
 from minibot.ai.trainer import TrainingSkipped
 from minibot.reasons import NoreError, ReasonCode
+from minibot.runlayout import AI_SNAPSHOTS_DIR
 
 INPUT_TYPES = frozenset({"market_tick", "fill"})
 _NEVER = -(2**62)
@@ -58,7 +59,7 @@ class AiEngine:
         self._labels = LabelQueue(s.horizon_ms, s.label_min_abs_return)
         self._dataset = DatasetStore(self.ai_dir, s.features, s.horizon_ms, s.shard_rows, s.window_ms)
         self._registry = Registry(self.ai_dir, s.max_history)
-        self.snapshot_root = self.ai_dir / "snapshots"
+        self.snapshot_root = self.ai_dir / AI_SNAPSHOTS_DIR
         self._active: Snapshot | None = None
         self._live: LiveWindow | None = None
         self._last_sample: dict[str, int] = {}

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from minibot.journal.atomic import read_critical_json
+from minibot.rolenames import Role
+from minibot.runlayout import RUN_FILE
 
 # What a Python child needs: PATH/SYSTEMROOT/WINDIR to start on Windows (SYSTEMROOT is required by the
 # CRT and the random module), a temp folder, a home folder, locale, import path and hash seed.
@@ -77,13 +79,13 @@ def ai_role_environment(
     values, so no surviving variable even mentions them.
     """
     run_dir = Path(run_dir)
-    run = read_critical_json(run_dir / "run.json")
+    run = read_critical_json(run_dir / RUN_FILE)
     config = run["config"]
     secrets = config.get("secrets", {})
     paths = [secrets.get("path"), parent_env.get(str(secrets.get("env_var", ""))), *secrets_paths]
     forbidden = [str(p) for p in paths if p] + [str(Path(p).resolve()) for p in paths if p]
     extra = {
-        "NORE_ROLE": "ai_role",
+        "NORE_ROLE": Role.AI.value,
         "NORE_RUN_DIR": str(run_dir),
         "NORE_AI_DIR": str(run_dir / str(config["ai"]["dir"])),
         "NORE_RUN_ID": str(run["run_id"]),

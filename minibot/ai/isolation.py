@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from minibot.ai.env import env_problems, scrubbed_env
+from minibot.rolenames import Role
 
 AI_PACKAGE_DIR = Path(__file__).resolve().parent
 TRADING_PACKAGES = (
@@ -48,7 +49,6 @@ STDLIB_NETWORK = ("socket", "http.client", "urllib.request")
 FORBIDDEN_PREFIXES = TRADING_PACKAGES + NETWORK_CLIENTS + STDLIB_NETWORK
 RUNTIME_FORBIDDEN = TRADING_PACKAGES + NETWORK_CLIENTS
 ORDER_TYPE_RE = re.compile(r"^order_[a-z_]*$")
-AI_ROLE = "ai_role"
 # The AI writes recommendations, its own health and, fail-closed, a STOP; nothing else.
 AI_PRODUCED_TYPES = frozenset({"ai_recommendation", "health", "stop_journal"})
 
@@ -160,15 +160,15 @@ def contract_problems(contracts: Mapping[str, Any]) -> list[str]:
     problems = []
     queues = contracts["queues"]
     for name, spec in sorted(queues.items()):
-        if AI_ROLE in spec["producers"]:
+        if Role.AI.value in spec["producers"]:
             extra = [t for t in spec["types"] if t not in AI_PRODUCED_TYPES]
             if extra:
                 problems.append(f"queue {name}: ai_role may produce {extra}")
-        if AI_ROLE in spec["consumers"] and name not in contracts["ai_readable_queues"]:
+        if Role.AI.value in spec["consumers"] and name not in contracts["ai_readable_queues"]:
             problems.append(f"queue {name}: ai_role consumes it but it is not in ai_readable_queues")
     for name in contracts["ai_readable_queues"]:
         spec = queues.get(name)
-        if spec is None or AI_ROLE not in spec["consumers"]:
+        if spec is None or Role.AI.value not in spec["consumers"]:
             problems.append(f"ai_readable_queues lists {name}, which ai_role does not consume")
         elif any(ORDER_TYPE_RE.match(t) for t in spec["types"]):
             problems.append(f"ai_readable_queues lists {name}, which carries order intents/results")

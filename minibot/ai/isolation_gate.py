@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from minibot.ai.isolation import AI_ROLE
 from minibot.ai.isolation import ai_isolation_gate as isolation_checks
 from minibot.config.loader import load_config
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
@@ -22,6 +21,7 @@ from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.segments import list_segments
 from minibot.reasons import ContractViolation, CursorDesync, ReasonCode
+from minibot.rolenames import Role
 
 
 def queue_refusals(workdir: Path) -> tuple[int, int, list[str]]:
@@ -31,10 +31,10 @@ def queue_refusals(workdir: Path) -> tuple[int, int, list[str]]:
     produced = consumed = 0
     problems: list[str] = []
     for name, queue in sorted(reg.queues.items()):
-        if AI_ROLE in queue.producers:
+        if Role.AI.value in queue.producers:
             continue
         for type_ in sorted(queue.types):
-            producer = ctx.producer(name, AI_ROLE)
+            producer = ctx.producer(name, Role.AI.value)
             try:
                 producer.publish([producer.event(type_, EXAMPLE_PAYLOADS[type_])])
                 problems.append(f"{name}: ai_role published a {type_} event")
@@ -49,7 +49,7 @@ def queue_refusals(workdir: Path) -> tuple[int, int, list[str]]:
                 problems.append(f"{name}: {written} bytes written by a refused ai_role producer")
     for name in sorted(set(reg.queues) - reg.ai_readable_queues):
         try:
-            ctx.consumer(name, AI_ROLE).close()
+            ctx.consumer(name, Role.AI.value).close()
             problems.append(f"{name}: ai_role could open a consumer")
         except CursorDesync:
             consumed += 1

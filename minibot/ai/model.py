@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from minibot.reasons import Refusal
+
 MODEL_FORMAT = "nore.ai.plain_logistic"
 MODEL_FORMAT_V = 1
 
 
-class ModelInvalid(ValueError):
+class ModelInvalid(Refusal, ValueError):
     """model.json does not describe a usable model."""
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.reasons import NonAtomicWrite
-
-ACTIVE_FILE = "active.json"
+from minibot.runlayout import AI_ACTIVE_FILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +40,7 @@ class Registry:
     """Reads and atomically replaces active.json."""
 
     def __init__(self, ai_dir: Path, max_history: int) -> None:
-        self.path = Path(ai_dir) / ACTIVE_FILE
+        self.path = Path(ai_dir) / AI_ACTIVE_FILE
         self.max_history = max_history
 
     def read(self) -> ActivePointer:

@@ -28,11 +28,10 @@ import sklearn
 from minibot.ai.model import ModelInvalid, PlainModel
 from minibot.journal.atomic import atomic_write_bytes, read_critical_json, write_critical_json
 from minibot.reasons import NonAtomicWrite, NoreError, ReasonCode
+from minibot.runlayout import SNAPSHOT_MANIFEST_FILE, SNAPSHOT_MODEL_FILE
 
 SNAPSHOT_FORMAT = "nore.ai.snapshot"
 SNAPSHOT_FORMAT_V = 1
-MODEL_FILE = "model.json"
-MANIFEST_FILE = "manifest.json"
 VERSION_RE = re.compile(r"^m(\d{6})$")
 
 
@@ -64,7 +63,7 @@ def scan(root: Path) -> tuple[list[str], list[str]]:
         return complete, incomplete
     for entry in sorted(root.iterdir()):
         if entry.is_dir() and VERSION_RE.match(entry.name):
-            (complete if (entry / MANIFEST_FILE).is_file() else incomplete).append(entry.name)
+            (complete if (entry / SNAPSHOT_MANIFEST_FILE).is_file() else incomplete).append(entry.name)
     return complete, incomplete
 
 
@@ -80,17 +79,17 @@ def write_snapshot(root: Path, version: str, model: PlainModel, fields: Mapping[
     folder = root / version
     folder.mkdir(parents=True, exist_ok=False)
     model_bytes = orjson.dumps(model.to_json(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
-    atomic_write_bytes(folder / MODEL_FILE, model_bytes)
+    atomic_write_bytes(folder / SNAPSHOT_MODEL_FILE, model_bytes)
     manifest = {
         **fields,
         "format": SNAPSHOT_FORMAT,
         "v": SNAPSHOT_FORMAT_V,
         "version": version,
-        "files": {MODEL_FILE: {"sha256": hashlib.sha256(model_bytes).hexdigest(), "bytes": len(model_bytes)}},
+        "files": {SNAPSHOT_MODEL_FILE: {"sha256": hashlib.sha256(model_bytes).hexdigest(), "bytes": len(model_bytes)}},
         "feature_names": list(model.feature_names),
         "libraries": library_versions(),
     }
-    write_critical_json(folder / MANIFEST_FILE, manifest)
+    write_critical_json(folder / SNAPSHOT_MANIFEST_FILE, manifest)
     return folder
 
 
@@ -100,7 +99,7 @@ def load_snapshot(root: Path, version: str, feature_names: tuple[str, ...]) -> S
         raise SnapshotRefused(f"{version!r} is not a snapshot version")
     folder = root / version
     try:
-        manifest = read_critical_json(folder / MANIFEST_FILE)
+        manifest = read_critical_json(folder / SNAPSHOT_MANIFEST_FILE)
     except FileNotFoundError:
         raise SnapshotRefused(f"{folder}: no manifest (interrupted write)") from None
     except NonAtomicWrite as exc:
@@ -108,10 +107,10 @@ def load_snapshot(root: Path, version: str, feature_names: tuple[str, ...]) -> S
     if manifest.get("format") != SNAPSHOT_FORMAT or manifest.get("version") != version:
         raise SnapshotRefused(f"{folder}: manifest is not for snapshot {version}")
     files = manifest.get("files")
-    if not isinstance(files, dict) or MODEL_FILE not in files:
-        raise SnapshotRefused(f"{folder}: manifest lists no {MODEL_FILE}")
+    if not isinstance(files, dict) or SNAPSHOT_MODEL_FILE not in files:
+        raise SnapshotRefused(f"{folder}: manifest lists no {SNAPSHOT_MODEL_FILE}")
     present = {p.name for p in folder.iterdir()}
-    unlisted = sorted(present - set(files) - {MANIFEST_FILE})
+    unlisted = sorted(present - set(files) - {SNAPSHOT_MANIFEST_FILE})
     if unlisted:
         raise SnapshotRefused(f"{folder}: files not in the manifest: {unlisted}")
     contents: dict[str, bytes] = {}
@@ -124,9 +123,9 @@ def load_snapshot(root: Path, version: str, feature_names: tuple[str, ...]) -> S
             raise SnapshotRefused(f"{path}: sha256/size does not match the manifest")
         contents[name] = data
     try:
-        model = PlainModel.from_json(orjson.loads(contents[MODEL_FILE]))
+        model = PlainModel.from_json(orjson.loads(contents[SNAPSHOT_MODEL_FILE]))
     except (orjson.JSONDecodeError, ModelInvalid) as exc:
-        raise SnapshotRefused(f"{folder / MODEL_FILE}: {exc}") from None
+        raise SnapshotRefused(f"{folder / SNAPSHOT_MODEL_FILE}: {exc}") from None
     if model.feature_names != feature_names:
         raise SnapshotRefused(f"{folder}: model features {model.feature_names} are not {feature_names}")
     return Snapshot(version=version, model=model, manifest=manifest)

@@ -19,13 +19,13 @@ from typing import Any
 from minibot.execution import ExecutionCore
 from minibot.model.filters import SymbolFilters
 from minibot.risk import RiskCore
+from minibot.rolenames import TRADING_CORE_ROLES, Role
 from minibot.roles.core_role import build_core
 from minibot.roles.runner import output_queues
 from minibot.roles.timeline import MSEQ, MarketClock, wrap_outputs
 
 Envelope = dict[str, Any]
 Sink = Callable[[str, str, list[Envelope]], None]
-ROLES = ("strategy_role", "risk_role", "execution_role")
 
 
 class CoreChain:
@@ -42,13 +42,13 @@ class CoreChain:
         """`sink(role, queue, envelopes)` receives every output batch; by default they are kept in `outputs`."""
         self.run_id = run_id
         self.cmdline_hash = cmdline_hash
-        self.strategy = build_core("strategy_role", config, filters)
-        risk = build_core("risk_role", config, filters)
-        execution = build_core("execution_role", config, filters)
+        self.strategy = build_core(Role.STRATEGY.value, config, filters)
+        risk = build_core(Role.RISK.value, config, filters)
+        execution = build_core(Role.EXECUTION.value, config, filters)
         assert isinstance(risk, RiskCore) and isinstance(execution, ExecutionCore)
         self.risk, self.execution = risk, execution
         self.clock = MarketClock()
-        self.routes = {role: output_queues(role) for role in ROLES}
+        self.routes: dict[str, dict[str, str]] = {role: output_queues(role) for role in TRADING_CORE_ROLES}
         self.outputs: dict[tuple[str, str], list[Envelope]] = {}
         self.sink: Sink = sink or self._keep
         self.stopped = False
@@ -91,23 +91,23 @@ class CoreChain:
         # non-empty result goes through _wrap.
         out = self.execution.step(tick)
         if out:
-            executed = self._wrap("execution_role", out, tick, mseq, ts)
+            executed = self._wrap(Role.EXECUTION.value, out, tick, mseq, ts)
             if not self.stopped:
-                self._answer("risk_role", self.risk, [e for e in executed if e["type"] == "fill"])
-                self._answer("risk_role", self.risk, [e for e in executed if e["type"] == "order_result"])
+                self._answer(Role.RISK.value, self.risk, [e for e in executed if e["type"] == "fill"])
+                self._answer(Role.RISK.value, self.risk, [e for e in executed if e["type"] == "order_result"])
             if self.stopped:
                 return
         out = self.risk.step(tick)
         if out:
-            self._wrap("risk_role", out, tick, mseq, ts)
+            self._wrap(Role.RISK.value, out, tick, mseq, ts)
             if self.stopped:
                 return
         out = self.strategy.step(tick)
         if out:
-            signals = self._wrap("strategy_role", out, tick, mseq, ts)
+            signals = self._wrap(Role.STRATEGY.value, out, tick, mseq, ts)
             if not self.stopped:
-                decided = self._answer("risk_role", self.risk, signals)
-                self._answer("execution_role", self.execution, [e for e in decided if e["type"] == "order_intent"])
+                decided = self._answer(Role.RISK.value, self.risk, signals)
+                self._answer(Role.EXECUTION.value, self.execution, [e for e in decided if e["type"] == "order_intent"])
 
     def run(self, ticks: Iterable[Mapping[str, Any]]) -> CoreChain:
         """Feed ticks numbered from 0 (a whole market_ticks journal, in order)."""

@@ -17,7 +17,7 @@ from minibot.backtest.chain import CoreChain
 from minibot.backtest.compare import OutputComparer, RoleReplay
 from minibot.journal.context import RunContext
 from minibot.model.filters import SymbolFilters
-from minibot.roles.core_role import CORE_ROLES
+from minibot.rolenames import TRADING_CORE_ROLES
 from minibot.roles.runner import queue_events
 from minibot.roles.timeline import MARKET
 
@@ -26,7 +26,7 @@ def replay_from_market(
     ctx: RunContext, config: Mapping[str, Any], filters: Mapping[str, SymbolFilters]
 ) -> list[RoleReplay]:
     """Each core role's verdict after the chain ran over the run's market_ticks."""
-    comparers = {role: OutputComparer(ctx, role) for role in CORE_ROLES}
+    comparers: dict[str, OutputComparer] = {role: OutputComparer(ctx, role) for role in TRADING_CORE_ROLES}
 
     def sink(role: str, _queue: str, envelopes: list[dict[str, Any]]) -> None:
         for envelope in envelopes:
@@ -39,4 +39,4 @@ def replay_from_market(
             continue  # a consumer drops a repeated id; its line still counts
         seen.add(tick["id"])
         chain.feed(line, tick)
-    return [comparers[role].result() for role in CORE_ROLES]
+    return [comparers[role].result() for role in TRADING_CORE_ROLES]

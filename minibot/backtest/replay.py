@@ -29,9 +29,10 @@ from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.model.filters import SymbolFilters
 from minibot.reasons import ConfigInvalid, NoreError
-from minibot.roles.core_role import CORE_ROLES, build_core, load_filters
-from minibot.roles.process import RUN_FILE
+from minibot.rolenames import TRADING_CORE_ROLES
+from minibot.roles.core_role import build_core, load_filters
 from minibot.roles.runner import read_input_log, replay_log
+from minibot.runlayout import RUN_FILE
 
 EXIT_IDENTICAL = 0
 EXIT_DIFFERENT = 1
@@ -83,7 +84,7 @@ def replay_run(run_dir: Path, echo: Callable[[str], None], from_market: bool = F
         if from_market:
             results = replay_from_market(ctx, config, filters)
         else:
-            results = [replay_role(ctx, role, config, filters) for role in CORE_ROLES]
+            results = [replay_role(ctx, role, config, filters) for role in TRADING_CORE_ROLES]
     except (NoreError, OSError, KeyError, TypeError) as exc:
         detail = str(exc) if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
         echo(f"CANNOT REPLAY {run_dir}: {detail}")

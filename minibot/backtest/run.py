@@ -30,6 +30,7 @@ from minibot.clock import RunClock
 from minibot.config.loader import load_config
 from minibot.contracts.codec import frame
 from minibot.contracts.envelope import encode_event
+from minibot.exitcodes import ExitCode
 from minibot.ids import deterministic_ids, new_run_id
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
@@ -40,14 +41,13 @@ from minibot.marketdata.datafiles import DataFileError
 from minibot.metrics.collector import MetricsCollector
 from minibot.model.filters import filters_from_exchange_info
 from minibot.reasons import NoreError
-from minibot.roles.core_role import EXCHANGE_INFO_FILE
+from minibot.rolenames import Role
 from minibot.roles.tick_builder import TickBuilder
 from minibot.roles.timeline import MARKET
+from minibot.runlayout import EXCHANGE_INFO_FILE
 from minibot.watchdog.rundir import create_queues, run_document, write_run_file
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
-MARKET_SOURCE = "market_role"
+MARKET_SOURCE = Role.MARKET.value
 RUN_ID_ATTEMPTS = 100  # backtests of the same data in one var folder
 
 
@@ -115,7 +115,7 @@ def run_backtest(data: list[Path], config_path: Path | None, var: Path, echo: Ca
         rec = load(data)
     except (NoreError, DataFileError, OSError) as exc:
         echo(f"nore backtest: {exc}")
-        return EXIT_BAD_INPUT
+        return ExitCode.USAGE
     first_ts = next(messages(rec))[0]
     run_id, run_dir = _create_run_dir(var, first_ts)
     echo(f"run_dir: {run_dir}")
@@ -145,7 +145,7 @@ def run_backtest(data: list[Path], config_path: Path | None, var: Path, echo: Ca
         f"{counts.get('fills', 0)}, STOP {'yes' if figures['stopped'] else 'none'}; equity {pnl.get('equity')}, "
         f"realized {pnl.get('realized_pnl')}, trips {pnl.get('trips')}"
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 class _TickJournal:

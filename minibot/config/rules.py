@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from minibot.reasons import ConfigInvalid
+from minibot.runlayout import CONTROL_DIR, RUN_FILE, STOP_FLAG, WATCHDOG_DIR
 
 MAX_DEPTH = 32  # the shipped config nests 4 levels; anything near this is not a config
 # Folder keys resolved under the run folder (R-F1); each must stay inside it.
@@ -25,7 +26,7 @@ _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))]
 )
 # Files and folders the run itself keeps at its top level: a configured folder may not take their place.
-RESERVED_TOP = frozenset(["run.json", "STOP.flag", "control", "watchdog"])
+RESERVED_TOP = frozenset([RUN_FILE, STOP_FLAG, CONTROL_DIR, WATCHDOG_DIR])
 
 
 def _key(path: list[str]) -> str:

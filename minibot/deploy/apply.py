@@ -20,10 +20,10 @@ from minibot.deploy.check import NEW, OVERWRITE, UNCHANGED, CheckResult, Plan, P
 from minibot.deploy.journal import DeployJournal, Session
 from minibot.deploy.paths import StagingArea
 from minibot.journal.atomic import atomic_write_bytes, file_lock, replace_with_retry, write_critical_json
-from minibot.reasons import DeployCode
+from minibot.reasons import DeployCode, Refusal
 
 
-class DeployRefused(ValueError):
+class DeployRefused(Refusal, ValueError):
     """The deploy was refused; `problems` names each offending file; `done` lists what was already installed."""
 
     def __init__(self, problems: list[Problem], done: list[str] | None = None) -> None:

@@ -17,13 +17,13 @@ from typing import Any
 from minibot.deploy.paths import PathRefused, check_relative
 from minibot.ids import HEX64_RE
 from minibot.journal.atomic import read_critical_json, write_critical_json
-from minibot.reasons import DeployCode, NonAtomicWrite
+from minibot.reasons import DeployCode, NonAtomicWrite, Refusal
 
 FORMAT = "nore.staging.v1"
 _ENTRY_FIELDS = {"path": str, "sha256": str, "size": int, "created_ts": int, "cmdline_hash": str, "source": str}
 
 
-class ManifestError(ValueError):
+class ManifestError(Refusal, ValueError):
     """The manifest is missing, damaged (NonAtomicWrite) or malformed; names the manifest and what is wrong."""
 
     def __init__(self, code: DeployCode, path: Path, detail: str) -> None:

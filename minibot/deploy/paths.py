@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from minibot.reasons import DeployCode
+from minibot.reasons import DeployCode, Refusal
 
 MANIFEST = "manifest.json"
 FILES = "files"
@@ -80,7 +80,7 @@ class StagingArea:
         return self.files.joinpath(*PurePosixPath(rel).parts)
 
 
-class PathRefused(ValueError):
+class PathRefused(Refusal, ValueError):
     """A path a staging area may not hold; carries the deploy code and the offending path."""
 
     def __init__(self, code: DeployCode, path: str, detail: str) -> None:

@@ -20,7 +20,7 @@ from minibot.deploy.journal import DeployJournal, Session, now_ms
 from minibot.deploy.manifest import Entry, Manifest, write_manifest
 from minibot.deploy.paths import PathRefused, StagingArea, relative_to_root
 from minibot.journal.atomic import atomic_write_bytes, file_lock
-from minibot.reasons import DeployCode
+from minibot.reasons import DeployCode, Refusal
 
 # Problems of the target or of an empty manifest do not make an existing pending area unsafe to add to.
 _NOT_STAGING_PROBLEMS = frozenset(
@@ -28,7 +28,7 @@ _NOT_STAGING_PROBLEMS = frozenset(
 )
 
 
-class StageRefused(ValueError):
+class StageRefused(Refusal, ValueError):
     """Staging refused; `problems` names each refused path with its code."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

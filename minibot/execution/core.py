@@ -34,8 +34,9 @@ from minibot.execution.fills import Leg, bps_rate, fee_for, take_liquidity, trad
 from minibot.model.filters import SymbolFilters
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode
+from minibot.rolenames import Role
 
-ALLOWED_SOURCE = "risk_role"
+ALLOWED_SOURCE = Role.RISK.value
 CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,36}$")
 
 
@@ -121,7 +122,7 @@ class ExecutionCore:
                 Output(
                     "stop_journal",
                     {
-                        "component": "execution_role",
+                        "component": Role.EXECUTION.value,
                         "reason_code": ReasonCode.EXECUTION_SOURCE_NOT_ALLOWED.value,
                         "detail": detail,
                         "cause_id": ev_id,

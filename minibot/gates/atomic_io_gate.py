@@ -15,6 +15,7 @@ from minibot.gates.base import GateFailed
 from minibot.journal.atomic import critical_json_bytes, read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
 from minibot.reasons import NonAtomicWrite
+from minibot.rolenames import Role
 
 GATE_KILLS = 20
 
@@ -68,14 +69,14 @@ def _check_in_place_write_detected(folder: Path) -> None:
 
 def _check_cursor(folder: Path) -> None:
     ctx = RunContext(folder / "run", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1723161255342)
-    producer = ctx.producer("fills", "execution_role")
+    producer = ctx.producer("fills", Role.EXECUTION.value)
     producer.publish([producer.event("fill", EXAMPLE_PAYLOADS["fill"])])
     producer.close()
-    consumer = ctx.consumer("fills", "risk_role")
+    consumer = ctx.consumer("fills", Role.RISK.value)
     consumer.poll()
     consumer.ack()
     consumer.close()
-    cursor = read_critical_json(ctx.queue_paths("fills").cursor("risk_role"))
+    cursor = read_critical_json(ctx.queue_paths("fills").cursor(Role.RISK.value))
     if cursor.get("line") != 1:
         raise GateFailed(f"cursor after one ack is {cursor}")
 

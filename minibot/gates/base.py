@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from minibot.reasons import Refusal
+
 PASS = "PASS"
 FAIL = "FAIL"
 NOT_BUILT = "NOT BUILT"
@@ -27,7 +29,7 @@ GateFn = Callable[[Path], str]
 """A gate runs in a temporary folder and returns a one-line detail; it raises GateFailed to fail."""
 
 
-class GateFailed(Exception):
+class GateFailed(Refusal):
     """A gate's check did not hold; the message is the one-line detail."""
 
 

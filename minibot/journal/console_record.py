@@ -9,8 +9,8 @@ from typing import Any
 
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.reasons import NoreError
+from minibot.runlayout import CONSOLE_RECORD
 
-CONSOLE_RECORD = Path("control") / "console_closed.json"
 ENDED_BY_CONSOLE = "console closed"
 
 

@@ -31,11 +31,9 @@ from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.reasons import NoreError, ReasonCode
+from minibot.runlayout import STOP_FLAG, STOP_LOCK, STOP_RESERVE
 
-STOP_FLAG = "STOP.flag"
 STOP_QUEUE = "stop_journal"
-STOP_LOCK = ".stop.lock"
-STOP_RESERVE = "STOP.reserve"
 RESERVE_BYTES = 256 * 1024  # several file-system blocks: the flag, its temp file and one journal line
 log = logging.getLogger("nore.stop")
 

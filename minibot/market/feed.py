@@ -30,6 +30,7 @@ from minibot.market.models import AggTrade, MarketMessage
 from minibot.market.rest import BinanceRest, RequestRecord
 from minibot.market.ws import StreamClient, StreamStatus, stream_names
 from minibot.reasons import ReasonCode
+from minibot.rolenames import Role
 
 
 class MarketFeed:
@@ -47,7 +48,7 @@ class MarketFeed:
         on_gap: Callable[[GapReport], None] | None = None,
         on_stream_status: Callable[[StreamStatus], None] | None = None,
         rng: random.Random | None = None,
-        health_role: str = "health_role",
+        health_role: str = Role.HEALTH.value,
         depth_levels: int = 0,
     ) -> None:
         self.cfg = cfg

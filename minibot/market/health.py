@@ -31,6 +31,7 @@ from minibot.market.config import BinanceConfig
 from minibot.market.errors import Banned, HttpError, MarketError, TransportError
 from minibot.market.rest import BinanceRest
 from minibot.reasons import ReasonCode
+from minibot.rolenames import Role
 
 State = Literal["OK", "DEGRADED", "DOWN"]
 ProbeKind = Literal["ok", "transport", "http", "banned"]
@@ -203,7 +204,7 @@ class HealthChecker:
         on_stop: Callable[[ReasonCode, str], None] | None = None,
         skew: ClockSkew | None = None,
         max_skew_ms: int = 1000,
-        role: str = "health_role",
+        role: str = Role.HEALTH.value,
     ) -> None:
         self.rest = rest
         self.policy = policy

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from minibot.reasons import Refusal
+
 Source = Literal["ws", "rest", "backfill"]
 
 
-class MalformedMessage(ValueError):
+class MalformedMessage(Refusal, ValueError):
     """A frame or REST item does not have the documented Binance shape."""
 
 

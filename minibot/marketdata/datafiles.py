@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from minibot.marketdata.intervals import INTERVALS
 from minibot.marketdata.num import parse_e8, pow10_unit
+from minibot.reasons import Refusal
 
 KIND_COLUMNS = {"aggTrades": 8, "trades": 7, "klines": 12}
 _BY_COLUMNS = {v: k for k, v in KIND_COLUMNS.items()}
@@ -34,7 +35,7 @@ _FILE_INTERVALS = {k: v for k, v in INTERVALS.items() if k not in ("1w", "1M")}
 Row = tuple[Any, ...]
 
 
-class DataFileError(ValueError):
+class DataFileError(Refusal, ValueError):
     """A data file that is not a Binance public-data CSV; the message starts with `file:line:`."""
 
 

@@ -28,14 +28,10 @@ from minibot.metrics.pnl import PnlTracker
 from minibot.metrics.processes import ProcessSampler
 from minibot.metrics.tail import JournalTail
 from minibot.reasons import NoreError
+from minibot.rolenames import Role
+from minibot.runlayout import METRICS_DIR, METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, RUN_FILE, SNAPSHOTS_STEM
 
-METRICS_FILE = "metrics.json"
-SNAPSHOTS_DIR = "metrics"
-SNAPSHOTS_STEM = "snapshots"
-REQUESTS_DIR = "market"
-REQUESTS_STEM = "requests"
-AI_METRICS = "metrics.json"  # in the AI's folder (config ai.dir), written by ai_role as critical JSON
-SOURCE = "watchdog_role"  # contracts.v1.json: metrics/snapshots.jsonl is written by the watchdog (supervisor)
+SOURCE = Role.WATCHDOG.value  # contracts.v1.json: metrics/snapshots.jsonl is written by the watchdog (supervisor)
 METRICS_SCHEMA = "nore.metrics"
 METRICS_VERSION = 1
 
@@ -56,7 +52,7 @@ class MetricsCollector:
     def __init__(self, run_dir: Path, config: Mapping[str, Any] | None = None, *, strict: bool = True) -> None:
         self.run_dir = Path(run_dir)
         self.strict = strict
-        self.run = read_critical_json(self.run_dir / "run.json")
+        self.run = read_critical_json(self.run_dir / RUN_FILE)
         self.config: Mapping[str, Any] = config if config is not None else self.run["config"]
         self.run_id: str = self.run["run_id"]
         self.cmdline_hash: str = self.run["cmdline_hash"]
@@ -219,7 +215,7 @@ class MetricsCollector:
             "stops": self.stops.summary(self.start_ms, self.duration_ms),
             "skipped_lines": self.skipped_lines,
         }
-        ai = self.run_dir / str(self.config["ai"]["dir"]) / AI_METRICS
+        ai = self.run_dir / str(self.config["ai"]["dir"]) / METRICS_FILE
         if ai.exists():
             doc["ai"] = self._ai_metrics(ai)
         return doc
@@ -287,7 +283,7 @@ class MetricsCollector:
 
     def _append_snapshot(self, doc: dict[str, Any]) -> None:
         if self._snapshots is None:
-            folder = self.run_dir / SNAPSHOTS_DIR
+            folder = self.run_dir / METRICS_DIR
             folder.mkdir(parents=True, exist_ok=True)
             self._snapshots = SegmentAppender(folder, SNAPSHOTS_STEM, FsyncPolicy("always"), 64 << 20)
         envelope = build_envelope(

@@ -29,6 +29,8 @@ from rich.text import Text
 
 from minibot.journal.atomic import read_critical_json
 from minibot.reasons import NoreError
+from minibot.rolenames import Role
+from minibot.runlayout import RUN_FILE
 
 RATE_QUEUES = ("market_ticks", "signals", "order_intents", "fills", "health", "stop_journal")
 STATE_STYLE = {"OK": "green", "STARTING": "cyan", "DEGRADED": "yellow", "DOWN": "red", "STOPPING": "dim"}
@@ -79,7 +81,7 @@ class Dashboard:
     @staticmethod
     def _run_info(run_dir: Path) -> tuple[float, str]:
         try:
-            run = read_critical_json(run_dir / "run.json")
+            run = read_critical_json(run_dir / RUN_FILE)
             return float(run["clock"]["speed"]), str(run["run_id"])
         except (OSError, NoreError, KeyError, TypeError, ValueError):
             # The dashboard only decorates; the supervisor has already checked run.json.
@@ -162,7 +164,7 @@ class Dashboard:
         """(Binance state, `p50 / p95 ms, errors`)."""
         b = metrics.get("binance") or {}
         lat = b.get("latency_ms") or {}
-        state = ((metrics.get("roles") or {}).get("health_role") or {}).get("last_state") or "-"
+        state = ((metrics.get("roles") or {}).get(Role.HEALTH.value) or {}).get("last_state") or "-"
         rate = b.get("error_rate")
         errors = f"{b.get('errors', 0)} errors ({num(None if rate is None else rate * 100, 2)} %)"
         return str(state), f"p50 {num(lat.get('p50'))} / p95 {num(lat.get('p95'))} ms, {errors}"

@@ -31,8 +31,8 @@ from minibot.metrics.report_tables import (
     trades_table,
 )
 from minibot.metrics.report_verdict import verdict_html
+from minibot.runlayout import REPORT_FILE, RUN_FILE, STOP_FLAG
 
-REPORT_FILE = "report.html"
 PIPELINE_QUEUES = (
     "signals",
     "risk_actions",
@@ -94,7 +94,7 @@ def _stop_flag(data: RunData) -> str:
         return ""
     p = flag.get("payload") or {}
     return _section(
-        "STOP.flag",
+        STOP_FLAG,
         f"<p><b>{attr(p.get('reason_code'))}</b> from {attr(p.get('component'))} at {attr(flag.get('ts_iso', ''))}: "
         f"{attr(p.get('detail'))}{' (injected fault)' if p.get('injected') else ''}</p>",
     )
@@ -230,7 +230,7 @@ def report(
 
     Exit 0 when written; 1 when RUN_DIR is not a run directory (no run.json) or the file cannot be written.
     """
-    if not (Path(run_dir) / "run.json").is_file():
+    if not (Path(run_dir) / RUN_FILE).is_file():
         typer.echo(f"{run_dir}: not a run directory (no run.json)", err=True)
         raise typer.Exit(1)
     try:

@@ -22,10 +22,10 @@ from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import segment_path
 from minibot.reasons import NoreError
+from minibot.runlayout import METRICS_FILE, MODEL_EVENTS_STEM, RUN_FILE, SNAPSHOTS_JOURNAL, STOP_FLAG
 
 MAX_PROBLEMS = 50
-MODEL_EVENTS = Path("ai") / "model_events.jsonl"
-SNAPSHOTS = Path("metrics") / "snapshots.jsonl"
+MODEL_EVENTS = Path("ai") / f"{MODEL_EVENTS_STEM}.jsonl"
 _KEPT = ("fills", "health", "stop_journal", "timing", "risk_actions", "order_results")
 
 
@@ -142,13 +142,13 @@ def load_run(run_dir: Path) -> RunData:
     """Read a run directory (files that are missing simply give empty sections)."""
     run_dir = Path(run_dir)
     data = RunData(run_dir)
-    data.run = _critical(data, run_dir / "run.json")
-    data.metrics = _critical(data, run_dir / "metrics.json")
-    data.stop_flag = _critical(data, run_dir / "STOP.flag")
+    data.run = _critical(data, run_dir / RUN_FILE)
+    data.metrics = _critical(data, run_dir / METRICS_FILE)
+    data.stop_flag = _critical(data, run_dir / STOP_FLAG)
     base = run_dir / str((data.config.get("queues") or {}).get("base_dir", "queues"))
     for name in registry().queues:
         if (base / name).is_dir():
             _read_queue(data, base / name, name)
-    data.snapshots = list(iter_journal(data, (run_dir / SNAPSHOTS).parent, SNAPSHOTS.stem))
+    data.snapshots = list(iter_journal(data, (run_dir / SNAPSHOTS_JOURNAL).parent, SNAPSHOTS_JOURNAL.stem))
     data.model_events = list(iter_journal(data, (run_dir / MODEL_EVENTS).parent, MODEL_EVENTS.stem))
     return data

@@ -17,17 +17,19 @@ from minibot.metrics.report_data import RunData
 from minibot.metrics.report_svg import attr
 from minibot.metrics.report_tables import table
 from minibot.reasons import NoreError
+from minibot.rolenames import Role
+from minibot.runlayout import INPUT_LOG_STEM, role_dir
 
-ROLE = "strategy_role"
+ROLE = Role.STRATEGY.value
 SHOWN = 20
 
 
 def strategy_inputs(data: RunData) -> str:
     """Per-queue totals of the strategy's input log and its last batches (HTML)."""
-    folder = data.run_dir / "roles" / ROLE
+    folder = role_dir(data.run_dir, ROLE)
     batches: list[dict[str, Any]] = []
     try:
-        for raw in iter_lines(folder, "inputs"):
+        for raw in iter_lines(folder, INPUT_LOG_STEM):
             batches.append(decode_event(raw.data)[1]["payload"])
     except (NoreError, OSError) as exc:
         return f'<p class="note">The input log cannot be read: {attr(exc)}</p>'

@@ -21,6 +21,7 @@ from minibot.metrics.report_plots import Lane, Marker, Series
 from minibot.metrics.report_svg import PALETTE, STATE_COLORS
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError
+from minibot.rolenames import Role
 
 EQUITY_SAMPLES = 1000
 RATE_BUCKETS = 180
@@ -113,7 +114,7 @@ def _probe_points(data: RunData) -> tuple[dict[str, list[tuple[int, float]]], li
                     per_endpoint[str(probe.get("endpoint"))].append((event["ts"], float(probe["latency_ms"])))
                 elif not probe.get("ok"):
                     failures.append(Marker(event["ts"], f"{probe.get('endpoint')} failed: {p.get('error') or ''}"))
-        elif p.get("role") == "health_role" and isinstance(p.get("latency_ms"), int | float):
+        elif p.get("role") == Role.HEALTH.value and isinstance(p.get("latency_ms"), int | float):
             per_endpoint[str(p.get("endpoint") or "probe")].append((event["ts"], float(p["latency_ms"])))
     return dict(per_endpoint), failures
 
@@ -129,7 +130,7 @@ def binance_latency(data: RunData) -> tuple[list[Series], list[float], list[Mark
 def binance_lane(data: RunData) -> Lane:
     """Binance's health state over time (health_role rounds), consecutive equal states joined."""
     lane = Lane("Binance")
-    rounds = [e for e in data.events.get("health", []) if e["payload"]["role"] == "health_role"]
+    rounds = [e for e in data.events.get("health", []) if e["payload"]["role"] == Role.HEALTH.value]
     end = data.span()[1]
     for index, event in enumerate(rounds):
         state = event["payload"]["state"]

@@ -31,8 +31,7 @@ import typer
 from minibot.config.loader import validate_config
 from minibot.config.rules import check_run_paths
 from minibot.journal.atomic import read_critical_json
-from minibot.journal.stop import STOP_FLAG
-from minibot.metrics.collector import METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, MetricsCollector
+from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.latency import latency_lines
 from minibot.metrics.verdict import Reason, Reasons
 from minibot.metrics.verify_checks import (
@@ -47,7 +46,8 @@ from minibot.metrics.verify_checks import (
 )
 from minibot.metrics.verify_journals import check_identity, check_integrity
 from minibot.metrics.verify_orders import check_orders
-from minibot.reasons import ConfigInvalid, NonAtomicWrite, VerifyCode
+from minibot.reasons import ConfigInvalid, NonAtomicWrite, Refusal, VerifyCode
+from minibot.runlayout import METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, RUN_FILE, STOP_FLAG
 
 PASS = "PASS"
 FAIL = "FAIL"
@@ -59,7 +59,7 @@ BACKTEST_NOT_APPLICABLE = (
 )
 
 
-class RunUnreadable(Exception):
+class RunUnreadable(Refusal):
     """RUN_DIR is not a run directory that can be verified at all (exit 2)."""
 
 
@@ -98,7 +98,7 @@ def load_run(run_dir: Path, reasons: Reasons) -> dict[str, Any] | None:
     """run.json; RunUnreadable if the folder is no run directory, None (with a reason) if it is damaged."""
     if not run_dir.is_dir():
         raise RunUnreadable(f"{run_dir}: no such directory")
-    path = run_dir / "run.json"
+    path = run_dir / RUN_FILE
     if not path.is_file():
         raise RunUnreadable(f"{path} does not exist: {run_dir} is not a NORE run directory")
     try:

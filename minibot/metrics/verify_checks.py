@@ -10,28 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from minibot.journal.atomic import read_critical_json
-from minibot.journal.console_record import CONSOLE_RECORD, console_ending
+from minibot.journal.console_record import console_ending
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event, iter_lines
-from minibot.journal.stop import STOP_FLAG
 from minibot.market.rest import FORBIDDEN_PARAMS, PUBLIC_PATHS
-from minibot.metrics.collector import METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM
 from minibot.metrics.pnl import PnlTracker, compare_figures
 from minibot.metrics.tail import JournalTail
 from minibot.metrics.verdict import Reasons
 from minibot.reasons import NoreError, ReasonCode, VerifyCode
-
-SIM_STATS = "sim_stats.json"
-# Critical JSON files (R-T3): (glob relative to the run folder, must exist). Cursors are checked with
-# their queues; metrics.json by `check_metrics`.
-CRITICAL_FILES = (
-    ("exchange_info.json", True),
-    (STOP_FLAG, False),
-    ("roles/*/portfolio.json", False),
-    ("*/metrics.json", False),  # the AI's folder (config ai.dir)
-    (SIM_STATS, False),
-    ("watchdog/status.json", False),
-    (CONSOLE_RECORD.as_posix(), False),
+from minibot.runlayout import (
+    METRICS_FILE,
+    REQUESTS_DIR,
+    REQUESTS_STEM,
+    SIM_STATS_FILE,
+    STOP_FLAG,
+    VERIFIED_CRITICAL_FILES,
 )
 
 
@@ -47,11 +40,11 @@ def read_critical(path: Path, reasons: Reasons) -> Any:
 
 
 def check_critical_files(run_dir: Path, reasons: Reasons) -> None:
-    """Every critical JSON file of the run is whole and matches its own sha256."""
-    for pattern, required in CRITICAL_FILES:
-        found = sorted(run_dir.glob(pattern))
-        if required and not found:
-            reasons.add(VerifyCode.CRITICAL_FILE_MISSING.value, f"{run_dir / pattern} does not exist")
+    """Every critical JSON file of the run (runlayout.VERIFIED_CRITICAL_FILES) is whole and matches its own sha256."""
+    for critical in VERIFIED_CRITICAL_FILES:
+        found = sorted(run_dir.glob(critical.pattern))
+        if critical.required and not found:
+            reasons.add(VerifyCode.CRITICAL_FILE_MISSING.value, f"{run_dir / critical.pattern} does not exist")
         for path in found:
             read_critical(path, reasons)
 
@@ -161,7 +154,7 @@ def check_no_orders(run_dir: Path, reasons: Reasons) -> None:
                 reasons.add(
                     ReasonCode.ORDER_ENDPOINT_CALLED.value, f"{folder / REQUESTS_STEM}.jsonl event {n}: {problem}"
                 )
-    stats_path = run_dir / SIM_STATS
+    stats_path = run_dir / SIM_STATS_FILE
     if stats_path.exists():
         stats = read_critical(stats_path, reasons)
         if isinstance(stats, Mapping):

@@ -22,6 +22,7 @@ from minibot.contracts.registry import registry
 from minibot.journal.verify import verify_file, verify_path
 from minibot.metrics.verdict import Reasons
 from minibot.reasons import NoreError, ReasonCode
+from minibot.runlayout import INPUT_LOG_STEM, ROLES_DIR
 
 
 def journal_files(run_dir: Path, queues_dir: Path) -> list[Path]:
@@ -57,7 +58,7 @@ def _journal_rules(run_dir: Path, path: Path) -> tuple[frozenset[str], frozenset
             if rel == name or (rel.startswith(stem + ".") and rel.endswith(".jsonl")):
                 return frozenset(entry["types"]), frozenset(entry["producers"])
     parts = path.relative_to(run_dir).parts
-    if len(parts) == 3 and parts[0] == "roles" and parts[2].startswith("inputs"):
+    if len(parts) == 3 and parts[0] == ROLES_DIR and parts[2].startswith(INPUT_LOG_STEM):
         return frozenset({"input_batch"}), frozenset({parts[1]})
     return None
 

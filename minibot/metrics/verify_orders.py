@@ -22,8 +22,9 @@ from minibot.journal.layout import INBOX
 from minibot.metrics.tail import JournalTail
 from minibot.metrics.verdict import Reasons
 from minibot.reasons import VerifyCode
+from minibot.rolenames import Role
 
-INTENT_SOURCE = "risk_role"
+INTENT_SOURCE = Role.RISK.value
 ACCEPTED = ("FILLED", "PARTIALLY_FILLED")
 
 

@@ -31,6 +31,7 @@ from minibot.model.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode, RiskBreach
 from minibot.risk.limits import FrequencyGuard, LossCooldown, Refusal, RiskLimits, breach, entry_checks
 from minibot.risk.sizing import size_order
+from minibot.rolenames import Role
 
 DAY_MS = 86_400_000
 FINAL_RESULTS = frozenset(("FILLED", "REJECTED", "EXPIRED"))
@@ -120,7 +121,7 @@ class RiskCore:
             ),
             Output(
                 "stop_journal",
-                {"component": "risk_role", "reason_code": code.value, "detail": detail, "cause_id": cause},
+                {"component": Role.RISK.value, "reason_code": code.value, "detail": detail, "cause_id": cause},
             ),
         ]
 

@@ -43,12 +43,12 @@ from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments, repair_torn_tail
+from minibot.rolenames import Role
 from minibot.roles.process import RoleEnv, role_main
+from minibot.runlayout import METRICS_FILE, MODEL_EVENTS_STEM
 
-ROLE = "ai_role"
+ROLE = Role.AI.value
 OUTPUT_QUEUE = "ai_recommendations"
-MODEL_EVENTS = "model_events"
-METRICS_FILE = "metrics.json"
 NICE = 10
 _TAIL_CHUNK = 1 << 16
 
@@ -99,11 +99,11 @@ class ModelEventJournal:
 
     def __init__(self, ctx: RunContext, ai_dir: Path, log: Any) -> None:
         self.ctx = ctx
-        for _, path in list_segments(ai_dir, MODEL_EVENTS)[-1:]:
+        for _, path in list_segments(ai_dir, MODEL_EVENTS_STEM)[-1:]:
             size, removed = repair_torn_tail(path)  # the only writer, so no lock: a torn tail is a crash
             if removed:
                 log.warning("%s: truncated a torn final line (%d bytes) at offset %d", path, removed, size)
-        self._appender = SegmentAppender(ai_dir, MODEL_EVENTS, FsyncPolicy("always"), 64 << 20)
+        self._appender = SegmentAppender(ai_dir, MODEL_EVENTS_STEM, FsyncPolicy("always"), 64 << 20)
         self.written = 0
 
     def append(self, payload: Mapping[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """The role-process protocol of `minibot.roles.process` for roles that are asyncio programs.
 
 Same semantics as `process.run_loop`: heartbeats (STARTING first, STOPPING on a graceful end), graceful
-end when the role's shutdown file exists (exit `EXIT_OK`), halt when `STOP.flag` exists (`EXIT_STOPPED`),
+end when the role's shutdown file exists (exit `ExitCode.OK`), halt when `STOP.flag` exists (`ExitCode.STOPPED`),
 ending when the supervisor is gone (`OrphanGuard`),
 fail-closed STOP on anything that escapes (`process.fail_closed`). The role's own work runs as one task
 (`run()`); the loop polls the control files, calls `tick()` and beats every `poll_s` meanwhile. A role
@@ -17,11 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from minibot.exitcodes import ExitCode
 from minibot.journal.stop import is_stopped
-from minibot.roles.instance import EXIT_DUPLICATE, hold_instance
+from minibot.roles.instance import hold_instance
 from minibot.roles.process import (
-    EXIT_OK,
-    EXIT_STOPPED,
     Heartbeat,
     OrphanGuard,
     RoleEnv,
@@ -76,10 +75,10 @@ async def run_async_loop(env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, po
     try:
         while True:
             if is_stopped(env.run_dir):
-                return EXIT_STOPPED
+                return ExitCode.STOPPED
             if guard.orphaned():
                 env.log.error("the supervisor is gone: ending without it (nobody would watch or restart this role)")
-                return EXIT_OK
+                return ExitCode.OK
             if shutdown_requested(env.run_dir, env.role):
                 await _end(task, role, grace_s)
                 failure = None if task.cancelled() else task.exception()
@@ -87,7 +86,7 @@ async def run_async_loop(env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, po
                     raise failure
                 await role.close()
                 heartbeat.beat("STOPPING", force=True)
-                return EXIT_OK
+                return ExitCode.OK
             if task.done():
                 task.result()  # re-raises what ended the role
                 raise RuntimeError(f"{env.role}: run() returned without a shutdown request or a STOP")
@@ -95,7 +94,7 @@ async def run_async_loop(env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, po
             heartbeat.beat(role.state)
             await asyncio.wait({task}, timeout=poll_s)
     except (KeyboardInterrupt, asyncio.CancelledError):
-        return EXIT_OK
+        return ExitCode.OK
     except Exception as exc:  # fail closed on anything, then report it
         return fail_closed(env, exc)
     finally:
@@ -117,7 +116,7 @@ def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole],
     setup_role_logging(env)
     lock = hold_instance(env.run_dir, role, env.log)
     if lock is None:
-        return EXIT_DUPLICATE
+        return ExitCode.DUPLICATE
     poll_s = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
 
     async def main() -> int:

@@ -29,20 +29,20 @@ from minibot.journal.stop import is_stopped, read_stop
 from minibot.model.filters import SymbolFilters, filters_from_exchange_info
 from minibot.reasons import ConfigInvalid
 from minibot.risk import RiskCore
+from minibot.rolenames import TRADING_CORE_ROLES, Role
 from minibot.roles.process import RoleEnv, shutdown_requested
 from minibot.roles.runner import BatchHook, RoleRunner
 from minibot.roles.schedule import ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule
+from minibot.runlayout import EXCHANGE_INFO_FILE
 from minibot.strategies import StrategyCore
 
-EXCHANGE_INFO_FILE = "exchange_info.json"
 # Each role's input queues in the fixed order the runner polls them (each must list the role as a consumer
 # in contracts.v1.json; a test checks it).
 ROLE_INPUTS: Mapping[str, tuple[str, ...]] = {
-    "strategy_role": ("market_ticks", "ai_recommendations"),
-    "risk_role": ("signals", "fills", "order_results", "market_ticks"),
-    "execution_role": ("order_intents", "market_ticks"),
+    Role.STRATEGY.value: ("market_ticks", "ai_recommendations"),
+    Role.RISK.value: ("signals", "fills", "order_results", "market_ticks"),
+    Role.EXECUTION.value: ("order_intents", "market_ticks"),
 }
-CORE_ROLES: tuple[str, ...] = tuple(ROLE_INPUTS)
 TEST_DELAY_ENV = "NORE_TEST_ROLE_DELAY_MS"
 
 
@@ -70,13 +70,13 @@ def execution_core(config: Mapping[str, Any], filters: Mapping[str, SymbolFilter
 
 def build_core(role: str, config: Mapping[str, Any], filters: Mapping[str, SymbolFilters]) -> Core:
     """A fresh core for `role` from the run's config (the `strategy`, `risk`, `execution` sections)."""
-    if role == "strategy_role":
+    if role == Role.STRATEGY.value:
         return StrategyCore(config["strategy"])
-    if role == "risk_role":
+    if role == Role.RISK.value:
         return RiskCore(config["risk"], float(config["execution"]["initial_cash"]), filters)
-    if role == "execution_role":
+    if role == Role.EXECUTION.value:
         return execution_core(config, filters)
-    raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(CORE_ROLES)}")
+    raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(TRADING_CORE_ROLES)}")
 
 
 def make_schedule(runner: RoleRunner, core: Core) -> Schedule:

@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from minibot.execution import ExecutionCore
+from minibot.rolenames import Role
 from minibot.roles.core_role import CoreRole, execution_core, load_filters
 from minibot.roles.fill_timing import FillTimer
 from minibot.roles.portfolio_snapshot import PortfolioSnapshots
-from minibot.roles.process import Role, RoleEnv, role_main
+from minibot.roles.process import RoleEnv, RoleLoop, role_main
 
-ROLE = "execution_role"
+ROLE = Role.EXECUTION.value
 
 
 class ExecutionRole(CoreRole):
@@ -55,7 +56,7 @@ class ExecutionRole(CoreRole):
             super().close()
 
 
-def build(env: RoleEnv) -> Role:
+def build(env: RoleEnv) -> RoleLoop:
     """The execution role on its run's queues (restart checks included)."""
     return ExecutionRole(env, execution_core(env.config, load_filters(env.run_dir)))
 

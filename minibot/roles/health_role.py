@@ -9,7 +9,7 @@ clock skew, the error share and the latency samples per endpoint (p50 / p95 over
 
 When the policy decides STOP (no successful probe for `unreachable_threshold_ms`, error share above
 its threshold, a 418 ban), `run()` raises it with BINANCE_UNREACHABLE / BINANCE_ERROR_RATE / BINANCE_BANNED
-and the loop journals the STOP (exit `EXIT_STOPPED`). Thresholds are run-clock durations. Every request is
+and the loop journals the STOP (exit `ExitCode.STOPPED`). Thresholds are run-clock durations. Every request is
 journaled in `<run>/market/requests.jsonl`.
 """
 
@@ -22,12 +22,13 @@ from minibot.market.config import BinanceConfig
 from minibot.market.health import HealthChecker, HealthPolicy, ProbeResult
 from minibot.market.rest import BinanceRest
 from minibot.reasons import NoreError, ReasonCode
+from minibot.rolenames import Role
 from minibot.roles.async_loop import async_role_main
 from minibot.roles.latency_samples import LatencySamples
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.roles.request_journal import RequestJournal
 
-ROLE = "health_role"
+ROLE = Role.HEALTH.value
 _OWN_FIELDS = frozenset({"role", "state", "uptime_s"})
 
 

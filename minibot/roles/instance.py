@@ -8,7 +8,7 @@ discards the beats of an earlier start.
 
 Lock: `<run>/roles/<role>/instance.lock` is held by the role process for its whole life; the OS releases
 it when the process ends, however it ends. A second process of the same role for the same run cannot take
-it and refuses to start (`EXIT_DUPLICATE`, logged, nothing written to any queue): two risk roles must never
+it and refuses to start (`ExitCode.DUPLICATE`, logged, nothing written to any queue): two risk roles must never
 ack one queue. `instance.json` beside it names the holder for that message (a Windows lock is mandatory:
 the locked file itself cannot be read by anyone else).
 """
@@ -26,16 +26,9 @@ import portalocker
 
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.reasons import NonAtomicWrite, NoreError, ReasonCode
+from minibot.runlayout import INSTANCE_HOLDER, INSTANCE_LOCK, role_dir
 
 INSTANCE_ENV = "NORE_ROLE_INSTANCE"
-EXIT_DUPLICATE = 5  # role process exit code: another process of this role holds the instance lock
-LOCK_FILE = "instance.lock"
-HOLDER_FILE = "instance.json"
-
-
-def role_dir(run_dir: Path, role: str) -> Path:
-    """`<run>/roles/<role>`: the role's own files (pid, instance lock)."""
-    return Path(run_dir) / "roles" / role
 
 
 def new_instance_token() -> str:
@@ -62,7 +55,7 @@ class InstanceLock:
     def __init__(self, run_dir: Path, role: str) -> None:
         self.role = role
         self.folder = role_dir(run_dir, role)
-        self.path = self.folder / LOCK_FILE
+        self.path = self.folder / INSTANCE_LOCK
         self._lock: portalocker.Lock | None = None
 
     def acquire(self) -> None:
@@ -79,7 +72,7 @@ class InstanceLock:
             ) from None
         self._lock = lock
         holder = {"role": self.role, "pid": os.getpid(), "instance": instance_token()}
-        write_critical_json(self.folder / HOLDER_FILE, holder, fsync=False)
+        write_critical_json(self.folder / INSTANCE_HOLDER, holder, fsync=False)
 
     def _holder(self) -> str:
         holder = read_holder(self.folder.parent.parent, self.role)
@@ -96,7 +89,7 @@ class InstanceLock:
 def read_holder(run_dir: Path, role: str) -> tuple[int, str | None] | None:
     """(pid, instance token) of the last process that took the role's instance lock; None if unknown."""
     try:
-        doc = read_critical_json(role_dir(run_dir, role) / HOLDER_FILE)
+        doc = read_critical_json(role_dir(run_dir, role) / INSTANCE_HOLDER)
         pid, token = doc["pid"], doc["instance"]
     except (OSError, NonAtomicWrite, KeyError, TypeError):
         return None

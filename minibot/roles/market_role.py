@@ -33,12 +33,13 @@ from minibot.market.config import BinanceConfig
 from minibot.market.feed import MarketFeed
 from minibot.market.models import MarketMessage
 from minibot.reasons import ConfigInvalid, NoreError, ReasonCode
+from minibot.rolenames import Role
 from minibot.roles.async_loop import async_role_main
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.roles.request_journal import RequestJournal
 from minibot.roles.tick_builder import Payload, TickBuilder
 
-ROLE = "market_role"
+ROLE = Role.MARKET.value
 QUEUE = "market_ticks"
 # Health fields the heartbeat sets itself (role name, process uptime).
 _OWN_FIELDS = frozenset({"role", "state", "uptime_s"})

@@ -25,9 +25,9 @@ from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError, ReasonCode
-from minibot.roles.runner import is_core_output, queue_events, role_dir
+from minibot.roles.runner import is_core_output, queue_events
+from minibot.runlayout import PORTFOLIO_FILE, role_dir
 
-SNAPSHOT_FILE = "portfolio.json"
 # Run-clock interval between snapshots (a config key would need the config schema's owner; 60 s of run
 # clock is one real second at --speed 60 and one minute live).
 SNAPSHOT_INTERVAL_MS = 60_000
@@ -52,7 +52,7 @@ class PortfolioSnapshots:
         self.role = role
         self.portfolio = portfolio
         self.log = log
-        self.path: Path = role_dir(ctx.run_dir, role) / SNAPSHOT_FILE
+        self.path: Path = role_dir(ctx.run_dir, role) / PORTFOLIO_FILE
         fills = [e for e in queue_events(ctx, "fills") if is_core_output(e, role)]
         self.fills_written = len(fills)
         self.last_fill_id: str | None = fills[-1]["id"] if fills else None

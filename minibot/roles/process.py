@@ -4,12 +4,12 @@ A role process is started by the supervisor as `python -m minibot.roles.<role> -
 never fork; the same on Windows). It reads `RUN_DIR/run.json` (written once, atomically, by the
 supervisor), rebuilds the run clock from its anchor, and loops until:
 - `RUN_DIR/control/shutdown` or `RUN_DIR/control/shutdown.<role>` exists: graceful end of the run (exit 0,
-  `EXIT_OK`; the supervisor asks roles one stage at a time, upstream first, so each drains its inputs);
+  `ExitCode.OK`; the supervisor asks roles one stage at a time, upstream first, so each drains its inputs);
 - the supervisor that started the run is gone (`OrphanGuard`): nobody would watch or restart it (exit 0);
-- `RUN_DIR/STOP.flag` exists: halt at once (exit `EXIT_STOPPED`);
-- a typed `NoreError` escapes: it STOPs the run with that error's reason code (exit `EXIT_STOPPED`);
+- `RUN_DIR/STOP.flag` exists: halt at once (exit `ExitCode.STOPPED`);
+- a typed `NoreError` escapes: it STOPs the run with that error's reason code (exit `ExitCode.STOPPED`);
 - anything else escapes: STOP INTERNAL_ERROR (DISK_LOW for a full disk), traceback only in the role's log
-  (exit `EXIT_CRASHED`).
+  (exit `ExitCode.ERROR`).
 
 Logging: `role_main` sends every `logging` record to `<run>/<logging.dir>/<role>.log` (JSON lines, rotated
 by size; `minibot.logs`). Roles that drive their own loop (asyncio) use the same pieces:
@@ -32,21 +32,17 @@ from typing import Any, Protocol
 import psutil
 
 from minibot.clock import RunClock
+from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
 from minibot.logs import configure_logging
 from minibot.reasons import NoreError
-from minibot.roles.instance import EXIT_DUPLICATE, hold_instance, instance_token
+from minibot.roles.instance import hold_instance, instance_token
+from minibot.runlayout import RUN_FILE, SHUTDOWN_FILE, role_shutdown_file
 
-RUN_FILE = "run.json"
-CONTROL_DIR = "control"
-SHUTDOWN_FILE = Path(CONTROL_DIR) / "shutdown"
 ORPHAN_CHECK_S = 1.0
-EXIT_OK = 0
-EXIT_STOPPED = 3
-EXIT_CRASHED = 4
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ class RoleEnv:
         return self.ctx.run_dir
 
 
-class Role(Protocol):
+class RoleLoop(Protocol):
     """What the generic loop drives."""
 
     def run_once(self) -> int:
@@ -89,11 +85,6 @@ def load_env(role: str, run_dir: Path) -> RoleEnv:
     config = run["config"]
     ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, config["queues"])
     return RoleEnv(role, ctx, config, run, clock, logging.getLogger(f"nore.{role}"))
-
-
-def role_shutdown_file(run_dir: Path, role: str) -> Path:
-    """`<run>/control/shutdown.<role>`: the supervisor asks this role alone to finish."""
-    return Path(run_dir) / CONTROL_DIR / f"shutdown.{role}"
 
 
 def shutdown_requested(run_dir: Path, role: str | None = None) -> bool:
@@ -191,16 +182,16 @@ class Heartbeat:
 def fail_closed(env: RoleEnv, exc: BaseException) -> int:
     """Turn an escaped error into a journaled STOP and the matching exit code."""
     if isinstance(exc, NoreError):
-        code, detail, exit_code = exc.reason_code, exc.detail, EXIT_STOPPED
+        code, detail, exit_code = exc.reason_code, exc.detail, ExitCode.STOPPED
         env.log.error("STOP %s: %s", code.value, detail)
     else:
-        code, detail, exit_code = unexpected_error_reason(exc), f"{type(exc).__name__}: {exc}", EXIT_CRASHED
+        code, detail, exit_code = unexpected_error_reason(exc), f"{type(exc).__name__}: {exc}", ExitCode.ERROR
         env.log.error("internal error, stopping the run:\n%s", "".join(traceback.format_exception(exc)))
     stop(env.ctx, source=env.role, component=env.role, reason_code=code, detail=detail)
     return exit_code
 
 
-def run_loop(env: RoleEnv, role: Role, idle_sleep_s: float) -> int:
+def run_loop(env: RoleEnv, role: RoleLoop, idle_sleep_s: float) -> int:
     """Drive `role` until shutdown or STOP; heartbeats included. Returns the process exit code."""
     heartbeat = Heartbeat(env)
     heartbeat.beat("STARTING", force=True)
@@ -208,27 +199,27 @@ def run_loop(env: RoleEnv, role: Role, idle_sleep_s: float) -> int:
     try:
         while True:
             if is_stopped(env.run_dir):
-                return EXIT_STOPPED
+                return ExitCode.STOPPED
             if shutdown_requested(env.run_dir, env.role) and role.run_once() == 0:
                 heartbeat.beat("STOPPING", force=True)
-                return EXIT_OK
+                return ExitCode.OK
             if guard.orphaned():
                 env.log.error("the supervisor is gone: ending without it (nobody would watch or restart this role)")
-                return EXIT_OK
+                return ExitCode.OK
             if role.run_once() == 0:
                 time.sleep(idle_sleep_s)
             role.flush_if_due()
             heartbeat.beat()
     except BaseException as exc:  # fail closed on anything, then report it
         if isinstance(exc, KeyboardInterrupt):
-            return EXIT_OK
+            return ExitCode.OK
         return fail_closed(env, exc)
     finally:
         role.close()
         heartbeat.close()
 
 
-def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | None = None) -> int:
+def role_main(role: str, build: Callable[[RoleEnv], RoleLoop], argv: list[str] | None = None) -> int:
     """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR`."""
     parser = argparse.ArgumentParser(prog=f"minibot.roles.{role}")
     parser.add_argument("--run-dir", type=Path, required=True)
@@ -237,7 +228,7 @@ def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | Non
     setup_role_logging(env)
     lock = hold_instance(env.run_dir, role, env.log)
     if lock is None:
-        return EXIT_DUPLICATE
+        return ExitCode.DUPLICATE
     try:
         try:
             instance = build(env)

@@ -20,9 +20,8 @@ from minibot.journal.atomic import held_lock
 from minibot.journal.context import RunContext
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe
 from minibot.market.rest import RequestRecord
+from minibot.runlayout import REQUESTS_JOURNAL, REQUESTS_STEM
 
-JOURNAL = "market/requests.jsonl"
-STEM = "requests"
 RECOVERY = "recovery.jsonl"
 LOCK = ".requests.lock"
 _ERROR_MAX = 4000
@@ -30,13 +29,13 @@ _ERROR_MAX = 4000
 
 def journal_contract() -> QueueContract:
     """Types and producers allowed in the request journal, from contracts.v1.json (R-C4)."""
-    entry = registry().document["journals"][JOURNAL]
-    return QueueContract(JOURNAL, frozenset(entry["types"]), frozenset(entry["producers"]), ())
+    entry = registry().document["journals"][REQUESTS_JOURNAL]
+    return QueueContract(REQUESTS_JOURNAL, frozenset(entry["types"]), frozenset(entry["producers"]), ())
 
 
 def journal_folder(run_dir: Path) -> Path:
     """Folder holding the request journal of a run."""
-    return Path(run_dir) / Path(JOURNAL).parent
+    return Path(run_dir) / Path(REQUESTS_JOURNAL).parent
 
 
 class RequestJournal:
@@ -49,7 +48,7 @@ class RequestJournal:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.contract = journal_contract()
         segment_max = int(ctx.queues.get("segment_max_bytes", 64 << 20))
-        self._appender = SegmentAppender(self.folder, STEM, FsyncPolicy.parse(fsync), segment_max)
+        self._appender = SegmentAppender(self.folder, REQUESTS_STEM, FsyncPolicy.parse(fsync), segment_max)
         self._lock_fh = open(self.folder / LOCK, "a+b")  # noqa: SIM115 - held for the journal's lifetime
         self._buffer: list[bytes] = []
         self.written = 0

@@ -11,13 +11,14 @@ with KILL_SWITCH; no input is processed after the flag is seen (minibot.roles.co
 
 from __future__ import annotations
 
+from minibot.rolenames import Role
 from minibot.roles.core_role import CoreRole, build_core, load_filters
-from minibot.roles.process import Role, RoleEnv, role_main
+from minibot.roles.process import RoleEnv, RoleLoop, role_main
 
-ROLE = "risk_role"
+ROLE = Role.RISK.value
 
 
-def build(env: RoleEnv) -> Role:
+def build(env: RoleEnv) -> RoleLoop:
     """The risk role on its run's queues."""
     return CoreRole(env, build_core(ROLE, env.config, load_filters(env.run_dir)))
 

@@ -38,8 +38,8 @@ from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments
 from minibot.journal.stop import stop_flag_path
 from minibot.reasons import CursorDesync, ReasonCode
 from minibot.roles.timeline import MARKET, MarketClock, event_mseq, wrap_outputs
+from minibot.runlayout import INPUT_LOG_STEM, role_dir
 
-INPUT_LOG = "inputs"
 # Queues a role process writes to outside its core (heartbeats, wall-clock latency observations).
 PROCESS_QUEUES = frozenset(("health", "timing"))
 
@@ -67,15 +67,10 @@ def is_core_output(event: Mapping[str, Any], role: str) -> bool:
     return bool(event["source"] == role and "cause_id" in event["payload"])
 
 
-def role_dir(run_dir: Path, role: str) -> Path:
-    """`<run>/roles/<role>/`: the role's input log and private state."""
-    return run_dir / "roles" / role
-
-
 def read_input_log(run_dir: Path, role: str, run_id: str) -> list[dict[str, Any]]:
     """The role's logged input batches, in order (payloads of `input_batch` events)."""
     folder = role_dir(run_dir, role)
-    return [decode_event(raw.data, run_id=run_id)[1]["payload"] for raw in iter_lines(folder, INPUT_LOG)]
+    return [decode_event(raw.data, run_id=run_id)[1]["payload"] for raw in iter_lines(folder, INPUT_LOG_STEM)]
 
 
 def queue_events(ctx: RunContext, queue: str) -> Iterator[dict[str, Any]]:
@@ -163,7 +158,7 @@ class RoleRunner:
         folder = role_dir(ctx.run_dir, role)
         folder.mkdir(parents=True, exist_ok=True)
         self._log = SegmentAppender(
-            folder, INPUT_LOG, FsyncPolicy.parse(str(ctx.queues.get("fsync", "always"))), 64 << 20
+            folder, INPUT_LOG_STEM, FsyncPolicy.parse(str(ctx.queues.get("fsync", "always"))), 64 << 20
         )
         self.producers: dict[str, Producer] = {q: ctx.producer(q, role) for q in sorted(set(self.routes.values()))}
         self.consumers: list[tuple[str, Consumer]] = [(q, ctx.consumer(q, role)) for q in inputs]
@@ -176,7 +171,7 @@ class RoleRunner:
     # ---- restart recovery -----------------------------------------------------------------------
     def _recover(self) -> int:
         folder = role_dir(self.ctx.run_dir, self.role)
-        for _, path in list_segments(folder, INPUT_LOG)[-1:]:
+        for _, path in list_segments(folder, INPUT_LOG_STEM)[-1:]:
             repair_torn_tail(path)
         log = read_input_log(self.ctx.run_dir, self.role, self.ctx.run_id)
         written: dict[str, list[str]] = {

@@ -25,6 +25,7 @@ from minibot.execution import ExecutionCore
 from minibot.journal.consumer import Consumer, Record
 from minibot.reasons import ContractViolation, ReasonCode
 from minibot.risk import RiskCore
+from minibot.rolenames import Role
 from minibot.roles.runner import RoleRunner
 from minibot.roles.timeline import MARKET, MSEQ, Watermark
 
@@ -141,12 +142,12 @@ class RiskSchedule(_TimelineSchedule):
     """risk_role: per mseq M, the executor's fills and results of M, tick M, the signals of M."""
 
     def __init__(self, runner: RoleRunner, core: RiskCore) -> None:
-        super().__init__(runner, ("strategy_role", "execution_role"))
+        super().__init__(runner, (Role.STRATEGY.value, Role.EXECUTION.value))
         self.core = core
 
     def run_once(self) -> int:
         marks = self._fill_buffers()
-        strategy, execution = marks["strategy_role"], marks["execution_role"]
+        strategy, execution = marks[Role.STRATEGY.value], marks[Role.EXECUTION.value]
         b = self.buffers
         ticks = b[MARKET]
         batcher = _Batcher(self.runner)
@@ -170,14 +171,14 @@ class ExecutionSchedule(_TimelineSchedule):
     """execution_role: tick M, then the intents of M go in flight; runs ahead of risk by the latency."""
 
     def __init__(self, runner: RoleRunner, core: ExecutionCore) -> None:
-        super().__init__(runner, ("risk_role",))
+        super().__init__(runner, (Role.RISK.value,))
         self.latency_ms = core.latency_ms
         self.market_ts = runner.stepper.clock.now
         # (line, market time) of the ticks processed but not yet covered by risk's watermark.
         self._times: deque[tuple[int, int]] = deque()
 
     def run_once(self) -> int:
-        risk = self._fill_buffers()["risk_role"]
+        risk = self._fill_buffers()[Role.RISK.value]
         times = self._times
         while times and times[0][0] <= risk:
             times.popleft()

@@ -6,13 +6,14 @@ Reads market_ticks and ai_recommendations (in that order), runs `StrategyCore(co
 
 from __future__ import annotations
 
+from minibot.rolenames import Role
 from minibot.roles.core_role import CoreRole, build_core, load_filters
-from minibot.roles.process import Role, RoleEnv, role_main
+from minibot.roles.process import RoleEnv, RoleLoop, role_main
 
-ROLE = "strategy_role"
+ROLE = Role.STRATEGY.value
 
 
-def build(env: RoleEnv) -> Role:
+def build(env: RoleEnv) -> RoleLoop:
     """The strategy role on its run's queues."""
     return CoreRole(env, build_core(ROLE, env.config, load_filters(env.run_dir)))
 

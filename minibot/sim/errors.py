@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from minibot.reasons import Refusal
+
 # Production's exact content type; binance-sdk-spot only parses error bodies whose type starts with this.
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 
@@ -25,7 +27,7 @@ MSG_BAD_KEY_FMT = "API-key format invalid."
 MSG_REJECTED_KEY = "Invalid API-key, IP, or permissions for action."
 
 
-class BinanceError(Exception):
+class BinanceError(Refusal):
     """An error Binance answers with HTTP `status` and body `{"code": code, "msg": msg}`."""
 
     def __init__(self, status: int, code: int, msg: str) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minibot.reasons import Refusal
+
 KINDS = (
     "latency",
     "http_5xx",
@@ -46,7 +48,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
 }
 
 
-class ScenarioError(ValueError):
+class ScenarioError(Refusal, ValueError):
     """A scenario file that is not valid; the message names the file and the offending key."""
 
 

@@ -19,13 +19,11 @@ from minibot.journal.cursor import Cursor
 from minibot.journal.layout import INBOX, QueuePaths
 from minibot.journal.segments import list_segments, segment_path
 from minibot.reasons import NoreError, ReasonCode
+from minibot.runlayout import WATCHED_CRITICAL_GLOBS
 from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S, QueueScrub
 
 Finding = tuple[ReasonCode, str]
 _READ_CHUNK = 1 << 20
-WATCHDOG = "watchdog_role"
-# Critical JSON files outside the queues (cursors are read by the lag check), relative to the run folder.
-CRITICAL_GLOBS = ("run.json", "exchange_info.json", "STOP.flag", "metrics.json", "roles/*/portfolio.json")
 
 
 def check_disk(run_dir: Path, min_free_mb: int) -> Finding | None:
@@ -141,8 +139,9 @@ def _acks_hold(paths: QueuePaths, consumer: str, cursor: Cursor) -> Finding | No
 
 
 def check_critical_files(run_dir: Path) -> Finding | None:
-    """Every critical JSON file outside the queues must still match its own sha256 (T3)."""
-    for pattern in CRITICAL_GLOBS:
+    """Every critical JSON file the watchdog watches (runlayout.WATCHED_CRITICAL_GLOBS; cursors are read by the
+    lag check) must still match its own sha256 (T3)."""
+    for pattern in WATCHED_CRITICAL_GLOBS:
         for path in sorted(Path(run_dir).glob(pattern)):
             try:
                 read_critical_json(path)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import typer
 
+from minibot.exitcodes import ExitCode
 from minibot.reasons import ConfigInvalid
 from minibot.watchdog.console import ConsoleOut
-from minibot.watchdog.ending import EXIT_CLEAN, EXIT_ERROR, EXIT_USAGE
 from minibot.watchdog.options import MAX_SPEED, RunOptions
 from minibot.watchdog.supervisor import SetupError, Supervisor
 from minibot.watchdog.varpath import default_var
@@ -43,25 +43,25 @@ def _run_command(options: RunOptions, out: Callable[[str], None], console: Conso
         supervisor = Supervisor(options, out, console=console)
     except ConfigInvalid as exc:
         out(f"error: {exc}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except SetupError as exc:
         out(f"error: {exc}")
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except KeyboardInterrupt:
         out("interrupted before the run started")
-        return EXIT_CLEAN
+        return ExitCode.OK
     try:
         return supervisor.run()
     except ConfigInvalid as exc:  # a folder key found leading out of the fresh run folder: nothing started
         out(f"error: {exc}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt:  # Ctrl+C while starting, or again while ending: no STOP, but no final files
         out("interrupted: the run ended without its final metrics and summary")
-        return EXIT_CLEAN
+        return ExitCode.OK
     except Exception as exc:  # the supervisor's own failure: one line here, the traceback in its log
         logging.getLogger("nore.supervisor").exception("supervisor failed")
         out(f"error: internal error: {type(exc).__name__}: {exc}")
-        return EXIT_ERROR
+        return ExitCode.ERROR
 
 
 def run(

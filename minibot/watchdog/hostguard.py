@@ -20,10 +20,9 @@ from pathlib import Path
 
 from minibot.journal.atomic import atomic_write_bytes
 from minibot.journal.console_record import write_console_record
-from minibot.roles.process import CONTROL_DIR
+from minibot.runlayout import OPERATOR_STOP_FILE
 from minibot.winsys import ConsoleEvents, KeepAwake, Kernel32, QuickEditOff, kernel32
 
-OPERATOR_STOP_FILE = Path(CONTROL_DIR) / "stop"
 HANDLER_WAIT_S = 4.0  # inside Windows' 5 s grace after CTRL_CLOSE_EVENT
 log = logging.getLogger("nore.supervisor.host")
 

@@ -20,10 +20,10 @@ from minibot.journal.context import RunContext
 from minibot.market.errors import Banned, MarketError
 from minibot.market.rest import BinanceRest, RequestRecord
 from minibot.reasons import NoreError, ReasonCode
+from minibot.rolenames import Role
 from minibot.roles.request_journal import RequestJournal
+from minibot.runlayout import EXCHANGE_INFO_FILE
 
-WATCHDOG_ROLE = "watchdog_role"
-EXCHANGE_INFO_FILE = "exchange_info.json"
 log = logging.getLogger("nore.supervisor.preflight")
 
 
@@ -90,7 +90,7 @@ def run_preflight(
 
     With `ctx`, the requests are journaled in `market/requests.jsonl` as the watchdog_role's.
     """
-    journal = RequestJournal(ctx, WATCHDOG_ROLE) if ctx is not None else None
+    journal = RequestJournal(ctx, Role.WATCHDOG.value) if ctx is not None else None
     try:
         result, info = asyncio.run(_probe(binance, clock, journal))
     except Banned as exc:

@@ -27,25 +27,15 @@ import psutil
 
 from minibot import winsys
 from minibot.journal.atomic import atomic_write_bytes
-from minibot.roles.instance import INSTANCE_ENV, new_instance_token, read_holder, role_dir
+from minibot.rolenames import ALWAYS_STARTED_ROLES, Role
+from minibot.roles.instance import INSTANCE_ENV, new_instance_token, read_holder
+from minibot.runlayout import role_dir
 from minibot.watchdog.launch import child_python, descendants, kill_processes
-
-CORE_ROLES = ("market_role", "health_role", "strategy_role", "risk_role", "execution_role")
-AI_ROLE = "ai_role"
-# Graceful end of a run, upstream first, so each stage drains what the previous one wrote before the
-# next is asked to finish: every order_intent risk_role wrote is still answered by execution_role.
-SHUTDOWN_STAGES: tuple[tuple[str, ...], ...] = (
-    ("market_role", "health_role"),
-    ("ai_role",),
-    ("strategy_role",),
-    ("risk_role",),
-    ("execution_role",),
-)
 
 
 def run_roles(cfg: Mapping[str, Any]) -> list[str]:
     """The roles of a run: the core chain, the health checker, and ai_role when `ai.enabled`."""
-    return [*CORE_ROLES, *([AI_ROLE] if cfg["ai"]["enabled"] else [])]
+    return [*ALWAYS_STARTED_ROLES, *([Role.AI.value] if cfg["ai"]["enabled"] else [])]
 
 
 def role_module(role: str) -> str:

@@ -1,13 +1,13 @@
 """Keeping roles alive: exits, silence, restarts with backoff, and the restart limit (watchdog_role).
 
 Decisions per role process:
-- exit `EXIT_STOPPED` / `EXIT_CRASHED`: the role has journaled a STOP and raised the flag (process.py);
+- exit `ExitCode.STOPPED` / `ExitCode.ERROR`: the role has journaled a STOP and raised the flag (process.py);
   it is not restarted. Such an exit without STOP.flag is STOP ROLE_FAILED (the STOP went missing).
 - exit 0 once the role was asked to end (`control/shutdown.<role>` or `control/shutdown`, the graceful
   ending): it has drained its inputs; it is done, never restarted.
 - any other exit (killed, exit 0 without being asked, an interpreter error before the role loop): restart,
   during the graceful ending too (a role killed there still has inputs to answer; ending.py).
-  `EXIT_DUPLICATE` (another process of the role holds its instance lock, minibot/roles/instance.py) is
+  `ExitCode.DUPLICATE` (another process of the role holds its instance lock, minibot/roles/instance.py) is
   such an exit, named as such; if the other process never goes away, the restart limit STOPs the run.
 - silent: no heartbeat for `silent_after_wall_s` (minibot/liveness.py: `watchdog.silent_after_s` of run
   clock, but never less than `MIN_SILENT_S` of wall time), plus `STARTUP_GRACE_S` before its first heartbeat
@@ -24,11 +24,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from minibot.clock import RunClock
+from minibot.exitcodes import ExitCode
 from minibot.journal.stop import is_stopped
 from minibot.liveness import silent_after_wall_s
 from minibot.reasons import ReasonCode
-from minibot.roles.instance import EXIT_DUPLICATE
-from minibot.roles.process import EXIT_CRASHED, EXIT_OK, EXIT_STOPPED, shutdown_requested
+from minibot.roles.process import shutdown_requested
 from minibot.watchdog.procs import RoleProcess
 from minibot.watchdog.watch import Finding, JournalWatch
 
@@ -84,14 +84,14 @@ class Supervision:
                 log.warning("%s restarted as pid %s", proc.role, proc.pid)
             return None
         code = proc.poll()
-        if code in (EXIT_STOPPED, EXIT_CRASHED):
+        if code in (ExitCode.STOPPED, ExitCode.ERROR):
             proc.finished = True
             if not is_stopped(proc.run_dir):
                 return ReasonCode.ROLE_FAILED, f"{proc.role} exited with code {code} but no STOP.flag exists"
             return None
-        if code == EXIT_DUPLICATE:
+        if code == ExitCode.DUPLICATE:
             return self._schedule(proc, now, f"refused to start: another instance holds its lock (exit {code})", code)
-        if code == EXIT_OK and shutdown_requested(proc.run_dir, proc.role):
+        if code == ExitCode.OK and shutdown_requested(proc.run_dir, proc.role):
             proc.finished = True
             return None
         if code is not None:

@@ -20,7 +20,7 @@ from minibot.clock import RunClock
 from minibot.ids import cmdline_hash, new_run_id
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.layout import QueuePaths
-from minibot.roles.process import RUN_FILE
+from minibot.runlayout import RUN_FILE
 
 RUN_ID_ATTEMPTS = 5
 KEY_PACKAGES = (

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from minibot.clock import NS_PER_MS, RunClock
+from minibot.reasons import Refusal
+from minibot.runlayout import SIM_STDERR_FILE
 from minibot.watchdog.launch import child_python, descendants, kill_processes
 from minibot.watchdog.procs import popen_group_kwargs
 
@@ -34,7 +36,7 @@ STATS_EVERY_S = 10.0  # wall seconds between the supervisor's keep-a-copy reads 
 LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class SimulatorFailed(RuntimeError):
+class SimulatorFailed(Refusal, RuntimeError):
     """The simulator did not start (bad data file or scenario, no port...); the message says why."""
 
 
@@ -102,7 +104,7 @@ class SimulatorProcess:
     def start(self) -> str:
         """Start it and wait for its `listening on` line; returns the base URL."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._stderr = (self.log_dir / "sim.err").open("a", encoding="utf-8")
+        self._stderr = (self.log_dir / SIM_STDERR_FILE).open("a", encoding="utf-8")
         self.proc = subprocess.Popen(
             self.args,
             stdout=subprocess.PIPE,
@@ -123,7 +125,7 @@ class SimulatorProcess:
         line = line_box[0].strip() if line_box else ""
         if not line.startswith(LISTENING_PREFIX):
             self.stop()
-            err = (self.log_dir / "sim.err").read_text(encoding="utf-8", errors="replace").strip()
+            err = (self.log_dir / SIM_STDERR_FILE).read_text(encoding="utf-8", errors="replace").strip()
             why = err.splitlines()[-1] if err else f"no '{LISTENING_PREFIX}' line within {START_TIMEOUT_S:.0f} s"
             raise SimulatorFailed(f"simulator did not start: {why}")
         self.base_url = line[len(LISTENING_PREFIX) :].rstrip("/")

@@ -26,6 +26,7 @@ import orjson
 from minibot.gates.base import GateFailed
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.layout import DEADLETTER, INBOX
+from minibot.runlayout import RUN_FILE, SIM_STATS_FILE
 
 DURATION = "3m"
 SPEED = "30"
@@ -66,7 +67,7 @@ def _check_queues(run_dir: Path, run: dict[str, Any]) -> None:
 
 
 def _check_orders(run_dir: Path) -> int:
-    path = run_dir / "sim_stats.json"
+    path = run_dir / SIM_STATS_FILE
     if not path.is_file():
         raise GateFailed(f"{path} does not exist: the simulator's view of the requests was not saved")
     stats = read_critical_json(path)
@@ -88,7 +89,7 @@ def runtime_smoke_gate(workdir: Path) -> str:
         raise GateFailed(f"nore run --sim exited {run.returncode}: {tail}")
     wall_s = time.monotonic() - started
     run_dir = _run_dir(run.stdout)
-    run_doc = read_critical_json(run_dir / "run.json")
+    run_doc = read_critical_json(run_dir / RUN_FILE)
     _check_queues(run_dir, run_doc)
     sim_requests = _check_orders(run_dir)
     verify = _nore(["verify", "--json", str(run_dir)], VERIFY_TIMEOUT_S, workdir)

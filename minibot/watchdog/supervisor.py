@@ -22,6 +22,7 @@ import psutil
 from minibot.ai.env import ai_role_environment
 from minibot.config.loader import with_overrides
 from minibot.config.rules import resolve_in_run
+from minibot.exitcodes import ExitCode
 from minibot.ids import process_command_line
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.console_record import console_ending
@@ -37,15 +38,17 @@ from minibot.logs import configure_logging
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import start_from_config
-from minibot.reasons import NoreError, ReasonCode
-from minibot.roles.process import CONTROL_DIR, Heartbeat, RoleEnv
+from minibot.reasons import NoreError, ReasonCode, Refusal
+from minibot.rolenames import Role
+from minibot.roles.process import Heartbeat, RoleEnv
+from minibot.runlayout import CONTROL_DIR, OPERATOR_STOP_FILE, STATUS_FILE
 from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
-from minibot.watchdog.ending import Ending, finish_run
-from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard
+from minibot.watchdog.ending import Ending, EndingContext, finish_run
+from minibot.watchdog.hostguard import HostGuard
 from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
-from minibot.watchdog.procs import AI_ROLE, RoleProcess, missing_role_modules, run_roles
+from minibot.watchdog.procs import RoleProcess, missing_role_modules, run_roles
 from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
 from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S
@@ -53,7 +56,7 @@ from minibot.watchdog.secrets import Secrets, load_secrets
 from minibot.watchdog.simproc import SimClock, SimulatorFailed, SimulatorProcess
 from minibot.watchdog.suspend import SuspendWatch, gap_bound_s
 from minibot.watchdog.varpath import onedrive_warning
-from minibot.watchdog.watch import WATCHDOG, Finding, JournalWatch
+from minibot.watchdog.watch import Finding, JournalWatch
 from minibot.winsys import Kernel32
 
 LOOP_S = 0.05
@@ -61,16 +64,16 @@ CHECK_EVERY_RUN_S = 5.0
 CHECK_MIN_WALL_S = 0.5
 METRICS_MIN_WALL_S = 0.2  # reading every new journal line costs CPU: not more often than this
 DASHBOARD_LINE_S = 10.0  # off a terminal: one plain status line this often (wall clock)
-STATUS_FILE = Path("watchdog") / "status.json"
 log = logging.getLogger("nore.supervisor")
 
 
-class SetupError(Exception):
+class SetupError(Refusal):
     """The installation cannot run NORE (e.g. a role module is missing): exit 4 before any file is written."""
 
 
 class Supervisor:
-    """One `nore run`."""
+    """One `nore run`, and the one owner of its lifecycle: it sets the run up, watches it, and hands the
+    ending (ending.py) an `EndingContext` naming exactly what it may use."""
 
     def __init__(
         self,
@@ -133,17 +136,18 @@ class Supervisor:
         self.ctx = RunContext(self.run_dir, run_id, doc["cmdline_hash"], clock.now_ms, self.cfg["queues"])
         create_queues(self.run_dir, self.cfg["queues"])
         (self.run_dir / CONTROL_DIR).mkdir(exist_ok=True)
-        return RoleEnv(WATCHDOG, self.ctx, self.cfg, doc, clock, log)
+        return RoleEnv(Role.WATCHDOG.value, self.ctx, self.cfg, doc, clock, log)
 
     def _role_env(self, role: str) -> dict[str, str]:
         base = self.secrets.child_env(os.environ)
-        if role != AI_ROLE:
+        if role != Role.AI.value:
             return base
         return ai_role_environment(base, self.run_dir, [self.secrets.path] if self.secrets.path else [])
 
     # ---- running ---------------------------------------------------------------------------------
     def run(self) -> int:
-        """The whole run; returns the process exit code (0 clean, 3 STOP, 2 setup refused, 4 error)."""
+        """The whole run; returns the process exit code: OK, STOPPED, ERROR, or USAGE when the simulator
+        refused its data or scenario."""
         run_id, self.run_dir = create_run_dir(self.options.var)
         resolve_in_run(self.run_dir, self.cfg)  # a symlink inside the run may not lead a folder key out of it
         reserve_stop_space(self.run_dir)  # so a STOP can still be raised on a disk that fills up
@@ -183,7 +187,7 @@ class Supervisor:
         except SimulatorFailed as exc:
             self.say(f"error: {exc}")
             log.error("%s", exc)
-            return 2
+            return ExitCode.USAGE
         env = self._write_run(run_id, anchor, sim)
         collector = MetricsCollector(self.run_dir, self.cfg)
         ending = Ending(self.run_dir, env.clock, collector)
@@ -209,19 +213,38 @@ class Supervisor:
             # disk STOP; only what nothing names is an internal error.
             code = unexpected_error_reason(exc)
             detail = exc.detail if isinstance(exc, NoreError) else f"{type(exc).__name__}: {exc}"
-            stop(self.ctx, source=WATCHDOG, component="supervisor", reason_code=code, detail=detail)
+            stop(self.ctx, source=Role.WATCHDOG.value, component="supervisor", reason_code=code, detail=detail)
             if self.procs:  # the roles had started: the run ended on this STOP
                 ending.ended_by = ending.ended_by or "STOP"
             if code is ReasonCode.INTERNAL_ERROR:
                 ending.internal_error = f"{type(exc).__name__}: {exc}"
-        return finish_run(self, env, ending)
+        return finish_run(self._ending_context(), env, ending)
+
+    def _ending_context(self) -> EndingContext:
+        """What the ending needs from this run, passed explicitly (the supervisor stays the lifecycle's owner)."""
+        return EndingContext(
+            run_dir=self.run_dir,
+            procs=self.procs,
+            stop_grace_s=float(self.cfg["watchdog"]["stop_grace_s"]),
+            sim=self.sim,
+            raise_stop=self.raise_stop,
+            write_status=self.write_status,
+            say=self.say,
+            role_view=self.role_view,
+        )
 
     def _preflight_and_watch(self, env: RoleEnv, ending: Ending) -> None:
         assert self.ctx is not None
         try:
             result = run_preflight(self.run_dir, self.cfg["binance"], env.clock, self.ctx)
         except PreflightFailed as exc:
-            stop(self.ctx, source=WATCHDOG, component="preflight", reason_code=exc.reason_code, detail=exc.detail)
+            stop(
+                self.ctx,
+                source=Role.WATCHDOG.value,
+                component="preflight",
+                reason_code=exc.reason_code,
+                detail=exc.detail,
+            )
             return
         log.info("preflight ok: server time %s, latencies %s", result.server_time_ms, result.latencies_ms)
         watch = JournalWatch(self.ctx, self.cfg, self.procs)
@@ -231,7 +254,7 @@ class Supervisor:
         queues = QueueWatch(
             self.ctx.queues_dir,
             self.cfg["queues"]["names"],
-            [*self.roles, WATCHDOG],
+            [*self.roles, Role.WATCHDOG.value],
             scrub_pass_wall_s=SCRUB_BOUND_RUN_S / 2 / env.clock.speed,
         )
         ending.queues = queues
@@ -313,7 +336,7 @@ class Supervisor:
         assert self.ctx is not None
         code, detail = finding
         log.error("STOP %s: %s", code.value, detail)
-        stop(self.ctx, source=WATCHDOG, component=WATCHDOG, reason_code=code, detail=detail)
+        stop(self.ctx, source=Role.WATCHDOG.value, component=Role.WATCHDOG.value, reason_code=code, detail=detail)
 
     def role_view(self) -> dict[str, dict[str, Any]]:
         """What the metrics collector records per role: pid (of the interpreter running it), started_ms,

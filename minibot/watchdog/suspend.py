@@ -24,7 +24,8 @@ from typing import Any
 
 from minibot.journal.stop import read_stop
 from minibot.reasons import NoreError, ReasonCode
-from minibot.watchdog.watch import WATCHDOG, Finding
+from minibot.rolenames import Role
+from minibot.watchdog.watch import Finding
 
 STEP_S = 0.1
 SUSPEND_GAP_RUN_S = 30.0
@@ -136,7 +137,7 @@ def suspension_cause(
     first = f"{stop_event.get('reason_code')} from {stop_event.get('component')}: {stop_event.get('detail')}"
     return {
         "reason_code": ReasonCode.MACHINE_SUSPENDED.value,
-        "component": WATCHDOG,
+        "component": Role.WATCHDOG.value,
         "detail": detail,
         "followed_by": first,
     }

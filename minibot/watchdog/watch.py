@@ -27,10 +27,9 @@ from minibot.journal.consumer import Consumer
 from minibot.journal.context import RunContext
 from minibot.journal.stop import stop_flag_path
 from minibot.reasons import NoreError, ReasonCode
+from minibot.rolenames import Role
 from minibot.watchdog.procs import RoleProcess
 
-WATCHDOG = "watchdog_role"
-HEALTH_ROLE = "health_role"
 RISK_STOP_GRACE_S = 2.0
 Finding = tuple[ReasonCode, str]
 log = logging.getLogger("nore.supervisor.watch")
@@ -43,8 +42,8 @@ class JournalWatch:
         self.ctx = ctx
         self.procs = procs
         self.threshold_ms = int(cfg["binance"]["health"]["unreachable_threshold_ms"])
-        watched = [q for q in cfg["queues"]["names"] if WATCHDOG in registry().queues[q].consumers]
-        self.consumers: dict[str, Consumer] = {q: ctx.consumer(q, WATCHDOG) for q in watched}
+        watched = [q for q in cfg["queues"]["names"] if Role.WATCHDOG.value in registry().queues[q].consumers]
+        self.consumers: dict[str, Consumer] = {q: ctx.consumer(q, Role.WATCHDOG.value) for q in watched}
         self.last_beat: dict[str, float] = {}
         self.down_since_ms: int | None = None
         self.stops_seen: list[dict[str, Any]] = []
@@ -79,7 +78,7 @@ class JournalWatch:
         elif proc.owns_beat(payload):  # a beat of an earlier (killed) start does not count
             self.last_beat[role] = time.monotonic()
             proc.note_beat(payload)
-        if role == HEALTH_ROLE and "probes" in payload:  # a Binance probe round, not a liveness beat
+        if role == Role.HEALTH.value and "probes" in payload:  # a Binance probe round, not a liveness beat
             if payload["state"] == "DOWN":
                 if self.down_since_ms is None:
                     self.down_since_ms = int(event["ts"])

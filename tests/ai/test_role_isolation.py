@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from minibot.ai.env import ai_role_environment
-from minibot.ai.isolation import AI_ROLE, loaded_forbidden_modules
+from minibot.ai.isolation import loaded_forbidden_modules
 from minibot.ai.isolation_gate import ai_isolation_gate, queue_refusals
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.contracts.registry import registry
+from minibot.exitcodes import ExitCode
 from minibot.gates.base import GATES, PASS, run_gate
 from minibot.ids import random_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
@@ -23,7 +24,8 @@ from minibot.journal.layout import DEADLETTER, INBOX
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.stop import read_stop
 from minibot.reasons import ContractViolation, ReasonCode
-from minibot.roles.process import EXIT_STOPPED, fail_closed, load_env
+from minibot.rolenames import Role
+from minibot.roles.process import fail_closed, load_env
 from tests.roles.airun import planted_parent_env, prepare_run
 
 ORDER_QUEUE = "order_intents"
@@ -48,7 +50,7 @@ def test_ai_role_environment_drops_secrets_and_names_the_run(tmp_path: Path) -> 
         "NORE_RUN_ID",
         "NORE_CMDLINE_HASH",
     }
-    assert env["NORE_ROLE"] == AI_ROLE and env["NORE_AI_DIR"] == str(run.dir / "ai")
+    assert env["NORE_ROLE"] == Role.AI.value and env["NORE_AI_DIR"] == str(run.dir / "ai")
     assert env["NORE_RUN_ID"] == run.ctx.run_id and env["NORE_CMDLINE_HASH"] == run.ctx.cmdline_hash
     assert "BINANCE_API_KEY" not in env and "BINANCE_API_SECRET" not in env and "NORE_SECRETS_FILE" not in env
     assert "MY_TOOL_CONFIG" not in env  # not allow-listed, and its value names the secrets file
@@ -63,7 +65,7 @@ def _order_from_ai(ctx: RunContext) -> dict[str, Any]:
         payload=EXAMPLE_PAYLOADS[ORDER_TYPE],
         ts=ctx.clock(),
         id_=random_id(),
-        source=AI_ROLE,
+        source=Role.AI.value,
         run_id=ctx.run_id,
         cmdline_hash=ctx.cmdline_hash,
     )
@@ -91,7 +93,7 @@ def test_an_order_event_from_the_ai_is_a_stop_and_the_deadletter_keeps_it(tmp_pa
     assert refused.value.reason_code is ReasonCode.PRODUCER_NOT_ALLOWED
 
     env = load_env("execution_role", run.dir)
-    assert fail_closed(env, refused.value) == EXIT_STOPPED  # what every role process does with it
+    assert fail_closed(env, refused.value) == ExitCode.STOPPED  # what every role process does with it
     held = read_stop(run.dir)
     assert held["payload"]["reason_code"] == "PRODUCER_NOT_ALLOWED"
     assert "order_intents/inbox.jsonl:2" in held["payload"]["detail"]
@@ -102,7 +104,7 @@ def test_an_order_event_from_the_ai_is_a_stop_and_the_deadletter_keeps_it(tmp_pa
 
 def test_the_ai_cannot_publish_an_order_intent(tmp_path: Path) -> None:
     run = prepare_run(tmp_path)
-    producer = run.ctx.producer(ORDER_QUEUE, AI_ROLE)
+    producer = run.ctx.producer(ORDER_QUEUE, Role.AI.value)
     with pytest.raises(ContractViolation) as refused:
         producer.publish([producer.event(ORDER_TYPE, EXAMPLE_PAYLOADS[ORDER_TYPE])])
     producer.close()
@@ -115,7 +117,7 @@ def test_queue_refusals_cover_every_queue_the_ai_may_not_use(tmp_path: Path) -> 
     reg = registry()
     produced, consumed, problems = queue_refusals(tmp_path)
     assert problems == []
-    assert produced == sum(len(q.types) for q in reg.queues.values() if AI_ROLE not in q.producers)
+    assert produced == sum(len(q.types) for q in reg.queues.values() if Role.AI.value not in q.producers)
     assert consumed == len(set(reg.queues) - reg.ai_readable_queues)
 
 

@@ -12,17 +12,11 @@ from typing import Any
 
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_RUN_ID
 from minibot.journal.context import RunContext
-from minibot.journal.stop import (
-    STOP_RESERVE,
-    is_stopped,
-    read_stop,
-    reserve_stop_space,
-    stop,
-    unexpected_error_reason,
-)
+from minibot.journal.stop import is_stopped, read_stop, reserve_stop_space, stop, unexpected_error_reason
 from minibot.journal.verify import verify_path
 from minibot.reasons import LockTimeout, NoreError, ReasonCode, ReplaceFailed
 from minibot.roles.runner import queue_events
+from minibot.runlayout import STOP_RESERVE
 from tests.tmpfs import fill_up, small_fs
 
 RAISER = Path(__file__).with_name("stop_raiser.py")

@@ -22,7 +22,7 @@ import pytest
 from minibot.config.loader import load_config
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import iter_lines
-from minibot.watchdog.hostguard import OPERATOR_STOP_FILE
+from minibot.runlayout import OPERATOR_STOP_FILE
 
 RUN_TIMEOUT_S = 300
 BOUND = "2h"  # run clock: 120 wall seconds at speed 60, the most the run may take to show what is needed

@@ -21,7 +21,7 @@ from minibot.config.loader import load_config
 from minibot.ids import cmdline_hash, deterministic_id
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
-from minibot.roles.process import RUN_FILE, SHUTDOWN_FILE
+from minibot.runlayout import RUN_FILE, SHUTDOWN_FILE
 from tests.core.fixtures import EXCHANGE_INFO
 from tests.core.realdata import load_ticks
 

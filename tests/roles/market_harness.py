@@ -21,8 +21,8 @@ from minibot.journal.atomic import write_critical_json
 from minibot.journal.layout import INBOX, QueuePaths
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.stop import is_stopped
-from minibot.roles.process import RUN_FILE, SHUTDOWN_FILE
-from minibot.roles.request_journal import STEM, journal_folder
+from minibot.roles.request_journal import journal_folder
+from minibot.runlayout import REQUESTS_STEM, RUN_FILE, SHUTDOWN_FILE
 from minibot.sim.runner import SimConfig, SimulatorThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ class Run:
     def requests(self) -> list[dict[str, Any]]:
         """Every `http_request` event of the request journal so far."""
         folder = journal_folder(self.run_dir)
-        return [decode_event(raw.data)[1] for raw in iter_lines(folder, STEM)]
+        return [decode_event(raw.data)[1] for raw in iter_lines(folder, REQUESTS_STEM)]
 
     def stopped(self) -> bool:
         """STOP.flag exists."""

@@ -14,12 +14,12 @@ import psutil
 
 from minibot.ai.env import ai_role_environment
 from minibot.contracts.envelope import encode_event
+from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.layout import DEADLETTER
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
-from minibot.roles.process import EXIT_OK, EXIT_STOPPED
 from tests.ai.aidata import ai_cfg
 from tests.roles.airun import (
     AI_TEST_CFG,
@@ -104,7 +104,7 @@ def test_ai_role_trains_gates_and_recommends_in_a_scrubbed_process(tmp_path: Pat
         return _acked(run, len(published)) and m["snapshots_activated"] >= 1 and m["recommendations"] > 0
 
     wait_for("all ticks, an activated snapshot and recommendations", done, proc, run, 60)
-    assert shutdown(run, proc) == EXIT_OK
+    assert shutdown(run, proc) == ExitCode.OK
 
     changed = sorted(p for p, st in file_states(run.dir).items() if before.get(p) != st)
     assert [p for p in changed if p not in FEEDER_FILES and not ALLOWED.match(p)] == []
@@ -161,7 +161,7 @@ def test_kill_9_at_random_moments_then_restart_keeps_store_consistent_and_answer
     published = feeder.finish()
     proc = start_ai_role(run)
     wait_for("every tick acked", lambda: _acked(run, len(published)), proc, run, 60)
-    assert shutdown(run, proc) == EXIT_OK
+    assert shutdown(run, proc) == ExitCode.OK
 
     complete, _ = check_store(run)
     assert complete, "rounds every 2 s of run clock should have written snapshots"
@@ -183,7 +183,7 @@ def test_restart_after_crash_before_ack_does_not_answer_a_cause_twice(tmp_path: 
     proc = start_ai_role(run)
     n_first = len(feeder.finish())
     wait_for("an active model", lambda: _acked(run, n_first) and run.metrics()["active_version"], proc, run, 60)
-    assert shutdown(run, proc) == EXIT_OK
+    assert shutdown(run, proc) == ExitCode.OK
 
     # The state a kill between "recommendations published" and "inputs acked" leaves behind: ai_role's
     # cursor and acks from before the batch, its recommendations for the batch already in the queue.
@@ -195,7 +195,7 @@ def test_restart_after_crash_before_ack_does_not_answer_a_cause_twice(tmp_path: 
     total = n_first + len(second)
     proc = start_ai_role(run)
     wait_for("the batch acked", lambda: _acked(run, total), proc, run, 60)
-    assert shutdown(run, proc) == EXIT_OK
+    assert shutdown(run, proc) == ExitCode.OK
     answered = _causes(run)
     batch_ids = {e["id"] for e in run.events("market_ticks")[n_first:]}
     answered_in_batch = [c for c in answered if c in batch_ids]
@@ -207,7 +207,7 @@ def test_restart_after_crash_before_ack_does_not_answer_a_cause_twice(tmp_path: 
 
     proc = start_ai_role(run)  # gets the whole batch again
     wait_for("the re-delivered batch acked", lambda: _acked(run, total), proc, run, 60)
-    assert shutdown(run, proc) == EXIT_OK
+    assert shutdown(run, proc) == ExitCode.OK
     assert _causes(run) == answered
     assert run.metrics()["duplicate_causes_skipped"] == len(answered_in_batch)
 
@@ -223,7 +223,7 @@ def test_a_forged_tick_stops_the_run_with_its_reason_and_keeps_the_line(tmp_path
     inbox = run.dir / "queues" / "market_ticks" / "inbox.jsonl"
     with inbox.open("ab") as fh:
         fh.write(line)
-    assert proc.wait(30) == EXIT_STOPPED
+    assert proc.wait(30) == ExitCode.STOPPED
     held = read_stop(run.dir)
     assert held["payload"]["reason_code"] == "PRODUCER_NOT_ALLOWED" and held["source"] == "ai_role"
     dead = [decode_event(r.data)[1]["payload"] for r in iter_lines(inbox.parent, DEADLETTER)]

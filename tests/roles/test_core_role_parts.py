@@ -11,16 +11,19 @@ import pytest
 
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.contracts.registry import registry
+from minibot.exitcodes import ExitCode
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.stop import read_stop, stop
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError, ReasonCode, RejectCode
+from minibot.rolenames import TRADING_CORE_ROLES
 from minibot.roles import execution_role, risk_role
-from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole
-from minibot.roles.process import EXIT_STOPPED, load_env
-from minibot.roles.runner import queue_events, role_dir
+from minibot.roles.core_role import ROLE_INPUTS, CoreRole
+from minibot.roles.process import load_env
+from minibot.roles.runner import queue_events
+from minibot.runlayout import role_dir
 from tests.roles.core_run import make_run_dir, start_role
 
 TICK = dict(EXAMPLE_PAYLOADS["market_tick"], exchange_ts=None)
@@ -82,7 +85,7 @@ def _drain(role: CoreRole) -> None:
 
 
 def test_inputs_match_the_contracts() -> None:
-    for role in CORE_ROLES:
+    for role in TRADING_CORE_ROLES:
         consumed = {name for name, q in registry().queues.items() if role in q.consumers}
         assert set(ROLE_INPUTS[role]) == consumed, role
 
@@ -95,10 +98,10 @@ def test_kill_switch_halts_the_risk_core_and_the_process(tmp_path: Path) -> None
     assert role.run_once() == 0
     assert role.core.halted is not None and "OPERATOR_KILL_SWITCH" in role.core.halted  # type: ignore[attr-defined]
     role.close()
-    # As a process: it starts, sees the flag and halts with EXIT_STOPPED.
+    # As a process: it starts, sees the flag and halts with ExitCode.STOPPED.
     proc = start_role("risk_role", tmp_path)
     try:
-        assert proc.wait(timeout=60) == EXIT_STOPPED
+        assert proc.wait(timeout=60) == ExitCode.STOPPED
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -146,7 +149,7 @@ def test_snapshot_is_written_and_checked_on_restart(tmp_path: Path) -> None:
     assert "fees_paid" in caught.value.detail
     proc = start_role("execution_role", tmp_path)
     try:
-        assert proc.wait(timeout=60) == EXIT_STOPPED
+        assert proc.wait(timeout=60) == ExitCode.STOPPED
     finally:
         if proc.poll() is None:
             proc.kill()

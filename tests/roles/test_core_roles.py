@@ -22,6 +22,7 @@ import orjson
 import pytest
 
 from minibot.contracts.codec import encode_line
+from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.cursor import Cursor
@@ -29,9 +30,10 @@ from minibot.journal.layout import INBOX
 from minibot.journal.reader import iter_lines
 from minibot.journal.verify import verify_path
 from minibot.model.portfolio import Portfolio
-from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS
-from minibot.roles.process import EXIT_OK
-from minibot.roles.runner import INPUT_LOG, queue_events, read_input_log, role_dir
+from minibot.rolenames import TRADING_CORE_ROLES
+from minibot.roles.core_role import ROLE_INPUTS
+from minibot.roles.runner import queue_events, read_input_log
+from minibot.runlayout import INPUT_LOG_STEM, role_dir
 from tests.core.realdata import data_available
 from tests.roles.core_run import TickFeeder, make_run_dir, recorded_ticks, request_shutdown, start_role
 
@@ -60,7 +62,7 @@ def _drained(ctx: RunContext) -> bool:
     The cursors are read before the queues are counted: a role acks a batch only after publishing its
     outputs, so a batch still in work leaves its role's cursor short of a line already in the queue, and an
     acked batch's outputs are in the queues counted afterwards."""
-    acked = {(role, q): _acked(ctx, role, q) for role in CORE_ROLES for q in ROLE_INPUTS[role]}
+    acked = {(role, q): _acked(ctx, role, q) for role in TRADING_CORE_ROLES for q in ROLE_INPUTS[role]}
     lines = {q: sum(1 for _ in iter_lines(ctx.queue_paths(q).folder, INBOX)) for _, q in acked}
     return all(n >= lines[q] for (_, q), n in acked.items())
 
@@ -70,7 +72,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunContext, list[str]
     """One complete run with a kill -9 + restart of every role; returns (ctx, tick ids, exit codes)."""
     run_dir = tmp_path_factory.mktemp("run")
     ctx = make_run_dir(run_dir)
-    procs = {role: start_role(role, run_dir) for role in CORE_ROLES}
+    procs = {role: start_role(role, run_dir) for role in TRADING_CORE_ROLES}
     ticks = recorded_ticks()
     feeder = TickFeeder(ctx, ticks)
     feeder.start()
@@ -101,8 +103,8 @@ def _events(ctx: RunContext, queue: str) -> list[dict[str, Any]]:
 
 def test_roles_end_cleanly_and_trade(run: tuple[RunContext, list[str], dict[str, int]]) -> None:
     ctx, _ticks, codes = run
-    logs = {role: (ctx.run_dir / f"{role}.out").read_text() for role in CORE_ROLES}
-    assert codes == dict.fromkeys(CORE_ROLES, EXIT_OK), logs
+    logs = {role: (ctx.run_dir / f"{role}.out").read_text() for role in TRADING_CORE_ROLES}
+    assert codes == dict.fromkeys(TRADING_CORE_ROLES, ExitCode.OK), logs
     assert not (ctx.run_dir / "STOP.flag").exists()
     counts = {q: len(_events(ctx, q)) for q in OUTPUT_QUEUES}
     assert counts["signals"] >= 5 and counts["order_intents"] >= 2 and counts["fills"] >= 2, counts
@@ -118,7 +120,7 @@ def test_nothing_lost_or_duplicated(run: tuple[RunContext, list[str], dict[str, 
         every += ids
     assert len(every) == len(set(every))
     # Every role consumed every line of each input, each exactly once (the input logs are contiguous).
-    for role in CORE_ROLES:
+    for role in TRADING_CORE_ROLES:
         covered: dict[str, int] = {}
         for batch in read_input_log(ctx.run_dir, role, ctx.run_id):
             assert batch["first_line"] == covered.get(batch["queue"], 0), f"{role} skipped or repeated lines"
@@ -142,8 +144,8 @@ def test_journals_verify_clean(run: tuple[RunContext, list[str], dict[str, int]]
     ctx, _, _ = run
     report = verify_path(ctx.queues_dir)
     assert report.ok, [str(p) for p in report.problems[:5]]
-    for role in CORE_ROLES:
-        log = verify_path(role_dir(ctx.run_dir, role) / f"{INPUT_LOG}.jsonl")
+    for role in TRADING_CORE_ROLES:
+        log = verify_path(role_dir(ctx.run_dir, role) / f"{INPUT_LOG_STEM}.jsonl")
         assert log.ok, [str(p) for p in log.problems[:5]]
 
 
@@ -171,7 +173,7 @@ def test_replay_is_identical(run: tuple[RunContext, list[str], dict[str, int]]) 
     result = _nore_replay(ctx.run_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("IDENTICAL: ")
-    assert all(f"outputs of {role}" in result.stdout for role in CORE_ROLES)
+    assert all(f"outputs of {role}" in result.stdout for role in TRADING_CORE_ROLES)
 
 
 def test_replay_names_a_tampered_fill_field(run: tuple[RunContext, list[str], dict[str, int]], tmp_path: Path) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from minibot.exitcodes import ExitCode
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
 from minibot.market.rest import PUBLIC_PATHS
 from minibot.roles.latency_samples import LatencySamples, quantile
-from minibot.roles.process import EXIT_OK, EXIT_STOPPED
 from tests.roles.market_harness import Run, make_run, wait_until
 
 STARTUP_REAL_S = 3.0
@@ -48,7 +48,7 @@ def test_short_error_burst_degrades_then_recovers_and_reports_latency(tmp_path: 
 
     wait_until(recovered, 20, "DEGRADED/DOWN during the 5xx window, then OK again")
     run.shutdown()
-    assert run.wait_exit("health_role") == EXIT_OK, run.output("health_role")
+    assert run.wait_exit("health_role") == ExitCode.OK, run.output("health_role")
     assert not run.stopped()
     payloads = rounds(run)
     failed = [p for p in payloads if p["state"] != "OK"]
@@ -73,7 +73,7 @@ def test_outage_longer_than_the_threshold_stops_binance_unreachable(tmp_path: Pa
     run = make_run(tmp_path, SPEED, {"version": 1, "faults": [fault]}, binance)
     runs.append(run)
     run.start("health_role")
-    assert run.wait_exit("health_role", 30) == EXIT_STOPPED, run.output("health_role")
+    assert run.wait_exit("health_role", 30) == ExitCode.STOPPED, run.output("health_role")
     held = read_stop(run.run_dir)
     assert held["payload"]["reason_code"] == "BINANCE_UNREACHABLE", held
     assert held["payload"]["component"] == "health_role"

@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from minibot.roles.instance import (
-    EXIT_DUPLICATE,
-    INSTANCE_ENV,
-    InstanceLock,
-    InstanceTaken,
-    instance_token,
-    new_instance_token,
-)
-from minibot.roles.process import EXIT_OK, Heartbeat, load_env
+from minibot.exitcodes import ExitCode
+from minibot.roles.instance import INSTANCE_ENV, InstanceLock, InstanceTaken, instance_token, new_instance_token
+from minibot.roles.process import Heartbeat, load_env
 from minibot.roles.runner import queue_events
 from tests.roles.core_run import make_run_dir, request_shutdown, start_role
 
@@ -71,13 +65,13 @@ def test_a_second_process_of_a_role_refuses_to_start(tmp_path: Path) -> None:
     try:
         _wait(lambda: (tmp_path / "roles" / "risk_role" / "instance.json").exists(), 60, "the first instance")
         second = start_role("risk_role", tmp_path)
-        assert second.wait(60) == EXIT_DUPLICATE
+        assert second.wait(60) == ExitCode.DUPLICATE
         assert first.poll() is None, "the first instance is not disturbed"
         log = (tmp_path / "logs" / "risk_role.log").read_text(encoding="utf-8")
         assert "refusing to start" in log and f"pid {first.pid}" in log
         assert not (tmp_path / "STOP.flag").exists(), "a refused start is not a STOP"
         request_shutdown(tmp_path)
-        assert first.wait(60) == EXIT_OK
+        assert first.wait(60) == ExitCode.OK
     finally:
         if first.poll() is None:
             first.kill()

@@ -12,14 +12,16 @@ from typing import Any
 
 import pytest
 
+from minibot.exitcodes import ExitCode
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
 from minibot.market.models import AggTrade
 from minibot.market.rest import PUBLIC_PATHS
 from minibot.reasons import ContractViolation, NoreError
 from minibot.roles.market_role import MarketRole
-from minibot.roles.process import EXIT_OK, EXIT_STOPPED, Heartbeat, load_env
-from minibot.roles.request_journal import STEM, journal_folder
+from minibot.roles.process import Heartbeat, load_env
+from minibot.roles.request_journal import journal_folder
+from minibot.runlayout import REQUESTS_STEM
 from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_until
 
 # Faults start after the role processes are up and streaming (interpreter start ~0.5-1 s of real time).
@@ -55,7 +57,7 @@ def assert_clean_end(run: Run) -> None:
     """Journals verify, requests were public GETs only, the simulator saw no violation."""
     report = verify_path(run.run_dir / "queues")
     assert report.ok, "\n".join(map(str, report.problems[:10]))
-    requests = journal_folder(run.run_dir) / f"{STEM}.jsonl"
+    requests = journal_folder(run.run_dir) / f"{REQUESTS_STEM}.jsonl"
     assert verify_path(requests).ok
     for event in run.requests():
         payload = event["payload"]
@@ -81,8 +83,8 @@ def test_ticks_health_and_requests_flow_then_graceful_shutdown(tmp_path: Path, r
 
     wait_until(enough, 20, "book and 20 aggTrade ticks of both symbols and OK health from both roles")
     run.shutdown()
-    assert run.wait_exit("market_role") == EXIT_OK, run.output("market_role")
-    assert run.wait_exit("health_role") == EXIT_OK, run.output("health_role")
+    assert run.wait_exit("market_role") == ExitCode.OK, run.output("market_role")
+    assert run.wait_exit("health_role") == ExitCode.OK, run.output("health_role")
 
     events = run.events("market_ticks")
     assert all(e["source"] == "market_role" for e in events)
@@ -135,7 +137,7 @@ def test_malformed_frames_and_ws_drops_recover_without_id_gaps(tmp_path: Path, r
 
     wait_until(recovered, 30, "three reconnects and an OK health round after them")
     run.shutdown()
-    assert run.wait_exit("market_role") == EXIT_OK, run.output("market_role")
+    assert run.wait_exit("market_role") == ExitCode.OK, run.output("market_role")
 
     health = market_health(run)
     degraded = [h for h in health if h["state"] == "DEGRADED"]
@@ -173,7 +175,7 @@ def test_no_market_data_while_binance_answers_stops_market_data_stale(tmp_path: 
     runs.append(run)
     run.start("market_role")
     wait_until(lambda: len(run.events("market_ticks")) > 0, 10, "ticks before the stream goes silent")
-    assert run.wait_exit("market_role", 30) == EXIT_STOPPED, run.output("market_role")
+    assert run.wait_exit("market_role", 30) == ExitCode.STOPPED, run.output("market_role")
     held = read_stop(run.run_dir)
     assert held["payload"]["reason_code"] == "MARKET_DATA_STALE", held
     assert held["payload"]["component"] == "market_role"
@@ -202,7 +204,7 @@ def test_depth_levels_ride_on_every_tick_and_a_stale_book_is_not_carried(tmp_pat
 
     wait_until(through_the_fault, 30, "ticks without levels during the stale_book window, then fresh ones")
     run.shutdown()
-    assert run.wait_exit("market_role") == EXIT_OK, run.output("market_role")
+    assert run.wait_exit("market_role") == ExitCode.OK, run.output("market_role")
     events = run.events("market_ticks")
     with_levels = [e for e in events if "bids" in e["payload"]]
     assert len(with_levels) > 100

@@ -20,7 +20,8 @@ from typing import Any
 from minibot.backtest.chain import CoreChain
 from minibot.backtest.compare import canonical, recorded_outputs
 from minibot.journal.context import RunContext
-from minibot.roles.core_role import CORE_ROLES, TEST_DELAY_ENV, load_filters
+from minibot.rolenames import TRADING_CORE_ROLES
+from minibot.roles.core_role import TEST_DELAY_ENV, load_filters
 from minibot.roles.runner import core_output_queues, queue_events
 from minibot.roles.timeline import MARKET, Watermark
 from tests.roles.core_run import REPO, request_shutdown
@@ -68,8 +69,8 @@ def run_roles(
     """Run the three roles until each acked `last_line` of market_ticks (and, when killing, at least
     `min_kills` kills were made, the later ones maybe after the end); returns how many kills were made."""
     rng = random.Random(seed)
-    procs = {role: _start(role, ctx.run_dir, delay_ms) for role in CORE_ROLES}
-    marks = {role: Watermark(ctx.queue_paths(MARKET), role) for role in CORE_ROLES}
+    procs = {role: _start(role, ctx.run_dir, delay_ms) for role in TRADING_CORE_ROLES}
+    marks = {role: Watermark(ctx.queue_paths(MARKET), role) for role in TRADING_CORE_ROLES}
     kills = 0
     deadline = time.monotonic() + timeout_s
     next_kill = time.monotonic() + kill_every_s
@@ -81,7 +82,7 @@ def run_roles(
                 if proc.poll() is not None:
                     raise AssertionError(f"{role} exited {proc.returncode}:\n{_why(ctx.run_dir, role)}")
             if kill_every_s and time.monotonic() >= next_kill:
-                victim = rng.choice(CORE_ROLES)
+                victim = rng.choice(TRADING_CORE_ROLES)
                 procs[victim].kill()
                 procs[victim].wait(10)
                 procs[victim] = _start(victim, ctx.run_dir, delay_ms)
@@ -117,7 +118,7 @@ def chain_outputs(ctx: RunContext, config: dict[str, Any]) -> dict[tuple[str, st
     chain.run(queue_events(ctx, MARKET))
     return {
         (role, queue): [canonical(e) for e in chain.core_outputs(role, queue)]
-        for role in CORE_ROLES
+        for role in TRADING_CORE_ROLES
         for queue in core_output_queues(role)
     }
 
@@ -126,6 +127,6 @@ def role_outputs(ctx: RunContext) -> dict[tuple[str, str], list[bytes]]:
     """What the role processes wrote, per role and queue."""
     return {
         (role, queue): [canonical(e) for _, e in recorded_outputs(ctx, role, queue)]
-        for role in CORE_ROLES
+        for role in TRADING_CORE_ROLES
         for queue in core_output_queues(role)
     }

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 
 from minibot.journal.atomic import read_critical_json
+from minibot.runlayout import OPERATOR_STOP_FILE
 from minibot.watchdog.console import ConsoleOut
-from minibot.watchdog.hostguard import OPERATOR_STOP_FILE
 from tests.watchdog.runproc import ROOT, heartbeat_pids, role_pid, status, wait_until
 
 ROLES = {"market_role", "health_role", "strategy_role", "risk_role", "execution_role"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from minibot.exitcodes import ExitCode
 from minibot.reasons import ReasonCode
-from minibot.watchdog.ending import EXIT_CLEAN, EXIT_ERROR, EXIT_STOP, EXIT_USAGE
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
@@ -27,5 +27,5 @@ def test_every_reason_code_has_a_row_with_meaning_and_action() -> None:
 
 def test_every_exit_code_is_documented() -> None:
     codes = _section(DOC.read_text(encoding="utf-8"), "Exit codes")
-    for code in (EXIT_CLEAN, EXIT_USAGE, EXIT_STOP, EXIT_ERROR):
+    for code in (ExitCode.OK, ExitCode.USAGE, ExitCode.STOPPED, ExitCode.ERROR):
         assert re.search(rf"^\| {code} \|", codes, re.MULTILINE), code

@@ -11,7 +11,7 @@ import psutil
 
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
-from minibot.roles.process import role_shutdown_file
+from minibot.runlayout import role_shutdown_file
 from tests.watchdog.runproc import (
     NoreRun,
     heartbeat_pids,

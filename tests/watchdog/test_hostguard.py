@@ -12,8 +12,9 @@ import pytest
 from minibot import winsys
 from minibot.clock import RunClock
 from minibot.journal.atomic import read_critical_json
-from minibot.journal.console_record import CONSOLE_RECORD, console_ending
-from minibot.watchdog.hostguard import OPERATOR_STOP_FILE, HostGuard
+from minibot.journal.console_record import console_ending
+from minibot.runlayout import CONSOLE_RECORD, OPERATOR_STOP_FILE
+from minibot.watchdog.hostguard import HostGuard
 from minibot.watchdog.options import RunOptions
 from minibot.watchdog.rundir import run_document
 from minibot.watchdog.supervisor import Supervisor

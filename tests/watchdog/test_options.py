@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from minibot.config.loader import default_config_path
+from minibot.exitcodes import ExitCode
 from minibot.reasons import ConfigInvalid
 from minibot.watchdog.cli import run_command
-from minibot.watchdog.ending import EXIT_USAGE
 from minibot.watchdog.options import MAX_SPEED, RunOptions, check_start_disk
 
 
 def _refused(options: RunOptions) -> str:
     lines: list[str] = []
-    assert run_command(options, lines.append) == EXIT_USAGE
+    assert run_command(options, lines.append) == ExitCode.USAGE
     assert len(lines) == 1 and lines[0].startswith("error: CONFIG_INVALID: ")
     return lines[0]
 
