@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from minibot.journal.consumer import Consumer
+from minibot.journal.doorbell import Ringer
 from minibot.journal.layout import QueuePaths
 from minibot.journal.producer import Producer
 
@@ -44,9 +45,11 @@ class RunContext:
         return str(self.queues.get("fsync_overrides", {}).get(name, self.queues.get("fsync", "always")))
 
     def producer(self, queue: str, source: str, fsync: str | None = None) -> Producer:
-        """A producer writing as `source` to `queue`."""
-        return Producer(
-            self.queue_paths(queue),
+        """A producer writing as `source` to `queue`; each batch it appends rings the queue's consumers
+        (minibot/journal/doorbell.py)."""
+        paths = self.queue_paths(queue)
+        producer = Producer(
+            paths,
             source=source,
             run_id=self.run_id,
             cmdline_hash=self.cmdline_hash,
@@ -54,6 +57,8 @@ class RunContext:
             fsync=fsync or self.fsync_for(queue),
             segment_max_bytes=int(self.queues.get("segment_max_bytes", 64 << 20)),
         )
+        producer.after_publish = Ringer(self.run_dir, paths.contract.consumers, queue).ring
+        return producer
 
     def consumer(self, queue: str, consumer: str) -> Consumer:
         """`consumer`'s reader of `queue`."""

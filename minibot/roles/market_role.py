@@ -5,7 +5,9 @@
 reconnect, REST snapshot and fallback, aggTrade gap back-fill, health probes) and turns every message
 into ticks with `TickBuilder` (payloads + per-symbol conflation of book updates; with `binance.depth_levels`
 N > 0 the feed also follows `<symbol>@depth<N>@100ms` and every tick carries the top N levels). Ticks are published in
-batches, one write per batch: when `queues.batch_max_events` are waiting, else every poll interval.
+batches, one write per batch: when `queues.batch_max_events` are waiting, else as soon as the frames already
+received are handled (a new tick sets `wake`, so the loop's next round publishes them: no polling delay), and
+a conflated book when its window ends (`tick()` returns that deadline).
 
 Fail-closed:
 - the feed's health policy decides STOP (BINANCE_UNREACHABLE / BINANCE_ERROR_RATE / BINANCE_BANNED):
@@ -20,6 +22,7 @@ Every REST request the client makes is journaled in `<run>/market/requests.jsonl
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import Any
@@ -60,6 +63,7 @@ class MarketRole:
         self.last_data_ms = self.clock.now_ms()
         self.published = 0
         self._batch: list[dict[str, Any]] = []
+        self.wake = asyncio.Event()
         self._state = "STARTING"
         self._stop_detail = ""
         self._closed = False
@@ -116,6 +120,7 @@ class MarketRole:
         self._batch.extend(event("market_tick", p, ts=now) for p in payloads)
         if len(self._batch) >= self.batch_max:
             self._publish()
+        self.wake.set()
 
     def _publish(self) -> None:
         batch, self._batch = self._batch, []
@@ -134,8 +139,10 @@ class MarketRole:
         """Close the feed; `run()` then returns."""
         await self.feed.close()
 
-    def tick(self) -> None:
-        """Release conflated books, publish the batch, journal requests, fsync if due, watch for silence."""
+    def tick(self) -> float | None:
+        """Release conflated books, publish the batch, journal requests, fsync if due, watch for silence.
+
+        Returns the wall seconds until the next held conflated book is due (None: none is held)."""
         now = self.clock.now_ms()
         self._add(self.builder.due(now), now)
         self._publish()
@@ -148,6 +155,8 @@ class MarketRole:
                 f"stale_stream_ms + unreachable_threshold_ms = {self.stale_stop_ms} ms)",
                 ReasonCode.MARKET_DATA_STALE,
             )
+        due = self.builder.next_due_ms()
+        return None if due is None else self.clock.real_seconds(max(0, due - now))
 
     async def close(self) -> None:
         """Publish what is held (conflated books included), then release the queue and the journal."""

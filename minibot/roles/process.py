@@ -20,6 +20,7 @@ by size; `minibot.watchdog.logs`). Roles that drive their own loop (asyncio) use
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import time
@@ -34,10 +35,12 @@ import psutil
 from minibot.clock import RunClock
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
+from minibot.journal.doorbell import Doorbell
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
 from minibot.reasons import NoreError
 from minibot.roles.instance import EXIT_DUPLICATE, hold_instance, instance_token
+from minibot.roles.wake import Waker, WakeTimer
 from minibot.watchdog.logs import configure_logging
 
 RUN_FILE = "run.json"
@@ -59,6 +62,7 @@ class RoleEnv:
     run: Mapping[str, Any]
     clock: RunClock
     log: logging.Logger
+    waker: Waker | None = None  # the process's doorbell sleep (role_main sets it once the role holds its lock)
 
     @property
     def run_dir(self) -> Path:
@@ -168,11 +172,11 @@ class Heartbeat:
             self._identity["instance"] = token
         self._producer: Producer = env.ctx.producer("health", env.role)
 
-    def beat(self, state: str = "OK", force: bool = False, **extra: Any) -> None:
-        """Publish a heartbeat if one is due (or `force`)."""
+    def beat(self, state: str = "OK", force: bool = False, **extra: Any) -> bool:
+        """Publish a heartbeat if one is due (or `force`); True when one was published."""
         now = self.env.clock.now_ms()
         if not force and now < self._next_ms:
-            return
+            return False
         self._next_ms = now + self.interval_ms
         payload = {
             "role": self.env.role,
@@ -182,6 +186,11 @@ class Heartbeat:
         }
         payload.update(extra)
         self._producer.publish([self._producer.event("health", payload)])
+        return True
+
+    def due_in_s(self) -> float:
+        """Wall seconds until the next heartbeat is due (0 when it is already)."""
+        return max(0.0, self.env.clock.real_seconds(self._next_ms - self.env.clock.now_ms()))
 
     def close(self) -> None:
         """Release the health producer."""
@@ -200,8 +209,10 @@ def fail_closed(env: RoleEnv, exc: BaseException) -> int:
     return exit_code
 
 
-def run_loop(env: RoleEnv, role: Role, idle_sleep_s: float) -> int:
-    """Drive `role` until shutdown or STOP; heartbeats included. Returns the process exit code."""
+def run_loop(env: RoleEnv, role: Role, waker: Waker) -> int:
+    """Drive `role` until shutdown or STOP; heartbeats included. Returns the process exit code.
+
+    A round that handled nothing sleeps on the doorbell (`waker`) until a ring or the nearest deadline."""
     heartbeat = Heartbeat(env)
     heartbeat.beat("STARTING", force=True)
     guard = OrphanGuard(env.run)
@@ -215,10 +226,11 @@ def run_loop(env: RoleEnv, role: Role, idle_sleep_s: float) -> int:
             if guard.orphaned():
                 env.log.error("the supervisor is gone: ending without it (nobody would watch or restart this role)")
                 return EXIT_OK
-            if role.run_once() == 0:
-                time.sleep(idle_sleep_s)
+            handled = role.run_once()
             role.flush_if_due()
             heartbeat.beat()
+            if handled == 0:
+                waker.sleep(heartbeat.due_in_s())
     except BaseException as exc:  # fail closed on anything, then report it
         if isinstance(exc, KeyboardInterrupt):
             return EXIT_OK
@@ -239,11 +251,22 @@ def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | Non
     if lock is None:
         return EXIT_DUPLICATE
     try:
+        env = with_doorbell(env)
+        assert env.waker is not None
         try:
-            instance = build(env)
-        except BaseException as exc:  # a role that cannot start stops the run, with its reason
-            return fail_closed(env, exc)
-        idle = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
-        return run_loop(env, instance, idle)
+            try:
+                instance = build(env)
+            except BaseException as exc:  # a role that cannot start stops the run, with its reason
+                return fail_closed(env, exc)
+            return run_loop(env, instance, env.waker)
+        finally:
+            env.waker.close()
     finally:
         lock.release()
+
+
+def with_doorbell(env: RoleEnv) -> RoleEnv:
+    """`env` with the process's doorbell bound and its port recorded (call while holding the instance lock,
+    so a refused duplicate never redirects the rings)."""
+    waker = Waker(Doorbell(env.run_dir, env.role), WakeTimer(env.config["queues"]))
+    return dataclasses.replace(env, waker=waker)

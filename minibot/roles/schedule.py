@@ -19,6 +19,7 @@ back for a peer (a role asked to end keeps running while that is so, or the end 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from typing import Protocol
 
 from minibot.execution import ExecutionCore
@@ -27,6 +28,22 @@ from minibot.reasons import ContractViolation, ReasonCode
 from minibot.risk import RiskCore
 from minibot.roles.runner import RoleRunner
 from minibot.roles.timeline import MARKET, MSEQ, Watermark
+
+# Whose market_ticks watermark each timeline role waits for (see the module docstring).
+PEERS: Mapping[str, tuple[str, ...]] = {
+    "risk_role": ("strategy_role", "execution_role"),
+    "execution_role": ("risk_role",),
+}
+
+
+# Input queues whose appends need not wake the role: risk_role processes tick M only once the strategy's
+# watermark has reached M, and the strategy's progress rings it (minibot/journal/doorbell.py).
+MUTED: Mapping[str, tuple[str, ...]] = {"risk_role": (MARKET,)}
+
+
+def watchers(role: str) -> tuple[str, ...]:
+    """The roles that wait for `role`'s watermark: rung when it advances (minibot/journal/doorbell.py)."""
+    return tuple(r for r, peers in PEERS.items() if role in peers)
 
 
 class Schedule(Protocol):
@@ -141,7 +158,7 @@ class RiskSchedule(_TimelineSchedule):
     """risk_role: per mseq M, the executor's fills and results of M, tick M, the signals of M."""
 
     def __init__(self, runner: RoleRunner, core: RiskCore) -> None:
-        super().__init__(runner, ("strategy_role", "execution_role"))
+        super().__init__(runner, PEERS["risk_role"])
         self.core = core
 
     def run_once(self) -> int:
@@ -170,7 +187,7 @@ class ExecutionSchedule(_TimelineSchedule):
     """execution_role: tick M, then the intents of M go in flight; runs ahead of risk by the latency."""
 
     def __init__(self, runner: RoleRunner, core: ExecutionCore) -> None:
-        super().__init__(runner, ("risk_role",))
+        super().__init__(runner, PEERS["execution_role"])
         self.latency_ms = core.latency_ms
         self.market_ts = runner.stepper.clock.now
         # (line, market time) of the ticks processed but not yet covered by risk's watermark.

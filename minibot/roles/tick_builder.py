@@ -108,6 +108,12 @@ class TickBuilder:
             out.append(self._book_tick(pending.book, pending.recv_perf_ns, pending.replaced, now_ms))
         return out
 
+    def next_due_ms(self) -> int | None:
+        """Run-clock ms at which the first held conflated book is due (None: none is held)."""
+        if not self._pending:
+            return None
+        return min(self._next_book_ms[s] for s in self._pending)
+
     def flush(self) -> list[Payload]:
         """Every conflated book still held, regardless of its window (end of the run)."""
         pending, self._pending = self._pending, {}
