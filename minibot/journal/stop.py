@@ -23,6 +23,7 @@ processes may raise STOPs at the same moment:
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 from pathlib import Path
@@ -49,9 +50,14 @@ def stop_flag_path(run_dir: Path) -> Path:
     return Path(run_dir) / STOP_FLAG
 
 
+@functools.lru_cache(maxsize=16)
+def _flag_name(run_dir: Path) -> str:
+    return str(stop_flag_path(run_dir))
+
+
 def is_stopped(run_dir: Path) -> bool:
-    """Cheap poll for every role: one stat."""
-    return stop_flag_path(run_dir).exists()
+    """Cheap poll for every role: one stat (the path is built once per run folder)."""
+    return os.path.exists(_flag_name(run_dir))
 
 
 def read_stop(run_dir: Path) -> dict[str, Any]:

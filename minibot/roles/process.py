@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -100,11 +101,18 @@ def role_shutdown_file(run_dir: Path, role: str) -> Path:
     return Path(run_dir) / CONTROL_DIR / f"shutdown.{role}"
 
 
+@functools.lru_cache(maxsize=16)
+def _shutdown_names(run_dir: Path, role: str | None) -> tuple[str, ...]:
+    names = [str(run_dir / SHUTDOWN_FILE)]
+    if role is not None:
+        names.append(str(role_shutdown_file(run_dir, role)))
+    return tuple(names)
+
+
 def shutdown_requested(run_dir: Path, role: str | None = None) -> bool:
-    """The supervisor asked every role (or this `role`) to finish: not a STOP."""
-    if (run_dir / SHUTDOWN_FILE).exists():
-        return True
-    return role is not None and role_shutdown_file(run_dir, role).exists()
+    """The supervisor asked every role (or this `role`) to finish: not a STOP. Checked every round of
+    every role, so the paths are built once."""
+    return any(os.path.exists(name) for name in _shutdown_names(run_dir, role))
 
 
 def setup_role_logging(env: RoleEnv) -> None:
