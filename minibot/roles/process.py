@@ -11,6 +11,11 @@ supervisor), rebuilds the run clock from its anchor, and loops until:
 - anything else escapes: STOP INTERNAL_ERROR (DISK_LOW for a full disk), traceback only in the role's log
   (exit `EXIT_CRASHED`).
 
+Between rounds with nothing to do the loop sleeps on the role's doorbell until a ring (an append to a
+queue it reads, a STOP, a shutdown request) or its nearest deadline (minibot/roles/wake.py): an idle role
+costs no CPU, and the control files above are checked on every wake-up, at least every
+`queues.poll_interval_ms` (the safety net).
+
 Logging: `role_main` sends every `logging` record to `<run>/<logging.dir>/<role>.log` (JSON lines, rotated
 by size; `minibot.watchdog.logs`). Roles that drive their own loop (asyncio) use the same pieces:
 `load_env`, `setup_role_logging`, `Heartbeat`, `shutdown_requested(run_dir, role)`, `is_stopped`,
