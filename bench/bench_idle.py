@@ -7,8 +7,8 @@ in all, and ends with
     target idle_cpu: X % of one core (goal <= 5): met|not met
 Baseline in the same run (unless `--no-baseline`): first `--baseline-minutes` (default 2) of the same build
 with `queues.poll_interval_ms` = 5, which makes every role wake every 5 ms as they all did before the
-doorbells (the supervisor keeps its own cadence, so the baseline is slightly below the old cost). The
-issue's measurement before this change, 32 % of one core, is printed as "previous measurement".
+doorbells (the supervisor and the simulator keep their new cadence, so the baseline is below the old cost).
+The issue's measurement before this change, 32 % of one core, is printed as "previous measurement".
 
 Usage (the full benchmark takes 12 minutes):
     .venv/bin/python bench/bench_idle.py
@@ -176,7 +176,10 @@ def main() -> int:
     total = report(measured)
     print(f"previous measurement (issue 14, before this change, 2 h at 1x, quiet machine): {PREVIOUS_PCT:g} %")
     if base_pct is not None:
-        print(f"baseline (same run, queues.poll_interval_ms={OLD_POLL_MS}): {base_pct:.2f} % of one core")
+        print(
+            f"baseline (same run, roles polling every {OLD_POLL_MS} ms; supervisor and simulator as now): "
+            f"{base_pct:.2f} % of one core"
+        )
     verdict = "met" if total <= GOAL_PCT else "not met"
     print(f"target idle_cpu: {total:.2f} % of one core (goal <= {GOAL_PCT:g}): {verdict}")
     return 0
