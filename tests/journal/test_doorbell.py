@@ -160,3 +160,17 @@ def test_a_waiter_without_a_ring_sleeps_its_timeout(tmp_path: Path) -> None:
         assert time.monotonic() - t0 >= 0.19
     finally:
         bell.close()
+
+
+def test_a_muted_queue_does_not_ring_but_unconditional_rings_do(tmp_path: Path) -> None:
+    """risk_role mutes market_ticks (the strategy's watermark ring wakes it instead)."""
+    bell = Doorbell(tmp_path, "risk_role")
+    try:
+        bell.mute(["signals"])
+        assert read_bell(doorbell_path(tmp_path, "risk_role")) == (bell.port, frozenset({"signals"}))
+        assert _tick(_ctx(tmp_path)) == 1
+        assert not bell.wait(0.2)
+        Ringer(tmp_path, ["risk_role"]).ring()  # no queue: a watermark, a STOP, a shutdown request
+        assert bell.wait(WAKE_BOUND_S)
+    finally:
+        bell.close()
