@@ -29,6 +29,10 @@ class RunContext:
     cmdline_hash: str
     clock: Callable[[], int]
     queues: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_QUEUES))
+    # Given by the role and supervisor processes (minibot/journal/doorbell.py `queue_ringer`): each batch a
+    # producer appends rings the queue's consumers. Injected, not imported, so the AI package, which builds
+    # contexts for its gate, never reaches a socket (import-linter's AI isolation contract).
+    ringer: Callable[[Path, tuple[str, ...], str], Callable[[], None]] | None = None
 
     @property
     def queues_dir(self) -> Path:
@@ -44,9 +48,11 @@ class RunContext:
         return str(self.queues.get("fsync_overrides", {}).get(name, self.queues.get("fsync", "always")))
 
     def producer(self, queue: str, source: str, fsync: str | None = None) -> Producer:
-        """A producer writing as `source` to `queue`."""
-        return Producer(
-            self.queue_paths(queue),
+        """A producer writing as `source` to `queue`; with a `ringer`, each batch it appends rings the queue's
+        consumers (minibot/journal/doorbell.py)."""
+        paths = self.queue_paths(queue)
+        producer = Producer(
+            paths,
             source=source,
             run_id=self.run_id,
             cmdline_hash=self.cmdline_hash,
@@ -54,6 +60,9 @@ class RunContext:
             fsync=fsync or self.fsync_for(queue),
             segment_max_bytes=int(self.queues.get("segment_max_bytes", 64 << 20)),
         )
+        if self.ringer is not None:
+            producer.after_publish = self.ringer(self.run_dir, tuple(paths.contract.consumers), queue)
+        return producer
 
     def consumer(self, queue: str, consumer: str) -> Consumer:
         """`consumer`'s reader of `queue`."""

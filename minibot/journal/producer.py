@@ -54,6 +54,8 @@ class Producer:
         self._last: tuple[int, Checkpoint, int] | None = None  # (segment, checkpoint, sidecar size) of the last batch
         self._lock_fh = open(paths.lock, "a+b")  # noqa: SIM115 - held for the producer's lifetime
         self.repairs: list[dict[str, Any]] = []
+        # Called after each batch is appended, outside the lock (RunContext rings the consumers' doorbells).
+        self.after_publish: Callable[[], None] | None = None
 
     def event(
         self, type_: str, payload: Mapping[str, Any], *, ts: int | None = None, id_: str | None = None
@@ -93,6 +95,8 @@ class Producer:
             done = Checkpoint(at.lines + lines, end, link(at.chain, data))
             self._chain.append(index, done)
             self._last = (index, done, self._chain.size())
+        if self.after_publish is not None:
+            self.after_publish()
         return lines
 
     def _prepare(self) -> Checkpoint:

@@ -14,6 +14,7 @@ import errno
 import os
 import re
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,25 @@ def last_line(path: Path, end: int | None = None) -> bytes | None:
         return fh.read(stop)
 
 
+_OWED: weakref.WeakSet[PolicyFile] = weakref.WeakSet()
+
+
+def commit_owed() -> float | None:
+    """Fsync every file of this process whose group commit has fallen due; return the seconds until the
+    next one falls due (None: no file owes one).
+
+    A role process calls this before it sleeps and wakes by the time returned, so every `group:<N>ms` file
+    it wrote (queues, acks, heartbeats, journals) is fsynced on time however long it would otherwise sleep
+    and whoever owns the file (minibot/roles/wake.py)."""
+    now = time.monotonic()
+    left: list[float] = []
+    for owed in list(_OWED):
+        owed.flush_if_due()
+        if owed._dirty:
+            left.append(owed.commit_at() - now)
+    return max(0.0, min(left)) if left else None
+
+
 class PolicyFile:
     """An append-only file descriptor fsynced by a policy: `always` after each write, `group` at most every
     interval (plus `flush_if_due` on idle ticks), `none` never. Shared by segments and their chain sidecars."""
@@ -165,13 +185,20 @@ class PolicyFile:
             self._flush_now()
         elif self.fsync.mode == "group":
             self.flush_if_due()
+            if self._dirty:
+                _OWED.add(self)
         else:
             self._durable_ns = time.perf_counter_ns()  # `none`: the write is all the policy asks for
+
+    def commit_at(self) -> float:
+        """Monotonic time at which `flush_if_due` fsyncs what is written (group commit)."""
+        return self._last_sync + self.fsync.interval_ms / 1000.0
 
     def _flush_now(self) -> None:
         if self._fd is not None and self._dirty and self.fsync.mode != "none":
             os.fsync(self._fd)
         self._dirty = False
+        _OWED.discard(self)
         self._last_sync = time.monotonic()
         self._durable_ns = time.perf_counter_ns()
 

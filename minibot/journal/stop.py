@@ -1,5 +1,8 @@
 """The STOP primitive (R-P1, R-T): raise the flag every role polls, and journal the reason once.
 
+Raising the flag rings every role's doorbell (minibot/journal/doorbell.py), so a waiting role sees it at
+once; the safety-net poll bounds the reaction time if a ring is lost.
+
 `stop()` works under one cross-process lock (`stop_journal/.stop.lock`), so any number of roles and
 processes may raise STOPs at the same moment:
 
@@ -20,6 +23,7 @@ processes may raise STOPs at the same moment:
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 from pathlib import Path
@@ -28,6 +32,7 @@ from typing import Any
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import file_lock, read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
+from minibot.journal.doorbell import ring_all
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.reasons import NoreError, ReasonCode
@@ -43,9 +48,14 @@ def stop_flag_path(run_dir: Path) -> Path:
     return Path(run_dir) / STOP_FLAG
 
 
+@functools.lru_cache(maxsize=16)
+def _flag_name(run_dir: Path) -> str:
+    return str(stop_flag_path(run_dir))
+
+
 def is_stopped(run_dir: Path) -> bool:
-    """Cheap poll for every role: one stat."""
-    return stop_flag_path(run_dir).exists()
+    """Cheap poll for every role: one stat (the path is built once per run folder)."""
+    return os.path.exists(_flag_name(run_dir))
 
 
 def read_stop(run_dir: Path) -> dict[str, Any]:
@@ -134,6 +144,7 @@ def stop(
             flag = stop_flag_path(ctx.run_dir)
             if not flag.exists():
                 _raise_flag(flag, event)
+                ring_all(ctx.run_dir)  # every role halts now, not at its next safety-net poll
             earlier = journaled_stops(ctx).get(event_id)
             if earlier is not None:
                 return earlier

@@ -4,7 +4,10 @@ Same semantics as `process.run_loop`: heartbeats (STARTING first, STOPPING on a 
 end when the role's shutdown file exists (exit `ExitCode.OK`), halt when `STOP.flag` exists (`ExitCode.STOPPED`),
 ending when the supervisor is gone (`OrphanGuard`),
 fail-closed STOP on anything that escapes (`process.fail_closed`). The role's own work runs as one task
-(`run()`); the loop polls the control files, calls `tick()` and beats every `poll_s` meanwhile. A role
+(`run()`); meanwhile the loop checks the control files, calls `tick()` and beats, then sleeps until the
+role sets its `wake` event (new data to publish), its doorbell rings (a STOP, a shutdown request:
+minibot/journal/doorbell.py, received through the event loop), or the nearest deadline passes (the one
+`tick()` returns, the next heartbeat, a group commit owed, the safety net: minibot/roles/wake.py). A role
 decides a STOP by raising a `NoreError` with its reason code from `run()` or `tick()`.
 """
 
@@ -15,9 +18,10 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from minibot.exitcodes import ExitCode
+from minibot.journal.doorbell import Doorbell
 from minibot.journal.stop import is_stopped
 from minibot.roles.instance import hold_instance
 from minibot.roles.process import (
@@ -29,10 +33,14 @@ from minibot.roles.process import (
     setup_role_logging,
     shutdown_requested,
 )
+from minibot.roles.wake import WakeTimer
 
 
 class AsyncRole(Protocol):
     """What the async loop drives."""
+
+    wake: asyncio.Event
+    """Set by the role when `tick()` should run now (it has something to publish)."""
 
     @property
     def state(self) -> str:
@@ -47,8 +55,9 @@ class AsyncRole(Protocol):
         """Ask `run()` to return soon (idempotent)."""
         ...
 
-    def tick(self) -> None:
-        """Periodic work on the loop: group commit, timers; may raise a `NoreError` to STOP."""
+    def tick(self) -> float | None:
+        """Periodic work on the loop: group commit, timers; may raise a `NoreError` to STOP. Returns the wall
+        seconds within which it must run again (None: no deadline of its own)."""
         ...
 
     async def close(self) -> None:
@@ -66,12 +75,43 @@ async def _end(task: asyncio.Task[None], role: AsyncRole, grace_s: float) -> Non
             await left
 
 
-async def run_async_loop(env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, poll_s: float) -> int:
-    """Drive `role` until shutdown or STOP; returns the process exit code."""
+class _Rings(asyncio.DatagramProtocol):
+    """The doorbell socket inside the event loop: any datagram (or socket error) sets the role's `wake`."""
+
+    def __init__(self, wake: asyncio.Event) -> None:
+        self.wake = wake
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.wake.set()
+
+    def error_received(self, exc: Exception) -> None:
+        self.wake.set()  # e.g. Windows reporting an earlier ICMP: wake, look, sleep again
+
+
+async def _sleep(task: asyncio.Task[None], wake: asyncio.Event, timeout_s: float) -> None:
+    """Until `task` ends, `wake` is set, or `timeout_s` passes."""
+    if wake.is_set() or timeout_s <= 0:
+        await asyncio.sleep(0)  # let the feed's callbacks run before the next round
+        return
+    waiter = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({task, waiter}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+
+
+async def run_async_loop(
+    env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, timer: WakeTimer, bell: Doorbell | None = None
+) -> int:
+    """Drive `role` until shutdown or STOP; returns the process exit code. `bell` (if any) sets `role.wake`."""
     grace_s = float(env.config["watchdog"]["stop_grace_s"]) / 2.0
     heartbeat.beat("STARTING", force=True)
     task = asyncio.create_task(role.run(), name=f"{env.role}-run")
     guard = OrphanGuard(env.run)
+    transport: asyncio.BaseTransport | None = None
+    if bell is not None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Rings(role.wake), sock=bell.sock)
     try:
         while True:
             if is_stopped(env.run_dir):
@@ -90,9 +130,10 @@ async def run_async_loop(env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, po
             if task.done():
                 task.result()  # re-raises what ended the role
                 raise RuntimeError(f"{env.role}: run() returned without a shutdown request or a STOP")
-            role.tick()
+            due = role.tick()
+            role.wake.clear()  # tick() ran synchronously: it published everything that had set it
             heartbeat.beat(role.state)
-            await asyncio.wait({task}, timeout=poll_s)
+            await _sleep(task, role.wake, timer.before_sleep(due, heartbeat.due_in_s()))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return ExitCode.OK
     except Exception as exc:  # fail closed on anything, then report it
@@ -105,6 +146,8 @@ async def run_async_loop(env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, po
         except Exception as exc:  # the exit code already says what ended the role; keep the cause in its log
             env.log.error("%s: closing after the end failed: %s: %s", env.role, type(exc).__name__, exc)
         heartbeat.close()
+        if transport is not None:
+            transport.close()
 
 
 def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole], argv: list[str] | None = None) -> int:
@@ -117,7 +160,6 @@ def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole],
     lock = hold_instance(env.run_dir, role, env.log)
     if lock is None:
         return ExitCode.DUPLICATE
-    poll_s = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
 
     async def main() -> int:
         heartbeat = Heartbeat(env)
@@ -126,7 +168,11 @@ def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole],
         except Exception as exc:  # a role that cannot start stops the run, with its reason
             heartbeat.close()
             return fail_closed(env, exc)
-        return await run_async_loop(env, instance, heartbeat, poll_s)
+        bell = Doorbell(env.run_dir, env.role)
+        try:
+            return await run_async_loop(env, instance, heartbeat, WakeTimer(env.config["queues"]), bell)
+        finally:
+            bell.close()
 
     try:
         return asyncio.run(main())

@@ -25,6 +25,7 @@ from minibot.contracts.core import Core
 from minibot.contracts.registry import registry
 from minibot.execution import ExecutionCore
 from minibot.journal.atomic import read_critical_json
+from minibot.journal.doorbell import Ringer
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.model.filters import SymbolFilters, filters_from_exchange_info
 from minibot.reasons import ConfigInvalid
@@ -32,7 +33,8 @@ from minibot.risk import RiskCore
 from minibot.rolenames import TRADING_CORE_ROLES, Role
 from minibot.roles.process import RoleEnv, shutdown_requested
 from minibot.roles.runner import BatchHook, RoleRunner
-from minibot.roles.schedule import ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule
+from minibot.roles.schedule import MUTED, ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule, watchers
+from minibot.roles.timeline import MARKET
 from minibot.runlayout import EXCHANGE_INFO_FILE
 from minibot.strategies import StrategyCore
 
@@ -106,6 +108,11 @@ class CoreRole:
         self.runner = RoleRunner(env.ctx, env.role, core, list(ROLE_INPUTS[env.role]), after_batch)
         self.schedule = make_schedule(self.runner, core)
         self._idle_s = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
+        # The roles whose schedule waits for this role's market_ticks watermark: rung when it advances.
+        self._watchers = Ringer(env.run_dir, watchers(env.role))
+        self._market = self.runner.by_queue[MARKET]
+        if env.waker is not None and env.waker.bell is not None:
+            env.waker.bell.mute(MUTED.get(env.role, ()))
         # Test-only: a random pause of up to this many ms after every round, to show that the outputs do
         # not depend on how the roles are scheduled (tests/roles/test_timeline.py). Unset in real runs.
         self._test_delay_s = float(os.environ.get(TEST_DELAY_ENV, "0") or 0) / 1000.0
@@ -131,15 +138,24 @@ class CoreRole:
         (after an idle pause), so the end of the run does not cut the market timeline short."""
         if self.halt_if_stopped():
             return 0
+        mark = self._market.committed.line
         count = self.schedule.run_once()
+        if self._market.committed.line != mark:
+            self._watchers.ring()
         if self._test_delay_s:
             time.sleep(self._rng.random() * self._test_delay_s)
         if self.halt_if_stopped():
             return count
         if count == 0 and shutdown_requested(self.env.run_dir, self.env.role) and self.schedule.waiting():
-            time.sleep(self._idle_s)
+            self._pause()  # a peer's progress rings this role
             return 1
         return count
+
+    def _pause(self) -> None:
+        if self.env.waker is None:
+            time.sleep(self._idle_s)
+        else:
+            self.env.waker.pause(self._idle_s)
 
     def flush_if_due(self) -> None:
         """Group-commit tick of every queue file."""

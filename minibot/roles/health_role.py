@@ -15,6 +15,7 @@ journaled in `<run>/market/requests.jsonl`.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any
 
@@ -58,6 +59,7 @@ class HealthRole:
             max_skew_ms=cfg.max_clock_skew_ms,
             role=ROLE,
         )
+        self.wake = asyncio.Event()  # only the doorbell sets it: probes run on their own timers
         self._state = "STARTING"
         self._stop_detail = ""
         self._closed = False
@@ -98,9 +100,10 @@ class HealthRole:
         """Make the checker return after its current round."""
         await self.checker.close()
 
-    def tick(self) -> None:
-        """Journal the requests made since the last tick."""
+    def tick(self) -> float | None:
+        """Journal the requests made since the last tick (no deadline of its own)."""
         self.requests.flush()
+        return None
 
     async def close(self) -> None:
         """Close the HTTP session and the request journal."""

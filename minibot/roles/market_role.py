@@ -5,10 +5,9 @@
 reconnect, REST snapshot and fallback, aggTrade gap back-fill, health probes) and turns every message
 into ticks with `TickBuilder` (payloads + per-symbol conflation of book updates; with `binance.depth_levels`
 N > 0 the feed also follows `<symbol>@depth<N>@100ms` and every tick carries the top N levels). Ticks are published in
-batches, one write per batch: when `queues.batch_max_events` are waiting, else as soon as the event loop has
-handled the messages that were ready together (a callback scheduled with the first tick of a batch), so a tick
-never waits for the loop's poll interval. A conflated book goes out on a timer set to its window's end, not
-on the next poll: both are pipeline latency (docs/core.md, "Pipeline latency").
+batches, one write per batch: when `queues.batch_max_events` are waiting, else as soon as the frames already
+received are handled (a new tick sets `wake`, so the loop's next round publishes them: no polling delay), and
+a conflated book when its window ends (`tick()` returns that deadline).
 
 Fail-closed:
 - the feed's health policy decides STOP (BINANCE_UNREACHABLE / BINANCE_ERROR_RATE / BINANCE_BANNED):
@@ -26,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from minibot.market.config import BinanceConfig
@@ -66,11 +64,7 @@ class MarketRole:
         self.last_data_ms = self.clock.now_ms()
         self.published = 0
         self._batch: list[dict[str, Any]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None  # set by run(): prompt publishing and releases
-        self._publish_due = False
-        self._release: asyncio.TimerHandle | None = None
-        self._release_ms = 0
-        self._failure: Exception | None = None  # raised by tick(): an error in a loop callback stops the run
+        self.wake = asyncio.Event()
         self._state = "STARTING"
         self._stop_detail = ""
         self._closed = False
@@ -107,10 +101,7 @@ class MarketRole:
         # fill latency across processes, never used by the trading core.
         recv_perf_ns = time.perf_counter_ns()
         self.last_data_ms = now
-        held = self.builder.held
         self._add(self.builder.on_message(message, now, recv_perf_ns), now)
-        if self.builder.held > held:  # a book newly held back: its window's end may be the next release
-            self._arm_release()
 
     def _on_health(self, payload: dict[str, Any]) -> None:
         self._state = str(payload["state"])
@@ -130,51 +121,17 @@ class MarketRole:
         self._batch.extend(event("market_tick", p, ts=now) for p in payloads)
         if len(self._batch) >= self.batch_max:
             self._publish()
-        elif self._loop is not None and not self._publish_due:
-            self._publish_due = True
-            self._loop.call_soon(self._callback, self._publish)
+        self.wake.set()
 
     def _publish(self) -> None:
-        self._publish_due = False
         batch, self._batch = self._batch, []
         if batch:
             self.published += self.producer.publish(batch)
-
-    def _arm_release(self) -> None:
-        """Set the timer for the earliest held book's window end (unless one is set for that or earlier)."""
-        due = self.builder.next_due_ms()
-        if due is None or self._loop is None or (self._release is not None and self._release_ms <= due):
-            return
-        if self._release is not None:
-            self._release.cancel()
-        # From the perf counter the run clock runs on; + 0.1 ms so the run clock has reached `due` (it
-        # truncates to ms) and a loop whose clock is coarser (Windows) is not woken over and over too early.
-        delay_s = (self.clock.perf_ns_at(due) - time.perf_counter_ns()) / 1e9 + 1e-4
-        self._release_ms = due
-        self._release = self._loop.call_later(max(0.0, delay_s), self._callback, self._on_release)
-
-    def _callback(self, work: Callable[[], None]) -> None:
-        """Work the loop runs for this role (publish, release): an error is kept for `tick()` to raise, so it
-        stops the run (fail-closed); the loop's own handler would only log it and carry on."""
-        if self._failure is not None:
-            return
-        try:
-            work()
-        except Exception as exc:
-            self._failure = exc
-
-    def _on_release(self) -> None:
-        """Timer: publish the held books whose window has ended, then set the timer for the next one."""
-        self._release = None
-        now = self.clock.now_ms()
-        self._add(self.builder.due(now), now)
-        self._arm_release()
 
     # AsyncRole ---------------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Run the feed until `finish()`; a STOP decided by its health policy is raised."""
-        self._loop = asyncio.get_running_loop()
         reason = await self.feed.run()
         if reason is not None:
             raise NoreError(self._stop_detail or f"health policy decided {reason.value}", reason)
@@ -183,11 +140,10 @@ class MarketRole:
         """Close the feed; `run()` then returns."""
         await self.feed.close()
 
-    def tick(self) -> None:
-        """Release conflated books (the timer's safety net), publish the batch, journal requests, fsync if due,
-        watch for silence. Raises what failed in a loop callback."""
-        if self._failure is not None:
-            raise self._failure
+    def tick(self) -> float | None:
+        """Release conflated books, publish the batch, journal requests, fsync if due, watch for silence.
+
+        Returns the wall seconds until the next held conflated book is due (None: none is held)."""
         now = self.clock.now_ms()
         self._add(self.builder.due(now), now)
         self._publish()
@@ -200,15 +156,14 @@ class MarketRole:
                 f"stale_stream_ms + unreachable_threshold_ms = {self.stale_stop_ms} ms)",
                 ReasonCode.MARKET_DATA_STALE,
             )
+        due = self.builder.next_due_ms()
+        return None if due is None else self.clock.real_seconds(max(0, due - now))
 
     async def close(self) -> None:
         """Publish what is held (conflated books included), then release the queue and the journal."""
         if self._closed:
             return
         self._closed = True
-        self._loop = None
-        if self._release is not None:
-            self._release.cancel()
         try:
             now = self.clock.now_ms()
             self._add(self.builder.flush(now), now)

@@ -11,6 +11,11 @@ supervisor), rebuilds the run clock from its anchor, and loops until:
 - anything else escapes: STOP INTERNAL_ERROR (DISK_LOW for a full disk), traceback only in the role's log
   (exit `ExitCode.ERROR`).
 
+Between rounds with nothing to do the loop sleeps on the role's doorbell until a ring (an append to a
+queue it reads, a STOP, a shutdown request) or its nearest deadline (minibot/roles/wake.py): an idle role
+costs no CPU, and the control files above are checked on every wake-up, at least every
+`queues.poll_interval_ms` (the safety net).
+
 Logging: `role_main` sends every `logging` record to `<run>/<logging.dir>/<role>.log` (JSON lines, rotated
 by size; `minibot.logs`). Roles that drive their own loop (asyncio) use the same pieces:
 `load_env`, `setup_role_logging`, `Heartbeat`, `shutdown_requested(run_dir, role)`, `is_stopped`,
@@ -20,6 +25,8 @@ by size; `minibot.logs`). Roles that drive their own loop (asyncio) use the same
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import logging
 import os
 import time
@@ -35,11 +42,13 @@ from minibot.clock import RunClock
 from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
+from minibot.journal.doorbell import Doorbell, queue_ringer
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
 from minibot.logs import configure_logging
 from minibot.reasons import NoreError
 from minibot.roles.instance import hold_instance, instance_token
+from minibot.roles.wake import Waker, WakeTimer
 from minibot.runlayout import RUN_FILE, SHUTDOWN_FILE, role_shutdown_file
 
 ORPHAN_CHECK_S = 1.0
@@ -55,6 +64,7 @@ class RoleEnv:
     run: Mapping[str, Any]
     clock: RunClock
     log: logging.Logger
+    waker: Waker | None = None  # the process's doorbell sleep (role_main sets it once the role holds its lock)
 
     @property
     def run_dir(self) -> Path:
@@ -83,15 +93,22 @@ def load_env(role: str, run_dir: Path) -> RoleEnv:
     run = read_critical_json(run_dir / RUN_FILE)
     clock = RunClock.from_run(run["clock"])
     config = run["config"]
-    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, config["queues"])
+    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, config["queues"], queue_ringer)
     return RoleEnv(role, ctx, config, run, clock, logging.getLogger(f"nore.{role}"))
 
 
+@functools.lru_cache(maxsize=16)
+def _shutdown_names(run_dir: Path, role: str | None) -> tuple[str, ...]:
+    names = [str(run_dir / SHUTDOWN_FILE)]
+    if role is not None:
+        names.append(str(role_shutdown_file(run_dir, role)))
+    return tuple(names)
+
+
 def shutdown_requested(run_dir: Path, role: str | None = None) -> bool:
-    """The supervisor asked every role (or this `role`) to finish: not a STOP."""
-    if (run_dir / SHUTDOWN_FILE).exists():
-        return True
-    return role is not None and role_shutdown_file(run_dir, role).exists()
+    """The supervisor asked every role (or this `role`) to finish: not a STOP. Checked every round of
+    every role, so the paths are built once."""
+    return any(os.path.exists(name) for name in _shutdown_names(run_dir, role))
 
 
 def setup_role_logging(env: RoleEnv) -> None:
@@ -159,11 +176,11 @@ class Heartbeat:
             self._identity["instance"] = token
         self._producer: Producer = env.ctx.producer("health", env.role)
 
-    def beat(self, state: str = "OK", force: bool = False, **extra: Any) -> None:
-        """Publish a heartbeat if one is due (or `force`)."""
+    def beat(self, state: str = "OK", force: bool = False, **extra: Any) -> bool:
+        """Publish a heartbeat if one is due (or `force`); True when one was published."""
         now = self.env.clock.now_ms()
         if not force and now < self._next_ms:
-            return
+            return False
         self._next_ms = now + self.interval_ms
         payload = {
             "role": self.env.role,
@@ -173,6 +190,11 @@ class Heartbeat:
         }
         payload.update(extra)
         self._producer.publish([self._producer.event("health", payload)])
+        return True
+
+    def due_in_s(self) -> float:
+        """Wall seconds until the next heartbeat is due (0 when it is already)."""
+        return max(0.0, self.env.clock.real_seconds(self._next_ms - self.env.clock.now_ms()))
 
     def close(self) -> None:
         """Release the health producer."""
@@ -191,8 +213,10 @@ def fail_closed(env: RoleEnv, exc: BaseException) -> int:
     return exit_code
 
 
-def run_loop(env: RoleEnv, role: RoleLoop, idle_sleep_s: float) -> int:
-    """Drive `role` until shutdown or STOP; heartbeats included. Returns the process exit code."""
+def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
+    """Drive `role` until shutdown or STOP; heartbeats included. Returns the process exit code.
+
+    A round that handled nothing sleeps on the doorbell (`waker`) until a ring or the nearest deadline."""
     heartbeat = Heartbeat(env)
     heartbeat.beat("STARTING", force=True)
     guard = OrphanGuard(env.run)
@@ -206,10 +230,11 @@ def run_loop(env: RoleEnv, role: RoleLoop, idle_sleep_s: float) -> int:
             if guard.orphaned():
                 env.log.error("the supervisor is gone: ending without it (nobody would watch or restart this role)")
                 return ExitCode.OK
-            if role.run_once() == 0:
-                time.sleep(idle_sleep_s)
+            handled = role.run_once()
             role.flush_if_due()
             heartbeat.beat()
+            if handled == 0:
+                waker.sleep(heartbeat.due_in_s())
     except BaseException as exc:  # fail closed on anything, then report it
         if isinstance(exc, KeyboardInterrupt):
             return ExitCode.OK
@@ -230,11 +255,22 @@ def role_main(role: str, build: Callable[[RoleEnv], RoleLoop], argv: list[str] |
     if lock is None:
         return ExitCode.DUPLICATE
     try:
+        env = with_doorbell(env)
+        assert env.waker is not None
         try:
-            instance = build(env)
-        except BaseException as exc:  # a role that cannot start stops the run, with its reason
-            return fail_closed(env, exc)
-        idle = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
-        return run_loop(env, instance, idle)
+            try:
+                instance = build(env)
+            except BaseException as exc:  # a role that cannot start stops the run, with its reason
+                return fail_closed(env, exc)
+            return run_loop(env, instance, env.waker)
+        finally:
+            env.waker.close()
     finally:
         lock.release()
+
+
+def with_doorbell(env: RoleEnv) -> RoleEnv:
+    """`env` with the process's doorbell bound and its port recorded (call while holding the instance lock,
+    so a refused duplicate never redirects the rings)."""
+    waker = Waker(Doorbell(env.run_dir, env.role), WakeTimer(env.config["queues"]))
+    return dataclasses.replace(env, waker=waker)

@@ -19,6 +19,7 @@ back for a peer (a role asked to end keeps running while that is so, or the end 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from typing import Protocol
 
 from minibot.execution import ExecutionCore
@@ -28,6 +29,22 @@ from minibot.risk import RiskCore
 from minibot.rolenames import Role
 from minibot.roles.runner import RoleRunner
 from minibot.roles.timeline import MARKET, MSEQ, Watermark
+
+# Whose market_ticks watermark each timeline role waits for (see the module docstring).
+PEERS: Mapping[str, tuple[str, ...]] = {
+    Role.RISK.value: (Role.STRATEGY.value, Role.EXECUTION.value),
+    Role.EXECUTION.value: (Role.RISK.value,),
+}
+
+
+# Input queues whose appends need not wake the role: risk_role processes tick M only once the strategy's
+# watermark has reached M, and the strategy's progress rings it (minibot/journal/doorbell.py).
+MUTED: Mapping[str, tuple[str, ...]] = {Role.RISK.value: (MARKET,)}
+
+
+def watchers(role: str) -> tuple[str, ...]:
+    """The roles that wait for `role`'s watermark: rung when it advances (minibot/journal/doorbell.py)."""
+    return tuple(r for r, peers in PEERS.items() if role in peers)
 
 
 class Schedule(Protocol):
@@ -142,7 +159,7 @@ class RiskSchedule(_TimelineSchedule):
     """risk_role: per mseq M, the executor's fills and results of M, tick M, the signals of M."""
 
     def __init__(self, runner: RoleRunner, core: RiskCore) -> None:
-        super().__init__(runner, (Role.STRATEGY.value, Role.EXECUTION.value))
+        super().__init__(runner, PEERS[Role.RISK.value])
         self.core = core
 
     def run_once(self) -> int:
@@ -171,7 +188,7 @@ class ExecutionSchedule(_TimelineSchedule):
     """execution_role: tick M, then the intents of M go in flight; runs ahead of risk by the latency."""
 
     def __init__(self, runner: RoleRunner, core: ExecutionCore) -> None:
-        super().__init__(runner, (Role.RISK.value,))
+        super().__init__(runner, PEERS[Role.EXECUTION.value])
         self.latency_ms = core.latency_ms
         self.market_ts = runner.stepper.clock.now
         # (line, market time) of the ticks processed but not yet covered by risk's watermark.

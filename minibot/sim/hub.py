@@ -119,6 +119,12 @@ class Hub:
             for i in range(agg.l - agg.f + 1):
                 self._deliver(key, symbol, functools.partial(_nth_fill, fill, i))
 
+    def next_due_ms(self) -> int | None:
+        """Run time of the next timer-driven push (None: no periodic stream is subscribed)."""
+        if not self._periodic:
+            return None
+        return min(self._due.get(key, 0) for key in self._periodic)
+
     def periodic(self, now: int) -> None:
         """Timer-driven pushes that are due: klines (every 2 s, 1 s for `1s`), partial and diff depth
         (100 ms / 1000 ms), tickers and avgPrice (1000 ms)."""

@@ -24,6 +24,9 @@ class Feed(Protocol):
     def advance_to(self, t: int) -> None:
         """Apply every event up to run time `t`."""
 
+    def next_due_ms(self) -> int | None:
+        """Run time of the next event (None: no more events)."""
+
 
 class Market:
     """All symbols, in the order they were given."""
@@ -42,6 +45,11 @@ class Market:
         self.now = t
         for feed in self.feeds:
             feed.advance_to(t)
+
+    def next_due_ms(self) -> int | None:
+        """Run time of the next event of any symbol (None: no feed has one)."""
+        due = [d for d in (feed.next_due_ms() for feed in self.feeds) if d is not None]
+        return min(due) if due else None
 
     def set_sink(self, sink: Sink) -> None:
         """Route every state's changes to `sink` (the WebSocket hub)."""

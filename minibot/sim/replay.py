@@ -250,6 +250,14 @@ class ReplayFeed:
         self._rng = random.Random(salt)
         self._avg_q = 0.0
 
+    def next_due_ms(self) -> int | None:
+        """Run time of the next recorded trade (None: the tape has ended)."""
+        if self._pending is None:
+            self._pending = self._next()  # what advance_to would read next anyway
+            if self._pending is None:
+                return None
+        return self._pending[0].T + self.shift + self.loops * self.period
+
     def advance_to(self, t: int) -> None:
         """Apply every recorded trade whose shifted time is <= t."""
         while True:

@@ -31,8 +31,9 @@ from minibot.sim.stats import Stats
 from minibot.sim.weights import RateLimiter
 from minibot.sim.ws import Hub
 
-_PUMP_MAX_S = 0.01
+_PUMP_MAX_S = 0.1  # the longest the pump sleeps: a new subscription's first periodic push waits at most this
 _PUMP_MIN_S = 0.001
+_PUMP_FINE_S = 0.01
 _STEP_MS = 100
 _REBIND_TRIES = 100
 _REBIND_PAUSE_S = 0.05
@@ -154,13 +155,19 @@ class RunningSimulator:
         return stats_document(self.ctx)
 
     async def _pump(self) -> None:
-        """Advance the market with the run clock and push periodic streams."""
+        """Advance the market with the run clock and push periodic streams, waking when the next market
+        event or periodic push is due (not on a fixed short period: an idle simulator costs no CPU)."""
         ctx = self.ctx
-        interval = min(_PUMP_MAX_S, max(_PUMP_MIN_S, ctx.clock.real_seconds(_STEP_MS) / 2))
+        # Periodic streams (depth, klines, tickers) keep the fine cadence they were built for: a push late
+        # by a whole period on a loaded machine would be a missing one.
+        fine = min(_PUMP_FINE_S, max(_PUMP_MIN_S, ctx.clock.real_seconds(_STEP_MS) / 2))
         while True:
             now = ctx.sync()
             ctx.hub.periodic(now)
-            await asyncio.sleep(interval)
+            periodic = ctx.hub.next_due_ms()
+            dues = [d for d in (ctx.market.next_due_ms(), periodic) if d is not None]
+            wait = ctx.clock.real_seconds(min(dues) - ctx.clock.now_ms()) if dues else _PUMP_MAX_S
+            await asyncio.sleep(min(fine if periodic is not None else _PUMP_MAX_S, max(_PUMP_MIN_S, wait)))
 
     async def _outage_start(self, fault: Fault) -> None:
         self.ctx.hub.abort_all()

@@ -65,6 +65,10 @@ class SyntheticFeed:
         self.advance_to(start_ms)
 
     # ------------------------------------------------------------------------------------------------
+    def next_due_ms(self) -> int:
+        """Run time at which the next step ends (when `advance_to` has something new to generate)."""
+        return self.start_ms + (self.k + 1) * self.step_ms
+
     def advance_to(self, t: int) -> None:
         """Generate every step that ends at or before run time `t`."""
         while self.start_ms + (self.k + 1) * self.step_ms <= t:

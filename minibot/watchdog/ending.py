@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from minibot.clock import RunClock
 from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import atomic_write_bytes, write_critical_json
+from minibot.journal.doorbell import ring_all, ring_roles
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.prometheus import PrometheusEndpoint
@@ -210,6 +211,7 @@ def stop_roles(run: EndingContext, ending: Ending) -> None:
             members = [run.procs[r] for r in stage if r in run.procs]
             for proc in members:
                 atomic_write_bytes(role_shutdown_file(run.run_dir, proc.role), b"", fsync=False)
+            ring_roles(run.run_dir, [p.role for p in members])  # a waiting role sees its request at once
             if not _wait(members, min(STAGE_WAIT_S, grace_s), poll, pending, grace_s):
                 # A role that only knows the run-wide file (its own loop ignores shutdown.<role>): ask all.
                 names = [p.role for p in members if pending(p)]
@@ -218,6 +220,7 @@ def stop_roles(run: EndingContext, ending: Ending) -> None:
             if is_stopped(run.run_dir):
                 break
         atomic_write_bytes(run.run_dir / SHUTDOWN_FILE, b"", fsync=False)
+        ring_all(run.run_dir)
     _wait_exit(procs, grace_s, poll, pending)
     for proc in procs:
         proc.close()

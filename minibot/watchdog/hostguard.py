@@ -20,9 +20,12 @@ from pathlib import Path
 
 from minibot.journal.atomic import atomic_write_bytes
 from minibot.journal.console_record import write_console_record
+from minibot.journal.doorbell import ring_roles
+from minibot.rolenames import Role
 from minibot.runlayout import OPERATOR_STOP_FILE
 from minibot.winsys import ConsoleEvents, KeepAwake, Kernel32, QuickEditOff, kernel32
 
+SUPERVISOR_BELL = Role.WATCHDOG.value  # the doorbell the supervisor's watch loop sleeps on
 HANDLER_WAIT_S = 4.0  # inside Windows' 5 s grace after CTRL_CLOSE_EVENT
 log = logging.getLogger("nore.supervisor.host")
 
@@ -54,6 +57,7 @@ class HostGuard:
         try:
             ended_by = write_console_record(self.run_dir, event, time.time())
             atomic_write_bytes(self.run_dir / OPERATOR_STOP_FILE, f"{ended_by}\n".encode(), fsync=True)
+            ring_roles(self.run_dir, [SUPERVISOR_BELL])  # the watch loop sees the file now
         except OSError as exc:  # the handler thread must return: the run then ends without its record
             log.error("console event %s: could not write the stop file: %s", event, exc)
             return

@@ -5,6 +5,12 @@ run.json -> queues -> preflight (STOP BINANCE_UNREACHABLE before any role if Bin
 role processes -> watch until the duration has passed (run clock), the operator's stop file
 `<run>/control/stop` appears, Ctrl+C, or a STOP -> end the roles (stage by stage when graceful, at once on
 STOP) -> final files and summary (ending.py).
+
+The watch loop sleeps on the watchdog's doorbell (minibot/journal/doorbell.py): heartbeats, STOPs, risk
+actions and timing events ring it as they are appended. Otherwise it wakes at its own nearest deadline (the
+next periodic check, metrics poll, heartbeat, due restart, the end of the duration) and at least every
+`TICK_S`, which bounds how late it notices what nobody rings for: a role process that died, the operator's
+stop file, a Ctrl+C on Windows (where `select()` is not interrupted by it).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from minibot.ids import process_command_line
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.console_record import console_ending
 from minibot.journal.context import RunContext
+from minibot.journal.doorbell import Doorbell, queue_ringer
 from minibot.journal.stop import (
     is_stopped,
     release_stop_space,
@@ -59,7 +66,7 @@ from minibot.watchdog.varpath import onedrive_warning
 from minibot.watchdog.watch import Finding, JournalWatch
 from minibot.winsys import Kernel32
 
-LOOP_S = 0.05
+TICK_S = 0.25
 CHECK_EVERY_RUN_S = 5.0
 CHECK_MIN_WALL_S = 0.5
 METRICS_MIN_WALL_S = 0.2  # reading every new journal line costs CPU: not more often than this
@@ -98,6 +105,7 @@ class Supervisor:
         self.run_dir = Path()
         self.ctx: RunContext | None = None
         self.k32 = k32  # kernel32 for the host guard (None: the real one on Windows; tests inject a fake)
+        self.bell: Doorbell | None = None
         self.host: HostGuard | None = None
         self.host_held: dict[str, bool] = {}
 
@@ -133,7 +141,7 @@ class Supervisor:
         )
         write_run_file(self.run_dir, doc)
         clock = anchor.clock()
-        self.ctx = RunContext(self.run_dir, run_id, doc["cmdline_hash"], clock.now_ms, self.cfg["queues"])
+        self.ctx = RunContext(self.run_dir, run_id, doc["cmdline_hash"], clock.now_ms, self.cfg["queues"], queue_ringer)
         create_queues(self.run_dir, self.cfg["queues"])
         (self.run_dir / CONTROL_DIR).mkdir(exist_ok=True)
         return RoleEnv(Role.WATCHDOG.value, self.ctx, self.cfg, doc, clock, log)
@@ -170,6 +178,8 @@ class Supervisor:
         finally:
             release_stop_space(self.run_dir)
             self.host.close()  # the machine may sleep again, the console gets its mode back
+            if self.bell is not None:
+                self.bell.close()
 
     def _abandon(self) -> None:
         """The supervisor is failing outside the normal ending: nothing it started may outlive it."""
@@ -247,6 +257,7 @@ class Supervisor:
             )
             return
         log.info("preflight ok: server time %s, latencies %s", result.server_time_ms, result.latencies_ms)
+        self.bell = Doorbell(self.run_dir, Role.WATCHDOG.value)  # before any role starts, so no first ring is missed
         watch = JournalWatch(self.ctx, self.cfg, self.procs)
         ending.watch = watch
         heartbeat = Heartbeat(env)
@@ -317,7 +328,18 @@ class Supervisor:
                 self.raise_stop(finding)
                 continue
             heartbeat.beat()
-            time.sleep(LOOP_S)
+            now = time.monotonic()
+            restarts = [p.restart_due - now for p in self.procs.values() if p.restart_due is not None]
+            wait_s = min(
+                TICK_S,
+                heartbeat.due_in_s(),
+                next_check - now,
+                next_metrics - now,
+                env.clock.real_seconds(duration_ms - env.clock.elapsed_ms()),
+                *restarts,
+            )
+            assert self.bell is not None
+            self.bell.wait(wait_s)
 
     def _periodic(self, queues: QueueWatch) -> Finding | None:
         wd, q = self.cfg["watchdog"], self.cfg["queues"]

@@ -25,6 +25,7 @@ from minibot.contracts.registry import registry
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.consumer import Consumer
 from minibot.journal.context import RunContext
+from minibot.journal.doorbell import ring_all
 from minibot.journal.stop import stop_flag_path
 from minibot.reasons import NoreError, ReasonCode
 from minibot.rolenames import Role
@@ -91,6 +92,7 @@ class JournalWatch:
         if not flag.exists():
             # Journaled but no flag (the writer died in between): raise it, or the roles would carry on.
             write_critical_json(flag, dict(event))
+            ring_all(self.ctx.run_dir)
             log.error("stop_journal entry without STOP.flag: raised the flag for %s", event["payload"])
 
     def _on_risk(self, event: Mapping[str, Any]) -> None:

@@ -30,6 +30,7 @@ from minibot.config.loader import load_config, with_overrides
 from minibot.ids import cmdline_hash
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
+from minibot.journal.doorbell import queue_ringer
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.roles.runner import queue_events
 from tests.ai.aidata import TRADES_CFG, ai_cfg, merged, trade_ticks
@@ -89,7 +90,7 @@ def prepare_run(tmp: Path, ai: Mapping[str, Any] | None = None, speed: float = 6
     }
     write_critical_json(run_dir / "run.json", run)
     clock = RunClock.shared(start_ms, speed, anchor)
-    ctx = RunContext(run_dir, RUN_ID, chash, clock.now_ms, cfg["queues"])
+    ctx = RunContext(run_dir, RUN_ID, chash, clock.now_ms, cfg["queues"], queue_ringer)
     return Run(run_dir, ctx, clock, cfg)
 
 

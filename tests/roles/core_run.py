@@ -21,6 +21,7 @@ from minibot.config.loader import load_config
 from minibot.ids import cmdline_hash, deterministic_id
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
+from minibot.journal.doorbell import queue_ringer
 from minibot.runlayout import RUN_FILE, SHUTDOWN_FILE
 from tests.core.fixtures import EXCHANGE_INFO
 from tests.core.realdata import load_ticks
@@ -48,7 +49,7 @@ def make_run_dir(run_dir: Path, speed: float = SPEED) -> RunContext:
     write_critical_json(run_dir / RUN_FILE, run)
     write_critical_json(run_dir / "exchange_info.json", EXCHANGE_INFO)
     clock = RunClock.shared(start_ms, speed, anchor)
-    return RunContext(run_dir, RUN_ID, digest, clock.now_ms, config["queues"])
+    return RunContext(run_dir, RUN_ID, digest, clock.now_ms, config["queues"], queue_ringer)
 
 
 def start_role(role: str, run_dir: Path) -> subprocess.Popen[bytes]:

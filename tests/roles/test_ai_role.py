@@ -45,8 +45,9 @@ ALLOWED = re.compile(
     r"|queues/ai_recommendations/.+"
     r"|queues/(market_ticks|fills)/(cursor\.ai_role\.json|acks\.ai_role(\.\d{6})?\.jsonl)"
     r"|queues/health/.+"
-    # the process's instance lock and its holder record (one ai_role process per run; no data)
-    r"|roles/ai_role/instance\.(lock|json)"
+    # the process's instance lock and its holder record (one ai_role process per run; no data), and the
+    # port its doorbell listens on (minibot/journal/doorbell.py)
+    r"|roles/ai_role/(instance\.(lock|json)|doorbell\.port)"
     r"|logs/ai_role.*)$"
 )
 # What the test's own feeder (standing in for market_role) writes.

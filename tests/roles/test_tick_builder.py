@@ -126,6 +126,22 @@ def test_a_conflated_book_is_stamped_with_the_end_of_its_window() -> None:
     assert flushed["recv_perf_ns"] == 700_000
 
 
+def test_next_due_names_the_end_of_the_first_held_window() -> None:
+    """market_role sleeps until then (minibot/roles/wake.py): no polling for conflated books."""
+    builder = TickBuilder(250)
+    assert builder.next_due_ms() is None
+    builder.on_message(book(100.0), T0, 1)
+    assert builder.next_due_ms() is None  # the leading edge went out at once: nothing held
+    builder.on_message(book(100.1), T0 + 50, 2)
+    builder.on_message(book(100.0, symbol="ETHUSDT"), T0 + 60, 3)
+    builder.on_message(book(100.1, symbol="ETHUSDT"), T0 + 70, 4)
+    assert builder.next_due_ms() == T0 + 250  # BTCUSDT's window ends first
+    assert len(builder.due(T0 + 250)) == 1
+    assert builder.next_due_ms() == T0 + 310
+    builder.due(T0 + 310)
+    assert builder.next_due_ms() is None
+
+
 def test_conflation_is_per_symbol_and_never_holds_trades() -> None:
     builder = TickBuilder(1000)
     builder.on_message(book(symbol="BTCUSDT"), T0, 0)

@@ -41,6 +41,17 @@ def test_synthetic_path_is_a_function_of_seed_and_time() -> None:
     assert a.states["BTCUSDT"].m1.bars == b.states["BTCUSDT"].m1.bars
 
 
+def test_next_due_is_the_end_of_the_next_synthetic_step() -> None:
+    """The simulator's pump sleeps until then instead of waking every few ms."""
+    m = build_market(["BTCUSDT", "ETHUSDT"], [], seed=3, start_ms=START)
+    due = m.next_due_ms()
+    assert due is not None and START < due <= START + 100
+    m.advance_to(due - 1)
+    assert m.next_due_ms() == due
+    m.advance_to(due)
+    assert m.next_due_ms() == due + 100
+
+
 def test_synthetic_microstructure_is_plausible() -> None:
     m = build_market(["BTCUSDT", "DOGEUSDT", "ZZZQQQ"], [], seed=1, start_ms=START)
     spreads: dict[str, list[int]] = {s: [] for s in m.states}

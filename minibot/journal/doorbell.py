@@ -1,0 +1,162 @@
+"""Loopback UDP doorbells: an append to a queue wakes the processes that read it (issue 14, item 1).
+
+A role process that waits for work binds one UDP socket on 127.0.0.1 (the OS picks the port) and records
+the port in `<run>/roles/<role>/doorbell.port` (JSON `{"port": N, "mute": [queue, ...]}`, atomic replace).
+Whoever has made something visible that a role must react to sends that role one 1-byte datagram:
+- a producer, right after a batch is appended (readers can see it), rings every declared consumer of the
+  queue (`RunContext.producer`) except those that muted it: a role that could not act on the queue's new
+  lines anyway (risk_role on market_ticks waits for the strategy's watermark, which rings it);
+- a STOP rings every role of the run (`journal.stop.stop`); the supervisor rings a role it asks to end;
+- a core role whose market_ticks watermark advanced rings the peers that wait for it (roles/core_role.py).
+The waiting role blocks in `select()` on its socket until a ring or its timeout (the safety-net poll,
+its next heartbeat, a pending group commit), so it costs nothing while nothing happens.
+
+Nothing depends on a datagram arriving: no port file yet, a stale port of a restarted role, a datagram
+lost or refused only mean that the role finds the new lines on its next safety-net poll
+(`queues.poll_interval_ms`). A ring never blocks the producer (non-blocking send, errors swallowed).
+Port files are re-read at most every `RECHECK_S` and after a failed send. Loopback UDP and `select()` on a
+socket behave the same on Windows; the datagram carries no data, so a stray one only costs a wake-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from minibot.journal.atomic import atomic_write_bytes
+
+HOST = "127.0.0.1"
+PORT_FILE = "doorbell.port"
+RECHECK_S = 0.2
+_RING = b"!"
+_DRAIN_MAX = 4096  # datagrams read per wake at most (a backlog of rings means the same as one)
+_sender: socket.socket | None = None
+_sender_lock = threading.Lock()
+
+
+def doorbell_path(run_dir: Path, role: str) -> Path:
+    """`<run>/roles/<role>/doorbell.port`: the port `role`'s doorbell listens on (the role's own folder)."""
+    return Path(run_dir) / "roles" / role / PORT_FILE
+
+
+def _send_socket() -> socket.socket:
+    """This process's one sending socket (non-blocking: a ring must never hold up its producer)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            _sender = sock
+        return _sender
+
+
+def read_bell(path: Path) -> tuple[int, frozenset[str]] | None:
+    """(port, muted queues) of a doorbell file; None when there is none (yet) or it is not one."""
+    try:
+        doc = json.loads(path.read_bytes())
+        port, mute = doc["port"], frozenset(doc.get("mute", ()))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    if type(port) is not int or not 0 < port < 65536 or not all(isinstance(q, str) for q in mute):
+        return None
+    return port, mute
+
+
+class Doorbell:
+    """The receiving end: one per role process, created after the role holds its instance lock."""
+
+    def __init__(self, run_dir: Path, role: str) -> None:
+        self.path = doorbell_path(run_dir, role)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind((HOST, 0))
+            self.sock.setblocking(False)
+            self.port = int(self.sock.getsockname()[1])
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.mute(())
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def mute(self, queues: Iterable[str]) -> None:
+        """(Re)publish the port, asking producers of `queues` not to ring (the role waits for another ring)."""
+        doc = {"port": self.port, "mute": sorted(queues)}
+        # Not fsynced: after a crash of the machine the run is over; a reader sees old or new, never half.
+        atomic_write_bytes(self.path, json.dumps(doc).encode("ascii"), fsync=False)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until a ring or `timeout_s` passes; True when rung (pending rings are consumed)."""
+        if timeout_s > 0 and self.sock.fileno() >= 0:
+            select.select([self.sock], [], [], timeout_s)
+        return self.drain()
+
+    def drain(self) -> bool:
+        """Consume every ring already received without blocking; True if there was one."""
+        rung = False
+        for _ in range(_DRAIN_MAX):
+            try:
+                self.sock.recv(16)
+            except (BlockingIOError, InterruptedError):
+                return rung
+            except ConnectionResetError:
+                # Windows reports an earlier ICMP "port unreachable" on the socket once: not a ring.
+                continue
+            except OSError:
+                return rung  # closed: nothing more to wait for
+            rung = True
+        return rung
+
+    def close(self) -> None:
+        """Close the socket (the port file stays: a ring to a closed port is simply lost)."""
+        self.sock.close()
+
+
+def queue_ringer(run_dir: Path, consumers: tuple[str, ...], queue: str) -> Callable[[], None]:
+    """What `RunContext(ringer=...)` calls per producer: rings `queue`'s consumers after each append."""
+    return Ringer(run_dir, consumers, queue).ring
+
+
+class Ringer:
+    """Rings the doorbells of a fixed set of roles of one run: the consumers of `queue` (roles that muted it
+    are skipped), or with `queue` None unconditionally (STOP, shutdown, a watermark)."""
+
+    def __init__(self, run_dir: Path, roles: Iterable[str], queue: str | None = None) -> None:
+        self.queue = queue
+        self._paths = [doorbell_path(run_dir, role) for role in dict.fromkeys(roles)]
+        self._ports: list[int | None] = [None] * len(self._paths)
+        self._checked: list[float] = [float("-inf")] * len(self._paths)
+
+    def ring(self) -> None:
+        """One datagram to each role's doorbell; never blocks, never raises."""
+        now = time.monotonic()
+        sender = _send_socket()
+        for i, path in enumerate(self._paths):
+            if now - self._checked[i] >= RECHECK_S:
+                bell = read_bell(path)
+                self._ports[i] = None if bell is None or self.queue in bell[1] else bell[0]
+                self._checked[i] = now
+            port = self._ports[i]
+            if port is None:
+                continue
+            try:
+                sender.sendto(_RING, (HOST, port))
+            except OSError:
+                self._checked[i] = float("-inf")  # a stale port (or a full buffer): read the file next time
+
+
+def ring_roles(run_dir: Path, roles: Iterable[str]) -> None:
+    """Ring `roles` once (control files: a shutdown request)."""
+    Ringer(run_dir, roles).ring()
+
+
+def ring_all(run_dir: Path) -> None:
+    """Ring every role of the run that has a doorbell (a STOP: every role must halt at once)."""
+    with contextlib.suppress(OSError):
+        roles = [p.parent.name for p in (Path(run_dir) / "roles").glob(f"*/{PORT_FILE}")]
+        ring_roles(run_dir, roles)
