@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import math
-import time
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -15,11 +12,7 @@ import pytest
 from minibot.exitcodes import ExitCode
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
-from minibot.market.models import AggTrade
 from minibot.market.rest import PUBLIC_PATHS
-from minibot.reasons import ContractViolation, NoreError
-from minibot.roles.market_role import MarketRole
-from minibot.roles.process import Heartbeat, load_env
 from minibot.roles.request_journal import journal_folder
 from minibot.runlayout import REQUESTS_STEM
 from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_until
@@ -225,79 +218,3 @@ def test_depth_levels_ride_on_every_tick_and_a_stale_book_is_not_carried(tmp_pat
     assert stats["faults_injected"]["stale_book"] > 0
     assert any(name.endswith("@depth20@100ms") for name in stats["ws"]["served"])
     assert_clean_end(run)
-
-
-def test_ticks_go_out_without_the_poll_and_held_books_on_their_own_timer(tmp_path: Path, runs: list[Run]) -> None:
-    # In process, and tick() (the loop's periodic call) is never made: every tick in the queue was published
-    # as soon as its message was handled, every conflated book by the timer at its window's end.
-    run = make_run(tmp_path, speed=30.0)
-    runs.append(run)
-    env = load_env("market_role", run.run_dir)
-    heartbeat = Heartbeat(env)
-    role = MarketRole(env, heartbeat)
-
-    def held_books_released() -> list[dict[str, Any]]:
-        return [e for e in run.events("market_ticks") if e["payload"].get("conflated", 0) > 0]
-
-    async def scenario() -> None:
-        task = asyncio.create_task(role.run())
-        deadline = time.monotonic() + 20
-        while len(held_books_released()) < 5 and time.monotonic() < deadline and not task.done():
-            await asyncio.sleep(0.05)
-        await role.finish()
-        await asyncio.wait_for(task, 10)
-        await role.close()
-
-    try:
-        asyncio.run(scenario())
-    finally:
-        heartbeat.close()
-    books: dict[str, list[dict[str, Any]]] = {}
-    for event in run.events("market_ticks"):
-        if event["payload"]["kind"] == "book":
-            books.setdefault(event["payload"]["symbol"], []).append(event)
-    # Held books released before the end (the last book of a symbol may be the one close() flushed).
-    timed = [(a, b) for events in books.values() for a, b in pairwise(events[:-1]) if b["payload"]["conflated"] > 0]
-    assert len(timed) >= 3, f"only {len(timed)} held books released by the timer"
-    clock = env.clock
-    for before, held in timed:
-        # Its window began at the release of the symbol's previous book and lasted 250 run ms: the tick is
-        # stamped with the window's end (or a later receipt), never after its own release.
-        window_end = clock.perf_ns_at(before["ts"] + 250)
-        assert window_end - 1_000 <= held["payload"]["recv_perf_ns"] <= clock.perf_ns_at(held["ts"] + 1)
-
-
-def test_a_publish_that_fails_in_a_loop_callback_stops_the_run(tmp_path: Path, runs: list[Run]) -> None:
-    # A trade tick with a price that is not a number breaks the market_tick contract when its batch is
-    # published, which now happens in a callback of the event loop: the error must reach tick() (whose
-    # errors STOP the run), not only the loop's log.
-    run = make_run(tmp_path, speed=30.0)
-    runs.append(run)
-    env = load_env("market_role", run.run_dir)
-    heartbeat = Heartbeat(env)
-    role = MarketRole(env, heartbeat)
-    bad = AggTrade("BTCUSDT", 10**15, math.nan, 1.0, 1, 1, 1_700_000_000_000, None, False)
-
-    async def scenario() -> NoreError | None:
-        task = asyncio.create_task(role.run())
-        deadline = time.monotonic() + 20
-        while not run.events("market_ticks") and time.monotonic() < deadline and not task.done():
-            await asyncio.sleep(0.05)
-        role._on_message(bad)  # as the feed delivers a message
-        await asyncio.sleep(0.2)
-        caught = None
-        try:
-            role.tick()
-        except NoreError as exc:
-            caught = exc
-        await role.finish()
-        await asyncio.wait_for(task, 10)
-        await role.close()
-        return caught
-
-    try:
-        caught = asyncio.run(scenario())
-    finally:
-        heartbeat.close()
-    assert isinstance(caught, ContractViolation), caught
-    assert all(math.isfinite(e["payload"]["price"]) for e in run.events("market_ticks")), "nothing invalid written"
