@@ -12,8 +12,9 @@ import orjson
 from minibot.ai.engine import AiEngine
 from minibot.ai.snapshots import load_snapshot, scan
 from minibot.journal.atomic import read_critical_json
+from tests.shared_data import REPO
 
-from .aidata import KLINES_CFG, REPO, TRADES_CFG, ai_cfg, drive, kline_ticks, merged, trade_ticks
+from .aidata import KLINES_CFG, TRADES_CFG, ai_cfg, drive, kline_ticks, merged, trade_ticks
 
 REC_SCHEMA = json.loads((REPO / "minibot/contracts/schemas/ai_recommendation.schema.json").read_text())
 EVENT_SCHEMA = json.loads((REPO / "minibot/contracts/schemas/ai_model_event.schema.json").read_text())

@@ -10,8 +10,9 @@ import pytest
 from minibot.ai import isolation
 from minibot.ai.engine import AiEngine, AiIsolationBreach
 from minibot.ai.env import env_problems, scrubbed_env
+from tests.core.builders import env
 
-from .aidata import ai_cfg, envelope
+from .aidata import ai_cfg
 
 
 def test_no_ai_module_imports_trading_or_network_code() -> None:
@@ -105,4 +106,4 @@ def test_ai_isolation_gate_passes_on_this_tree() -> None:
 def test_engine_refuses_events_from_queues_it_may_not_read(tmp_path: Path, etype: str) -> None:
     engine = AiEngine(ai_cfg(), tmp_path / "ai", lambda _e: None)
     with pytest.raises(AiIsolationBreach):
-        engine.on_event(envelope(etype, 1, {"symbol": "BTCUSDT"}, 0, source="risk_role"))
+        engine.on_event(env(etype, {"symbol": "BTCUSDT"}, 1, 0, source="risk_role"))

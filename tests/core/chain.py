@@ -18,7 +18,7 @@ from minibot.ids import deterministic_id
 from minibot.risk import RiskCore
 from minibot.strategies import StrategyCore
 
-from .realdata import CMDLINE_HASH, RUN_ID
+from .builders import CMDLINE_HASH, RUN_ID
 
 Envelope = dict[str, Any]
 

@@ -17,9 +17,9 @@ from minibot.strategies import StrategyCore
 
 from .chain import Chain
 from .fixtures import default_section, exchange_filters
-from .realdata import data_available, load_ticks, merge_ticks
+from .realdata import load_ticks, merge_ticks
 
-pytestmark = pytest.mark.skipif(not data_available(), reason="shared Binance data not present")
+pytestmark = pytest.mark.usefixtures("binance_data")
 
 
 def chain(record_inputs: bool = False, **risk_changes: Any) -> Chain:

@@ -10,6 +10,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import websockets
 
 from minibot.sim.bars import MINUTE
@@ -19,8 +20,9 @@ from minibot.sim.runner import SimConfig, SimulatorThread
 from minibot.sim.state import SymbolState
 from minibot.sim.symbols import make_spec
 from minibot.sim.tickers import ticker_event
+from tests.shared_data import BTC_TRADES
 
-from .conftest import BTC_TRADES, get_json, need_data, run
+from .conftest import get_json, run
 
 START = 1_800_000_000_000
 
@@ -118,8 +120,8 @@ def test_depth_gap_and_stale_book_faults() -> None:
     assert stats["faults_injected"]["stale_book"] > 0
 
 
+@pytest.mark.usefixtures("binance_data")
 def test_replayed_trades_consume_their_level() -> None:
-    need_data()
     m = build_market([], [BTC_TRADES], seed=0, start_ms=START)
     st = m.states["BTCUSDT"]
     seen = 0
