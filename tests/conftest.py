@@ -1,4 +1,5 @@
-"""Suite-wide fixtures: the shared real Binance recordings (tests/shared_data.py decides where they are)."""
+"""Suite-wide: the shared real Binance recordings (tests/shared_data.py decides where they are) and the
+check that every test starting a process or server is marked `process` (tests/process_marker.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.shared_data import BINANCE_DIR, NAMED_FILES, require
+
+pytest_plugins = ["tests.process_marker", "pytester"]
 
 
 @pytest.fixture(scope="session")

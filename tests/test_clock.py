@@ -52,6 +52,7 @@ print(clock.now_ms(), flush=True)
 """
 
 
+@pytest.mark.process
 def test_another_process_reads_the_same_run_clock() -> None:
     clock = RunClock(START_MS, 60.0)
     doc = {

@@ -74,6 +74,7 @@ def test_scrubbed_env_keeps_only_the_allow_list() -> None:
     ]
 
 
+@pytest.mark.process
 def test_child_started_with_scrubbed_env_sees_no_secret_and_loads_no_trading_code() -> None:
     parent = {**os.environ, "BINANCE_API_SECRET": "canary", "NORE_SECRETS_PATH": "/x/.env"}
     probe = isolation.child_probe(scrubbed_env(parent))

@@ -26,6 +26,8 @@ from minibot.reasons import ContractViolation, ReasonCode
 from minibot.roles.process import EXIT_STOPPED, fail_closed, load_env
 from tests.roles.airun import planted_parent_env, prepare_run
 
+pytestmark = pytest.mark.process
+
 ORDER_QUEUE = "order_intents"
 ORDER_TYPE = "order_intent"
 

@@ -13,7 +13,7 @@ from tests.metrics.report_run import nore
 from tests.shared_data import BTC_TRADES, ETH_TRADES
 
 TRADES = [BTC_TRADES, ETH_TRADES]
-pytestmark = pytest.mark.usefixtures("binance_data")
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 
 def _backtest(var: Path, *files: Path) -> Path:

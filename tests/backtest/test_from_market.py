@@ -14,7 +14,7 @@ from minibot.journal.reader import decode_event
 from tests.metrics.report_run import nore
 from tests.shared_data import BTC_TRADES as DATA
 
-pytestmark = pytest.mark.usefixtures("binance_data")
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 
 def _night(var: Path, speed: int) -> Path:

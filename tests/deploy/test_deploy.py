@@ -21,6 +21,8 @@ from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.reader import decode_event
 from minibot.journal.verify import verify_path
 
+pytestmark = pytest.mark.process
+
 
 def nore(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], str]:
     """Run the real `nore` in a subprocess; also return the command line it ran with (for cmdline_hash)."""

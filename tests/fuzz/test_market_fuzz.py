@@ -25,6 +25,8 @@ from minibot.market.rest import BinanceRest
 from minibot.market.ws import StreamClient
 from tests.fuzz.cases import CASES, FUZZ, mutated
 
+pytestmark = pytest.mark.process
+
 BOOK = {"u": 400900217, "s": "BTCUSDT", "b": "61234.40", "B": "1.2", "a": "61234.60", "A": "0.8"}
 AGG = {"e": "aggTrade", "E": 1, "s": "BTCUSDT", "a": 7, "p": "61234.5", "q": "0.01", "f": 1, "l": 2, "T": 1, "m": True}
 FRAMES = [

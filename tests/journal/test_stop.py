@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_RUN_ID
 from minibot.journal.context import RunContext
 from minibot.journal.stop import (
@@ -24,6 +26,8 @@ from minibot.journal.verify import verify_path
 from minibot.reasons import LockTimeout, NoreError, ReasonCode, ReplaceFailed
 from minibot.roles.runner import queue_events
 from tests.tmpfs import fill_up, small_fs
+
+pytestmark = pytest.mark.process
 
 RAISER = Path(__file__).with_name("stop_raiser.py")
 

@@ -34,7 +34,7 @@ from minibot.roles.process import EXIT_OK
 from minibot.roles.runner import INPUT_LOG, queue_events, read_input_log, role_dir
 from tests.roles.core_run import TickFeeder, make_run_dir, recorded_ticks, request_shutdown, start_role
 
-pytestmark = pytest.mark.usefixtures("binance_data")
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 KILL_AT = {"risk_role": 0.3, "execution_role": 0.55, "strategy_role": 0.8}  # share of ticks published
 OUTPUT_QUEUES = ("signals", "risk_actions", "order_intents", "order_results", "fills", "timing")

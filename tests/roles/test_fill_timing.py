@@ -8,6 +8,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+pytestmark = pytest.mark.process
+
 ROUND_TRIPS = 200
 # Answers each line on stdin with its own perf_counter_ns() reading.
 ECHO_CLOCK = (

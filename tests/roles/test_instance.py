@@ -21,6 +21,8 @@ from minibot.roles.process import EXIT_OK, Heartbeat, load_env
 from minibot.roles.runner import queue_events
 from tests.roles.core_run import make_run_dir, request_shutdown, start_role
 
+pytestmark = pytest.mark.process
+
 
 def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s

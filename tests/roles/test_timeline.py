@@ -12,7 +12,7 @@ from tests.core.realdata import load_ticks, merge_ticks
 from tests.roles.core_run import make_run_dir
 from tests.roles.timeline_run import chain_outputs, publish_ticks, role_outputs, run_roles
 
-pytestmark = pytest.mark.usefixtures("binance_data")
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 
 def _equal_to_chain(run_dir: Path, delay_ms: int, kill_every_s: float, seed: int, min_kills: int = 0) -> int:

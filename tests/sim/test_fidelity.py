@@ -20,6 +20,8 @@ from binance.exceptions import BinanceAPIException
 
 from minibot.sim.runner import SimConfig, SimulatorThread
 
+pytestmark = pytest.mark.process
+
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorThread]:

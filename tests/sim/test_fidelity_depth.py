@@ -30,6 +30,8 @@ from minibot.sim.runner import SimConfig, SimulatorThread
 
 from .conftest import run
 
+pytestmark = pytest.mark.process
+
 WATCH_S = 12.0
 WARMUP_S = 2.0
 SPEED = 5.0

@@ -19,6 +19,8 @@ from tests.shared_data import BTC_TRADES, REPO, XRP_AGG_11
 
 from .conftest import get_json, run
 
+pytestmark = pytest.mark.process
+
 
 @pytest.mark.usefixtures("binance_data")
 def test_replayed_trades_over_rest_match_the_file_shifted() -> None:

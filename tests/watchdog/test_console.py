@@ -11,11 +11,14 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from minibot.journal.atomic import read_critical_json
 from minibot.watchdog.console import ConsoleOut
 from minibot.watchdog.hostguard import OPERATOR_STOP_FILE
 from tests.watchdog.runproc import ROOT, heartbeat_pids, role_pid, status, wait_until
+
+pytestmark = pytest.mark.process
 
 ROLES = {"market_role", "health_role", "strategy_role", "risk_role", "execution_role"}
 

@@ -20,6 +20,8 @@ from minibot.watchdog.supervisor import Supervisor
 from tests.fake_kernel32 import FakeKernel32
 from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, status, wait_until
 
+pytestmark = pytest.mark.process
+
 AWAKE = winsys.ES_CONTINUOUS | winsys.ES_SYSTEM_REQUIRED
 CONSOLE = 0x01F7
 

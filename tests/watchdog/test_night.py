@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from minibot.journal.atomic import read_critical_json
-from tests.watchdog.runproc import NoreRun, nore_verify, status
+from tests.watchdog.runproc import ROLES, NoreRun, nore_verify, status
 
-ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
+pytestmark = pytest.mark.process
+
 SEVEN_HOURS_MS = 7 * 3600 * 1000
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+import pytest
+
 from minibot.watchdog.varpath import default_var, onedrive_root, onedrive_warning
 from tests.watchdog.runproc import NoreRun, write_config
+
+pytestmark = pytest.mark.process
 
 WIN_ENV = {
     "LOCALAPPDATA": r"C:\Users\trader\AppData\Local",
