@@ -4,7 +4,6 @@ and dev.py's `--fast` selection leaves out exactly the `process` and `slow` test
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,7 @@ from tests.shared_data import REPO
 
 pytestmark = pytest.mark.process  # runs an inner pytest session in a child process
 
-INNER = '''
+INNER = """
 import multiprocessing
 import socket
 import subprocess
@@ -56,7 +55,7 @@ def test_slow_pure():
 
 def test_pure():
     assert True
-'''
+"""
 
 
 @pytest.fixture
