@@ -97,6 +97,7 @@ def test_contract_lets_the_ai_produce_only_recommendations() -> None:
     ]
 
 
+@pytest.mark.process
 def test_ai_isolation_gate_passes_on_this_tree() -> None:
     result = isolation.ai_isolation_gate(os.environ, secrets_path="/nonexistent/nore-secrets")
     assert result.passed, result.checks

@@ -17,7 +17,7 @@ from minibot.reasons import ReasonCode, VerifyCode
 from tests.shared_data import BTC_TRADES, ETH_TRADES
 
 TRADES = [BTC_TRADES, ETH_TRADES]
-pytestmark = pytest.mark.usefixtures("binance_data")
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 
 @pytest.fixture(scope="module")

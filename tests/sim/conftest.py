@@ -38,6 +38,24 @@ def get_json(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict
         return err.code, dict(err.headers), json.loads(err.read() or b"null")
 
 
+def ccxt_options(base_url: str) -> dict[str, Any]:
+    """Options for ccxt's (and ccxt.pro's) `binance` that point every public REST endpoint at the simulator."""
+    return {
+        "urls": {
+            "api": {
+                "public": base_url + "/api/v3",
+                "private": base_url + "/api/v3",
+                "v1": base_url + "/api/v1",
+                "sapi": base_url + "/sapi/v1",
+                "fapiPublic": base_url + "/fapi/v1",
+                "dapiPublic": base_url + "/dapi/v1",
+            }
+        },
+        "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
+        "timeout": 10_000,
+    }
+
+
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorThread]:
     """A synthetic simulator (BTCUSDT, ETHUSDT) at speed 20, shared by a test module."""

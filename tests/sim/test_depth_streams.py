@@ -56,6 +56,7 @@ def _gaps(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
     return [(a["u"], b["U"]) for a, b in itertools.pairwise(events) if b["U"] != a["u"] + 1]
 
 
+@pytest.mark.process
 def test_diff_depth_is_contiguous_and_in_step_with_rest_depth(sim: SimulatorThread) -> None:
     streams = ["btcusdt@depth@100ms", "btcusdt@depth", "ethusdt@depth@100ms", "btcusdt@depth5@100ms"]
     snapshots: list[dict[str, Any]] = []
@@ -87,6 +88,7 @@ def test_diff_depth_is_contiguous_and_in_step_with_rest_depth(sim: SimulatorThre
     assert slow[-1]["u"] in {e["u"] for e in fast} or slow[-1]["u"] > fast[-1]["u"]
 
 
+@pytest.mark.process
 def test_depth_gap_and_stale_book_faults() -> None:
     speed = 10.0
     scenario = {

@@ -28,7 +28,7 @@ from binance.ws.streams import BinanceSocketManager
 
 from minibot.sim.runner import SimConfig, SimulatorThread
 
-from .conftest import run
+from .conftest import ccxt_options, run
 
 pytestmark = pytest.mark.process
 
@@ -90,22 +90,7 @@ def test_ccxt_pro_watch_order_book_matches_book_ticker(sim: SimulatorThread) -> 
     counts = [0, 0, 0]  # client updates, compared with bookTicker, compared with depth20
 
     async def body() -> None:
-        ex = ccxtpro.binance(
-            {
-                "urls": {
-                    "api": {
-                        "public": base + "/api/v3",
-                        "private": base + "/api/v3",
-                        "v1": base + "/api/v1",
-                        "sapi": base + "/sapi/v1",
-                        "fapiPublic": base + "/fapi/v1",
-                        "dapiPublic": base + "/dapi/v1",
-                    }
-                },
-                "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
-                "timeout": 10_000,
-            }
-        )
+        ex = ccxtpro.binance(ccxt_options(base))
         ex.urls["api"]["ws"]["spot"] = sim.ws_base_url + "/ws"
         recorder = asyncio.create_task(ref.record(sim.ws_base_url, "btcusdt"))
         try:
