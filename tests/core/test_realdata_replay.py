@@ -19,7 +19,8 @@ from .chain import Chain
 from .fixtures import default_section, exchange_filters
 from .realdata import load_ticks, merge_ticks
 
-pytestmark = pytest.mark.usefixtures("binance_data")
+# Whole recordings through the whole core, several times over: tens of seconds, so not in `dev.py test --fast`.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("binance_data")]
 
 
 def chain(record_inputs: bool = False, **risk_changes: Any) -> Chain:

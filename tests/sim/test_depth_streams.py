@@ -202,6 +202,7 @@ def test_rolling_window_tickers_equal_the_trades() -> None:
     assert set(mini) == {"e", "E", "s", "c", "o", "h", "l", "v", "q"} and mini["c"] == expected["c"]
 
 
+@pytest.mark.process
 def test_ticker_streams_carry_binance_fields(sim: SimulatorThread) -> None:
     streams = [
         "btcusdt@ticker",
