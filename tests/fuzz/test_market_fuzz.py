@@ -25,8 +25,6 @@ from minibot.market.rest import BinanceRest
 from minibot.market.ws import StreamClient
 from tests.fuzz.cases import CASES, FUZZ, mutated
 
-pytestmark = pytest.mark.process
-
 BOOK = {"u": 400900217, "s": "BTCUSDT", "b": "61234.40", "B": "1.2", "a": "61234.60", "A": "0.8"}
 AGG = {"e": "aggTrade", "E": 1, "s": "BTCUSDT", "a": 7, "p": "61234.5", "q": "0.01", "f": 1, "l": 2, "T": 1, "m": True}
 FRAMES = [
@@ -138,6 +136,7 @@ async def _call(port: int, endpoint: str) -> None:
             assert exc.reason_code and exc.detail
 
 
+@pytest.mark.process
 @FUZZ
 @given(
     st.sampled_from(sorted(REST_BODIES)).flatmap(
