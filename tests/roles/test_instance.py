@@ -21,8 +21,6 @@ from minibot.roles.process import EXIT_OK, Heartbeat, load_env
 from minibot.roles.runner import queue_events
 from tests.roles.core_run import make_run_dir, request_shutdown, start_role
 
-pytestmark = pytest.mark.process
-
 
 def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
@@ -67,6 +65,7 @@ def test_the_instance_lock_is_exclusive_and_names_its_holder(tmp_path: Path, mon
     again.release()
 
 
+@pytest.mark.process
 def test_a_second_process_of_a_role_refuses_to_start(tmp_path: Path) -> None:
     make_run_dir(tmp_path)
     first = start_role("risk_role", tmp_path)

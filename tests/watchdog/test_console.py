@@ -18,8 +18,6 @@ from minibot.watchdog.console import ConsoleOut
 from minibot.watchdog.hostguard import OPERATOR_STOP_FILE
 from tests.watchdog.runproc import ROOT, heartbeat_pids, role_pid, status, wait_until
 
-pytestmark = pytest.mark.process
-
 ROLES = {"market_role", "health_role", "strategy_role", "risk_role", "execution_role"}
 
 
@@ -90,6 +88,7 @@ def _full_pipe() -> tuple[int, int]:
     return read_end, write_end
 
 
+@pytest.mark.process
 def test_supervision_with_a_blocked_stdout_restarts_a_killed_role_and_ends_on_time(tmp_path: Path) -> None:
     var = tmp_path / "var"
     read_end, write_end = _full_pipe()
