@@ -160,3 +160,15 @@ def assert_every_intent_answered_once(run_dir: Path) -> None:
     intents = [e["id"] for e in queue_events(run_dir, "order_intents")]
     answers = Counter(e["payload"]["cause_id"] for e in queue_events(run_dir, "order_results"))
     assert intents and all(answers[i] == 1 for i in intents), "every order_intent answered exactly once"
+
+
+def run_to_a_clean_end(run: NoreRun, timeout_s: float) -> Path:
+    """Wait for `run` (killed if it outlives `timeout_s`), assert it ended by its duration without a STOP;
+    its run folder."""
+    try:
+        code = run.wait(timeout_s)
+    finally:
+        run.kill()
+    assert code == 0, run.output
+    assert "ended: duration reached" in run.output and "STOP: none" in run.output
+    return run.run_dir()

@@ -18,6 +18,7 @@ from tests.watchdog.runproc import (
     nore_verify,
     queue_events,
     role_pid,
+    run_to_a_clean_end,
     status,
     wait_for_every_role,
     wait_until,
@@ -32,13 +33,7 @@ def test_night_with_every_role_behind_a_venv_launcher_has_no_restarts_and_passes
     # 60 s of wall time: longer than the watchdog's startup grace plus its silence bound (40 s), so roles
     # whose heartbeats were not recognised would be killed as silent within the night.
     run = NoreRun(tmp_path / "var", "--sim", "--speed", "10", "--duration", "10m", env=launcher_env(launcher))
-    try:
-        code = run.wait(180)
-    finally:
-        run.kill()
-    run_dir = run.run_dir()
-    assert code == 0, run.output
-    assert "ended: duration reached" in run.output and "STOP: none" in run.output
+    run_dir = run_to_a_clean_end(run, 180)
     roles = status(run_dir)["roles"]
     beats = heartbeat_pids(run_dir)
     for role in ROLES:
