@@ -3,10 +3,12 @@
 
     python3 dev.py demo    # set up, run NORE against the embedded simulator (30 run-minutes at 20x), verify it
     python3 dev.py test    # set up, then lint, check the import layers, type-check (Linux, Windows) and run the tests
+    python3 dev.py test --fast  # set up, then only the unit and property tests: the edit-test loop
     python3 dev.py setup   # only set up .venv
     python3 dev.py lock    # maintainers: re-resolve requirements/lock.txt after changing pyproject's dependencies
 
-Windows (PowerShell): `py dev.py demo` / `py dev.py test`. Nothing is installed outside .venv.
+Windows (PowerShell): `py dev.py demo` / `py dev.py test` / `py dev.py test --fast`. Nothing is installed
+outside .venv. Extra arguments after `test` go to pytest (`dev.py test --fast tests/risk -k limits`).
 
 .venv gets exactly the versions in requirements/lock.txt, each checked against its sha256 (one lock for
 Linux, Windows and macOS, Python 3.11 to 3.13), then this project itself without dependencies.
@@ -136,9 +138,17 @@ def demo(extra: list[str]) -> int:
     return _run(PY, "-m", "minibot", "verify", run_dir)
 
 
+# Tests that start OS processes or servers are marked `process` (tests/process_marker.py fails an unmarked
+# one), long end-to-end runs `slow`: leaving both out keeps the unit and property tests, which need seconds.
+FAST_SELECTION = ("-m", "not process and not slow")
+
+
 def test(extra: list[str]) -> int:
     """Lint, format check, import layers (pyproject's [tool.importlinter]), type-check for Linux and Windows,
-    then the whole test suite."""
+    then the whole test suite; with `--fast` first in `extra`, only the unit and property tests (no lint, no
+    type-check, no processes or servers)."""
+    if extra[:1] == ["--fast"]:
+        return _run(PY, "-m", "pytest", *FAST_SELECTION, *extra[1:])
     checks = [
         (PY, "-m", "ruff", "check", "."),
         (PY, "-m", "ruff", "format", "--check", "."),

@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from minibot import __version__
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.journal.context import RunContext
+
+pytestmark = pytest.mark.process
 
 
 def nore(*args: str) -> subprocess.CompletedProcess[str]:

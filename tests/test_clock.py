@@ -62,6 +62,7 @@ print(clock.now_ms(), flush=True)
 """
 
 
+@pytest.mark.process
 def test_another_process_reads_the_same_run_clock() -> None:
     clock = RunClock(START_MS, 60.0)
     doc = {
@@ -77,6 +78,7 @@ def test_another_process_reads_the_same_run_clock() -> None:
     assert before <= theirs <= after, (before, theirs, after, done.stderr)
 
 
+@pytest.mark.process
 def test_run_json_carries_the_perf_anchor_and_roles_start_on_it() -> None:
     clock = RunClock(START_MS, 5.0)
     doc = run_document("r", "nore run", {}, clock, START_MS / 1000.0, None, {"pid": 1})

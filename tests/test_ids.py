@@ -8,6 +8,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,6 +39,7 @@ def test_distinct_inputs_give_distinct_ids() -> None:
     assert deterministic_id("a", "bc") != deterministic_id("ab", "c")
 
 
+@pytest.mark.process
 def test_cmdline_hash_is_sha256_of_the_process_command_line() -> None:
     code = "from minibot.ids import process_command_line as p; print(p())"
     out = subprocess.run([sys.executable, "-c", code, "--flag", "x y"], capture_output=True, text=True, check=True)

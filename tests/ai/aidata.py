@@ -6,7 +6,8 @@
   (ask = price, bid = price - 0.01); quantities unknown (0).
 - `kline_ticks(symbol, limit)`: each USD-M futures 1m kline becomes one `kline` tick at `close_time + 1`
   with price = bid = ask = close and qty = volume.
-Event ids are deterministic UUID-v4-format strings so runs are repeatable.
+Envelopes come from tests/core/builders.py (deterministic ids, so runs are repeatable); the recordings are
+located by tests/shared_data.py.
 """
 
 from __future__ import annotations
@@ -15,47 +16,22 @@ import copy
 import csv
 import gzip
 import json
-import uuid
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from minibot.config.loader import default_config_path
+from tests.core.builders import env
+from tests.shared_data import KLINES_DIR, TRADES_DIR, require, require_glob
 
-REPO = Path(__file__).resolve().parents[2]
-BINANCE_DIR = REPO.parent / "shared" / "data" / "binance"
 HALF_TICK = 0.01
-
-
-def event_id(*parts: object) -> str:
-    """A deterministic UUID v4-format id (RFC 4122 variant bits set)."""
-    raw = bytearray(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(map(str, parts))).bytes)
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(raw)))
-
-
-def envelope(etype: str, ts: int, payload: dict[str, Any], n: int, source: str = "market_role") -> dict[str, Any]:
-    """A minimal decoded envelope as the queue consumer would hand it over."""
-    return {
-        "schema": "nore.event",
-        "v": 1,
-        "ts": ts,
-        "id": event_id(etype, payload.get("symbol"), n),
-        "source": source,
-        "type": etype,
-        "run_id": "20240808_235413",
-        "cmdline_hash": "0" * 64,
-        "payload": payload,
-    }
 
 
 @lru_cache(maxsize=4)
 def trade_ticks(symbol: str) -> tuple[dict[str, Any], ...]:
     """All trades of `symbol` as market_tick envelopes, in trade-id order (cached: do not mutate)."""
     out = []
-    for path in sorted((BINANCE_DIR / "trades").glob(f"{symbol}-trades-*.csv")):
+    for path in require_glob(TRADES_DIR, f"{symbol}-trades-*.csv"):
         with path.open(newline="") as fh:
             for n, rec in enumerate(csv.reader(fh)):
                 price, qty, ts = float(rec[1]), float(rec[2]), int(rec[4])
@@ -65,13 +41,14 @@ def trade_ticks(symbol: str) -> tuple[dict[str, Any], ...]:
                     "symbol": symbol, "price": price, "bid": bid, "ask": ask, "bid_qty": 0.0, "ask_qty": 0.0,
                     "kind": "trade", "exchange_ts": ts, "trade_id": int(rec[0]), "qty": qty,
                 }  # fmt: skip
-                out.append(envelope("market_tick", ts, payload, n))
+                out.append(env("market_tick", payload, ts, n, scope=symbol))
     return tuple(out)
 
 
 def kline_ticks(symbol: str, limit: int | None = None) -> list[dict[str, Any]]:
     """The first `limit` 1m futures klines of `symbol` as market_tick envelopes."""
-    path = BINANCE_DIR / "klines_usdm_futures_1m" / f"{symbol}-1m-2026-02.csv.gz"
+    path = KLINES_DIR / f"{symbol}-1m-2026-02.csv.gz"
+    require(path)
     out = []
     with gzip.open(path, "rt", newline="") as fh:
         reader = csv.reader(fh)
@@ -84,7 +61,7 @@ def kline_ticks(symbol: str, limit: int | None = None) -> list[dict[str, Any]]:
                 "symbol": symbol, "price": close, "bid": close, "ask": close, "bid_qty": 0.0, "ask_qty": 0.0,
                 "kind": "kline", "exchange_ts": close_time, "trade_id": None, "qty": max(volume, 1e-9),
             }  # fmt: skip
-            out.append(envelope("market_tick", close_time + 1, payload, n))
+            out.append(env("market_tick", payload, close_time + 1, n, scope=f"kline/{symbol}"))
     return out
 
 
@@ -152,9 +129,9 @@ def drive(engine: Any, ticks: Any, wait: bool = True) -> list[dict[str, Any]]:
     `wait=True` finishes each training round before the next tick, which makes a run reproducible.
     """
     recs = []
-    for env in ticks:
-        recs.extend(engine.on_event(env))
-        if engine.maybe_train(env["ts"]) and wait:
+    for event in ticks:
+        recs.extend(engine.on_event(event))
+        if engine.maybe_train(event["ts"]) and wait:
             engine.wait_training()
     engine.close()
     return recs

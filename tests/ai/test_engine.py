@@ -8,12 +8,14 @@ from typing import Any
 
 import jsonschema
 import orjson
+import pytest
 
 from minibot.ai.engine import AiEngine
 from minibot.ai.snapshots import load_snapshot, scan
 from minibot.journal.atomic import read_critical_json
+from tests.shared_data import REPO
 
-from .aidata import KLINES_CFG, REPO, TRADES_CFG, ai_cfg, drive, kline_ticks, merged, trade_ticks
+from .aidata import KLINES_CFG, TRADES_CFG, ai_cfg, drive, kline_ticks, merged, trade_ticks
 
 REC_SCHEMA = json.loads((REPO / "minibot/contracts/schemas/ai_recommendation.schema.json").read_text())
 EVENT_SCHEMA = json.loads((REPO / "minibot/contracts/schemas/ai_model_event.schema.json").read_text())
@@ -27,6 +29,7 @@ def _run_trades(ai_dir: Path) -> tuple[AiEngine, list[dict[str, Any]], list[dict
     return engine, events, recs
 
 
+@pytest.mark.slow  # trains models on a whole recording: not in `dev.py test --fast`
 def test_real_trades_produce_gated_snapshots_with_manifests(tmp_path: Path) -> None:
     engine, events, _ = _run_trades(tmp_path / "ai")
     complete, incomplete = scan(engine.snapshot_root)
@@ -54,6 +57,7 @@ def test_real_trades_produce_gated_snapshots_with_manifests(tmp_path: Path) -> N
     assert metrics["dataset_rows"] > 1000 and metrics["last_training_s"] is not None
 
 
+@pytest.mark.slow  # trains models on a whole recording: not in `dev.py test --fast`
 def test_training_is_reproducible(tmp_path: Path) -> None:
     a, _, _ = _run_trades(tmp_path / "a")
     b, _, _ = _run_trades(tmp_path / "b")
@@ -63,6 +67,7 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
         assert (a.snapshot_root / v / "model.json").read_bytes() == (b.snapshot_root / v / "model.json").read_bytes()
 
 
+@pytest.mark.slow  # trains models on a whole recording: not in `dev.py test --fast`
 def test_activation_recommendations_rollback_and_restart(tmp_path: Path) -> None:
     ai_dir = tmp_path / "ai"
     ticks = list(merged(*(kline_ticks(s, 4000) for s in ("LINKUSDT", "LTCUSDT", "DOTUSDT"))))

@@ -13,8 +13,9 @@ import pytest
 from minibot.ai import isolation
 from minibot.ai.engine import AiEngine, AiIsolationBreach
 from minibot.ai.env import env_problems, scrubbed_env
+from tests.core.builders import env
 
-from .aidata import ai_cfg, envelope
+from .aidata import ai_cfg
 
 
 def test_import_walker_resolves_relative_and_from_imports(tmp_path: Path) -> None:
@@ -70,6 +71,7 @@ def test_scrubbed_env_keeps_only_the_allow_list() -> None:
     ]
 
 
+@pytest.mark.process
 def test_child_started_with_scrubbed_env_sees_no_secret_and_loads_no_trading_code() -> None:
     parent = {**os.environ, "BINANCE_API_SECRET": "canary", "NORE_SECRETS_PATH": "/x/.env"}
     probe = isolation.child_probe(scrubbed_env(parent))
@@ -92,6 +94,7 @@ def test_contract_lets_the_ai_produce_only_recommendations() -> None:
     ]
 
 
+@pytest.mark.process
 def test_ai_isolation_gate_passes_on_this_tree() -> None:
     result = isolation.ai_isolation_gate(os.environ, secrets_path="/nonexistent/nore-secrets")
     assert result.passed, result.checks
@@ -102,4 +105,4 @@ def test_ai_isolation_gate_passes_on_this_tree() -> None:
 def test_engine_refuses_events_from_queues_it_may_not_read(tmp_path: Path, etype: str) -> None:
     engine = AiEngine(ai_cfg(), tmp_path / "ai", lambda _e: None)
     with pytest.raises(AiIsolationBreach):
-        engine.on_event(envelope(etype, 1, {"symbol": "BTCUSDT"}, 0, source="risk_role"))
+        engine.on_event(env(etype, {"symbol": "BTCUSDT"}, 1, 0, source="risk_role"))

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from minibot.ai.dataset import DatasetStore
 from minibot.ai.engine import AiEngine
 from minibot.ai.registry import Registry
@@ -15,6 +17,8 @@ from minibot.ai.settings import AiSettings
 from minibot.ai.snapshots import load_snapshot, scan
 
 from .kill_driver import KILL_CFG
+
+pytestmark = pytest.mark.process
 
 DRIVER = Path(__file__).with_name("kill_driver.py")
 

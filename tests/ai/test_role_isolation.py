@@ -32,6 +32,7 @@ ORDER_QUEUE = "order_intents"
 ORDER_TYPE = "order_intent"
 
 
+@pytest.mark.process
 def test_ai_role_environment_drops_secrets_and_names_the_run(tmp_path: Path) -> None:
     run = prepare_run(tmp_path)
     secrets_file = tmp_path / "keys" / "binance.json"
@@ -71,6 +72,7 @@ def _order_from_ai(ctx: RunContext) -> dict[str, Any]:
     )
 
 
+@pytest.mark.process
 def test_an_order_event_from_the_ai_is_a_stop_and_the_deadletter_keeps_it(tmp_path: Path) -> None:
     run = prepare_run(tmp_path)
     legit = run.ctx.producer(ORDER_QUEUE, "risk_role")
@@ -102,6 +104,7 @@ def test_an_order_event_from_the_ai_is_a_stop_and_the_deadletter_keeps_it(tmp_pa
     assert dead[0]["reason_code"] == "PRODUCER_NOT_ALLOWED" and dead[0]["line"] == 1
 
 
+@pytest.mark.process
 def test_the_ai_cannot_publish_an_order_intent(tmp_path: Path) -> None:
     run = prepare_run(tmp_path)
     producer = run.ctx.producer(ORDER_QUEUE, Role.AI.value)
@@ -121,6 +124,7 @@ def test_queue_refusals_cover_every_queue_the_ai_may_not_use(tmp_path: Path) -> 
     assert consumed == len(set(reg.queues) - reg.ai_readable_queues)
 
 
+@pytest.mark.process
 def test_ai_isolation_gate_is_a_passing_row_of_nore_gates(tmp_path: Path) -> None:
     (entry,) = [g for g in GATES if g[0] == "ai_isolation_gate"]
     result = run_gate(*entry, tmp_path / "gate")
@@ -130,6 +134,7 @@ def test_ai_isolation_gate_is_a_passing_row_of_nore_gates(tmp_path: Path) -> Non
     assert ai_isolation_gate(tmp_path / "again") == result.detail
 
 
+@pytest.mark.process
 def test_ai_role_environment_forbids_secrets_paths_resolved_by_the_caller(tmp_path: Path) -> None:
     run = prepare_run(tmp_path)
     cli_secrets = tmp_path / "from-cli" / "secrets.json"

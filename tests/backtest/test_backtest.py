@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from minibot.journal.atomic import read_critical_json
-from tests.core.realdata import BINANCE_DIR
 from tests.metrics.report_run import nore
+from tests.shared_data import BTC_TRADES, ETH_TRADES
 
-TRADES = [BINANCE_DIR / "trades" / f"{sym}-trades-20240808T2354Z-20240809T0005Z.csv" for sym in ("BTCUSDT", "ETHUSDT")]
-pytestmark = pytest.mark.skipif(not all(p.exists() for p in TRADES), reason="shared recordings missing")
+TRADES = [BTC_TRADES, ETH_TRADES]
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 
 def _backtest(var: Path, *files: Path) -> Path:

@@ -11,11 +11,10 @@ import pytest
 
 from minibot.contracts.codec import encode_line
 from minibot.journal.reader import decode_event
-from tests.core.realdata import BINANCE_DIR
 from tests.metrics.report_run import nore
+from tests.shared_data import BTC_TRADES as DATA
 
-DATA = BINANCE_DIR / "trades" / "BTCUSDT-trades-20240808T2354Z-20240809T0005Z.csv"
-pytestmark = pytest.mark.skipif(not DATA.exists(), reason="shared recordings missing")
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 
 def _night(var: Path, speed: int) -> Path:

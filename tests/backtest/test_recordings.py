@@ -9,19 +9,15 @@ import pytest
 
 from minibot.backtest.recordings import E8, _fast_rows
 from minibot.marketdata.datafiles import DataFileError, iter_rows, scan
-from tests.core.realdata import BINANCE_DIR
-
-AGG = sorted((BINANCE_DIR / "aggTrades").glob("*.csv"))
-TRADES = sorted((BINANCE_DIR / "trades").glob("*.csv"))
+from tests.shared_data import AGG_TRADES_DIR, TRADES_DIR, require_glob
 
 
 def _strict(path: Path) -> list[tuple[object, ...]]:
     return [(r[0], r[1] / E8, r[2] / E8, *r[3:]) for r in iter_rows(scan(path))]
 
 
-@pytest.mark.skipif(not AGG or not TRADES, reason="shared recordings missing")
 def test_fast_rows_equal_the_strict_parse_on_real_files() -> None:
-    for path in AGG + TRADES:
+    for path in require_glob(AGG_TRADES_DIR, "*.csv") + require_glob(TRADES_DIR, "*.csv"):
         assert list(_fast_rows(scan(path))) == _strict(path), path
 
 

@@ -8,19 +8,23 @@ from minibot.contracts.envelope import build_envelope
 from minibot.ids import deterministic_id
 
 RUN_ID = "20240808_235413"
+CMDLINE_HASH = "0" * 64
 T0 = 1_723_161_600_000  # 2024-08-09 00:00:00 UTC, a multiple of every bar interval used in the tests
 
 
-def env(type_: str, payload: dict[str, Any], ts: int, n: int, source: str = "market_role") -> dict[str, Any]:
-    """A complete envelope with a deterministic id."""
+def env(
+    type_: str, payload: dict[str, Any], ts: int, n: int, source: str = "market_role", scope: str = ""
+) -> dict[str, Any]:
+    """A complete envelope with a deterministic id: unique per (`scope`, `type_`, `n`), so streams built
+    separately (one per symbol, say) can be merged when each has its own `scope`."""
     return build_envelope(
         type_=type_,
         payload=payload,
         ts=ts,
-        id_=deterministic_id("test", type_, str(n)),
+        id_=deterministic_id("test", scope, type_, str(n)) if scope else deterministic_id("test", type_, str(n)),
         source=source,
         run_id=RUN_ID,
-        cmdline_hash="0" * 64,
+        cmdline_hash=CMDLINE_HASH,
     )
 
 

@@ -19,7 +19,7 @@ from minibot.model import SymbolFilters
 from minibot.risk import RiskCore
 from minibot.strategies import StrategyCore
 
-from .realdata import CMDLINE_HASH, RUN_ID
+from .builders import CMDLINE_HASH, RUN_ID
 
 Envelope = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""Real Binance recordings (../shared/data/binance) turned into `market_tick` envelopes for tests and bench.
+"""Real Binance recordings (tests/shared_data.py locates them) turned into `market_tick` envelopes for tests and bench.
 
 Trades come from `trades/<SYM>-trades-*.csv` (trade id, price, qty, exchange time `T`). Each trade is
 matched by its id to the same `@trade` message in the raw websocket recording
@@ -15,35 +15,27 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from minibot.ids import deterministic_id
+from tests.core.builders import env
+from tests.shared_data import BINANCE_DIR as BINANCE_DIR  # re-exported: bench/ scripts import it from here
+from tests.shared_data import TRADES_DIR, WS_DIR, require_glob
 
-DATA_DIR = Path(os.environ.get("NORE_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-BINANCE_DIR = DATA_DIR / "binance"
 SYNTHETIC_HALF_SPREAD = 0.01
-RUN_ID = "20240808_235413"
-CMDLINE_HASH = "0" * 64
 
 Quote = tuple[float, float, float, float]
 
 
-def data_available(symbol: str = "BTCUSDT") -> bool:
-    """True when the trades CSV and the websocket recording for `symbol` are present."""
-    return bool(_trade_files(symbol)) and bool(_ws_files(symbol))
-
-
 def _trade_files(symbol: str) -> list[Path]:
-    return sorted((BINANCE_DIR / "trades").glob(f"{symbol}-trades-*.csv"))
+    return require_glob(TRADES_DIR, f"{symbol}-trades-*.csv")
 
 
 def _ws_files(symbol: str) -> list[Path]:
-    return sorted((BINANCE_DIR / "ws").glob(f"hftbacktest_spot_{symbol.lower()}_*.gz"))
+    return require_glob(WS_DIR, f"hftbacktest_spot_{symbol.lower()}_*.gz")
 
 
 def _read_ws(symbol: str) -> tuple[dict[int, tuple[int, Quote | None]], list[tuple[int, Quote]]]:
@@ -66,20 +58,6 @@ def _read_ws(symbol: str) -> tuple[dict[int, tuple[int, Quote | None]], list[tup
                 elif stream.endswith("@trade"):
                     trades[int(data["t"])] = (recv_ns, quote)
     return trades, books
-
-
-def _tick(symbol: str, n: int, ts: int, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "schema": "nore.event",
-        "v": 1,
-        "ts": ts,
-        "id": deterministic_id("test-tick", symbol, str(n)),
-        "source": "market_role",
-        "type": "market_tick",
-        "run_id": RUN_ID,
-        "cmdline_hash": CMDLINE_HASH,
-        "payload": payload,
-    }
 
 
 @lru_cache(maxsize=8)
@@ -122,7 +100,7 @@ def load_ticks(symbol: str = "BTCUSDT", include_book: bool = False) -> tuple[dic
             }
             rows.append((recv_ns, payload))
     rows.sort(key=lambda r: r[0])  # stable: equal receive times keep trades-then-books file order
-    return tuple(_tick(symbol, n, ns // 1_000_000, payload) for n, (ns, payload) in enumerate(rows))
+    return tuple(env("market_tick", payload, ns // 1_000_000, n, scope=symbol) for n, (ns, payload) in enumerate(rows))
 
 
 def merge_ticks(*streams: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:

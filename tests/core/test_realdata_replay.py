@@ -18,9 +18,10 @@ from minibot.strategies import StrategyCore
 
 from .chain import Chain
 from .fixtures import default_section, exchange_filters
-from .realdata import data_available, load_ticks, merge_ticks
+from .realdata import load_ticks, merge_ticks
 
-pytestmark = pytest.mark.skipif(not data_available(), reason="shared Binance data not present")
+# Whole recordings through the whole core, several times over: tens of seconds, so not in `dev.py test --fast`.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("binance_data")]
 
 
 def chain(record_inputs: bool = False, **risk_changes: Any) -> Chain:

@@ -47,6 +47,7 @@ def journal_events(target: Path) -> list[dict[str, Any]]:
     return [decode_event(line)[1] for line in path.read_bytes().splitlines(keepends=True)]
 
 
+@pytest.mark.process
 def test_cli_round_trip(tmp_path: Path) -> None:
     src, target = project(tmp_path)
     staged, command_line = nore("stage", "app", "README_NIGHT.md", "--target", str(target), cwd=src)
@@ -97,6 +98,7 @@ def refused_codes(target: Path) -> list[tuple[str, str]]:
     return [(p.code.value, p.path) for p in check(StagingArea.for_target(target), target).problems]
 
 
+@pytest.mark.process
 def test_tampered_staged_file_is_named(tmp_path: Path) -> None:
     src, target = project(tmp_path)
     stage([src / "app"], target, root=src)
@@ -156,6 +158,7 @@ def test_damaged_manifest_is_refused(tmp_path: Path) -> None:
     assert refused_codes(target) == [("MANIFEST_MISSING", str(area.manifest))]
 
 
+@pytest.mark.process
 def test_no_overwrite_unless_allowed_then_backup(tmp_path: Path) -> None:
     src, target = project(tmp_path)
     (src / "app" / "existing.py").write_bytes(b"new version\n")

@@ -77,6 +77,7 @@ def test_var_folder_whose_replaces_are_refused_fails(tmp_path: Path, monkeypatch
     assert "Defender" in rows["var replace speed"].action
 
 
+@pytest.mark.process
 def test_lock_probe_ok_and_a_lock_that_excludes_nobody_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = context(tmp_path)
     assert [r.status for r in lockcheck.check(ctx)] == [Status.OK]

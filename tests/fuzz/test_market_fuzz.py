@@ -136,6 +136,7 @@ async def _call(port: int, endpoint: str) -> None:
             assert exc.reason_code and exc.detail
 
 
+@pytest.mark.process
 @FUZZ
 @given(
     st.sampled_from(sorted(REST_BODIES)).flatmap(

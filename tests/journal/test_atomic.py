@@ -25,6 +25,7 @@ from minibot.journal.atomic import (
 from minibot.reasons import LockTimeout, NonAtomicWrite, ReasonCode, ReplaceFailed
 
 
+@pytest.mark.process
 @pytest.mark.timeout(300)
 def test_writer_killed_200_times_leaves_old_or_new(tmp_path: Path) -> None:
     assert kill_during_atomic_writes(tmp_path / "critical.json", 200, seed=3) == 200
@@ -67,6 +68,7 @@ def test_file_lock_times_out_instead_of_waiting_forever(tmp_path: Path) -> None:
     assert 0.2 <= time.monotonic() - started < 1.0
 
 
+@pytest.mark.process
 def test_a_freed_lock_is_taken_within_milliseconds(tmp_path: Path) -> None:
     lock_path = tmp_path / "q.lock"
     holder = subprocess.Popen(

@@ -12,6 +12,8 @@ from minibot.journal.context import RunContext
 from minibot.journal.verify import verify_path
 from minibot.roles.runner import queue_events
 
+pytestmark = pytest.mark.process
+
 SCRIPT = Path(__file__).with_name("concurrent_producer.py")
 
 

@@ -15,6 +15,8 @@ from minibot.journal.verify import verify_path
 from minibot.roles.runner import queue_events
 from tests.journal.crash_procs import context, tick_id
 
+pytestmark = pytest.mark.process
+
 SCRIPT = Path(__file__).with_name("crash_procs.py")
 KILLS = 200
 LIFE_S = 60.0  # wall seconds one consumer life may take to get ready, and then to end

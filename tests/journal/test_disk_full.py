@@ -12,6 +12,8 @@ from minibot.journal.context import RunContext
 from minibot.journal.verify import verify_path
 from tests.tmpfs import fill_up, small_fs
 
+pytestmark = pytest.mark.process
+
 
 def test_a_write_the_disk_cuts_short_is_cut_back(tmp_path: Path) -> None:
     with small_fs(tmp_path / "fs", "1m") as fs:

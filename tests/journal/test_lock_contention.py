@@ -18,6 +18,8 @@ from minibot.journal.context import RunContext
 from minibot.journal.verify import verify_path
 from minibot.roles.runner import queue_events
 
+pytestmark = pytest.mark.process
+
 SCRIPT = Path(__file__).with_name("contended_producer.py")
 PRODUCERS = 7
 BATCHES = 300

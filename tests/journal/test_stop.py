@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_RUN_ID
 from minibot.journal.context import RunContext
 from minibot.journal.stop import is_stopped, read_stop, reserve_stop_space, stop, unexpected_error_reason
@@ -18,6 +20,8 @@ from minibot.reasons import LockTimeout, NoreError, ReasonCode, ReplaceFailed
 from minibot.roles.runner import queue_events
 from minibot.runlayout import STOP_RESERVE
 from tests.tmpfs import fill_up, small_fs
+
+pytestmark = pytest.mark.process
 
 RAISER = Path(__file__).with_name("stop_raiser.py")
 

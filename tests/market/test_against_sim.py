@@ -18,7 +18,7 @@ from minibot.reasons import ReasonCode
 
 from .simharness import SYMBOLS, FeedRun, run
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
 
 
 def scenario(*faults: dict[str, Any]) -> dict[str, Any]:

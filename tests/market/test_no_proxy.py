@@ -14,7 +14,7 @@ from minibot.market.ws import StreamClient, stream_names
 from minibot.sim.runner import SimConfig, start_simulator
 from tests.proxyenv import dead_proxy_env
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
 
 
 def test_rest_and_websocket_ignore_a_dead_proxy(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ from minibot.sim.runner import RunningSimulator, SimConfig, start_simulator
 
 from .simharness import SYMBOLS
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
 
 
 def with_sim(

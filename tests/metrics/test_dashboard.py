@@ -16,6 +16,8 @@ from minibot.journal.reader import decode_event, iter_lines
 from minibot.metrics.dashboard import Dashboard
 from tests.metrics.report_run import recorded_run
 
+pytestmark = pytest.mark.process
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

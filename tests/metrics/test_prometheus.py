@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from minibot.metrics.collector import MetricsCollector
@@ -24,6 +25,7 @@ def scrape(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     return out
 
 
+@pytest.mark.process
 def test_scrape_serves_the_last_written_metrics(tmp_path: Path) -> None:
     b = RunBuilder(tmp_path)
     populate(b)

@@ -21,6 +21,8 @@ from minibot.reasons import ReasonCode
 from tests.metrics.report_browser import Browser, file_url, find_browser
 from tests.metrics.report_run import copy_run, nore, recorded_run
 
+pytestmark = pytest.mark.process
+
 # Every plot the report draws; with data in any run that traded (the STOP and AI plots are added below).
 DATA_PLOTS = (
     "equity",

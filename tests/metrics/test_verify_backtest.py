@@ -14,10 +14,10 @@ from minibot.cli import app
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.metrics.verify import verify_run
 from minibot.reasons import ReasonCode, VerifyCode
-from tests.core.realdata import BINANCE_DIR
+from tests.shared_data import BTC_TRADES, ETH_TRADES
 
-TRADES = [BINANCE_DIR / "trades" / f"{sym}-trades-20240808T2354Z-20240809T0005Z.csv" for sym in ("BTCUSDT", "ETHUSDT")]
-pytestmark = pytest.mark.skipif(not all(p.exists() for p in TRADES), reason="shared recordings missing")
+TRADES = [BTC_TRADES, ETH_TRADES]
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,9 @@ def make_run_dir(run_dir: Path, speed: float = SPEED) -> RunContext:
     return RunContext(run_dir, RUN_ID, digest, clock.now_ms, config["queues"], queue_ringer)
 
 
-def start_role(role: str, run_dir: Path) -> subprocess.Popen[bytes]:
-    """`python -m minibot.roles.<role> --run-dir RUN_DIR`, its output in `<run>/<role>.out`."""
+def start_role(role: str, run_dir: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`python -m minibot.roles.<role> --run-dir RUN_DIR`, its output in `<run>/<role>.out`; `env` replaces
+    the environment when given."""
     out = (run_dir / f"{role}.out").open("ab")
     try:
         return subprocess.Popen(
@@ -61,6 +63,7 @@ def start_role(role: str, run_dir: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=REPO,
+            env=env,
         )
     finally:
         out.close()

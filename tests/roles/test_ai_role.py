@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from minibot.ai.env import ai_role_environment
 from minibot.contracts.envelope import encode_event
@@ -37,6 +38,8 @@ from tests.roles.airun import (
     start_ai_role,
     wait_for,
 )
+
+pytestmark = pytest.mark.process
 
 # Everything ai_role may create or change: its artifact folder, its output queue, its own cursor/acks on
 # the queues it reads, its heartbeats, its log.

@@ -90,6 +90,7 @@ def test_inputs_match_the_contracts() -> None:
         assert set(ROLE_INPUTS[role]) == consumed, role
 
 
+@pytest.mark.process
 def test_kill_switch_halts_the_risk_core_and_the_process(tmp_path: Path) -> None:
     ctx = make_run_dir(tmp_path)
     role = risk_role.build(load_env("risk_role", tmp_path))
@@ -130,6 +131,7 @@ def _fill_some(tmp_path: Path) -> RunContext:
     return ctx
 
 
+@pytest.mark.process
 def test_snapshot_is_written_and_checked_on_restart(tmp_path: Path) -> None:
     ctx = _fill_some(tmp_path)
     path = role_dir(tmp_path, "execution_role") / "portfolio.json"

@@ -34,10 +34,9 @@ from minibot.rolenames import TRADING_CORE_ROLES
 from minibot.roles.core_role import ROLE_INPUTS
 from minibot.roles.runner import queue_events, read_input_log
 from minibot.runlayout import INPUT_LOG_STEM, role_dir
-from tests.core.realdata import data_available
 from tests.roles.core_run import TickFeeder, make_run_dir, recorded_ticks, request_shutdown, start_role
 
-pytestmark = pytest.mark.skipif(not data_available("BTCUSDT"), reason="needs ../shared/data/binance recordings")
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 KILL_AT = {"risk_role": 0.3, "execution_role": 0.55, "strategy_role": 0.8}  # share of ticks published
 OUTPUT_QUEUES = ("signals", "risk_actions", "order_intents", "order_results", "fills", "timing")

@@ -18,6 +18,10 @@ from minibot.journal.producer import Producer
 from minibot.roles.fill_timing import FillTimer
 from minibot.roles.runner import queue_events
 
+import pytest
+
+pytestmark = pytest.mark.process
+
 ROUND_TRIPS = 200
 # Answers each line on stdin with its own perf_counter_ns() reading.
 ECHO_CLOCK = (

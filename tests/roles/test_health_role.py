@@ -15,6 +15,8 @@ from minibot.market.rest import PUBLIC_PATHS
 from minibot.roles.latency_samples import LatencySamples, quantile
 from tests.roles.market_harness import Run, make_run, wait_until
 
+pytestmark = pytest.mark.process
+
 STARTUP_REAL_S = 3.0
 SPEED = 60.0
 FAULT_AT_MS = int(STARTUP_REAL_S * 1000 * SPEED)

@@ -59,6 +59,7 @@ def test_the_instance_lock_is_exclusive_and_names_its_holder(tmp_path: Path, mon
     again.release()
 
 
+@pytest.mark.process
 def test_a_second_process_of_a_role_refuses_to_start(tmp_path: Path) -> None:
     make_run_dir(tmp_path)
     first = start_role("risk_role", tmp_path)

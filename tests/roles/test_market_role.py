@@ -17,6 +17,8 @@ from minibot.roles.request_journal import journal_folder
 from minibot.runlayout import REQUESTS_STEM
 from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_until
 
+pytestmark = pytest.mark.process
+
 # Faults start after the role processes are up and streaming (interpreter start ~0.5-1 s of real time).
 STARTUP_REAL_S = 3.0
 REQUIRED = ("symbol", "price", "bid", "ask", "bid_qty", "ask_qty", "kind", "exchange_ts", "trade_id", "recv_perf_ns")

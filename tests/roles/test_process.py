@@ -10,9 +10,12 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from minibot.roles.process import ORPHAN_CHECK_S, OrphanGuard, supervisor_dead
 from tests.watchdog.runproc import NoreRun, heartbeat_pids, role_pid, wait_until
+
+pytestmark = pytest.mark.process
 
 ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
 # The guard looks once a second; a role's loop reaches the guard within a poll interval. On a loaded

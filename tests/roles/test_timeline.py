@@ -8,13 +8,11 @@ from pathlib import Path
 import pytest
 
 from minibot.config.loader import load_config
-from tests.core.realdata import data_available, load_ticks, merge_ticks
+from tests.core.realdata import load_ticks, merge_ticks
 from tests.roles.core_run import make_run_dir
 from tests.roles.timeline_run import chain_outputs, publish_ticks, role_outputs, run_roles
 
-pytestmark = pytest.mark.skipif(
-    not (data_available("BTCUSDT") and data_available("ETHUSDT")), reason="shared recordings missing"
-)
+pytestmark = [pytest.mark.process, pytest.mark.usefixtures("binance_data")]
 
 
 def _equal_to_chain(run_dir: Path, delay_ms: int, kill_every_s: float, seed: int, min_kills: int = 0) -> int:

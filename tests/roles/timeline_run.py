@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from minibot.rolenames import TRADING_CORE_ROLES
 from minibot.roles.core_role import TEST_DELAY_ENV, load_filters
 from minibot.roles.runner import core_output_queues, queue_events
 from minibot.roles.timeline import MARKET, Watermark
-from tests.roles.core_run import REPO, request_shutdown
+from tests.roles.core_run import request_shutdown, start_role
 
 
 def publish_ticks(ctx: RunContext, ticks: list[dict[str, Any]]) -> int:
@@ -44,17 +43,7 @@ def _start(role: str, run_dir: Path, delay_ms: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     if delay_ms:
         env[TEST_DELAY_ENV] = str(delay_ms)
-    out = (run_dir / f"{role}.out").open("ab")
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", f"minibot.roles.{role}", "--run-dir", str(run_dir)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env=env,
-        )
-    finally:
-        out.close()
+    return start_role(role, run_dir, env)
 
 
 def run_roles(

@@ -1,4 +1,4 @@
-"""Fixtures for the simulator tests: the shared real Binance data, a running simulator, small helpers.
+"""Fixtures for the simulator tests: a running simulator, small helpers (the real data: tests/shared_data.py).
 
 Everything runs on 127.0.0.1 with port 0; every wait is bounded.
 """
@@ -10,28 +10,13 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from minibot.sim.runner import SimConfig, SimulatorThread
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = (REPO / ".." / "shared" / "data" / "binance").resolve()
-BTC_TRADES = DATA / "trades" / "BTCUSDT-trades-20240808T2354Z-20240809T0005Z.csv"
-ETH_TRADES = DATA / "trades" / "ETHUSDT-trades-20240808T2354Z-20240809T0005Z.csv"
-XRP_AGG_11 = DATA / "aggTrades" / "XRPETH-aggTrades-2019-10-11.csv"
-XRP_AGG_12 = DATA / "aggTrades" / "XRPETH-aggTrades-2019-10-12.csv"
-ALGO_KLINES = DATA / "klines_usdm_futures_1m" / "ALGOUSDT-1m-2026-02.csv.gz"
-
 T = TypeVar("T")
-
-
-def need_data() -> None:
-    """Skip when the shared data directory is not next to the repository."""
-    if not BTC_TRADES.is_file():
-        pytest.skip(f"shared Binance data not found at {DATA}")
 
 
 def run(factory: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
@@ -51,6 +36,24 @@ def get_json(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict
             return resp.status, dict(resp.headers), json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), json.loads(err.read() or b"null")
+
+
+def ccxt_options(base_url: str) -> dict[str, Any]:
+    """Options for ccxt's (and ccxt.pro's) `binance` that point every public REST endpoint at the simulator."""
+    return {
+        "urls": {
+            "api": {
+                "public": base_url + "/api/v3",
+                "private": base_url + "/api/v3",
+                "v1": base_url + "/api/v1",
+                "sapi": base_url + "/sapi/v1",
+                "fapiPublic": base_url + "/fapi/v1",
+                "dapiPublic": base_url + "/dapi/v1",
+            }
+        },
+        "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
+        "timeout": 10_000,
+    }
 
 
 @pytest.fixture(scope="module")

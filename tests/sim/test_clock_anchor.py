@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from minibot.sim.runner import SimConfig, SimulatorThread
 from tests.sim.conftest import get_json
+
+pytestmark = pytest.mark.process
 
 
 def test_anchored_clock_is_the_run_clock_whatever_the_start_up_delay() -> None:

@@ -10,6 +10,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import websockets
 
 from minibot.marketdata.intervals import MINUTE
@@ -19,8 +20,9 @@ from minibot.sim.market import build_market
 from minibot.sim.runner import SimConfig, SimulatorThread
 from minibot.sim.state import SymbolState
 from minibot.sim.tickers import ticker_event
+from tests.shared_data import BTC_TRADES
 
-from .conftest import BTC_TRADES, get_json, need_data, run
+from .conftest import get_json, run
 
 START = 1_800_000_000_000
 
@@ -54,6 +56,7 @@ def _gaps(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
     return [(a["u"], b["U"]) for a, b in itertools.pairwise(events) if b["U"] != a["u"] + 1]
 
 
+@pytest.mark.process
 def test_diff_depth_is_contiguous_and_in_step_with_rest_depth(sim: SimulatorThread) -> None:
     streams = ["btcusdt@depth@100ms", "btcusdt@depth", "ethusdt@depth@100ms", "btcusdt@depth5@100ms"]
     snapshots: list[dict[str, Any]] = []
@@ -85,6 +88,7 @@ def test_diff_depth_is_contiguous_and_in_step_with_rest_depth(sim: SimulatorThre
     assert slow[-1]["u"] in {e["u"] for e in fast} or slow[-1]["u"] > fast[-1]["u"]
 
 
+@pytest.mark.process
 def test_depth_gap_and_stale_book_faults() -> None:
     speed = 10.0
     scenario = {
@@ -118,8 +122,8 @@ def test_depth_gap_and_stale_book_faults() -> None:
     assert stats["faults_injected"]["stale_book"] > 0
 
 
+@pytest.mark.usefixtures("binance_data")
 def test_replayed_trades_consume_their_level() -> None:
-    need_data()
     m = build_market([], [BTC_TRADES], seed=0, start_ms=START)
     st = m.states["BTCUSDT"]
     seen = 0
@@ -198,6 +202,7 @@ def test_rolling_window_tickers_equal_the_trades() -> None:
     assert set(mini) == {"e", "E", "s", "c", "o", "h", "l", "v", "q"} and mini["c"] == expected["c"]
 
 
+@pytest.mark.process
 def test_ticker_streams_carry_binance_fields(sim: SimulatorThread) -> None:
     streams = [
         "btcusdt@ticker",

@@ -14,6 +14,8 @@ from minibot.sim.runner import RunningSimulator, SimConfig, start_simulator
 
 from .conftest import run
 
+pytestmark = pytest.mark.process
+
 SPEED = 10.0
 
 

@@ -20,6 +20,10 @@ from binance.exceptions import BinanceAPIException
 
 from minibot.sim.runner import SimConfig, SimulatorThread
 
+from .conftest import ccxt_options
+
+pytestmark = pytest.mark.process
+
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorThread]:
@@ -29,22 +33,7 @@ def sim() -> Iterator[SimulatorThread]:
 
 
 def _ccxt(base: str) -> Any:
-    return ccxt.binance(
-        {
-            "urls": {
-                "api": {
-                    "public": base + "/api/v3",
-                    "private": base + "/api/v3",
-                    "v1": base + "/api/v1",
-                    "sapi": base + "/sapi/v1",
-                    "fapiPublic": base + "/fapi/v1",
-                    "dapiPublic": base + "/dapi/v1",
-                }
-            },
-            "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
-            "timeout": 10_000,
-        }
-    )
+    return ccxt.binance(ccxt_options(base))
 
 
 def test_ccxt_markets_time_ticker_book_ohlcv(sim: SimulatorThread) -> None:

@@ -28,7 +28,9 @@ from binance.ws.streams import BinanceSocketManager
 
 from minibot.sim.runner import SimConfig, SimulatorThread
 
-from .conftest import run
+from .conftest import ccxt_options, run
+
+pytestmark = pytest.mark.process
 
 WATCH_S = 12.0
 WARMUP_S = 2.0
@@ -48,6 +50,7 @@ class Reference:
     def __init__(self) -> None:
         self.tickers: dict[int, tuple[list[float], list[float]]] = {}
         self.depth20: dict[int, tuple[list[list[float]], list[list[float]]]] = {}
+        self.counts = [0, 0, 0]  # client books checked, of them compared with bookTicker, with depth20
 
     async def record(self, ws_base: str, symbol: str) -> None:
         """Record until cancelled."""
@@ -61,15 +64,23 @@ class Reference:
                 else:
                     self.depth20[d["lastUpdateId"]] = (_floats(d["bids"]), _floats(d["asks"]))
 
-    def check(self, update_id: int, bids: list[list[float]], asks: list[list[float]]) -> tuple[bool, bool]:
-        """Compare a client's book at `update_id`; (compared with bookTicker, compared with depth20)."""
+    def check(self, update_id: int, bids: list[list[float]], asks: list[list[float]]) -> None:
+        """Compare a client's book at `update_id` with what was recorded for that id, and count it."""
         top = self.tickers.get(update_id)
         if top is not None:
             assert (bids[0], asks[0]) == top, (update_id, bids[0], asks[0], top)
         levels = self.depth20.get(update_id)
         if levels is not None:
             assert (bids[:20], asks[:20]) == levels, update_id
-        return top is not None, levels is not None
+        self.counts[0] += 1
+        self.counts[1] += top is not None
+        self.counts[2] += levels is not None
+
+    def assert_mostly_compared(self) -> int:
+        """Many books checked, most of them at an id the reference also has; the number checked."""
+        updates, with_ticker, with_depth = self.counts
+        assert updates > 100 and with_ticker > 0.9 * updates and with_depth > 0.5 * updates, self.counts
+        return updates
 
 
 def _floats(levels: list[list[str]]) -> list[list[float]]:
@@ -85,35 +96,16 @@ async def _stop(task: asyncio.Task[None]) -> None:
 def test_ccxt_pro_watch_order_book_matches_book_ticker(sim: SimulatorThread) -> None:
     base = sim.base_url
     ref = Reference()
-    counts = [0, 0, 0]  # client updates, compared with bookTicker, compared with depth20
 
     async def body() -> None:
-        ex = ccxtpro.binance(
-            {
-                "urls": {
-                    "api": {
-                        "public": base + "/api/v3",
-                        "private": base + "/api/v3",
-                        "v1": base + "/api/v1",
-                        "sapi": base + "/sapi/v1",
-                        "fapiPublic": base + "/fapi/v1",
-                        "dapiPublic": base + "/dapi/v1",
-                    }
-                },
-                "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
-                "timeout": 10_000,
-            }
-        )
+        ex = ccxtpro.binance(ccxt_options(base))
         ex.urls["api"]["ws"]["spot"] = sim.ws_base_url + "/ws"
         recorder = asyncio.create_task(ref.record(sim.ws_base_url, "btcusdt"))
         try:
             deadline = time.monotonic() + WATCH_S
             while time.monotonic() < deadline:
                 book = await ex.watch_order_book("BTC/USDT")
-                counts[0] += 1
-                with_ticker, with_depth = ref.check(book["nonce"], book["bids"], book["asks"])
-                counts[1] += with_ticker
-                counts[2] += with_depth
+                ref.check(book["nonce"], book["bids"], book["asks"])
                 bids, asks = [p for p, _ in book["bids"]], [p for p, _ in book["asks"]]
                 assert bids == sorted(bids, reverse=True) and asks == sorted(asks) and bids[0] < asks[0]
         finally:
@@ -121,8 +113,7 @@ def test_ccxt_pro_watch_order_book_matches_book_ticker(sim: SimulatorThread) -> 
             await ex.close()
 
     run(body, WATCH_S + 30)
-    updates, with_ticker, with_depth = counts
-    assert updates > 100 and with_ticker > 0.9 * updates and with_depth > 0.5 * updates, counts
+    updates = ref.assert_mostly_compared()
     stats = sim.stats()
     # One snapshot for the whole watch: ccxt never found U/u out of step and never resynchronised.
     assert stats["requests"]["/api/v3/depth"] == 1, stats["requests"]
@@ -135,7 +126,6 @@ def test_python_binance_depth_cache_matches_book_ticker(sim: SimulatorThread, mo
     monkeypatch.setattr(AsyncClient, "API_URL", sim.base_url + "/api")
     monkeypatch.setattr(BinanceSocketManager, "STREAM_URL", sim.ws_base_url + "/")
     ref = Reference()
-    counts = [0, 0, 0]
     fetched_after_warmup: list[int] = []
 
     async def body() -> None:
@@ -151,20 +141,16 @@ def test_python_binance_depth_cache_matches_book_ticker(sim: SimulatorThread, mo
                         continue
                     if not fetched_after_warmup:
                         fetched_after_warmup.append(sim.stats()["requests"]["/api/v3/depth"])
-                    counts[0] += 1
                     # The manager's own record of the last update id it applied.
                     bids = [list(b) for b in cache.get_bids()]
                     asks = [list(a) for a in cache.get_asks()]
-                    with_ticker, with_depth = ref.check(manager._last_update_id, bids, asks)
-                    counts[1] += with_ticker
-                    counts[2] += with_depth
+                    ref.check(manager._last_update_id, bids, asks)
         finally:
             await _stop(recorder)
             await client.close_connection()
 
     run(body, WATCH_S + 30)
-    updates, with_ticker, with_depth = counts
-    assert updates > 100 and with_ticker > 0.9 * updates and with_depth > 0.5 * updates, counts
+    ref.assert_mostly_compared()
     stats = sim.stats()
     # python-binance refetches the snapshot whenever U != previous u + 1, so after its start-up (it fetches
     # the snapshot before subscribing, and resyncs when the snapshot falls inside an event: its own

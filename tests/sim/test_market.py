@@ -15,8 +15,7 @@ from minibot.marketdata.datafiles import DataFileError, scan
 from minibot.marketdata.num import parse_e8
 from minibot.sim.market import build_market
 from minibot.sim.state import expand
-
-from .conftest import ALGO_KLINES, BTC_TRADES, ETH_TRADES, XRP_AGG_11, XRP_AGG_12, need_data
+from tests.shared_data import ALGO_KLINES, BTC_TRADES, ETH_TRADES, XRP_AGG_11, XRP_AGG_12
 
 START = 1_800_000_000_000
 
@@ -86,8 +85,8 @@ def test_exchange_filters_match_real_binance_for_known_symbols() -> None:
     assert m.states["ETHUSDT"].spec.step == parse_e8("0.0001")
 
 
+@pytest.mark.usefixtures("binance_data")
 def test_replay_trades_file_is_exact_and_shifted() -> None:
-    need_data()
     m = build_market([], [BTC_TRADES, ETH_TRADES], seed=0, start_ms=START)
     rows = [line.split(",") for line in BTC_TRADES.read_text().splitlines()]
     first_ts = int(rows[0][4])
@@ -111,8 +110,8 @@ def test_replay_trades_file_is_exact_and_shifted() -> None:
     assert st.spec.tick == parse_e8("0.01")
 
 
+@pytest.mark.usefixtures("binance_data")
 def test_replay_aggtrades_two_days_and_loop_keeps_ids_contiguous() -> None:
-    need_data()
     m = build_market([], [XRP_AGG_12, XRP_AGG_11], seed=0, start_ms=START)
     df11, df12 = scan(XRP_AGG_11), scan(XRP_AGG_12)
     span = df12.last_ts - df11.first_ts
@@ -126,8 +125,8 @@ def test_replay_aggtrades_two_days_and_loop_keeps_ids_contiguous() -> None:
     assert all(nxt.f == cur.l + 1 for cur, nxt in itertools.pairwise(st.aggs))
 
 
+@pytest.mark.usefixtures("binance_data")
 def test_replay_klines_serves_file_bars_and_synthesizes_trades_inside() -> None:
-    need_data()
     m = build_market([], [ALGO_KLINES], seed=0, start_ms=START)
     m.advance_to(START + 600_000)
     st = m.states["ALGOUSDT"]
@@ -167,8 +166,8 @@ def _write_variants(tmp: Path) -> dict[str, Path]:
     return out
 
 
+@pytest.mark.usefixtures("binance_data")
 def test_published_variants_parse_to_the_same_trades(tmp_path: Path) -> None:
-    need_data()
     variants = _write_variants(tmp_path)
     a, b = scan(variants["us_plain"]), scan(variants["us_zip_header"])
     assert not a.has_header and b.has_header

@@ -15,12 +15,15 @@ import pytest
 
 from minibot.marketdata.num import parse_e8
 from minibot.sim.runner import SimConfig, SimulatorThread, start_simulator
+from tests.shared_data import BTC_TRADES, REPO, XRP_AGG_11
 
-from .conftest import BTC_TRADES, REPO, XRP_AGG_11, get_json, need_data, run
+from .conftest import get_json, run
+
+pytestmark = pytest.mark.process
 
 
+@pytest.mark.usefixtures("binance_data")
 def test_replayed_trades_over_rest_match_the_file_shifted() -> None:
-    need_data()
     rows = [line.split(",") for line in BTC_TRADES.read_text().splitlines()]
     with SimulatorThread(SimConfig(symbols=[], data_paths=[BTC_TRADES], speed=50.0)) as sim:
         _, _, info = get_json(sim.base_url + "/sim/info")
@@ -48,8 +51,8 @@ def test_replayed_trades_over_rest_match_the_file_shifted() -> None:
         assert sim.stats()["violations_total"] == 0
 
 
+@pytest.mark.usefixtures("binance_data")
 def test_replayed_agg_trades_stream_like_the_recording() -> None:
-    need_data()
     rows = [line.split(",") for line in XRP_AGG_11.read_text().splitlines()][:400]
 
     async def body() -> None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 import urllib.request
 
+import pytest
+
 from minibot.sim.runner import SimConfig, SimulatorThread
 
 from .conftest import get_json
+
+pytestmark = pytest.mark.process
 
 DEC = re.compile(r"^\d+\.\d{8}$")
 

@@ -7,6 +7,9 @@ import sys
 import time
 
 import psutil
+import pytest
+
+pytestmark = pytest.mark.process
 
 
 def test_closing_stdin_ends_it_cleanly() -> None:

@@ -8,10 +8,13 @@ import time
 from typing import Any
 
 import aiohttp
+import pytest
 
 from minibot.sim.runner import SimConfig, start_simulator
 
 from .conftest import run
+
+pytestmark = pytest.mark.process
 
 
 async def _recv_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> Any:

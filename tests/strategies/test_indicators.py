@@ -168,10 +168,8 @@ def test_momentum_matches_reference(closes: list[float], lookback: int) -> None:
 
 def test_rsi_on_real_bars() -> None:
     """5 s bar closes of the real BTCUSDT trades: incremental == reference within float noise."""
-    from ..core.realdata import data_available, load_ticks
+    from ..core.realdata import load_ticks
 
-    if not data_available():
-        pytest.skip("shared Binance data not present")
     closes: dict[int, float] = {}
     for t in load_ticks("BTCUSDT"):
         closes[t["ts"] // 5000] = t["payload"]["price"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from minibot.journal.reader import iter_lines
 from minibot.watchdog.procs import pid_file
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every role a `nore run` starts, in the supervisor's start order.
+ROLES = ("market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role")
 
 
 def write_config(folder: Path, **overrides: Any) -> Path:
@@ -100,6 +103,11 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def wait_for_every_role(run_dir: Path, timeout_s: float = 90, roles: tuple[str, ...] = ROLES) -> None:
+    """Wait until each of `roles` has published a heartbeat (the run is up)."""
+    wait_until(lambda: set(roles) <= set(heartbeat_pids(run_dir)), timeout_s, "a heartbeat from every role")
+
+
 def role_pid(run_dir: Path, role: str) -> int | None:
     """The role's current pid from its pid file."""
     path = pid_file(run_dir, role)
@@ -145,3 +153,22 @@ def nore_verify(run_dir: Path) -> tuple[int, dict[str, Any]]:
     )
     doc: dict[str, Any] = json.loads(done.stdout)
     return done.returncode, doc
+
+
+def assert_every_intent_answered_once(run_dir: Path) -> None:
+    """There are order_intents and each has exactly one order_result (by its `cause_id`)."""
+    intents = [e["id"] for e in queue_events(run_dir, "order_intents")]
+    answers = Counter(e["payload"]["cause_id"] for e in queue_events(run_dir, "order_results"))
+    assert intents and all(answers[i] == 1 for i in intents), "every order_intent answered exactly once"
+
+
+def run_to_a_clean_end(run: NoreRun, timeout_s: float) -> Path:
+    """Wait for `run` (killed if it outlives `timeout_s`), assert it ended by its duration without a STOP;
+    its run folder."""
+    try:
+        code = run.wait(timeout_s)
+    finally:
+        run.kill()
+    assert code == 0, run.output
+    assert "ended: duration reached" in run.output and "STOP: none" in run.output
+    return run.run_dir()

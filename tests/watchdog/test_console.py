@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from minibot.journal.atomic import read_critical_json
 from minibot.runlayout import OPERATOR_STOP_FILE
@@ -87,6 +88,7 @@ def _full_pipe() -> tuple[int, int]:
     return read_end, write_end
 
 
+@pytest.mark.process
 def test_supervision_with_a_blocked_stdout_restarts_a_killed_role_and_ends_on_time(tmp_path: Path) -> None:
     var = tmp_path / "var"
     read_end, write_end = _full_pipe()

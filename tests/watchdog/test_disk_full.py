@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from minibot.journal.stop import read_stop
 from tests.tmpfs import small_fs
 from tests.watchdog.runproc import NoreRun, write_config
+
+pytestmark = pytest.mark.process
 
 RUN_TIMEOUT_S = 240
 

@@ -4,14 +4,15 @@ limit it is a STOP (issue 13)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import psutil
+import pytest
 
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
 from minibot.runlayout import role_shutdown_file
+from tests.watchdog import runproc
 from tests.watchdog.runproc import (
     NoreRun,
     heartbeat_pids,
@@ -23,38 +24,40 @@ from tests.watchdog.runproc import (
     write_config,
 )
 
-ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
+pytestmark = pytest.mark.process
+
+
+def _kill_execution_role_once_the_ending_began(run: NoreRun) -> tuple[Path, int, int]:
+    """(run folder, killed pid, exit code of the run): execution_role is killed after the ending asked market
+    data to end first, while execution_role, the last stage four stages away, has not been asked yet."""
+    try:
+        run_dir = run.run_dir()
+        runproc.wait_for_every_role(run_dir)
+        old = runproc.role_pid(run_dir, "execution_role")
+        assert old is not None
+        runproc.wait_until(lambda: role_shutdown_file(run_dir, "market_role").exists(), 120, "the ending's first stage")
+        assert not role_shutdown_file(run_dir, "execution_role").exists()
+        psutil.Process(old).kill()
+        return run_dir, old, run.wait(120)
+    finally:
+        run.kill()
 
 
 def test_execution_role_killed_during_the_ending_is_restarted_and_answers_every_intent(tmp_path: Path) -> None:
     run = NoreRun(tmp_path / "var", "--sim", "--speed", "20", "--duration", "10m")
-    try:
-        run_dir = run.run_dir()
-        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 90, "a heartbeat from every role")
-        old = role_pid(run_dir, "execution_role")
-        assert old is not None
-        # The duration is reached and the ending has begun (market data asked to end first): execution_role,
-        # the last stage, four stages away, is still running and has not been asked to end.
-        wait_until(lambda: role_shutdown_file(run_dir, "market_role").exists(), 120, "the ending's first stage")
-        assert not role_shutdown_file(run_dir, "execution_role").exists()
-        psutil.Process(old).kill()
-        code = run.wait(120)
-    finally:
-        run.kill()
+    run_dir, old, code = _kill_execution_role_once_the_ending_began(run)
     assert code == 0, run.output
     assert "ended: duration reached" in run.output and "STOP: none" in run.output
-    execution = status(run_dir)["roles"]["execution_role"]
+    execution = runproc.status(run_dir)["roles"]["execution_role"]
     assert execution["starts"] == 2 and len(execution["restarts"]) == 1, execution
     assert execution["restarts"][0]["old_pid"] == old and execution["exit_code"] == 0, execution
-    new_pid = role_pid(run_dir, "execution_role")
-    assert new_pid != old and new_pid in heartbeat_pids(run_dir)["execution_role"]
-    beats = [e["payload"] for e in queue_events(run_dir, "health") if e["payload"]["role"] == "execution_role"]
+    new_pid = runproc.role_pid(run_dir, "execution_role")
+    assert new_pid != old and new_pid in runproc.heartbeat_pids(run_dir)["execution_role"]
+    beats = [e["payload"] for e in runproc.queue_events(run_dir, "health") if e["payload"]["role"] == "execution_role"]
     assert beats[-1]["state"] == "STOPPING" and beats[-1]["pid"] == new_pid, "the new process drained and ended"
     assert verify_path(run_dir / "queues").ok
-    intents = [e["id"] for e in queue_events(run_dir, "order_intents")]
-    answers = Counter(e["payload"]["cause_id"] for e in queue_events(run_dir, "order_results"))
-    assert intents and all(answers[i] == 1 for i in intents), "every order_intent answered exactly once"
-    verify_code, verdict = nore_verify(run_dir)
+    runproc.assert_every_intent_answered_once(run_dir)
+    verify_code, verdict = runproc.nore_verify(run_dir)
     assert verify_code == 0 and verdict["verdict"] == "PASS", verdict["reasons"]
     # The verdict carries the pipeline latency (wall clock, from the timing events) apart from the modelled
     # order latency (market time): every order arrived at or after its decision + execution.latency_ms.
@@ -69,22 +72,12 @@ def test_execution_role_killed_during_the_ending_is_restarted_and_answers_every_
 
 
 def test_a_role_killed_during_the_ending_beyond_the_restart_limit_is_a_stop(tmp_path: Path) -> None:
-    config = write_config(tmp_path, watchdog={"restart_max": 0})
+    config = runproc.write_config(tmp_path, watchdog={"restart_max": 0})
     run = NoreRun(tmp_path / "var", "--config", str(config), "--sim", "--speed", "20", "--duration", "5m")
-    try:
-        run_dir = run.run_dir()
-        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 90, "a heartbeat from every role")
-        old = role_pid(run_dir, "execution_role")
-        assert old is not None
-        wait_until(lambda: role_shutdown_file(run_dir, "market_role").exists(), 120, "the ending's first stage")
-        assert not role_shutdown_file(run_dir, "execution_role").exists()
-        psutil.Process(old).kill()
-        code = run.wait(120)
-    finally:
-        run.kill()
+    run_dir, _, code = _kill_execution_role_once_the_ending_began(run)
     assert code == 3, run.output  # not restarted and not silently dropped: a STOP that accounts for it
     stop = read_stop(run_dir)["payload"]
     assert stop["reason_code"] == "ROLE_RESTART_LIMIT" and "execution_role" in stop["detail"], stop
-    assert status(run_dir)["roles"]["execution_role"]["starts"] == 1
-    verify_code, verdict = nore_verify(run_dir)
+    assert runproc.status(run_dir)["roles"]["execution_role"]["starts"] == 1
+    verify_code, verdict = runproc.nore_verify(run_dir)
     assert verify_code == 1 and any(r["code"] == "STOP_NOT_INJECTED" for r in verdict["reasons"]), verdict

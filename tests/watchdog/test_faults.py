@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from minibot.journal.atomic import file_lock
 from minibot.journal.layout import QueuePaths
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
 from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, wait_until
+
+pytestmark = pytest.mark.process
 
 CORE = ["market_role", "strategy_role", "risk_role", "execution_role"]
 

@@ -94,6 +94,7 @@ def test_a_damaged_record_still_names_the_console(tmp_path: Path) -> None:
     assert record is not None and record["ended_by"] == "console closed"
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("outcome", ["stop", "raises"])
 def test_supervisor_releases_the_machine_whatever_ends_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcome: str
@@ -119,11 +120,13 @@ def test_supervisor_releases_the_machine_whatever_ends_the_run(
     assert sup.host_held["keep_awake"]
 
 
+@pytest.mark.process
 def test_run_json_records_what_the_host_holds() -> None:
     doc = run_document("r", "nore run", {}, RunClock(0), 0.0, None, {"pid": 1}, {"keep_awake": True})
     assert doc["host"] == {"keep_awake": True}
 
 
+@pytest.mark.process
 def test_a_run_ended_by_the_console_says_so_and_verify_names_it(tmp_path: Path) -> None:
     run = NoreRun(tmp_path / "var", "--sim", "--speed", "20", "--duration", "2h")
     try:

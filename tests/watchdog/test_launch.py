@@ -10,9 +10,12 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from minibot.watchdog.launch import ROLE_PYTHON_ENV, child_python, descendants, kill_processes
 from tests.watchdog.venv_launcher import write_launcher
+
+pytestmark = pytest.mark.process
 
 SLEEPER = ["-c", "import time; time.sleep(120)"]
 

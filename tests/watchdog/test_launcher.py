@@ -8,12 +8,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import psutil
+import pytest
 
 from minibot.journal.atomic import read_critical_json
-from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, queue_events, role_pid, status, wait_until
+from tests.watchdog.runproc import (
+    ROLES,
+    NoreRun,
+    heartbeat_pids,
+    nore_verify,
+    queue_events,
+    role_pid,
+    run_to_a_clean_end,
+    status,
+    wait_for_every_role,
+    wait_until,
+)
 from tests.watchdog.venv_launcher import launcher_env, write_launcher
 
-ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
+pytestmark = pytest.mark.process
 
 
 def test_night_with_every_role_behind_a_venv_launcher_has_no_restarts_and_passes_verify(tmp_path: Path) -> None:
@@ -21,13 +33,7 @@ def test_night_with_every_role_behind_a_venv_launcher_has_no_restarts_and_passes
     # 60 s of wall time: longer than the watchdog's startup grace plus its silence bound (40 s), so roles
     # whose heartbeats were not recognised would be killed as silent within the night.
     run = NoreRun(tmp_path / "var", "--sim", "--speed", "10", "--duration", "10m", env=launcher_env(launcher))
-    try:
-        code = run.wait(180)
-    finally:
-        run.kill()
-    run_dir = run.run_dir()
-    assert code == 0, run.output
-    assert "ended: duration reached" in run.output and "STOP: none" in run.output
+    run_dir = run_to_a_clean_end(run, 180)
     roles = status(run_dir)["roles"]
     beats = heartbeat_pids(run_dir)
     for role in ROLES:
@@ -53,7 +59,7 @@ def test_a_role_whose_launcher_died_is_restarted_without_a_second_instance(tmp_p
     run = NoreRun(tmp_path / "var", "--sim", "--speed", "10", "--duration", "8m", env=launcher_env(launcher))
     try:
         run_dir = run.run_dir()
-        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 60, "a heartbeat from every role")
+        wait_for_every_role(run_dir, 60)
         (old,) = heartbeat_pids(run_dir)["risk_role"]
         psutil.Process(role_pid(run_dir, "risk_role")).kill()  # the launcher only
         wait_until(lambda: len(heartbeat_pids(run_dir)["risk_role"]) == 2, 60, "risk_role restarted and beating")

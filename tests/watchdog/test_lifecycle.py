@@ -9,14 +9,26 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
-from tests.watchdog.runproc import ROOT, NoreRun, heartbeat_pids, role_pid, run_env, status, wait_until, write_config
+from tests.watchdog.runproc import (
+    ROLES,
+    ROOT,
+    NoreRun,
+    role_pid,
+    run_env,
+    status,
+    wait_for_every_role,
+    wait_until,
+    write_config,
+)
+
+pytestmark = pytest.mark.process
 
 FAKE_FILE_KEY = "NORE_TEST_FAKE_KEY_file_7f3a9c2e41d0"
 FAKE_ENV_KEY = "NORE_TEST_FAKE_KEY_env_b81e66d0a9c4"
-ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
 
 
 def test_bad_config_exits_2_naming_the_key_and_writes_nothing(tmp_path: Path) -> None:
@@ -75,7 +87,7 @@ def test_operator_stop_file_ends_cleanly_and_no_secret_reaches_any_file(tmp_path
     run = NoreRun(var, "--sim", "--speed", "10", "--duration", "7h", env=env)
     try:
         run_dir = run.run_dir()
-        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 60, "a heartbeat from every role")
+        wait_for_every_role(run_dir, 60)
         for role in ROLES:  # no child holds a secret in its environment, ai_role not even the secrets path
             environ = psutil.Process(role_pid(run_dir, role)).environ()
             values = "\n".join(environ.values())

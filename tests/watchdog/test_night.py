@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from minibot.journal.atomic import read_critical_json
-from tests.watchdog.runproc import NoreRun, nore_verify, status
+from tests.watchdog.runproc import ROLES, NoreRun, nore_verify, run_to_a_clean_end, status
 
-ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
+pytestmark = pytest.mark.process
+
 SEVEN_HOURS_MS = 7 * 3600 * 1000
 
 
@@ -18,13 +19,7 @@ SEVEN_HOURS_MS = 7 * 3600 * 1000
 def test_full_seven_hour_night_at_speed_60_passes_verify(tmp_path: Path) -> None:
     # The shipped config, untouched: a 7-hour night compressed into ~7 minutes.
     run = NoreRun(tmp_path / "var", "--sim", "--speed", "60")  # duration: 7 h
-    try:
-        code = run.wait(600)
-    finally:
-        run.kill()
-    run_dir = run.run_dir()
-    assert code == 0, run.output
-    assert "ended: duration reached" in run.output and "STOP: none" in run.output
+    run_dir = run_to_a_clean_end(run, 600)
     assert not (run_dir / "STOP.flag").exists()
     doc = read_critical_json(run_dir / "run.json")
     assert doc["config"]["duration_ms"] == SEVEN_HOURS_MS and doc["clock"]["speed"] == 60.0

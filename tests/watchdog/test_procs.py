@@ -20,6 +20,8 @@ from minibot.watchdog.procs import RoleProcess
 from tests.roles.core_run import REPO, make_run_dir
 from tests.watchdog.venv_launcher import write_launcher
 
+pytestmark = pytest.mark.process
+
 ROLE = "strategy_role"
 
 

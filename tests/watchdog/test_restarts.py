@@ -9,22 +9,27 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
 from tests.watchdog.runproc import (
+    ROLES,
     NoreRun,
+    assert_every_intent_answered_once,
     heartbeat_pids,
     nore_verify,
     queue_events,
     role_pid,
     status,
+    wait_for_every_role,
     wait_until,
     write_config,
 )
 
-ROLES = ["market_role", "health_role", "strategy_role", "risk_role", "execution_role", "ai_role"]
+pytestmark = pytest.mark.process
+
 SIGKILL_EXIT = -9  # how Popen reports a process killed by SIGKILL (the tests run on POSIX)
 
 
@@ -54,7 +59,7 @@ def test_kill_9_of_each_role_is_restored_without_loss_or_duplicates(tmp_path: Pa
     run = NoreRun(tmp_path / "var", "--sim", "--speed", "20", "--duration", "1h")
     try:
         run_dir = run.run_dir()
-        wait_until(lambda: set(ROLES) <= set(heartbeat_pids(run_dir)), 90, "a heartbeat from every role")
+        wait_for_every_role(run_dir)
         killed = {role: _kill_and_wait_for_restore(run_dir, role) for role in ROLES}
         assert run.proc.poll() is None, "every kill and restore happened during the run"
         code = run.wait(300)
@@ -74,9 +79,7 @@ def test_kill_9_of_each_role_is_restored_without_loss_or_duplicates(tmp_path: Pa
     for queue in ("market_ticks", "signals", "order_intents", "order_results", "fills", "health"):
         ids = Counter(e["id"] for e in queue_events(run_dir, queue))
         assert not [i for i, n in ids.items() if n > 1], f"duplicate ids in {queue}"
-    intents = [e["id"] for e in queue_events(run_dir, "order_intents")]
-    results = Counter(e["payload"]["cause_id"] for e in queue_events(run_dir, "order_results"))
-    assert intents and all(results[c] == 1 for c in intents), "every order_intent answered exactly once"
+    assert_every_intent_answered_once(run_dir)
     metrics = read_critical_json(run_dir / "metrics.json")
     assert metrics["final"] and all(metrics["roles"][r]["restarts"] == len(roles[r]["restarts"]) for r in ROLES)
     code, verdict = nore_verify(run_dir)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from minibot.config.loader import load_config
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.journal.atomic import read_critical_json
@@ -17,6 +19,8 @@ from minibot.reasons import ReasonCode
 from minibot.watchdog.checks import QueueWatch
 from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S, SCRUB_MIN_BYTES, QueueScrub
 from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, wait_until
+
+pytestmark = pytest.mark.process
 
 CORE = ["market_role", "strategy_role", "risk_role", "execution_role"]
 SPEED = 5.0

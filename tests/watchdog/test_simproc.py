@@ -13,6 +13,7 @@ from minibot.watchdog.simproc import SimulatorProcess
 from tests.proxyenv import dead_proxy_env
 
 
+@pytest.mark.process
 @pytest.mark.timeout(120)
 def test_the_simulator_probe_ignores_a_dead_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dead_proxy_env(monkeypatch)
@@ -31,6 +32,7 @@ def test_the_simulator_probe_ignores_a_dead_proxy(tmp_path: Path, monkeypatch: p
         sim.stop()
 
 
+@pytest.mark.process
 @pytest.mark.timeout(120)
 def test_the_adopted_clock_reads_the_simulators_run_clock(tmp_path: Path) -> None:
     sim = SimulatorProcess(tmp_path / "logs", speed=60.0, symbols=["BTCUSDT"])

@@ -9,6 +9,8 @@ import pytest
 from minibot.gates.base import GATES, PASS, GateFailed, run_gate
 from minibot.watchdog.smoke import runtime_smoke_gate
 
+pytestmark = pytest.mark.process
+
 
 def test_runtime_smoke_passes_on_a_real_sim_run(tmp_path: Path) -> None:
     result = run_gate("runtime_smoke", "R-Q1", "minibot.watchdog.smoke:runtime_smoke_gate", tmp_path)

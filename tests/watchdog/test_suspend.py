@@ -18,6 +18,8 @@ from minibot.reasons import ReasonCode
 from minibot.watchdog.suspend import SUSPEND_MIN_WALL_S, SuspendWatch, gap_bound_s
 from tests.watchdog.runproc import NoreRun, heartbeat_pids, nore_verify, queue_events, status, wait_until, write_config
 
+pytestmark = pytest.mark.process
+
 
 class Clocks:
     """(monotonic, boot, wall) the test moves by hand."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+import pytest
+
 from minibot.watchdog.varpath import default_var, onedrive_root, onedrive_warning
 from tests.watchdog.runproc import NoreRun, write_config
 
@@ -60,6 +62,7 @@ def test_the_warning_names_the_folder_and_what_to_do(tmp_path: Path) -> None:
     assert onedrive_warning(tmp_path / "var", {}, "linux") is None
 
 
+@pytest.mark.process
 def test_nore_run_warns_on_screen_and_in_its_log_when_var_is_synced(tmp_path: Path) -> None:
     # Port 9 on loopback has no listener: the run STOPs in preflight, after the warning, within seconds.
     config = write_config(tmp_path, binance={"rest_base_url": "http://127.0.0.1:9", "rest_timeout_s": 2})
