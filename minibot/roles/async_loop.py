@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from minibot.journal.stop import is_stopped
+from minibot.memtrace import start_from_env
 from minibot.roles.instance import EXIT_DUPLICATE, hold_instance
 from minibot.roles.process import (
     EXIT_OK,
@@ -115,6 +116,7 @@ def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole],
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
     setup_role_logging(env)
+    start_from_env(role)  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
     lock = hold_instance(env.run_dir, role, env.log)
     if lock is None:
         return EXIT_DUPLICATE

@@ -36,6 +36,7 @@ from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
+from minibot.memtrace import start_from_env
 from minibot.reasons import NoreError
 from minibot.roles.instance import EXIT_DUPLICATE, hold_instance, instance_token
 from minibot.watchdog.logs import configure_logging
@@ -235,6 +236,7 @@ def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | Non
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
     setup_role_logging(env)
+    start_from_env(role)  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
     lock = hold_instance(env.run_dir, role, env.log)
     if lock is None:
         return EXIT_DUPLICATE
