@@ -2,8 +2,9 @@
 
 Off unless `NORE_TRACEMALLOC_DIR` names a folder. Then the process traces its allocations (10 frames) and,
 every `NORE_TRACEMALLOC_S` seconds (default 300), rewrites `<dir>/<name>-<pid>.txt`: the allocations that
-grew most by traceback (newest frame first) since the first snapshot (taken one interval after start, so imports and start-up
-caches are the baseline, not growth). Tracing slows a process and costs memory: never on in a real night.
+grew most by traceback (newest frame first) since the first snapshot (taken one interval after start, so
+imports and start-up caches are the baseline, not growth). Tracing slows a process and costs memory:
+never on in a real night.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class MemTrace:
 
     def write(self) -> None:
         """Take a snapshot; the first one is the baseline, later ones rewrite the report."""
-        snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        # Without this process's own tracing (the report being built is not the process's growth).
+        own = [tracemalloc.Filter(False, path, all_frames=True) for path in (tracemalloc.__file__, __file__)]
+        snapshot = tracemalloc.take_snapshot().filter_traces(own)
         if self._first is None:
             self._first = snapshot
             return
