@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from minibot.sim.replay import ReplayFeed, load_replay
-from minibot.sim.state import Sink, SymbolState
+from minibot.sim.state import TRADES_KEPT_MS, Sink, SymbolState
 from minibot.sim.symbols import make_spec
 from minibot.sim.synthetic import SyntheticFeed
 
@@ -66,7 +66,7 @@ def build_market(
             replay_feeds.append(replay_feed)
             feed = replay_feed
         else:
-            state = SymbolState(make_spec(name), cap)
+            state = SymbolState(make_spec(name), cap, keep_ms=TRADES_KEPT_MS)
             feed = SyntheticFeed(state, seed, start_ms)
         states[name] = state
         feeds.append(feed)
