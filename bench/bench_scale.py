@@ -55,6 +55,7 @@ class Point:
     p99_ms: float | None
     rss_mb: float
     bytes_per_h: float
+    ending: str  # exit code and the summary's STOP line: a scale that only works by stopping does not count
 
 
 def folder_bytes(folder: Path) -> int:
@@ -94,7 +95,8 @@ def run_once(count: int, minutes: float, sample_s: float, warmup_s: float) -> Po
             if time.monotonic() - started >= warmup_s:
                 sampler.sample()
             time.sleep(sample_s)
-        proc.stdout.read()
+        summary = proc.stdout.read()
+        stop = next((line for line in summary.splitlines() if line.startswith("STOP:")), "STOP: ?")
         wall_s = time.monotonic() - started
         run = read_critical_json(run_dir / "run.json")
         latencies = tick_to_fill(run_dir, run["run_id"])
@@ -110,6 +112,7 @@ def run_once(count: int, minutes: float, sample_s: float, warmup_s: float) -> Po
             p99_ms=percentile(latencies, 99),
             rss_mb=sampler.peak_total_mb,
             bytes_per_h=folder_bytes(run_dir) / (wall_s / 3600.0),
+            ending=f"exit {proc.returncode}, {stop}",
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -134,11 +137,11 @@ def main() -> int:
     load = psutil.getloadavg()
     print(f"machine load: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min) on {psutil.cpu_count()} CPUs")
     points = [run_once(c, args.minutes, args.sample_s, args.warmup_s) for c in counts]
-    print(f"{'symbols':>8}{'ticks/s':>10}{'cpu %':>8}{'p50 ms':>8}{'p99 ms':>8}{'rss MB':>8}{'MB/h':>9}")
+    print(f"{'symbols':>8}{'ticks/s':>10}{'cpu %':>8}{'p50 ms':>8}{'p99 ms':>8}{'rss MB':>8}{'MB/h':>9}  ending")
     for p in points:
         print(
             f"{p.symbols:>8}{p.ticks_per_s:>10.1f}{p.cpu_pct:>8.1f}{fmt(p.p50_ms):>8}{fmt(p.p99_ms):>8}"
-            f"{p.rss_mb:>8.1f}{p.bytes_per_h / 1e6:>9.1f}"
+            f"{p.rss_mb:>8.1f}{p.bytes_per_h / 1e6:>9.1f}  {p.ending}"
         )
     base = next((p for p in points if p.symbols == 20), points[0])
     top = max(points, key=lambda p: p.symbols)
