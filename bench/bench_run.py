@@ -14,6 +14,9 @@ Usage (the full benchmark takes 30 minutes):
     .venv/bin/python bench/bench_run.py                        # 30 min, 20 symbols, speed 1
     .venv/bin/python bench/bench_run.py --minutes 3 --keep     # shortened; keep the run folder
     .venv/bin/python bench/bench_run.py --minutes 420 --speed 60 --symbols 2   # a whole night in 7 min
+    .venv/bin/python bench/bench_run.py --minutes 120 --symbols 2 --tracemalloc 600   # memory soak + growth
+With --tracemalloc S every process (roles, supervisor, simulator) reports its top allocation growth by
+traceback (minibot/memtrace.py); the supervisor and the simulator are sampled too.
 Windows: .venv\\Scripts\\python.exe bench\\bench_run.py
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -35,6 +39,7 @@ from minibot.config.loader import load_config, with_overrides
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event, iter_lines
+from minibot.memtrace import DIR_ENV, INTERVAL_ENV
 from minibot.watchdog.procs import pid_file, run_roles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +48,7 @@ SYMBOLS = [
     "DOTUSDT", "AVAXUSDT", "ATOMUSDT", "UNIUSDT", "ETCUSDT", "XLMUSDT", "NEARUSDT", "FILUSDT", "APTUSDT", "BCHUSDT",
 ]  # fmt: skip
 TARGET_P99_MS = 50.0
+TARGET_TOTAL_RSS_MB = 350.0
 MB = float(1 << 20)
 
 
@@ -57,19 +63,33 @@ def percentile(values: list[float], q: float) -> float | None:
 class Sampler:
     """RSS and CPU time of each role's current process, sampled over the run."""
 
-    def __init__(self, run_dir: Path, roles: list[str]) -> None:
+    def __init__(self, run_dir: Path, roles: list[str], supervisor: int) -> None:
         self.run_dir = run_dir
         self.roles = roles
+        self.supervisor = supervisor
         self.first: dict[str, tuple[float, float, float, int]] = {}  # role -> (t, rss_mb, cpu_s, pid)
         self.last: dict[str, tuple[float, float, float, int]] = {}
+        self.peak_total_mb = 0.0
 
-    def sample(self) -> None:
-        """One sample of every role that is running."""
+    def pids(self) -> dict[str, int]:
+        """Every NORE process of the run: the roles (pid files), the supervisor and its simulator."""
+        out = {"supervisor": self.supervisor}
         for role in self.roles:
             path = pid_file(self.run_dir, role)
-            if not path.exists():
-                continue
-            pid = int(path.read_text())
+            if path.exists():
+                out[role] = int(path.read_text())
+        try:
+            for child in psutil.Process(self.supervisor).children():
+                if "minibot.sim" in child.cmdline():
+                    out["simulator"] = child.pid
+        except psutil.Error:
+            pass
+        return out
+
+    def sample(self) -> None:
+        """One sample of every process that is running."""
+        total = 0.0
+        for role, pid in self.pids().items():
             try:
                 proc = psutil.Process(pid)
                 with proc.oneshot():
@@ -80,6 +100,8 @@ class Sampler:
             if role not in self.first or self.first[role][3] != pid:
                 self.first[role] = point  # a restarted role starts a new span
             self.last[role] = point
+            total += point[1]
+        self.peak_total_mb = max(self.peak_total_mb, total)
 
 
 def write_config(folder: Path, minutes: float, symbols: int) -> Path:
@@ -111,11 +133,21 @@ def main() -> int:
     ap.add_argument("--sample-s", type=float, default=10.0, help="wall seconds between samples")
     ap.add_argument("--warmup-s", type=float, default=30.0, help="wall seconds before the start sample")
     ap.add_argument("--keep", action="store_true", help="keep the run folder (printed)")
+    ap.add_argument(
+        "--tracemalloc",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="every process traces its allocations and reports its top growth by traceback every S wall seconds",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_run_"))
     config = write_config(work, args.minutes, args.symbols)
     cmd = [sys.executable, "-m", "minibot", "run", "--sim", "--config", str(config), "--speed", str(args.speed)]
-    proc = subprocess.Popen([*cmd, "--var", str(work / "var")], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    env = dict(os.environ)
+    if args.tracemalloc > 0:
+        env.update({DIR_ENV: str(work / "tracemalloc"), INTERVAL_ENV: repr(args.tracemalloc)})
+    proc = subprocess.Popen([*cmd, "--var", str(work / "var")], stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     assert proc.stdout is not None
     first = proc.stdout.readline().strip()
     if not first.startswith("run_dir: "):
@@ -123,7 +155,7 @@ def main() -> int:
         return 1
     run_dir = Path(first.removeprefix("run_dir: "))
     roles = run_roles(load_config(config))
-    sampler = Sampler(run_dir, roles)
+    sampler = Sampler(run_dir, roles, proc.pid)
     started = time.monotonic()
     while proc.poll() is None:
         if time.monotonic() - started >= args.warmup_s:
@@ -142,7 +174,7 @@ def main() -> int:
     span_min = max(spans, default=0.0) / 60
     print(f"process figures over {span_min:.1f} wall min = {span_min * args.speed / 60:.2f} h of run clock")
     print(f"{'role':<16}{'rss start MB':>14}{'rss end MB':>12}{'MB per run h':>14}{'cpu %':>8}")
-    for role in roles:
+    for role in [*roles, "supervisor", "simulator"]:
         if role not in sampler.first:
             print(f"{role:<16}  not sampled")
             continue
@@ -151,6 +183,9 @@ def main() -> int:
         run_h = max(t1 - t0, 1e-9) * args.speed / 3600.0  # growth per hour of the night, also under --speed
         cpu_pct = (cpu1 - cpu0) / max(t1 - t0, 1e-9) * 100.0
         print(f"{role:<16}{rss0:>14.1f}{rss1:>12.1f}{(rss1 - rss0) / run_h:>14.1f}{cpu_pct:>8.1f}")
+    print(f"total RSS: peak {sampler.peak_total_mb:.1f} MB over all processes (goal <= {TARGET_TOTAL_RSS_MB:g})")
+    for report in sorted((work / "tracemalloc").glob("*.txt")):
+        print(f"tracemalloc {report.stem}: " + "\n  ".join(report.read_text(encoding="utf-8").splitlines()[:12]))
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(f"tick -> fill: {len(latencies)} fills, p50 {p50} ms, p99 {p99} ms (target p99 < {TARGET_P99_MS:g} ms)")
     if len(latencies) < 100:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from minibot.journal.atomic import file_lock, read_critical_json, write_critical
 from minibot.journal.cursor import Cursor, verify_position
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
 from minibot.journal.reader import decode_event, iter_lines
+from minibot.journal.seen import SeenWindow, seed_from_queue
 from minibot.journal.segments import (
     APPEND_FLAGS,
     FsyncPolicy,
@@ -80,12 +80,13 @@ class Consumer:
         self.policy = FsyncPolicy.parse(fsync) if isinstance(fsync, str) else fsync
         self.batch_max = batch_max
         self.duplicates_dropped = 0
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._dedupe_window = dedupe_window
+        self._seen = SeenWindow(dedupe_window)
         self._pending_error: NoreError | None = None
         paths.folder.mkdir(parents=True, exist_ok=True)
         self._acks = SegmentAppender(paths.folder, paths.acks_stem(consumer), self.policy, 64 << 20)
         self.committed = self._recover()
+        # Ids consumed before a restart stay in the window: a duplicate written after it is still dropped.
+        seed_from_queue(self._seen, paths.folder, INBOX, self.committed.segment, self.committed.offset, dedupe_window)
         self._read = self.committed  # read position, ahead of `committed` until ack()
         self._fh: Any = None
         self._fh_segment = -1
@@ -176,10 +177,9 @@ class Consumer:
                     self._fail(Cursor(pos.segment, base + begin, line_no, None, None, 0, 0), line, exc)
                     break
                 event_id = event["id"]
-                if event_id in seen:
+                if not seen.add(event_id):
                     self.duplicates_dropped += 1
                 else:
-                    self._remember(event_id)
                     out.append(Record(line_no, pos.segment, base + nl + 1, digest, event))
                 line_no, last_id, last_sha = line_no + 1, event_id, digest
                 begin = nl + 1
@@ -196,11 +196,6 @@ class Consumer:
             f"{self.paths.contract.name}/{path.name} {state} but {self.name} has read line {pos.line} up to byte "
             f"{pos.offset}: the queue was truncated, deleted or replaced under its readers"
         )
-
-    def _remember(self, event_id: str) -> None:
-        self._seen[event_id] = None
-        if len(self._seen) > self._dedupe_window:
-            self._seen.popitem(last=False)
 
     def _fail(self, at: Cursor, raw: bytes, exc: NoreError) -> None:
         """Copy the offending line verbatim to the deadletter and hold the error for the next poll."""

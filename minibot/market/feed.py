@@ -1,8 +1,9 @@
 """MarketFeed: what `market_role` runs. One object that keeps market data flowing and judges health.
 
 It wires together, on one event loop:
-- `StreamClient`: the combined WS stream (bookTicker / aggTrade / trade per symbol, plus the partial-depth
-  stream `<symbol>@depth<N>@100ms` when `depth_levels` is N > 0);
+- `StreamGroup`: the combined WS streams, over as many connections as the URL limits need (bookTicker /
+  aggTrade / trade per symbol, plus the partial-depth stream `<symbol>@depth<N>@100ms` when
+  `depth_levels` is N > 0);
 - `AggTradeGapFiller`: every aggTrade, from whichever source, passes through it, so the emitted
   aggTrades are gap-free and duplicate-free per symbol (REST back-fill on a jump);
 - a REST snapshot of every symbol's best bid/ask at start, and a REST fallback while the stream is down
@@ -28,7 +29,8 @@ from minibot.market.gaps import AggTradeGapFiller, GapReport
 from minibot.market.health import HealthChecker, HealthPolicy, ProbeResult
 from minibot.market.models import AggTrade, MarketMessage
 from minibot.market.rest import BinanceRest, RequestRecord
-from minibot.market.ws import StreamClient, StreamStatus, stream_names
+from minibot.market.streamgroup import StreamGroup
+from minibot.market.ws import StreamStatus, stream_names
 from minibot.reasons import ReasonCode
 from minibot.rolenames import Role
 
@@ -67,7 +69,7 @@ class MarketFeed:
             cfg.backfill_retry_ms,
             on_gap=self._on_gap,
         )
-        self.stream = StreamClient(
+        self.stream = StreamGroup(
             cfg.ws_base_url,
             stream_names(cfg.symbols, [*cfg.streams, *([f"depth{depth_levels}@100ms"] if depth_levels else [])]),
             clock,

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from minibot.exitcodes import ExitCode
 from minibot.journal.doorbell import Doorbell
 from minibot.journal.stop import is_stopped
+from minibot.memtrace import start_from_env
 from minibot.roles.instance import hold_instance
 from minibot.roles.process import (
     Heartbeat,
@@ -157,6 +158,7 @@ def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole],
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
     setup_role_logging(env)
+    start_from_env(role)  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
     lock = hold_instance(env.run_dir, role, env.log)
     if lock is None:
         return ExitCode.DUPLICATE

@@ -46,6 +46,7 @@ from minibot.journal.doorbell import Doorbell, queue_ringer
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
 from minibot.logs import configure_logging
+from minibot.memtrace import start_from_env
 from minibot.reasons import NoreError
 from minibot.roles.instance import hold_instance, instance_token
 from minibot.roles.wake import Waker, WakeTimer
@@ -251,6 +252,7 @@ def role_main(role: str, build: Callable[[RoleEnv], RoleLoop], argv: list[str] |
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
     setup_role_logging(env)
+    start_from_env(role)  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
     lock = hold_instance(env.run_dir, role, env.log)
     if lock is None:
         return ExitCode.DUPLICATE

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from minibot.marketdata.datafiles import DataFileError
+from minibot.memtrace import start_from_env
 from minibot.sim.market import DEFAULT_SYMBOLS
 from minibot.sim.runner import SimConfig, start_simulator
 from minibot.sim.scenario import ScenarioError
@@ -65,6 +66,7 @@ def sim(
     if speed <= 0:
         typer.echo("error: --speed must be > 0", err=True)
         raise typer.Exit(2)
+    start_from_env("simulator")  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
     cfg = SimConfig(
         host=host,
         port=port,

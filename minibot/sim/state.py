@@ -24,6 +24,14 @@ from minibot.sim.book import Book
 Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
 
 
+TRADES_KEPT_MS = 15 * 60_000
+"""Run-clock span of trade history a synthetic symbol keeps (besides the count cap; a replay keeps its
+recording, up to the cap). An Agg costs ~330 bytes, so the
+old count-only cap (2M over all symbols) let the simulator grow ~30 MB/h for days. A client back-fills
+only the gap of an outage, and a market feed STOPs after 3 minutes without Binance
+(binance.health.unreachable_threshold_ms): 15 minutes serves every back-fill with room to spare."""
+
+
 class Agg(NamedTuple):
     """One aggregate trade (Binance's `a,p,q,f,l,T,m,M`), prices and quantities in e8."""
 
@@ -61,8 +69,11 @@ class Sink(Protocol):
 class SymbolState:
     """Book, trades and bars of one symbol at the simulator's current instant."""
 
-    def __init__(self, spec: SymbolSpec, trade_cap: int, sink: Sink | None = None, deep: bool = False) -> None:
+    def __init__(
+        self, spec: SymbolSpec, trade_cap: int, sink: Sink | None = None, deep: bool = False, keep_ms: int | None = None
+    ) -> None:
         self.spec = spec
+        self.keep_ms = keep_ms  # also forget trades older than this (synthetic market: TRADES_KEPT_MS)
         self.sink = sink
         self.bid = spec.base_price - spec.tick
         self.ask = spec.base_price
@@ -183,9 +194,14 @@ class SymbolState:
 
     def add_agg(self, agg: Agg) -> None:
         """Record an aggregate trade: history, klines, subscribers."""
-        self.aggs.append(agg)
-        if len(self.aggs) > self.trade_cap + self.trade_cap // 4:
-            del self.aggs[: len(self.aggs) - self.trade_cap]
+        aggs = self.aggs
+        aggs.append(agg)
+        if len(aggs) > self.trade_cap + self.trade_cap // 4:
+            del aggs[: len(aggs) - self.trade_cap]
+        elif self.keep_ms is not None and len(aggs) % 1024 == 0:  # checked every 1,024 trades: cheap
+            horizon = agg.T - self.keep_ms
+            if horizon > aggs[0].T:
+                del aggs[: bisect.bisect_left(aggs, horizon, key=lambda a: a.T)]
         quote = mul_e8(agg.p, agg.q)
         self.s1.add_trade(agg.T, agg.p, agg.q, quote, not agg.m, agg.f, agg.l)
         self.m1.add_trade(agg.T, agg.p, agg.q, quote, not agg.m, agg.f, agg.l)

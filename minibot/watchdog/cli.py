@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from minibot.exitcodes import ExitCode
+from minibot.memtrace import start_from_env
 from minibot.reasons import ConfigInvalid
 from minibot.watchdog.console import ConsoleOut
 from minibot.watchdog.options import MAX_SPEED, RunOptions
@@ -94,6 +95,7 @@ def run(
 
     Exit codes: 0 clean end; 2 config/usage error; 3 STOP (reason printed); 4 internal error.
     """
+    start_from_env("supervisor")  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
     options = RunOptions(
         config_path=config,
         sim=sim,

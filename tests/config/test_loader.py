@@ -89,3 +89,17 @@ def test_overrides_are_validated() -> None:
     assert with_overrides(cfg, {"duration_ms": 60_000})["duration_ms"] == 60_000
     with pytest.raises(ConfigInvalid, match="duration_ms"):
         with_overrides(cfg, {"duration_ms": -1})
+
+
+def _symbols(n: int) -> list[str]:
+    return [f"S{i:03d}USDT" for i in range(n)]
+
+
+def test_up_to_200_symbols_are_accepted_and_201_refused(tmp_path: Path) -> None:
+    doc = _shipped()
+    doc["binance"]["symbols"] = _symbols(200)
+    assert len(load_config(_write(tmp_path, doc))["binance"]["symbols"]) == 200
+    doc["binance"]["symbols"] = _symbols(201)
+    with pytest.raises(ConfigInvalid) as exc:
+        load_config(_write(tmp_path, doc))
+    assert "binance.symbols" in exc.value.detail and "too long" in exc.value.detail

@@ -76,10 +76,12 @@ async def run_feed(
     speed: float = 30.0,
     overrides: dict[str, Any] | None = None,
     seed: int = 1,
+    symbols: list[str] | None = None,
 ) -> FeedRun:
     """Start the simulator and a feed on one run clock; run `run_ms` run-clock ms or until STOP."""
+    symbols = symbols or SYMBOLS
     sim_cfg = SimConfig(
-        host="127.0.0.1", port=0, symbols=SYMBOLS, data_paths=[], speed=speed, scenario=scenario, seed=seed,
+        host="127.0.0.1", port=0, symbols=symbols, data_paths=[], speed=speed, scenario=scenario, seed=seed,
     )  # fmt: skip
     running = await start_simulator(sim_cfg)
     # One run clock for both, as the supervisor hands one to every role and the embedded simulator.
@@ -87,7 +89,7 @@ async def run_feed(
     out = FeedRun()
     try:
         section = merged(merged(default_section(), TEST_OVERRIDES), overrides or {})
-        section.update(rest_base_url=running.base_url, ws_base_url=running.ws_base_url, symbols=SYMBOLS)
+        section.update(rest_base_url=running.base_url, ws_base_url=running.ws_base_url, symbols=symbols)
         cfg = BinanceConfig.from_section(section)
 
         def on_stop(reason: ReasonCode, detail: str) -> None:

@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.ids import deterministic_id
 from minibot.journal.context import DEFAULT_QUEUES, RunContext
 from minibot.journal.producer import Producer
 from minibot.roles.fill_timing import FillTimer
 from minibot.roles.runner import queue_events
-
-import pytest
 
 pytestmark = pytest.mark.process
 

@@ -14,7 +14,8 @@ import pytest
 from minibot.marketdata.datafiles import DataFileError, scan
 from minibot.marketdata.num import parse_e8
 from minibot.sim.market import build_market
-from minibot.sim.state import expand
+from minibot.marketdata.num import parse_e8
+from minibot.sim.state import TRADES_KEPT_MS, expand
 from tests.shared_data import ALGO_KLINES, BTC_TRADES, ETH_TRADES, XRP_AGG_11, XRP_AGG_12
 
 START = 1_800_000_000_000
@@ -206,3 +207,16 @@ def test_bad_files_fail_with_file_and_line(tmp_path: Path, name: str, content: s
     with pytest.raises(DataFileError, match=needle) as info:
         build_market([], [path], seed=0, start_ms=START)
     assert str(path) in str(info.value)
+
+
+def test_trade_history_keeps_the_last_15_minutes_not_days() -> None:
+    m = build_market(["BTCUSDT"], [], seed=3, start_ms=START)
+    st = m.states["BTCUSDT"]
+    m.advance_to(START + 10 * 60_000)
+    assert st.aggs[0].T < START + 60_000  # under 15 minutes old: everything is still there
+    for hour in range(1, 4):
+        m.advance_to(START + hour * 3_600_000)
+        newest = st.aggs[-1].T
+        # Trimmed every 1,024 trades, so at most that many beyond the 15 minutes.
+        assert newest - TRADES_KEPT_MS - 60_000 <= st.aggs[0].T <= newest - TRADES_KEPT_MS + 60_000
+        assert [a.a for a in st.aggs] == list(range(st.aggs[0].a, st.aggs[0].a + len(st.aggs)))

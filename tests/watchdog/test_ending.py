@@ -15,13 +15,7 @@ from minibot.runlayout import role_shutdown_file
 from tests.watchdog import runproc
 from tests.watchdog.runproc import (
     NoreRun,
-    heartbeat_pids,
-    nore_verify,
     queue_events,
-    role_pid,
-    status,
-    wait_until,
-    write_config,
 )
 
 pytestmark = pytest.mark.process

@@ -1,0 +1,163 @@
+"""How a whole `nore run --sim` scales with the number of symbols (issue 14, item 5).
+
+For 2, 20, 50 and 200 symbols (`--symbols`), one `nore run --sim --speed 1` of `--minutes` each (default
+3), through the real processes and queues; every NORE process (roles, supervisor, simulator) is sampled
+with psutil. Per run: market ticks/s written, total CPU % (of one core, all processes summed), pipeline
+latency p50/p99 (the run's `timing` events of kind tick_to_fill, wall ms), peak total RSS, and bytes the
+run wrote per hour. The machine load is printed first; the last line is the target: CPU % per symbol and
+bytes per hour per symbol at the largest count over the same figures at 20 symbols (goal <= 1.2: cost
+grows at most linearly with symbols, plus noise).
+
+Usage (the full benchmark takes ~15 minutes; run it on a quiet machine):
+    .venv/bin/python bench/bench_scale.py
+    .venv/bin/python bench/bench_scale.py --minutes 0.5 --symbols 2,20   # a sanity run
+Windows: .venv\\Scripts\\python.exe bench\\bench_scale.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from bench_run import SYMBOLS, Sampler, percentile, tick_to_fill
+
+from minibot.config.loader import load_config, with_overrides
+from minibot.journal.atomic import read_critical_json
+from minibot.journal.layout import INBOX
+from minibot.journal.segments import list_segments
+from minibot.watchdog.procs import run_roles
+
+ROOT = Path(__file__).resolve().parents[1]
+GOAL_RATIO = 1.2
+
+
+def symbol_names(count: int) -> list[str]:
+    """Real names first (the simulator knows their prices), then names it derives a market for."""
+    return [*SYMBOLS[:count], *(f"S{n:03d}USDT" for n in range(max(0, count - len(SYMBOLS))))]
+
+
+@dataclass
+class Point:
+    """The figures of one run."""
+
+    symbols: int
+    ticks_per_s: float
+    cpu_pct: float
+    p50_ms: float | None
+    p99_ms: float | None
+    rss_mb: float
+    bytes_per_h: float
+    ending: str  # exit code and the summary's STOP line: a scale that only works by stopping does not count
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of every file under `folder`."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def count_lines(folder: Path) -> int:
+    """Lines of a queue's inbox, every segment."""
+    total = 0
+    for _, path in list_segments(folder, INBOX):
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                total += chunk.count(b"\n")
+    return total
+
+
+def run_once(count: int, minutes: float, sample_s: float, warmup_s: float) -> Point:
+    """One run with `count` symbols; its figures."""
+    work = Path(tempfile.mkdtemp(prefix="bench_scale_"))
+    try:
+        cfg = with_overrides(
+            load_config(), {"duration_ms": int(minutes * 60_000), "binance": {"symbols": symbol_names(count)}}
+        )
+        config = work / "bench.json"
+        config.write_text(json.dumps(cfg), encoding="utf-8")
+        cmd = [sys.executable, "-m", "minibot", "run", "--sim", "--quiet", "--config", str(config)]
+        proc = subprocess.Popen([*cmd, "--var", str(work / "var")], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert proc.stdout is not None
+        first = proc.stdout.readline().strip()
+        if not first.startswith("run_dir: "):
+            raise RuntimeError(f"nore run did not start: {first}{proc.stdout.read()}")
+        run_dir = Path(first.removeprefix("run_dir: "))
+        sampler = Sampler(run_dir, run_roles(cfg), proc.pid)
+        started = time.monotonic()
+        while proc.poll() is None:
+            if time.monotonic() - started >= warmup_s:
+                sampler.sample()
+            time.sleep(sample_s)
+        summary = proc.stdout.read()
+        stop = next((line for line in summary.splitlines() if line.startswith("STOP:")), "STOP: ?")
+        wall_s = time.monotonic() - started
+        run = read_critical_json(run_dir / "run.json")
+        latencies = tick_to_fill(run_dir, run["run_id"])
+        cpu = 0.0
+        for name, (t0, _, cpu0, _) in sampler.first.items():
+            t1, _, cpu1, _ = sampler.last[name]
+            cpu += (cpu1 - cpu0) / max(t1 - t0, 1e-9) * 100.0
+        return Point(
+            symbols=count,
+            ticks_per_s=count_lines(run_dir / "queues" / "market_ticks") / wall_s,
+            cpu_pct=cpu,
+            p50_ms=percentile(latencies, 50),
+            p99_ms=percentile(latencies, 99),
+            rss_mb=sampler.peak_total_mb,
+            bytes_per_h=folder_bytes(run_dir) / (wall_s / 3600.0),
+            ending=f"exit {proc.returncode}, {stop}",
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def fmt(value: float | None) -> str:
+    """A latency cell."""
+    return "-" if value is None else f"{value:.1f}"
+
+
+def main() -> int:
+    """Run every symbol count, print the load, the table and the target line."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=3.0, help="length of each run (speed 1)")
+    ap.add_argument("--symbols", default="2,20,50,200", help="comma-separated symbol counts (1..200)")
+    ap.add_argument("--sample-s", type=float, default=2.0, help="wall seconds between process samples")
+    ap.add_argument("--warmup-s", type=float, default=20.0, help="wall seconds of start-up left out of CPU %")
+    args = ap.parse_args()
+    counts = [int(c) for c in args.symbols.split(",")]
+    if not all(1 <= c <= 200 for c in counts):
+        ap.error("symbol counts are 1..200")
+    load = psutil.getloadavg()
+    print(f"machine load: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min) on {psutil.cpu_count()} CPUs")
+    points = [run_once(c, args.minutes, args.sample_s, args.warmup_s) for c in counts]
+    print(f"{'symbols':>8}{'ticks/s':>10}{'cpu %':>8}{'p50 ms':>8}{'p99 ms':>8}{'rss MB':>8}{'MB/h':>9}  ending")
+    for p in points:
+        print(
+            f"{p.symbols:>8}{p.ticks_per_s:>10.1f}{p.cpu_pct:>8.1f}{fmt(p.p50_ms):>8}{fmt(p.p99_ms):>8}"
+            f"{p.rss_mb:>8.1f}{p.bytes_per_h / 1e6:>9.1f}  {p.ending}"
+        )
+    base = next((p for p in points if p.symbols == 20), points[0])
+    top = max(points, key=lambda p: p.symbols)
+    if top is base:
+        print("target scale_linear: not measured (needs two symbol counts)")
+        return 0
+    cpu_ratio = (top.cpu_pct / top.symbols) / max(base.cpu_pct / base.symbols, 1e-9)
+    bytes_ratio = (top.bytes_per_h / top.symbols) / max(base.bytes_per_h / base.symbols, 1e-9)
+    worst = max(cpu_ratio, bytes_ratio)
+    print(
+        f"target scale_linear: {worst:.2f} (cpu %/symbol {cpu_ratio:.2f}, bytes/h/symbol {bytes_ratio:.2f}, "
+        f"{top.symbols} vs {base.symbols} symbols) (goal <= {GOAL_RATIO:g}: cost grows at most linearly): "
+        + ("met" if worst <= GOAL_RATIO else "not met")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
