@@ -50,7 +50,7 @@ def test_group_commit_fsyncs_on_the_flusher_thread(tmp_path: Path, monkeypatch: 
     time.sleep(PAST_INTERVAL_S)
     appender.flush_if_due()  # the idle tick of a dirty file
     _settle(appender)
-    assert threads == ["nore-fsync", "nore-fsync"]
+    assert len(threads) >= 2 and set(threads) == {"nore-fsync"}
     appender.close()
     assert (tmp_path / "inbox.jsonl").read_bytes() == b"a\nb\nc\n"
 
@@ -77,11 +77,11 @@ def test_a_failed_background_fsync_is_raised_to_the_writer(tmp_path: Path, monke
     _spy(monkeypatch, fail)
     appender = SegmentAppender(tmp_path, "inbox", GROUP, 1 << 20)
     appender.sync_to_newest()
-    appender.append(b"a\n")
-    time.sleep(PAST_INTERVAL_S)
-    appender.flush_if_due()
-    _settle(appender)
-    with pytest.raises(OSError, match="I/O error"):
+    with pytest.raises(OSError, match="I/O error"):  # on the first write or flush after the failure
+        appender.append(b"a\n")
+        time.sleep(PAST_INTERVAL_S)
+        appender.flush_if_due()
+        _settle(appender)
         appender.append(b"b\n")
     appender.close()
 
