@@ -19,7 +19,7 @@ from typing import Any
 
 import fastjsonschema
 
-from minibot.contracts.typed import FastCheck, fast_checks
+from minibot.contracts.typed import FastChecks
 
 Validator = Callable[[Any], Any]
 
@@ -41,7 +41,7 @@ class Registry:
     envelope: Validator
     envelope_schema: Mapping[str, Any]
     payload_validators: Mapping[str, Validator]
-    fast_checks: Mapping[str, FastCheck]
+    fast_checks: FastChecks
     payload_schemas: Mapping[str, Mapping[str, Any]]
     queues: Mapping[str, QueueContract]
     ai_readable_queues: frozenset[str]
@@ -75,7 +75,7 @@ def registry() -> Registry:
         envelope=fastjsonschema.compile(envelope_schema),
         envelope_schema=envelope_schema,
         payload_validators={t: fastjsonschema.compile(s) for t, s in payload_schemas.items()},
-        fast_checks=fast_checks(envelope_schema, payload_schemas),
+        fast_checks=FastChecks(envelope_schema, payload_schemas),
         payload_schemas=payload_schemas,
         queues=queues,
         ai_readable_queues=frozenset(doc["ai_readable_queues"]),

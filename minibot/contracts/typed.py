@@ -200,14 +200,29 @@ def compile_fast_check(type_: str, envelope_schema: Mapping[str, Any], payload_s
     return check
 
 
-def fast_checks(
-    envelope_schema: Mapping[str, Any], payload_schemas: Mapping[str, Mapping[str, Any]]
-) -> dict[str, FastCheck]:
-    """A fast check for every event type whose schemas the subset covers (the others have none)."""
-    checks = {}
-    for type_, schema in payload_schemas.items():
+class FastChecks:
+    """The fast check of each event type, compiled on its first use: a process reads only a few types, and
+    compiling all of them would add to every role's start."""
+
+    def __init__(self, envelope_schema: Mapping[str, Any], payload_schemas: Mapping[str, Mapping[str, Any]]) -> None:
+        self._envelope = envelope_schema
+        self._schemas = payload_schemas
+        self._checks: dict[str, FastCheck | None] = {}
+
+    def get(self, type_: str) -> FastCheck | None:
+        """The check of `type_`, or None (an unknown type, or schemas outside the subset)."""
+        if type_ in self._checks:
+            return self._checks[type_]
+        schema = self._schemas.get(type_)
+        if schema is None:
+            return None  # not remembered: unknown type names must not grow this
         try:
-            checks[type_] = compile_fast_check(type_, envelope_schema, schema)
+            check: FastCheck | None = compile_fast_check(type_, self._envelope, schema)
         except Unsupported:
-            continue
-    return checks
+            check = None
+        self._checks[type_] = check
+        return check
+
+    def supported(self) -> list[str]:
+        """Every event type that has a fast check (compiles them all)."""
+        return sorted(t for t in self._schemas if self.get(t) is not None)
