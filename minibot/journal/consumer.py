@@ -17,8 +17,7 @@ import base64
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from minibot.contracts.codec import encode_line
 from minibot.contracts.envelope import build_envelope
@@ -44,9 +43,10 @@ CURSOR_INTERVAL_S = 1.0
 recovery rolls the cursor forward over every ack written after it, so nothing depends on a fresher one."""
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One consumed event and where it sits (line numbers count from 0 across segments)."""
+class Record(NamedTuple):
+    """One consumed event and where it sits (line numbers count from 0 across segments).
+
+    A NamedTuple, not a frozen dataclass: one is built per event per consumer, and this is ~3x cheaper."""
 
     line: int
     segment: int

@@ -18,6 +18,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+from minibot.journal.flusher import FLUSHER
 from minibot.reasons import CursorDesync
 
 SEGMENT_RE = r"^{stem}(?:\.(\d{{6}}))?\.jsonl{suffix}$"
@@ -169,7 +170,8 @@ def commit_owed() -> float | None:
 
 class PolicyFile:
     """An append-only file descriptor fsynced by a policy: `always` after each write, `group` at most every
-    interval (plus `flush_if_due` on idle ticks), `none` never. Shared by segments and their chain sidecars."""
+    interval (plus `flush_if_due` on idle ticks) on the process's flusher thread (minibot/journal/flusher.py),
+    `none` never. Shared by segments and their chain sidecars."""
 
     def __init__(self, fsync: FsyncPolicy) -> None:
         self.fsync = fsync
@@ -177,6 +179,8 @@ class PolicyFile:
         self._dirty = False
         self._last_sync = time.monotonic()
         self._durable_ns = time.perf_counter_ns()
+        self._in_flight = False  # a group-commit fsync handed to the flusher has not finished yet
+        self._sync_error: OSError | None = None
 
     def _written(self) -> None:
         """Apply the policy after a write."""
@@ -195,6 +199,7 @@ class PolicyFile:
         return self._last_sync + self.fsync.interval_ms / 1000.0
 
     def _flush_now(self) -> None:
+        self._raise_sync_error()
         if self._fd is not None and self._dirty and self.fsync.mode != "none":
             os.fsync(self._fd)
         self._dirty = False
@@ -205,12 +210,38 @@ class PolicyFile:
     def durable_ns(self) -> int | None:
         """`time.perf_counter_ns()` when everything written so far had completed its fsync policy; None while
         a write waits for its group commit (the pipeline latency ends there: minibot/roles/fill_timing.py)."""
-        return None if self._dirty and self.fsync.mode == "group" else self._durable_ns
+        return None if (self._dirty or self._in_flight) and self.fsync.mode == "group" else self._durable_ns
 
     def flush_if_due(self) -> None:
-        """Group commit: fsync when the interval has passed since the last one."""
-        if self._dirty and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms:
-            self._flush_now()
+        """Group commit: when the interval has passed since the last fsync, have the flusher thread run one
+        (the next waits until it is done, so a slow disk gets fewer, not more). A failed one raises here."""
+        self._raise_sync_error()
+        if (
+            self._dirty
+            and not self._in_flight
+            and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms
+        ):
+            if self._fd is None or self.fsync.mode != "group":
+                self._flush_now()
+                return
+            self._in_flight = True
+            self._dirty = False
+            _OWED.discard(self)
+            self._last_sync = time.monotonic()
+            FLUSHER.submit(self._fd, self._synced)
+
+    def _synced(self, error: OSError | None) -> None:
+        """Called from the flusher thread when the fsync it ran for this file is done."""
+        if error is not None:
+            self._sync_error = error
+        else:
+            self._durable_ns = time.perf_counter_ns()  # what was written before the submit is on disk now
+        self._in_flight = False
+
+    def _raise_sync_error(self) -> None:
+        if self._sync_error is not None:
+            error, self._sync_error = self._sync_error, None
+            raise error
 
     def close(self) -> None:
         """Flush (per policy) and close."""

@@ -9,7 +9,6 @@ from typing import Protocol
 
 from minibot.marketdata.symbols import make_spec
 from minibot.sim.replay import ReplayFeed, load_replay
-from minibot.marketdata.symbols import make_spec
 from minibot.sim.state import TRADES_KEPT_MS, Sink, SymbolState
 from minibot.sim.synthetic import SyntheticFeed
 

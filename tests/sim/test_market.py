@@ -14,7 +14,6 @@ import pytest
 from minibot.marketdata.datafiles import DataFileError, scan
 from minibot.marketdata.num import parse_e8
 from minibot.sim.market import build_market
-from minibot.marketdata.num import parse_e8
 from minibot.sim.state import TRADES_KEPT_MS, expand
 from tests.shared_data import ALGO_KLINES, BTC_TRADES, ETH_TRADES, XRP_AGG_11, XRP_AGG_12
 
