@@ -20,6 +20,9 @@ EXPLAINED = {
     # A private signal orjson's decoder hook raises for NaN/Infinity; decode_json_strict turns it into a
     # JournalCorrupt NON_FINITE_NUMBER at once.
     "minibot.journal.reader._NonFinite",
+    # Control flow while the fast checks are compiled: a schema feature outside the translated subset means
+    # that event type keeps only the JSON Schema path; it never leaves minibot/contracts/typed.py.
+    "minibot.contracts.typed.Unsupported",
 }
 
 

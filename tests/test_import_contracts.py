@@ -17,6 +17,8 @@ import pytest
 
 from minibot.ai.isolation import TRADING_PACKAGES
 
+pytestmark = pytest.mark.process  # every test here runs lint-imports in a subprocess
+
 ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).parent / ("lint-imports.exe" if os.name == "nt" else "lint-imports")
 CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]

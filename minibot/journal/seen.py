@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from minibot.journal.codec import split_line
+from minibot.contracts.codec import split_line
 from minibot.journal.segments import list_segments, segment_path
 
 _CHUNK = 1 << 20

@@ -44,6 +44,7 @@ def test_a_name_too_long_for_any_url_is_refused() -> None:
         plan_connections(BASE, ["x" * MAX_URL_CHARS])
 
 
+@pytest.mark.process
 def test_200_symbols_flow_from_the_simulator_over_several_connections() -> None:
     result = run(None, 3_000, speed=1.0, symbols=SYMBOLS_200)  # 1x: 200 symbols are ~2,400 frames a second
     assert result.reason is None, result.stop_detail

@@ -190,9 +190,12 @@ def _brute_force_window(st: SymbolState, now: int, window_ms: int) -> dict[str, 
 
 def test_rolling_window_tickers_equal_the_trades() -> None:
     m = build_market(["SOLUSDT"], [], seed=3, start_ms=START)
+    st = m.states["SOLUSDT"]
+    # The ticker comes from 1-minute bars; the reference below sums the raw trades, so keep all of them
+    # (a synthetic symbol forgets trades older than TRADES_KEPT_MS).
+    st.keep_ms = 2 * 60 * MINUTE
     now = START + 65 * MINUTE + 12_345
     m.advance_to(now)
-    st = m.states["SOLUSDT"]
     event = ticker_event(st, now, 1, "window", "1h")
     expected = _brute_force_window(st, now, 60 * MINUTE)
     assert event["e"] == "1hTicker" and event["E"] == now and event["s"] == "SOLUSDT"
