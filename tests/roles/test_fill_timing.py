@@ -111,7 +111,10 @@ def test_under_group_commit_a_fill_is_timed_when_the_commit_covers_it(tmp_path: 
     timer.publish_durable()
     assert _timing(ctx) == [] and fills.durable_ns() is None, "written, not yet fsynced: not durable"
     time.sleep(0.05)
-    fills.flush_if_due()
+    fills.flush_if_due()  # hands the fsync to the flusher thread (minibot/journal/flusher.py)
+    deadline = time.monotonic() + 5.0
+    while fills.durable_ns() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     timer.publish_durable()
     (event,) = _timing(ctx)
     assert event["latency_ms"] >= 40.0  # the wait for the group commit is pipeline latency
