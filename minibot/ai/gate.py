@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,11 +60,6 @@ class GateThresholds:
     max_ece: float
     max_inference_ms: float
 
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> GateThresholds:
-        """Build from the config section."""
-        return cls(**{name: cfg[name] for name in cls.__dataclass_fields__})
-
 
 @dataclass(frozen=True, slots=True)
 class RollbackBounds:
@@ -74,11 +68,6 @@ class RollbackBounds:
     window_rows: int
     max_log_loss_ratio: float
     min_accuracy: float
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> RollbackBounds:
-        """Build from the config section."""
-        return cls(**{name: cfg[name] for name in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True, slots=True)

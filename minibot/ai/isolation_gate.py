@@ -18,7 +18,7 @@ from minibot.config.loader import load_config
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.contracts.registry import registry
 from minibot.gates.base import GateFailed
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.layout import INBOX
 from minibot.journal.segments import list_segments
 from minibot.reasons import ContractViolation, CursorDesync, ReasonCode
@@ -26,7 +26,7 @@ from minibot.reasons import ContractViolation, CursorDesync, ReasonCode
 
 def queue_refusals(workdir: Path) -> tuple[int, int, list[str]]:
     """(producer refusals, consumer refusals, problems) for ai_role on every queue it may not use."""
-    ctx = RunContext(workdir / "run", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1723161255342)
+    ctx = RunContext(workdir / "run", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1723161255342, scratch_queues())
     reg = registry()
     produced = consumed = 0
     problems: list[str] = []

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from minibot.config.view import build_view
 from minibot.contracts.core import Output
 from minibot.execution.filters import SymbolFilters, to_decimal
 from minibot.execution.portfolio import Portfolio
@@ -53,7 +54,7 @@ class RiskCore:
         """`cfg`: the `risk` config section; `initial_cash`: the paper account (execution.initial_cash);
         `filters`: exchangeInfo filters, to size orders on the exchange grid (optional)."""
         self._cfg = dict(cfg)
-        self.limits = RiskLimits.from_cfg(cfg)
+        self.limits = build_view(RiskLimits, cfg)
         self.portfolio = Portfolio(initial_cash)
         self._filters = dict(filters or {})
         self._freq = FrequencyGuard(self.limits)

@@ -13,9 +13,7 @@ exit must stay possible when the account is in trouble.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from minibot.execution.portfolio import Portfolio
 from minibot.reasons import ReasonCode, RejectCode
@@ -25,7 +23,7 @@ Refusal = tuple[RejectCode, str]
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
-    """The numeric limits of the `risk` config section."""
+    """The numeric limits of the `risk` config section (built by `minibot.config.view.build_view`)."""
 
     loss_limit_run_quote: float
     loss_limit_day_quote: float
@@ -42,13 +40,6 @@ class RiskLimits:
     cooldown_ms: int
     order_risk_bps: float
     fee_reserve_bps: float
-
-    @classmethod
-    def from_cfg(cls, cfg: Mapping[str, Any]) -> RiskLimits:
-        """Read the limits from the `risk` section (a missing key raises KeyError: validate config first)."""
-        ints = {n for n, t in cls.__annotations__.items() if t == "int"}
-        values: dict[str, Any] = {n: int(cfg[n]) if n in ints else float(cfg[n]) for n in cls.__annotations__}
-        return cls(**values)
 
 
 def breach(lim: RiskLimits, pf: Portfolio, equity: float, day_start_equity: float) -> tuple[ReasonCode, str] | None:

@@ -141,7 +141,7 @@ class AiRole:
         self.duplicates_skipped = 0
         self._data_ms: int | None = None  # newest event time read: where the training window ends
         inputs = input_queues()
-        self._window = int(ctx.queues.get("batch_max_events", 1000)) * len(inputs)
+        self._window = ctx.queues.batch_max_events * len(inputs)
         self._answered = answered_causes(ctx, self._window)
         self.journal = ModelEventJournal(ctx, self.ai_dir, env.log)
         self.engine = AiEngine(env.config["ai"], self.ai_dir, self.journal.append)

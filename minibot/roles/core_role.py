@@ -29,7 +29,7 @@ from minibot.journal.atomic import read_critical_json
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.reasons import ConfigInvalid
 from minibot.risk import RiskCore
-from minibot.roles.process import RoleEnv, shutdown_requested
+from minibot.roles.process import Role, RoleEnv, role_main, shutdown_requested
 from minibot.roles.runner import BatchHook, RoleRunner
 from minibot.roles.schedule import ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule
 from minibot.strategies import StrategyCore
@@ -105,7 +105,7 @@ class CoreRole:
         self.core = core
         self.runner = RoleRunner(env.ctx, env.role, core, list(ROLE_INPUTS[env.role]), after_batch)
         self.schedule = make_schedule(self.runner, core)
-        self._idle_s = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
+        self._idle_s = env.ctx.queues.poll_interval_ms / 1000.0
         # Test-only: a random pause of up to this many ms after every round, to show that the outputs do
         # not depend on how the roles are scheduled (tests/roles/test_timeline.py). Unset in real runs.
         self._test_delay_s = float(os.environ.get(TEST_DELAY_ENV, "0") or 0) / 1000.0
@@ -149,3 +149,13 @@ class CoreRole:
         """Halt the core if the run is stopped, then flush and close every file."""
         self.halt_if_stopped()
         self.runner.close()
+
+
+def build_role(env: RoleEnv) -> Role:
+    """The core role `env.role` on its run's queues (strategy_role and risk_role need nothing more)."""
+    return CoreRole(env, build_core(env.role, env.config, load_filters(env.run_dir)))
+
+
+def core_role_main(role: str, argv: list[str] | None = None) -> int:
+    """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR` for strategy_role and risk_role."""
+    return role_main(role, build_role, argv)

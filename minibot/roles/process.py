@@ -32,12 +32,13 @@ from typing import Any, Protocol
 import psutil
 
 from minibot.clock import RunClock
+from minibot.config.views import LoggingConfig, QueuesConfig, WatchdogConfig
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
 from minibot.reasons import NoreError
-from minibot.roles.instance import EXIT_DUPLICATE, hold_instance, instance_token
+from minibot.roles.instance import EXIT_DUPLICATE, InstanceLock, hold_instance, instance_token
 from minibot.watchdog.logs import configure_logging
 
 RUN_FILE = "run.json"
@@ -87,7 +88,7 @@ def load_env(role: str, run_dir: Path) -> RoleEnv:
     run = read_critical_json(run_dir / RUN_FILE)
     clock = RunClock.from_run(run["clock"])
     config = run["config"]
-    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, config["queues"])
+    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, QueuesConfig.from_config(config))
     return RoleEnv(role, ctx, config, run, clock, logging.getLogger(f"nore.{role}"))
 
 
@@ -105,7 +106,7 @@ def shutdown_requested(run_dir: Path, role: str | None = None) -> bool:
 
 def setup_role_logging(env: RoleEnv) -> None:
     """Send this process's `logging` records to `<run>/<logging.dir>/<role>.log` (rotated JSON lines)."""
-    configure_logging(env.run_dir, env.config["logging"], env.role)
+    configure_logging(env.run_dir, LoggingConfig.from_config(env.config), env.role)
 
 
 class OrphanGuard:
@@ -159,7 +160,7 @@ class Heartbeat:
 
     def __init__(self, env: RoleEnv) -> None:
         self.env = env
-        self.interval_ms = float(env.config["watchdog"]["heartbeat_interval_s"]) * 1000
+        self.interval_ms = WatchdogConfig.from_config(env.config).heartbeat_interval_s * 1000
         self.started_ms = env.clock.now_ms()
         self._next_ms = 0.0
         self._identity: dict[str, Any] = {"pid": os.getpid()}
@@ -228,14 +229,20 @@ def run_loop(env: RoleEnv, role: Role, idle_sleep_s: float) -> int:
         heartbeat.close()
 
 
-def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | None = None) -> int:
-    """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR`."""
+def start_role(role: str, argv: list[str] | None) -> tuple[RoleEnv, InstanceLock | None]:
+    """Parse `--run-dir RUN_DIR`, load the run, send logs to the role's log and take its instance lock
+    (None when another process of the role holds it: the caller exits `EXIT_DUPLICATE`)."""
     parser = argparse.ArgumentParser(prog=f"minibot.roles.{role}")
     parser.add_argument("--run-dir", type=Path, required=True)
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
     setup_role_logging(env)
-    lock = hold_instance(env.run_dir, role, env.log)
+    return env, hold_instance(env.run_dir, role, env.log)
+
+
+def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | None = None) -> int:
+    """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR`."""
+    env, lock = start_role(role, argv)
     if lock is None:
         return EXIT_DUPLICATE
     try:
@@ -243,7 +250,7 @@ def role_main(role: str, build: Callable[[RoleEnv], Role], argv: list[str] | Non
             instance = build(env)
         except BaseException as exc:  # a role that cannot start stops the run, with its reason
             return fail_closed(env, exc)
-        idle = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
+        idle = env.ctx.queues.poll_interval_ms / 1000.0
         return run_loop(env, instance, idle)
     finally:
         lock.release()

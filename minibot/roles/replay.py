@@ -24,6 +24,7 @@ import orjson
 import typer
 
 from minibot.config.loader import validate_config
+from minibot.config.views import QueuesConfig
 from minibot.execution.filters import SymbolFilters
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
@@ -156,7 +157,7 @@ def open_run(run_dir: Path) -> tuple[RunContext, dict[str, Any], dict[str, Symbo
     config = run["config"]
     validate_config(config, f"{run_dir / RUN_FILE} config")
     start_ms = int(run["clock"]["start_ms"])  # replay reads no clock; the context needs one
-    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], lambda: start_ms, config["queues"])
+    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], lambda: start_ms, QueuesConfig.from_config(config))
     return ctx, config, load_filters(run_dir)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from minibot.clock import RunClock
+from minibot.config.views import WatchdogConfig
 from minibot.journal.atomic import atomic_write_bytes, write_critical_json
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
@@ -170,7 +171,7 @@ def _close_watch(sup: Supervisor, watch: JournalWatch) -> None:
 
 def stop_roles(sup: Supervisor, ending: Ending) -> None:
     """End every role process: staged and graceful, or (after a STOP) just wait for them to halt."""
-    grace_s = float(sup.cfg["watchdog"]["stop_grace_s"])
+    grace_s = WatchdogConfig.from_config(sup.cfg).stop_grace_s
     procs = list(sup.procs.values())
     poll = _journal_poller(sup, ending)
 

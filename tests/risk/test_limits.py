@@ -6,13 +6,14 @@ import dataclasses
 
 import pytest
 
+from minibot.config.view import build_view
 from minibot.execution.portfolio import Portfolio
 from minibot.reasons import ReasonCode, RejectCode
 from minibot.risk.limits import FrequencyGuard, LossCooldown, RiskLimits, breach, entry_checks
 
 from .helpers import risk_cfg
 
-BASE = RiskLimits.from_cfg(risk_cfg())
+BASE = build_view(RiskLimits, risk_cfg())
 LOOSE = dataclasses.replace(
     BASE,
     max_order_notional_quote=1e9,

@@ -14,11 +14,11 @@ from minibot.contracts.registry import registry
 from minibot.execution.portfolio import Portfolio
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.stop import read_stop, stop
 from minibot.reasons import NoreError, ReasonCode, RejectCode
-from minibot.roles import execution_role, risk_role
-from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole
+from minibot.roles import execution_role
+from minibot.roles.core_role import CORE_ROLES, ROLE_INPUTS, CoreRole, build_role
 from minibot.roles.fill_timing import FillTimer
 from minibot.roles.process import EXIT_STOPPED, load_env
 from minibot.roles.replay import first_field_difference
@@ -91,7 +91,7 @@ def test_inputs_match_the_contracts() -> None:
 
 def test_kill_switch_halts_the_risk_core_and_the_process(tmp_path: Path) -> None:
     ctx = make_run_dir(tmp_path)
-    role = risk_role.build(load_env("risk_role", tmp_path))
+    role = build_role(load_env("risk_role", tmp_path))
     assert isinstance(role, CoreRole)
     stop(ctx, source="cli", component="operator", reason_code=ReasonCode.OPERATOR_KILL_SWITCH, detail="by hand")
     assert role.run_once() == 0
@@ -165,7 +165,7 @@ def test_snapshot_ahead_of_the_journal_is_a_mismatch(tmp_path: Path) -> None:
 
 
 def _timer(tmp_path: Path) -> tuple[FillTimer, RunContext]:
-    ctx = RunContext(tmp_path, RUN_ID, "c" * 64, lambda: 1_723_161_255_342)
+    ctx = RunContext(tmp_path, RUN_ID, "c" * 64, lambda: 1_723_161_255_342, scratch_queues())
     return FillTimer("execution_role", RUN_ID, ctx.producer("timing", "execution_role")), ctx
 
 
