@@ -25,12 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from minibot.config.trading import RiskConfig
 from minibot.config.view import build_view
 from minibot.contracts.core import Output
 from minibot.execution.filters import SymbolFilters, to_decimal
 from minibot.execution.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode, RiskBreach
-from minibot.risk.limits import FrequencyGuard, LossCooldown, Refusal, RiskLimits, breach, entry_checks
+from minibot.risk.limits import FrequencyGuard, LossCooldown, Refusal, breach, entry_checks
 from minibot.risk.sizing import size_order
 
 DAY_MS = 86_400_000
@@ -53,8 +54,7 @@ class RiskCore:
     ) -> None:
         """`cfg`: the `risk` config section; `initial_cash`: the paper account (execution.initial_cash);
         `filters`: exchangeInfo filters, to size orders on the exchange grid (optional)."""
-        self._cfg = dict(cfg)
-        self.limits = build_view(RiskLimits, cfg)
+        self.limits = build_view(RiskConfig, cfg)
         self.portfolio = Portfolio(initial_cash)
         self._filters = dict(filters or {})
         self._freq = FrequencyGuard(self.limits)
@@ -219,7 +219,7 @@ class RiskCore:
         sig, ts = event["payload"], int(event["ts"])
         sym, side = sig["symbol"], sig["side"]
         filters = self._filters.get(sym)
-        sized = size_order(side, self._cfg, self.portfolio.equity(), sig, self._free_qty(sym), filters)
+        sized = size_order(side, self.limits, self.portfolio.equity(), sig, self._free_qty(sym), filters)
         if sized.qty <= 0 or sized.notional <= 0:
             return self._reject(RejectCode.FILTER_LOT_SIZE, f"sized qty {sized.qty} rounds to nothing", event)
         if filters is not None:

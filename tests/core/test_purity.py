@@ -11,6 +11,8 @@ ALLOWED_STDLIB = {"__future__", "collections", "dataclasses", "decimal", "math",
 ALLOWED_MINIBOT = (
     "minibot.reasons",
     "minibot.contracts.core",
+    "minibot.config.view",  # the config views: pure dataclasses, built by a pure mapping
+    "minibot.config.trading",
     "minibot.strategies",
     "minibot.risk",
     "minibot.execution",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from minibot.config.loader import load_config
-from minibot.config.views import QueuesConfig
+from minibot.config.views import LoggingConfig, QueuesConfig
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
 from minibot.reasons import ConfigInvalid, ReasonCode
@@ -36,7 +37,7 @@ def test_bad_durations_name_the_option(text: str) -> None:
 
 
 def test_log_lines_are_json_and_secrets_are_redacted(tmp_path: Path) -> None:
-    cfg = load_config()["logging"]
+    cfg = LoggingConfig.from_config(load_config())
     configure_logging(tmp_path, cfg, "supervisor", [FAKE])
     log = logging.getLogger("nore.test")
     log.info("key is %s", FAKE)
@@ -55,7 +56,7 @@ def test_log_lines_are_json_and_secrets_are_redacted(tmp_path: Path) -> None:
 
 
 def test_log_rotation_by_size(tmp_path: Path) -> None:
-    cfg = {**load_config()["logging"], "max_bytes": 4096, "backup_count": 2}
+    cfg = replace(LoggingConfig.from_config(load_config()), max_bytes=4096, backup_count=2)
     configure_logging(tmp_path, cfg, "r", [])
     for i in range(400):
         logging.getLogger("nore.test").info("line %d %s", i, "x" * 50)
