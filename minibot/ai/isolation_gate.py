@@ -15,6 +15,7 @@ from pathlib import Path
 from minibot.ai.isolation import AI_ROLE
 from minibot.ai.isolation import ai_isolation_gate as isolation_checks
 from minibot.config.loader import load_config
+from minibot.config.views import SecretsConfig
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.contracts.registry import registry
 from minibot.gates.base import GateFailed
@@ -58,8 +59,8 @@ def queue_refusals(workdir: Path) -> tuple[int, int, list[str]]:
 
 def ai_isolation_gate(workdir: Path) -> str:
     """Run every isolation check; the one-line detail, or GateFailed naming the first problems."""
-    secrets = load_config()["secrets"]
-    secrets_path = secrets.get("path") or os.environ.get(str(secrets["env_var"]))
+    secrets = SecretsConfig.from_config(load_config())
+    secrets_path = secrets.path or os.environ.get(str(secrets.env_var))
     result = isolation_checks(os.environ, secrets_path)
     problems = [f"{check}: {p}" for check, found in result.checks.items() for p in found]
     produced, consumed, refused_problems = queue_refusals(workdir)

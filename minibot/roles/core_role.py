@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from minibot.config.trading import ExecutionConfig
 from minibot.contracts.core import Core
 from minibot.contracts.registry import registry
 from minibot.execution import ExecutionCore
@@ -73,7 +74,7 @@ def build_core(role: str, config: Mapping[str, Any], filters: Mapping[str, Symbo
     if role == "strategy_role":
         return StrategyCore(config["strategy"])
     if role == "risk_role":
-        return RiskCore(config["risk"], float(config["execution"]["initial_cash"]), filters)
+        return RiskCore(config["risk"], ExecutionConfig.from_config(config).initial_cash, filters)
     if role == "execution_role":
         return execution_core(config, filters)
     raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(CORE_ROLES)}")
