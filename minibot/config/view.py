@@ -1,12 +1,13 @@
 """The one mapping from a validated config section to a frozen typed view: by the view's field names and types.
 
-Every section of `nore.v1.json` is read through a view (`minibot/config/views.py`, and the views owned by
-the packages that use a section: `BinanceConfig`, `AiSettings`, `RiskLimits`), each built by one
-constructor, `View.from_config(cfg)` with the whole validated config. The loader has already checked the
-document against the schema, so a view never supplies a default: a missing key is a `KeyError` (a bug, not a
-user error). Values are converted the way every reader converted them by hand before: an `int` field takes
-`int(v)`, a `float` field `float(v)` (JSON `10` for a number of seconds becomes `10.0`), a list becomes a
-tuple, a nested dataclass is built from its sub-section the same way.
+Every section of `nore.v1.json` is read through a view (`config/views.py`, `config/binance.py`,
+`config/trading.py`, and `ai/settings.py` for the AI's section), each built by this mapping: code holding the
+whole validated config calls `View.from_config(cfg)`, a pure core handed its section alone calls
+`build_view(View, section)`. The loader has already checked the document against the schema (and filled in the
+schema's defaults), so a view never supplies a default: a missing key is a `KeyError` (a bug, not a user
+error). Values are converted to the field's type, as every reader converted them by hand before: an `int`
+field takes `int(v)`, a `float` field `float(v)` (JSON `10` for a number of seconds becomes `10.0`), a list
+becomes a tuple, an object a read-only mapping, a nested dataclass is built from its sub-section the same way.
 """
 
 from __future__ import annotations
