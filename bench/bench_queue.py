@@ -31,8 +31,7 @@ from minibot.ids import random_id
 from minibot.journal.context import RunContext, scratch_queues
 
 QUEUES = replace(
-    scratch_queues(),
-    **{"base_dir": "queues", "fsync": "group:10ms", "segment_max_bytes": 64 << 20, "batch_max_events": 1000},
+    scratch_queues(), base_dir="queues", fsync="group:10ms", segment_max_bytes=64 << 20, batch_max_events=1000
 )
 
 

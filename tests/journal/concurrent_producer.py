@@ -14,10 +14,7 @@ from minibot.journal.context import RunContext, scratch_queues
 
 if __name__ == "__main__":
     run_dir, worker, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    queues = replace(
-        scratch_queues(),
-        **{"base_dir": "queues", "fsync": "none", "segment_max_bytes": 1 << 20, "batch_max_events": 100},
-    )
+    queues = replace(scratch_queues(), base_dir="queues", fsync="none", segment_max_bytes=1 << 20, batch_max_events=100)
     ctx = RunContext(run_dir, "20261124_111111", "e" * 64, lambda: 1_700_000_000_000, queues)
     producer = ctx.producer("health", "market_role")
     payload = dict(EXAMPLE_PAYLOADS["health"], pid=worker)

@@ -60,10 +60,7 @@ if __name__ == "__main__":
     run_dir, worker, batches = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     if sys.argv[4:] == ["msvcrt"]:
         portalocker.portalocker.LOCKER = msvcrt_like
-    queues = replace(
-        scratch_queues(),
-        **{"base_dir": "queues", "fsync": "none", "segment_max_bytes": 1 << 20, "batch_max_events": 100},
-    )
+    queues = replace(scratch_queues(), base_dir="queues", fsync="none", segment_max_bytes=1 << 20, batch_max_events=100)
     ctx = RunContext(run_dir, "20261124_111111", "e" * 64, lambda: 1_700_000_000_000, queues)
     # The seven roles that publish on `health` in a run.
     producer = ctx.producer("health", PRODUCERS[worker % len(PRODUCERS)])

@@ -48,8 +48,7 @@ def tick_id(n: int) -> str:
 def context(run_dir: Path, batch: int = 50) -> RunContext:
     """The shared run context (group commit, small segments so rotation is exercised)."""
     queues = replace(
-        scratch_queues(),
-        **{"base_dir": "queues", "fsync": "group:5ms", "segment_max_bytes": 65536, "batch_max_events": batch},
+        scratch_queues(), base_dir="queues", fsync="group:5ms", segment_max_bytes=65536, batch_max_events=batch
     )
     return RunContext(run_dir, RUN_ID, CMDLINE_HASH, lambda: int(time.time() * 1000), queues)
 

@@ -22,9 +22,7 @@ from minibot.reasons import CursorDesync
 
 
 def _ctx(tmp: Path, fsync: str = "always") -> RunContext:
-    queues = replace(
-        scratch_queues(), **{"base_dir": "queues", "fsync": fsync, "segment_max_bytes": 64 << 20, "batch_max_events": 3}
-    )
+    queues = replace(scratch_queues(), base_dir="queues", fsync=fsync, segment_max_bytes=64 << 20, batch_max_events=3)
     ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, queues)
     ctx.queue_paths("market_ticks").create()
     return ctx

@@ -18,13 +18,7 @@ from minibot.reasons import CursorDesync, NonAtomicWrite, ReasonCode
 
 def _ctx(tmp: Path, segment_max_bytes: int = 64 << 20) -> RunContext:
     queues = replace(
-        scratch_queues(),
-        **{
-            "base_dir": "queues",
-            "fsync": "group:10ms",
-            "segment_max_bytes": segment_max_bytes,
-            "batch_max_events": 7,
-        },
+        scratch_queues(), base_dir="queues", fsync="group:10ms", segment_max_bytes=segment_max_bytes, batch_max_events=7
     )
     ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, queues)
     ctx.queue_paths("market_ticks").create()
