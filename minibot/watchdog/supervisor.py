@@ -89,7 +89,6 @@ class Supervisor:
         self.watchdog_cfg = WatchdogConfig.from_config(self.cfg)
         self.logging_cfg = LoggingConfig.from_config(self.cfg)
         self.queues_cfg = QueuesConfig.from_config(self.cfg)
-        self.binance_cfg = BinanceConfig.from_config(self.cfg)
         self.metrics_cfg = MetricsConfig.from_config(self.cfg)
         self.duration_ms = RunSettings.from_config(self.cfg).duration_ms
         check_start_disk(options.var, self.watchdog_cfg.disk_min_free_mb)
@@ -114,7 +113,7 @@ class Supervisor:
         self.sim = SimulatorProcess(
             self.run_dir / self.logging_cfg.dir,
             self.options.speed,
-            list(self.binance_cfg.symbols),
+            list(BinanceConfig.from_config(self.cfg).symbols),
             seed=self.options.seed,
             data=self.options.sim_data,
             scenario=self.options.scenario,
@@ -227,7 +226,8 @@ class Supervisor:
     def _preflight_and_watch(self, env: RoleEnv, ending: Ending) -> None:
         assert self.ctx is not None
         try:
-            result = run_preflight(self.run_dir, self.binance_cfg, env.clock, self.ctx)
+            # Built from the config as it is now: with --sim it points at the simulator.
+            result = run_preflight(self.run_dir, BinanceConfig.from_config(self.cfg), env.clock, self.ctx)
         except PreflightFailed as exc:
             stop(self.ctx, source=WATCHDOG, component="preflight", reason_code=exc.reason_code, detail=exc.detail)
             return
