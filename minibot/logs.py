@@ -13,8 +13,8 @@ import json
 import logging
 import logging.handlers
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 

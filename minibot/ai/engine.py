@@ -33,9 +33,9 @@ from minibot.ai.registry import Registry
 from minibot.ai.settings import AiSettings
 from minibot.ai.snapshots import Snapshot, SnapshotRefused, load_snapshot, scan
 from minibot.ai.trainer import TrainingSkipped
-from minibot.sectionview import build_view
 from minibot.reasons import NoreError, ReasonCode
 from minibot.runlayout import AI_SNAPSHOTS_DIR
+from minibot.sectionview import build_view
 
 INPUT_TYPES = frozenset({"market_tick", "fill"})
 _NEVER = -(2**62)

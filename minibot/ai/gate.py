@@ -45,14 +45,14 @@ class Scores:
 
 @dataclass(frozen=True, slots=True)
 class GateThresholds:
-    """The `ai.gate` config section."""
+    """The `ai.gate` config section (thresholds kept as written: the decision details quote them)."""
 
     min_holdout_rows: int
-    max_log_loss_ratio: float
-    max_log_loss_vs_active: float
-    min_accuracy: float
-    max_ece: float
-    max_inference_ms: float
+    max_log_loss_ratio: int | float
+    max_log_loss_vs_active: int | float
+    min_accuracy: int | float
+    max_ece: int | float
+    max_inference_ms: int | float
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +60,8 @@ class RollbackBounds:
     """The `ai.rollback` config section."""
 
     window_rows: int
-    max_log_loss_ratio: float
-    min_accuracy: float
+    max_log_loss_ratio: int | float
+    min_accuracy: int | float
 
 
 @dataclass(frozen=True, slots=True)

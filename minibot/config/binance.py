@@ -3,10 +3,12 @@ each key; durations are run-clock)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 
-from minibot.sectionview import SectionView
+from minibot.config.loader import with_schema_defaults
+from minibot.sectionview import SectionView, build_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +65,9 @@ class BinanceConfig(SectionView):
     backfill: BackfillSettings
     conflation_ms: int
     depth_levels: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Self:
+        """The view of the `binance` section of the validated `cfg`; its optional `depth_levels` takes the
+        schema's default when the section leaves it out (the config as loaded, and run.json, keep it out)."""
+        return build_view(cls, with_schema_defaults({cls.SECTION: cfg[cls.SECTION]})[cls.SECTION])

@@ -104,8 +104,9 @@ def _check_queue_names(doc: Mapping[str, Any], where: str) -> None:
 def with_schema_defaults(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a valid `doc` with every optional key the schema gives a `default` filled in where absent.
 
-    The schema is the one place an optional key's default is stated: the typed views
-    (`minibot.sectionview`) never supply one."""
+    The schema is the one place an optional key's default is stated: the typed views (`minibot.sectionview`)
+    never supply one, and a view of a section with optional keys is built from this copy. The loaded config
+    itself stays as written (it is what run.json records)."""
 
     def fill(schema: Mapping[str, Any], value: Any) -> Any:
         schema = _schemas()[schema["$ref"]] if "$ref" in schema else schema
@@ -155,7 +156,8 @@ def load_config(path: Path | str | None = None) -> dict[str, Any]:
     validate_config(doc, str(p))
     _check_queue_names(doc, str(p))
     check_run_paths(doc, str(p))
-    return with_schema_defaults(doc)
+    result: dict[str, Any] = doc
+    return result
 
 
 def with_overrides(cfg: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,4 +175,4 @@ def with_overrides(cfg: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict
     validate_config(merged, "config with overrides")
     _check_queue_names(merged, "config with overrides")
     check_run_paths(merged, "config with overrides")
-    return with_schema_defaults(merged)
+    return merged

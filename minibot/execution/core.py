@@ -29,14 +29,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from minibot.model.config import ExecutionConfig
-from minibot.sectionview import build_view
 from minibot.contracts.core import Output
 from minibot.execution.fills import Leg, bps_rate, fee_for, take_liquidity, trades_through, vwap
+from minibot.model.config import ExecutionConfig
 from minibot.model.filters import SymbolFilters
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode
 from minibot.rolenames import Role
+from minibot.sectionview import build_view
 
 ALLOWED_SOURCE = Role.RISK.value
 CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,36}$")

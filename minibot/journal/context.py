@@ -8,11 +8,11 @@ from functools import cache
 from pathlib import Path
 
 from minibot.config.loader import load_config
-from minibot.sectionview import build_view
 from minibot.config.views import QueuesConfig
 from minibot.journal.consumer import Consumer
 from minibot.journal.layout import QueuePaths
 from minibot.journal.producer import Producer
+from minibot.sectionview import build_view
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from minibot.model.config import ExecutionConfig
 from minibot.config.views import MetricsConfig, QueuesConfig, RunSettings, WatchdogConfig
 from minibot.contracts.envelope import build_envelope, encode_event, ts_iso
 from minibot.contracts.registry import registry
@@ -29,6 +28,7 @@ from minibot.metrics.latency import OrderArrivals, latency_section
 from minibot.metrics.pnl import PnlTracker
 from minibot.metrics.processes import ProcessSampler
 from minibot.metrics.tail import JournalTail
+from minibot.model.config import ExecutionConfig
 from minibot.reasons import NoreError
 from minibot.rolenames import Role
 from minibot.runlayout import METRICS_DIR, METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, RUN_FILE, SNAPSHOTS_STEM

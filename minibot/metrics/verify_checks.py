@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from minibot.model.config import ExecutionConfig
 from minibot.config.views import MetricsConfig
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.console_record import console_ending
@@ -19,6 +18,7 @@ from minibot.market.rest import FORBIDDEN_PARAMS, PUBLIC_PATHS
 from minibot.metrics.pnl import PnlTracker, compare_figures
 from minibot.metrics.tail import JournalTail
 from minibot.metrics.verdict import Reasons
+from minibot.model.config import ExecutionConfig
 from minibot.reasons import NoreError, ReasonCode, VerifyCode
 from minibot.runlayout import (
     METRICS_FILE,

@@ -31,10 +31,10 @@ class StrategyConfig(SectionView):
     mode: str
     bar_interval_ms: int
     rsi_period: int
-    rsi_oversold: float
-    rsi_overbought: float
+    rsi_oversold: int | float  # echoed into every signal's reason as written
+    rsi_overbought: int | float  # echoed into every signal's reason as written
     momentum_lookback_bars: int
-    momentum_threshold_bps: float
+    momentum_threshold_bps: int | float  # echoed into every signal's reason as written
     warmup_bars: int
     max_gap_bars: int
     resignal_bars: int
@@ -89,9 +89,9 @@ class ExecutionConfig(SectionView):
 
     initial_cash: float
     quote_asset: str
-    taker_fee_bps: float
-    maker_fee_bps: float
-    slippage_bps: float
+    taker_fee_bps: int | float  # a Decimal rate is made from it as written
+    maker_fee_bps: int | float  # a Decimal rate is made from it as written
+    slippage_bps: int | float  # a Decimal rate is made from it as written
     max_quote_age_ms: int
     limit_ttl_ms: int
     latency_ms: int

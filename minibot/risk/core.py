@@ -25,15 +25,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from minibot.model.config import RiskConfig
-from minibot.sectionview import build_view
 from minibot.contracts.core import Output
+from minibot.model.config import RiskConfig
 from minibot.model.filters import SymbolFilters, to_decimal
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode, RiskBreach
 from minibot.risk.limits import FrequencyGuard, LossCooldown, Refusal, breach, entry_checks
 from minibot.risk.sizing import size_order
 from minibot.rolenames import Role
+from minibot.sectionview import build_view
 
 DAY_MS = 86_400_000
 FINAL_RESULTS = frozenset(("FILLED", "REJECTED", "EXPIRED"))

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from minibot.model.portfolio import Portfolio
 from minibot.model.config import RiskConfig
+from minibot.model.portfolio import Portfolio
 from minibot.reasons import ReasonCode, RejectCode
 
 Refusal = tuple[RejectCode, str]

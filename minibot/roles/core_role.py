@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from minibot.model.config import ExecutionConfig
 from minibot.contracts.core import Core
 from minibot.contracts.registry import registry
 from minibot.execution import ExecutionCore
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.doorbell import Ringer
 from minibot.journal.stop import is_stopped, read_stop
+from minibot.model.config import ExecutionConfig
 from minibot.model.filters import SymbolFilters, filters_from_exchange_info
 from minibot.reasons import ConfigInvalid
 from minibot.risk import RiskCore

@@ -15,7 +15,6 @@ journaled in `<run>/market/requests.jsonl`.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 

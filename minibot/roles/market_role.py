@@ -22,7 +22,6 @@ Every REST request the client makes is journaled in `<run>/market/requests.jsonl
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from typing import Any

@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from minibot.model.config import StrategyConfig
-from minibot.sectionview import build_view
 from minibot.contracts.core import Output
+from minibot.model.config import StrategyConfig
 from minibot.reasons import ContractViolation, ReasonCode
+from minibot.sectionview import build_view
 from minibot.strategies.ai_filter import AiGate
 from minibot.strategies.bars import BarBuilder
 from minibot.strategies.indicators import Momentum, WilderRSI

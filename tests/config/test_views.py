@@ -13,10 +13,10 @@ import pytest
 from minibot.ai.settings import AiSettings
 from minibot.config.binance import BinanceConfig
 from minibot.config.loader import load_config, with_overrides
-from minibot.model.config import ExecutionConfig, RiskConfig, StrategyConfig
-from minibot.logs import LoggingConfig
-from minibot.sectionview import SectionView
 from minibot.config.views import MetricsConfig, QueuesConfig, RunSettings, SecretsConfig, WatchdogConfig
+from minibot.logs import LoggingConfig
+from minibot.model.config import ExecutionConfig, RiskConfig, StrategyConfig
+from minibot.sectionview import SectionView
 
 VIEWS: tuple[type[SectionView], ...] = (
     RunSettings,

@@ -21,7 +21,9 @@ LONG_WAIT_S = 30.0
 
 
 def _ctx(run_dir: Path) -> RunContext:
-    return RunContext(run_dir, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_700_000_000_000, scratch_queues(), queue_ringer)
+    return RunContext(
+        run_dir, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_700_000_000_000, scratch_queues(), queue_ringer
+    )
 
 
 def _tick(producer_ctx: RunContext, n: int = 1) -> int:

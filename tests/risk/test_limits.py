@@ -8,9 +8,9 @@ import pytest
 
 from minibot.model.config import RiskConfig
 from minibot.model.portfolio import Portfolio
-from minibot.sectionview import build_view
 from minibot.reasons import ReasonCode, RejectCode
 from minibot.risk.limits import FrequencyGuard, LossCooldown, breach, entry_checks
+from minibot.sectionview import build_view
 
 from .helpers import risk_cfg
 

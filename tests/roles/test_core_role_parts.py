@@ -14,7 +14,7 @@ from minibot.contracts.registry import registry
 from minibot.exitcodes import ExitCode
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
-from minibot.journal.context import RunContext, scratch_queues
+from minibot.journal.context import RunContext
 from minibot.journal.stop import read_stop, stop
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError, ReasonCode, RejectCode
