@@ -72,15 +72,15 @@ class MarketFeed:
         self.stream = StreamGroup(
             cfg.ws_base_url,
             stream_names(cfg.symbols, [*cfg.streams, *([f"depth{depth_levels}@100ms"] if depth_levels else [])]),
-            clock,
-            self._on_stream_message,
-            self._on_status,
-            cfg.reconnect.backoff_base_ms,
-            cfg.reconnect.backoff_max_ms,
-            cfg.proactive_reconnect_ms,
-            cfg.stale_stream_ms,
-            cfg.ws_connect_timeout_s,
             rng,
+            clock=clock,
+            on_message=self._on_stream_message,
+            on_status=self._on_status,
+            backoff_base_ms=cfg.reconnect.backoff_base_ms,
+            backoff_max_ms=cfg.reconnect.backoff_max_ms,
+            proactive_reconnect_ms=cfg.proactive_reconnect_ms,
+            stale_stream_ms=cfg.stale_stream_ms,
+            connect_timeout_s=cfg.ws_connect_timeout_s,
         )
         policy = HealthPolicy.for_run(cfg, clock)
         self.health = HealthChecker(
