@@ -114,3 +114,15 @@ def test_an_optional_key_takes_its_default_from_the_schema() -> None:
     binance = {k: v for k, v in cfg["binance"].items() if k != "depth_levels"}
     loaded = with_overrides({k: v for k, v in cfg.items() if k != "binance"}, {"binance": binance})
     assert BinanceConfig.from_config(loaded).depth_levels == 0
+
+
+def test_the_numbers_a_core_echoes_keep_the_form_the_config_wrote() -> None:
+    """`30` in the config stays `30` in a signal's reason and in the Decimal fee rate (issue 15: no output byte
+    changes), while a plain `float` field still reads `10` as `10.0`."""
+    cfg = load_config()
+    strategy = StrategyConfig.from_config({"strategy": {**cfg["strategy"], "rsi_oversold": 30}})
+    execution = ExecutionConfig.from_config({"execution": {**cfg["execution"], "taker_fee_bps": 10}})
+    assert type(strategy.rsi_oversold) is int and type(execution.taker_fee_bps) is int
+    assert (
+        type(ExecutionConfig.from_config({"execution": {**cfg["execution"], "initial_cash": 10}}).initial_cash) is float
+    )

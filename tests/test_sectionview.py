@@ -1,4 +1,5 @@
-"""The one section -> dataclass mapping: by field name, converted to the field's type, nested, no defaults."""
+"""The one section -> dataclass mapping (minibot/sectionview.py): by field name, converted to the field's type,
+nested, no defaults; an `int | float` field as written."""
 
 from __future__ import annotations
 
@@ -37,3 +38,18 @@ def test_extra_keys_are_ignored_and_a_missing_one_is_a_key_error() -> None:
     assert build_view(_Inner, {"seconds": 1, "names": [], "other": 1}) == _Inner(1.0, ())
     with pytest.raises(KeyError, match="names"):
         build_view(_Inner, {"seconds": 1})
+
+
+@dataclass(frozen=True, slots=True)
+class _AsWritten:
+    threshold: int | float
+    maybe: int | float | None
+
+
+def test_an_int_or_float_field_keeps_the_number_as_written() -> None:
+    """A value a core echoes into its outputs (a signal's `rsi_oversold`, a fee rate made a Decimal) keeps its
+    JSON form: `30` stays an int, so the output bytes are those the config wrote."""
+    got = build_view(_AsWritten, {"threshold": 30, "maybe": 2.5})
+    assert type(got.threshold) is int and got.threshold == 30 and type(got.maybe) is float
+    assert build_view(_AsWritten, {"threshold": 30.0, "maybe": None}) == _AsWritten(30.0, None)
+    assert type(build_view(_AsWritten, {"threshold": 30.0, "maybe": None}).threshold) is float
