@@ -113,6 +113,10 @@ def test_under_group_commit_a_fill_is_timed_when_the_commit_covers_it(tmp_path: 
     assert _timing(ctx) == [] and fills.durable_ns() is None, "written, not yet fsynced: not durable"
     time.sleep(0.05)
     fills.flush_if_due()
+    # The group commit's fsync runs on the flusher thread: the fills are durable once it has returned.
+    deadline = time.monotonic() + 10.0
+    while fills.durable_ns() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
     timer.publish_durable()
     (event,) = _timing(ctx)
     assert event["latency_ms"] >= 40.0  # the wait for the group commit is pipeline latency
