@@ -32,6 +32,7 @@ from minibot.ai.engine import AiEngine
 from minibot.ai.features import FeatureExtractor, feature_hash, mid_price
 from minibot.ai.labels import LabelQueue, Sample
 from minibot.ai.settings import AiSettings
+from minibot.sectionview import build_view
 from tests.ai.aidata import KLINES_CFG, TRADES_CFG, ai_cfg, drive, kline_ticks, merged, trade_ticks
 
 KLINE_SYMBOLS = ("ALGOUSDT", "AVAXUSDT", "DOTUSDT", "FILUSDT", "LINKUSDT", "LTCUSDT", "NEARUSDT")
@@ -91,7 +92,7 @@ def _kline_rows(settings: AiSettings, limit: int) -> tuple[np.ndarray, np.ndarra
 
 def bench_training(tmp: Path, limit: int) -> dict[str, Any]:
     """Median wall time of one training round per window size."""
-    settings = AiSettings.from_config(ai_cfg(KLINES_CFG))
+    settings = build_view(AiSettings, ai_cfg(KLINES_CFG))
     ts, X, y = _kline_rows(settings, limit)
     sizes = {
         "1h_of_1m_klines_7_symbols": 60 * len(KLINE_SYMBOLS),

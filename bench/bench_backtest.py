@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from minibot.backtest.chain import CoreChain
 from minibot.backtest.run import run_backtest
 from minibot.config.loader import load_config
+from minibot.config.views import QueuesConfig
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.roles.core_role import load_filters
@@ -50,7 +51,7 @@ def backtest_once(var: Path) -> tuple[Path, dict[str, object], float]:
 def bare_chain(run_dir: Path, repeat: int) -> tuple[float, int]:
     """Best seconds of CoreChain over the run's ticks (decoded beforehand), and the tick count."""
     doc = read_critical_json(run_dir / "run.json")
-    ctx = RunContext(run_dir, doc["run_id"], doc["cmdline_hash"], lambda: 0, doc["config"]["queues"])
+    ctx = RunContext(run_dir, doc["run_id"], doc["cmdline_hash"], lambda: 0, QueuesConfig.from_config(doc["config"]))
     ticks = list(queue_events(ctx, MARKET))
     filters, config = load_filters(run_dir), load_config()
     best = float("inf")

@@ -22,6 +22,7 @@ import os
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -29,11 +30,13 @@ import orjson
 from minibot.contracts.envelope import build_envelope, encode_event, validate_event
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.ids import random_id
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 
 TARGET_RATE = 100_000.0  # events/s end to end (issue 14, on a quiet machine)
 TARGET_RATIO = 0.5  # of the raw dumps + sha256 + write loop
-QUEUES = {"base_dir": "queues", "fsync": "group:10ms", "segment_max_bytes": 64 << 20, "batch_max_events": 1000}
+QUEUES = replace(
+    scratch_queues(), base_dir="queues", fsync="group:10ms", segment_max_bytes=64 << 20, batch_max_events=1000
+)
 
 
 def _ctx(run_dir: Path) -> RunContext:

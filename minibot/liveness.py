@@ -9,18 +9,16 @@ property of a process, which runs at wall speed, so under `--speed 60` a one-sec
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 MIN_SILENT_S = 10.0
 
 
-def silent_after_wall_s(watchdog_cfg: Mapping[str, Any], speed: float) -> float:
-    """Wall seconds without a heartbeat after which the supervisor treats a role as silent."""
-    return max(float(watchdog_cfg["silent_after_s"]) / speed, MIN_SILENT_S)
+def silent_after_wall_s(silent_after_s: float, speed: float) -> float:
+    """Wall seconds without a heartbeat after which the supervisor treats a role as silent, given the config's
+    `watchdog.silent_after_s`."""
+    return max(silent_after_s / speed, MIN_SILENT_S)
 
 
-def silent_after_run_ms(watchdog_cfg: Mapping[str, Any], speed: float) -> float:
+def silent_after_run_ms(silent_after_s: float, speed: float) -> float:
     """The same threshold in run-clock ms (`silent_after_wall_s` x speed, computed without a division so a
     whole number of seconds stays exact)."""
-    return max(float(watchdog_cfg["silent_after_s"]) * 1000.0, MIN_SILENT_S * 1000.0 * speed)
+    return max(silent_after_s * 1000.0, MIN_SILENT_S * 1000.0 * speed)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from minibot.sectionview import SectionView
 
 REDACTED = "[REDACTED]"
 # Values shorter than this are not treated as secrets: redacting "1" or "ab" would garble every line.
@@ -76,13 +79,26 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
-def log_path(run_dir: Path, logging_cfg: Mapping[str, Any], role: str) -> Path:
+@dataclass(frozen=True, slots=True)
+class LoggingConfig(SectionView):
+    """The `logging` section of the config: each process's rotated JSON-lines log (its view lives here, beside
+    its one reader, because this module sits below the config package)."""
+
+    SECTION: ClassVar[str] = "logging"
+
+    dir: str
+    level: str
+    max_bytes: int
+    backup_count: int
+
+
+def log_path(run_dir: Path, logging_cfg: LoggingConfig, role: str) -> Path:
     """`<run>/<logging.dir>/<role>.log`."""
-    return Path(run_dir) / str(logging_cfg["dir"]) / f"{role}.log"
+    return Path(run_dir) / logging_cfg.dir / f"{role}.log"
 
 
 def configure_logging(
-    run_dir: Path, logging_cfg: Mapping[str, Any], role: str, secrets: Iterable[str] = ()
+    run_dir: Path, logging_cfg: LoggingConfig, role: str, secrets: Iterable[str] = ()
 ) -> RedactFilter:
     """Send every `logging` record of this process to the role's rotated JSON log; returns the redactor.
 
@@ -92,8 +108,8 @@ def configure_logging(
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
         path,
-        maxBytes=int(logging_cfg["max_bytes"]),
-        backupCount=int(logging_cfg["backup_count"]),
+        maxBytes=logging_cfg.max_bytes,
+        backupCount=logging_cfg.backup_count,
         encoding="utf-8",
     )
     redactor = RedactFilter(secrets)
@@ -104,6 +120,6 @@ def configure_logging(
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
-    root.setLevel(str(logging_cfg["level"]))
+    root.setLevel(logging_cfg.level)
     logging.captureWarnings(True)
     return redactor

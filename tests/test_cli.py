@@ -11,7 +11,7 @@ import pytest
 
 from minibot import __version__
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 
 pytestmark = pytest.mark.process
 
@@ -22,7 +22,7 @@ def nore(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _queue(tmp: Path) -> Path:
-    ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342)
+    ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, scratch_queues())
     producer = ctx.producer("fills", "execution_role")
     producer.publish([producer.event("fill", EXAMPLE_PAYLOADS["fill"]) for _ in range(3)])
     producer.close()

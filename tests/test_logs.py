@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from minibot.config.loader import load_config
-from minibot.logs import REDACTED, configure_logging
+from minibot.logs import REDACTED, LoggingConfig, configure_logging
 
 FAKE = "NORE_TEST_FAKE_KEY_0123456789abcdef"
 
 
 def test_log_lines_are_json_and_secrets_are_redacted(tmp_path: Path) -> None:
-    cfg = load_config()["logging"]
+    cfg = LoggingConfig.from_config(load_config())
     configure_logging(tmp_path, cfg, "supervisor", [FAKE])
     log = logging.getLogger("nore.test")
     log.info("key is %s", FAKE)
@@ -32,7 +33,7 @@ def test_log_lines_are_json_and_secrets_are_redacted(tmp_path: Path) -> None:
 
 
 def test_log_rotation_by_size(tmp_path: Path) -> None:
-    cfg = {**load_config()["logging"], "max_bytes": 4096, "backup_count": 2}
+    cfg = replace(LoggingConfig.from_config(load_config()), max_bytes=4096, backup_count=2)
     configure_logging(tmp_path, cfg, "r", [])
     for i in range(400):
         logging.getLogger("nore.test").info("line %d %s", i, "x" * 50)

@@ -42,7 +42,7 @@ def build_candidate(
     cut = split_holdout(window.rows, settings.holdout_fraction)
     x_train, y_train = window.X[:cut], window.y[:cut]
     x_hold, y_hold = window.X[cut:], window.y[cut:]
-    model = train_model(x_train, y_train, settings.features.names, settings.trainer)
+    model = train_model(x_train, y_train, settings.features.names, settings.train_params)
     training_s = time.perf_counter() - t0
 
     cand = score(model.p_up_batch(x_hold), y_hold)
@@ -81,7 +81,7 @@ def build_candidate(
                 "kind": "sklearn.SGDClassifier(log_loss)+StandardScaler",
                 "alpha": settings.trainer.alpha,
                 "epochs": settings.trainer.epochs,
-                "seed": settings.trainer.seed,
+                "seed": settings.seed,
             },
             "horizon_ms": settings.horizon_ms,
             "metrics": metrics,

@@ -35,6 +35,7 @@ from minibot.ai.snapshots import Snapshot, SnapshotRefused, load_snapshot, scan
 from minibot.ai.trainer import TrainingSkipped
 from minibot.reasons import NoreError, ReasonCode
 from minibot.runlayout import AI_SNAPSHOTS_DIR
+from minibot.sectionview import build_view
 
 INPUT_TYPES = frozenset({"market_tick", "fill"})
 _NEVER = -(2**62)
@@ -51,7 +52,7 @@ class AiEngine:
     """Features -> dataset -> continuous training behind a test gate -> recommendations."""
 
     def __init__(self, cfg: Mapping[str, Any], ai_dir: Path | str, emit_model_event: ModelEventSink) -> None:
-        self.settings = s = AiSettings.from_config(cfg)
+        self.settings = s = build_view(AiSettings, cfg)
         self.ai_dir = Path(ai_dir)
         self.ai_dir.mkdir(parents=True, exist_ok=True)
         self._emit = emit_model_event

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from minibot.config.views import SecretsConfig
 from minibot.journal.atomic import read_critical_json
 from minibot.rolenames import Role
 from minibot.runlayout import RUN_FILE
@@ -81,8 +82,8 @@ def ai_role_environment(
     run_dir = Path(run_dir)
     run = read_critical_json(run_dir / RUN_FILE)
     config = run["config"]
-    secrets = config.get("secrets", {})
-    paths = [secrets.get("path"), parent_env.get(str(secrets.get("env_var", ""))), *secrets_paths]
+    secrets = SecretsConfig.from_config(config)
+    paths = [secrets.path, parent_env.get(str(secrets.env_var)), *secrets_paths]
     forbidden = [str(p) for p in paths if p] + [str(Path(p).resolve()) for p in paths if p]
     extra = {
         "NORE_ROLE": Role.AI.value,

@@ -40,16 +40,6 @@ class FeatureSpec:
     rsi_window_ms: int
     flow_window_ms: int
 
-    @classmethod
-    def from_config(cls, features_cfg: Mapping[str, Any]) -> FeatureSpec:
-        """Build from the `ai.features` config section."""
-        return cls(
-            return_windows_ms=tuple(int(w) for w in features_cfg["return_windows_ms"]),
-            volatility_window_ms=int(features_cfg["volatility_window_ms"]),
-            rsi_window_ms=int(features_cfg["rsi_window_ms"]),
-            flow_window_ms=int(features_cfg["flow_window_ms"]),
-        )
-
     @property
     def names(self) -> tuple[str, ...]:
         """Feature names in vector order."""

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -40,31 +39,20 @@ class Scores:
     finite: bool
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (non-finite values become None: JSON has no NaN)."""
-        return {
-            "rows": self.rows,
-            "log_loss": _json_num(self.log_loss),
-            "accuracy": _json_num(self.accuracy),
-            "ece": _json_num(self.ece),
-            "finite": self.finite,
-        }
+        """JSON-ready form, fields in order (non-finite values become None: JSON has no NaN)."""
+        return _json_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
 class GateThresholds:
-    """The `ai.gate` config section."""
+    """The `ai.gate` config section (thresholds kept as written: the decision details quote them)."""
 
     min_holdout_rows: int
-    max_log_loss_ratio: float
-    max_log_loss_vs_active: float
-    min_accuracy: float
-    max_ece: float
-    max_inference_ms: float
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> GateThresholds:
-        """Build from the config section."""
-        return cls(**{name: cfg[name] for name in cls.__dataclass_fields__})
+    max_log_loss_ratio: int | float
+    max_log_loss_vs_active: int | float
+    min_accuracy: int | float
+    max_ece: int | float
+    max_inference_ms: int | float
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +60,8 @@ class RollbackBounds:
     """The `ai.rollback` config section."""
 
     window_rows: int
-    max_log_loss_ratio: float
-    min_accuracy: float
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> RollbackBounds:
-        """Build from the config section."""
-        return cls(**{name: cfg[name] for name in cls.__dataclass_fields__})
+    max_log_loss_ratio: int | float
+    min_accuracy: int | float
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +143,8 @@ class LiveScore:
     finite: bool
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "rows": self.rows,
-            "log_loss": _json_num(self.log_loss),
-            "baseline_log_loss": _json_num(self.baseline_log_loss),
-            "accuracy": _json_num(self.accuracy),
-            "finite": self.finite,
-        }
+        """JSON-ready form, fields in order (non-finite values become None)."""
+        return _json_fields(self)
 
 
 def rollback_decision(live: LiveScore, bounds: RollbackBounds) -> Decision:
@@ -234,3 +211,9 @@ class LiveWindow:
 
 def _json_num(v: float) -> float | None:
     return v if math.isfinite(v) else None
+
+
+def _json_fields(scores: Scores | LiveScore) -> dict[str, Any]:
+    """Every field of `scores` by name; the counts and flags as they are, each figure through `_json_num`."""
+    values = ((f.name, getattr(scores, f.name)) for f in fields(scores))
+    return {name: v if isinstance(v, int) else _json_num(v) for name, v in values}

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from minibot.ai.isolation import ai_isolation_gate as isolation_checks
 from minibot.config.loader import load_config
+from minibot.config.views import SecretsConfig
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.contracts.registry import registry
 from minibot.gates.base import GateFailed
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.layout import INBOX
 from minibot.journal.segments import list_segments
 from minibot.reasons import ContractViolation, CursorDesync, ReasonCode
@@ -26,7 +27,7 @@ from minibot.rolenames import Role
 
 def queue_refusals(workdir: Path) -> tuple[int, int, list[str]]:
     """(producer refusals, consumer refusals, problems) for ai_role on every queue it may not use."""
-    ctx = RunContext(workdir / "run", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1723161255342)
+    ctx = RunContext(workdir / "run", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1723161255342, scratch_queues())
     reg = registry()
     produced = consumed = 0
     problems: list[str] = []
@@ -58,8 +59,8 @@ def queue_refusals(workdir: Path) -> tuple[int, int, list[str]]:
 
 def ai_isolation_gate(workdir: Path) -> str:
     """Run every isolation check; the one-line detail, or GateFailed naming the first problems."""
-    secrets = load_config()["secrets"]
-    secrets_path = secrets.get("path") or os.environ.get(str(secrets["env_var"]))
+    secrets = SecretsConfig.from_config(load_config())
+    secrets_path = secrets.path or os.environ.get(str(secrets.env_var))
     result = isolation_checks(os.environ, secrets_path)
     problems = [f"{check}: {p}" for check, found in result.checks.items() for p in found]
     produced, consumed, refused_problems = queue_refusals(workdir)

@@ -25,6 +25,7 @@ import typer
 from minibot.backtest.compare import OutputComparer, RoleReplay
 from minibot.backtest.from_market import replay_from_market
 from minibot.config.loader import validate_config
+from minibot.config.views import QueuesConfig
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.model.filters import SymbolFilters
@@ -57,7 +58,7 @@ def open_run(run_dir: Path) -> tuple[RunContext, dict[str, Any], dict[str, Symbo
     config = run["config"]
     validate_config(config, f"{run_dir / RUN_FILE} config")
     start_ms = int(run["clock"]["start_ms"])  # replay reads no clock; the context needs one
-    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], lambda: start_ms, config["queues"])
+    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], lambda: start_ms, QueuesConfig.from_config(config))
     return ctx, config, load_filters(run_dir)
 
 

@@ -27,7 +27,9 @@ import typer
 from minibot.backtest.chain import CoreChain
 from minibot.backtest.recordings import Recording, exchange_info, load, messages
 from minibot.clock import RunClock
+from minibot.config.binance import BinanceConfig
 from minibot.config.loader import load_config
+from minibot.config.views import QueuesConfig
 from minibot.contracts.codec import frame
 from minibot.contracts.envelope import encode_event
 from minibot.exitcodes import ExitCode
@@ -126,8 +128,9 @@ def run_backtest(data: list[Path], config_path: Path | None, var: Path, echo: Ca
     doc["backtest"] = {"data": rec.describe()}
     info = exchange_info(rec)
     write_critical_json(run_dir / EXCHANGE_INFO_FILE, info)
-    create_queues(run_dir, config["queues"])
-    ctx = RunContext(run_dir, run_id, doc["cmdline_hash"], lambda: first_ts, config["queues"])
+    queues = QueuesConfig.from_config(config)
+    create_queues(run_dir, queues)
+    ctx = RunContext(run_dir, run_id, doc["cmdline_hash"], lambda: first_ts, queues)
     figures = _run(ctx, config, rec, info)
     doc["backtest"].update(figures)
     write_run_file(run_dir, doc)
@@ -156,9 +159,7 @@ class _TickJournal:
     def __init__(self, ctx: RunContext, batch: int) -> None:
         paths = ctx.queue_paths(MARKET)
         self.contract = paths.contract
-        self.appender = SegmentAppender(
-            paths.folder, INBOX, FsyncPolicy.parse("none"), int(ctx.queues["segment_max_bytes"])
-        )
+        self.appender = SegmentAppender(paths.folder, INBOX, FsyncPolicy.parse("none"), ctx.queues.segment_max_bytes)
         self.batch = batch
         self.lines: list[bytes] = []
         self.validated = False
@@ -182,11 +183,11 @@ class _TickJournal:
 
 
 def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str, Any]) -> dict[str, Any]:
-    batch = int(config["queues"]["batch_max_events"])
+    batch = ctx.queues.batch_max_events
     journals = _Journals(ctx, batch)
     ticks = _TickJournal(ctx, batch)
     chain = CoreChain(ctx.run_id, ctx.cmdline_hash, config, filters_from_exchange_info(info), journals.add)
-    builder = TickBuilder(int(config["binance"]["conflation_ms"]))
+    builder = TickBuilder(BinanceConfig.from_config(config).conflation_ms)
     head = {"schema": "nore.event", "v": 1, "ts": 0, "id": "", "source": MARKET_SOURCE, "type": "market_tick"}
     tail = {"run_id": ctx.run_id, "cmdline_hash": ctx.cmdline_hash}
     write, feed = ticks.add, chain.feed

@@ -31,13 +31,18 @@ def default_config_path() -> Path:
 
 
 @cache
-def _validator() -> Draft202012Validator:
+def _schemas() -> dict[str, Any]:
     folder = resources.files("minibot.config").joinpath(_SCHEMA_DIR)
-    schemas = {
+    return {
         entry.name: json.loads(entry.read_text(encoding="utf-8"))
         for entry in folder.iterdir()
         if entry.name.endswith(".schema.json")
     }
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schemas = _schemas()
     reg: Registry[Any] = Registry().with_resources(
         (name, Resource.from_contents(schema)) for name, schema in schemas.items()
     )
@@ -94,6 +99,29 @@ def _check_queue_names(doc: Mapping[str, Any], where: str) -> None:
     overrides = [q for q in doc["queues"].get("fsync_overrides", {}) if q not in names]
     if overrides:
         raise ConfigInvalid(f"{where}: queues.fsync_overrides: {overrides} are not in queues.names")
+
+
+def with_schema_defaults(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a valid `doc` with every optional key the schema gives a `default` filled in where absent.
+
+    The schema is the one place an optional key's default is stated: the typed views (`minibot.sectionview`)
+    never supply one, and a view of a section with optional keys is built from this copy. The loaded config
+    itself stays as written (it is what run.json records)."""
+
+    def fill(schema: Mapping[str, Any], value: Any) -> Any:
+        schema = _schemas()[schema["$ref"]] if "$ref" in schema else schema
+        if not isinstance(value, Mapping):
+            return value
+        out = dict(value)
+        for key, sub in schema.get("properties", {}).items():
+            if key in out:
+                out[key] = fill(sub, out[key])
+            elif "default" in sub:
+                out[key] = sub["default"]
+        return out
+
+    filled: dict[str, Any] = fill(_schemas()["nore.v1.schema.json"], doc)
+    return filled
 
 
 def parse_config_text(data: bytes, where: str) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from minibot.config.binance import BinanceConfig
 from minibot.config.loader import load_config
 from minibot.doctor.checks import run_checks
 from minibot.doctor.rows import DoctorContext, Row, as_json, exit_code, summary
@@ -44,14 +45,15 @@ def doctor(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     folder = default_var() if var is None else var
-    rest = base_url or str(cfg["binance"]["rest_base_url"])
-    ws = ws_url or str(cfg["binance"]["ws_base_url"])
+    binance = BinanceConfig.from_config(cfg)
+    rest = base_url or binance.rest_base_url
+    ws = ws_url or binance.ws_base_url
     ctx = DoctorContext(cfg, folder, rest, ws, dict(os.environ))
     simulator: SimulatorProcess | None = None
     logs = tempfile.TemporaryDirectory(prefix="nore-doctor-")
     try:
         if sim:
-            simulator = SimulatorProcess(Path(logs.name), 1.0, list(cfg["binance"]["symbols"]))
+            simulator = SimulatorProcess(Path(logs.name), 1.0, list(binance.symbols))
             try:
                 rest = simulator.start()
             except SimulatorFailed as exc:

@@ -13,6 +13,8 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+from minibot.config.binance import BinanceConfig
+from minibot.config.views import RunSettings, WatchdogConfig
 from minibot.doctor.rows import DoctorContext, Row, Status
 
 BYTES_PER_TICK = 1200
@@ -33,15 +35,15 @@ class DiskEstimate:
 
 def estimate(cfg: dict[str, Any]) -> DiskEstimate:
     """Bytes a night of `cfg` writes (see the module docstring), plus `watchdog.disk_min_free_mb`."""
-    binance = cfg["binance"]
-    per_symbol = sum(TRADES_PER_S.get(kind, 0.0) for kind in binance["streams"])
-    if "bookTicker" in binance["streams"]:
-        window_ms = float(binance["conflation_ms"])
+    binance = BinanceConfig.from_config(cfg)
+    per_symbol = sum(TRADES_PER_S.get(kind, 0.0) for kind in binance.streams)
+    if "bookTicker" in binance.streams:
+        window_ms = float(binance.conflation_ms)
         per_symbol += min(BOOK_UPDATES_PER_S, 1000.0 / window_ms) if window_ms > 0 else BOOK_UPDATES_PER_S
-    ticks = per_symbol * len(binance["symbols"])
+    ticks = per_symbol * len(binance.symbols)
     per_hour = ticks * 3600 * BYTES_PER_TICK
-    night = per_hour * int(cfg["duration_ms"]) / 3_600_000
-    return DiskEstimate(ticks, per_hour, night, night + int(cfg["watchdog"]["disk_min_free_mb"]) * MB)
+    night = per_hour * RunSettings.from_config(cfg).duration_ms / 3_600_000
+    return DiskEstimate(ticks, per_hour, night, night + WatchdogConfig.from_config(cfg).disk_min_free_mb * MB)
 
 
 def check(ctx: DoctorContext) -> list[Row]:
@@ -49,11 +51,13 @@ def check(ctx: DoctorContext) -> list[Row]:
     need = estimate(ctx.cfg)
     ctx.var.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(ctx.var).free
-    hours = int(ctx.cfg["duration_ms"]) / 3_600_000
+    hours = RunSettings.from_config(ctx.cfg).duration_ms / 3_600_000
+    symbols = len(BinanceConfig.from_config(ctx.cfg).symbols)
+    free_mb = WatchdogConfig.from_config(ctx.cfg).disk_min_free_mb
     detail = (
-        f"{free / MB:,.0f} MB free at {ctx.var}; a {hours:g} h night of {len(ctx.cfg['binance']['symbols'])} "
+        f"{free / MB:,.0f} MB free at {ctx.var}; a {hours:g} h night of {symbols} "
         f"symbols writes about {need.night_bytes / MB:,.0f} MB ({need.bytes_per_hour / MB:,.0f} MB/h) and the "
-        f"run STOPs below {ctx.cfg['watchdog']['disk_min_free_mb']} MB free"
+        f"run STOPs below {free_mb} MB free"
     )
     action = "free disk space, or pass --var on a disk with more room"
     if free < need.needed_bytes:

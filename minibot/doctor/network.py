@@ -8,6 +8,8 @@ import statistics
 from typing import Any
 
 from minibot.clock import RunClock
+from minibot.config.binance import BinanceConfig
+from minibot.config.views import MetricsConfig
 from minibot.doctor.rows import DoctorContext, Row, Status
 from minibot.market.clock_skew import ClockSkew, measure_skew
 from minibot.market.errors import MarketError
@@ -29,10 +31,9 @@ def check(ctx: DoctorContext) -> list[Row]:
 
 
 async def _check(ctx: DoctorContext) -> list[Row]:
-    binance = ctx.cfg["binance"]
+    binance = BinanceConfig.from_config(ctx.cfg)
     clock = ctx.clock()
-    timeout_s = float(binance["rest_timeout_s"])
-    rest = BinanceRest(ctx.rest_url, timeout_s, int(binance["weight_limit"]), clock)
+    rest = BinanceRest(ctx.rest_url, binance.rest_timeout_s, binance.weight_limit, clock)
     try:
         rows = await _rest_rows(ctx, rest, clock)
     finally:
@@ -60,7 +61,7 @@ async def _rest_rows(ctx: DoctorContext, rest: BinanceRest, clock: RunClock) -> 
         ]
     latencies = [r.latency_ms for r in rest.request_log if r.path == "/api/v3/ping"]
     p50, worst = statistics.median(latencies), max(latencies)
-    limit = float(ctx.cfg["metrics"]["max_latency_p95_ms"])
+    limit = MetricsConfig.from_config(ctx.cfg).max_latency_p95_ms
     detail = f"{ctx.rest_url}: {PINGS} pings, median {p50:.0f} ms, slowest {worst:.0f} ms"
     if worst > limit:
         rest_row = Row(
@@ -78,7 +79,7 @@ def _offset_row(ctx: DoctorContext, skew: ClockSkew) -> Row:
     best = skew.best
     assert best is not None
     offset, bound = best.skew_ms, best.rtt_ms / 2
-    limit = int(ctx.cfg["binance"]["health"]["max_clock_skew_ms"])
+    limit = BinanceConfig.from_config(ctx.cfg).health.max_clock_skew_ms
     detail = f"this machine is {abs(offset)} ms {'behind' if offset > 0 else 'ahead of'} Binance (+-{bound:.0f} ms)"
     if abs(offset) > limit:
         return Row(
@@ -90,7 +91,7 @@ def _offset_row(ctx: DoctorContext, skew: ClockSkew) -> Row:
 
 
 async def _ws_row(ctx: DoctorContext, clock: RunClock) -> Row:
-    binance = ctx.cfg["binance"]
+    binance = BinanceConfig.from_config(ctx.cfg)
     first = asyncio.Event()
     refused = asyncio.Event()  # a refused connection fails at once: no need to wait out the reconnects
     statuses: list[str] = []
@@ -103,14 +104,14 @@ async def _ws_row(ctx: DoctorContext, clock: RunClock) -> Row:
         if status.kind == "disconnected":
             refused.set()
 
-    streams = stream_names(list(binance["symbols"])[:1], ["bookTicker"])
+    streams = stream_names(list(binance.symbols)[:1], ["bookTicker"])
     client = StreamClient(
         ctx.ws_url,
         streams,
         clock,
         on_message,
         on_status=on_status,
-        connect_timeout_s=float(binance["ws_connect_timeout_s"]),
+        connect_timeout_s=binance.ws_connect_timeout_s,
     )
     started = clock.now_ms()
     pump: asyncio.Task[Any] = asyncio.create_task(client.run())

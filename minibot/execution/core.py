@@ -31,10 +31,12 @@ from typing import Any
 
 from minibot.contracts.core import Output
 from minibot.execution.fills import Leg, bps_rate, fee_for, take_liquidity, trades_through, vwap
+from minibot.model.config import ExecutionConfig
 from minibot.model.filters import SymbolFilters
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode
 from minibot.rolenames import Role
+from minibot.sectionview import build_view
 
 ALLOWED_SOURCE = Role.RISK.value
 CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,36}$")
@@ -61,13 +63,14 @@ class ExecutionCore:
     def __init__(self, filters: Mapping[str, SymbolFilters], cfg: Mapping[str, Any]) -> None:
         """`filters` from `filters_from_exchange_info`; `cfg` is the `execution` config section."""
         self._filters = dict(filters)
-        self.portfolio = Portfolio(float(cfg["initial_cash"]), str(cfg["quote_asset"]))
-        self._taker = bps_rate(cfg["taker_fee_bps"])
-        self._maker = bps_rate(cfg["maker_fee_bps"])
-        self._slippage = bps_rate(cfg["slippage_bps"])
-        self._max_age = int(cfg["max_quote_age_ms"])
-        self._ttl = int(cfg["limit_ttl_ms"])
-        self.latency_ms = int(cfg.get("latency_ms", 0))
+        ex = build_view(ExecutionConfig, cfg)
+        self.portfolio = Portfolio(ex.initial_cash, ex.quote_asset)
+        self._taker = bps_rate(ex.taker_fee_bps)
+        self._maker = bps_rate(ex.maker_fee_bps)
+        self._slippage = bps_rate(ex.slippage_bps)
+        self._max_age = ex.max_quote_age_ms
+        self._ttl = ex.limit_ttl_ms
+        self.latency_ms = ex.latency_ms
         self._book: dict[str, Mapping[str, Any]] = {}
         self._now = 0
         self._resting: dict[str, list[_Resting]] = {}

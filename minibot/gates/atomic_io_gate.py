@@ -13,7 +13,7 @@ from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, E
 from minibot.gates.atomic_writer import contents
 from minibot.gates.base import GateFailed
 from minibot.journal.atomic import critical_json_bytes, read_critical_json, write_critical_json
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.reasons import NonAtomicWrite
 from minibot.rolenames import Role
 
@@ -68,7 +68,7 @@ def _check_in_place_write_detected(folder: Path) -> None:
 
 
 def _check_cursor(folder: Path) -> None:
-    ctx = RunContext(folder / "run", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1723161255342)
+    ctx = RunContext(folder / "run", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1723161255342, scratch_queues())
     producer = ctx.producer("fills", Role.EXECUTION.value)
     producer.publish([producer.event("fill", EXAMPLE_PAYLOADS["fill"])])
     producer.close()

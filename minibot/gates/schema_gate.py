@@ -18,7 +18,7 @@ from minibot.contracts.examples import (
 from minibot.contracts.registry import registry
 from minibot.gates.base import GateFailed
 from minibot.ids import deterministic_id
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.verify import verify_path
 from minibot.reasons import ContractViolation
 
@@ -60,7 +60,7 @@ def _check_rejections() -> None:
 
 def _check_queue_round_trip(workdir: Path) -> int:
     reg = registry()
-    ctx = RunContext(workdir / "run", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1723161255342)
+    ctx = RunContext(workdir / "run", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1723161255342, scratch_queues())
     written = 0
     for queue in reg.queues.values():
         ctx.queue_paths(queue.name).create()

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
 
+from minibot.config.loader import load_config
+from minibot.config.views import QueuesConfig
 from minibot.journal.consumer import Consumer
 from minibot.journal.layout import QueuePaths
 from minibot.journal.producer import Producer
-
-DEFAULT_QUEUES: Mapping[str, Any] = {
-    "base_dir": "queues",
-    "fsync": "always",
-    "fsync_overrides": {},
-    "segment_max_bytes": 64 << 20,
-    "batch_max_events": 1000,
-}
+from minibot.sectionview import build_view
 
 
 @dataclass(frozen=True)
@@ -28,7 +23,7 @@ class RunContext:
     run_id: str
     cmdline_hash: str
     clock: Callable[[], int]
-    queues: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_QUEUES))
+    queues: QueuesConfig
     # Given by the role and supervisor processes (minibot/journal/doorbell.py `queue_ringer`): each batch a
     # producer appends rings the queue's consumers. Injected, not imported, so the AI package, which builds
     # contexts for its gate, never reaches a socket (import-linter's AI isolation contract).
@@ -37,7 +32,7 @@ class RunContext:
     @property
     def queues_dir(self) -> Path:
         """Folder holding one folder per queue."""
-        return self.run_dir / str(self.queues.get("base_dir", "queues"))
+        return self.run_dir / self.queues.base_dir
 
     def queue_paths(self, name: str) -> QueuePaths:
         """Paths of queue `name`."""
@@ -45,7 +40,7 @@ class RunContext:
 
     def fsync_for(self, name: str) -> str:
         """The fsync policy configured for queue `name`."""
-        return str(self.queues.get("fsync_overrides", {}).get(name, self.queues.get("fsync", "always")))
+        return self.queues.fsync_of(name)
 
     def producer(self, queue: str, source: str, fsync: str | None = None) -> Producer:
         """A producer writing as `source` to `queue`; with a `ringer`, each batch it appends rings the queue's
@@ -58,7 +53,7 @@ class RunContext:
             cmdline_hash=self.cmdline_hash,
             clock=self.clock,
             fsync=fsync or self.fsync_for(queue),
-            segment_max_bytes=int(self.queues.get("segment_max_bytes", 64 << 20)),
+            segment_max_bytes=self.queues.segment_max_bytes,
         )
         if self.ringer is not None:
             producer.after_publish = self.ringer(self.run_dir, tuple(paths.contract.consumers), queue)
@@ -73,5 +68,13 @@ class RunContext:
             cmdline_hash=self.cmdline_hash,
             clock=self.clock,
             fsync=self.fsync_for(queue),
-            batch_max=int(self.queues.get("batch_max_events", 1000)),
+            batch_max=self.queues.batch_max_events,
         )
+
+
+@cache
+def scratch_queues() -> QueuesConfig:
+    """Queue settings for a throwaway run (gates, tests): the shipped ones, but every batch of every queue is
+    fsynced (`always`), so what such a run checks never depends on a group-commit timer."""
+    section = load_config()["queues"]
+    return build_view(QueuesConfig, {**section, "fsync": "always", "fsync_overrides": {}})

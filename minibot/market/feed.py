@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from minibot.clock import RunClock
-from minibot.market.config import BinanceConfig
+from minibot.config.binance import BinanceConfig
 from minibot.market.errors import Banned, MarketError
 from minibot.market.gaps import AggTradeGapFiller, GapReport
 from minibot.market.health import HealthChecker, HealthPolicy, ProbeResult
@@ -63,24 +63,24 @@ class MarketFeed:
         self.gaps = AggTradeGapFiller(
             self.rest,
             clock,
-            cfg.backfill_page_limit,
-            cfg.backfill_max_pages,
-            cfg.backfill_attempts,
-            cfg.backfill_retry_ms,
+            cfg.backfill.page_limit,
+            cfg.backfill.max_pages,
+            cfg.backfill.attempts,
+            cfg.backfill.retry_ms,
             on_gap=self._on_gap,
         )
         self.stream = StreamGroup(
             cfg.ws_base_url,
             stream_names(cfg.symbols, [*cfg.streams, *([f"depth{depth_levels}@100ms"] if depth_levels else [])]),
-            clock,
-            self._on_stream_message,
-            self._on_status,
-            cfg.backoff_base_ms,
-            cfg.backoff_max_ms,
-            cfg.proactive_reconnect_ms,
-            cfg.stale_stream_ms,
-            cfg.ws_connect_timeout_s,
             rng,
+            clock=clock,
+            on_message=self._on_stream_message,
+            on_status=self._on_status,
+            backoff_base_ms=cfg.reconnect.backoff_base_ms,
+            backoff_max_ms=cfg.reconnect.backoff_max_ms,
+            proactive_reconnect_ms=cfg.proactive_reconnect_ms,
+            stale_stream_ms=cfg.stale_stream_ms,
+            connect_timeout_s=cfg.ws_connect_timeout_s,
         )
         policy = HealthPolicy.for_run(cfg, clock)
         self.health = HealthChecker(
@@ -88,12 +88,12 @@ class MarketFeed:
             policy,
             clock,
             on_health,
-            cfg.health_interval_s,
-            cfg.exchange_info_interval_s,
+            cfg.health.interval_s,
+            cfg.health.exchange_info_interval_s,
             cfg.symbols,
             on_latency=on_latency,
             on_stop=on_stop,
-            max_skew_ms=cfg.max_clock_skew_ms,
+            max_skew_ms=cfg.health.max_clock_skew_ms,
             role=health_role,
         )
         self.emitted = 0
@@ -149,7 +149,7 @@ class MarketFeed:
                     last = self.gaps.last_id.get(symbol)
                     if last is None:
                         continue  # no baseline yet: the stream's first trade sets it
-                    trades = await self.rest.agg_trades(symbol, from_id=last + 1, limit=self.cfg.backfill_page_limit)
+                    trades = await self.rest.agg_trades(symbol, from_id=last + 1, limit=self.cfg.backfill.page_limit)
                     for trade in trades:
                         await self._admit_and_emit(trade)
         except MarketError as exc:

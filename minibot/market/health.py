@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from minibot.clock import RunClock
+from minibot.config.binance import BinanceConfig
 from minibot.market.clock_skew import ClockSkew, measure_skew
-from minibot.market.config import BinanceConfig
 from minibot.market.errors import Banned, HttpError, MarketError, TransportError
 from minibot.market.rest import BinanceRest
 from minibot.reasons import ReasonCode
@@ -95,12 +95,12 @@ class HealthPolicy:
         """The policy of the `binance` config section, starting now on `clock`."""
         return cls(
             clock.now_ms(),
-            cfg.unreachable_threshold_ms,
-            cfg.error_rate_threshold,
-            cfg.error_rate_window,
-            cfg.down_after_failures,
+            cfg.health.unreachable_threshold_ms,
+            cfg.health.error_rate_threshold,
+            cfg.health.error_rate_window,
+            cfg.health.down_after_failures,
             # slow_latency_ms is run-clock; probe latencies are real milliseconds.
-            slow_latency_ms=cfg.slow_latency_ms / clock.speed,
+            slow_latency_ms=cfg.health.slow_latency_ms / clock.speed,
         )
 
     @property

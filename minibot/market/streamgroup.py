@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from typing import Unpack
 
-from minibot.clock import RunClock
-from minibot.market.models import MarketMessage
-from minibot.market.ws import StreamClient, StreamStatus
+from minibot.market.ws import StreamClient, StreamOptions
 
 MAX_STREAMS_PER_CONNECTION = 1024
 MAX_URL_CHARS = 4096
@@ -53,32 +52,14 @@ class StreamGroup:
         self,
         ws_base_url: str,
         streams: Sequence[str],
-        clock: RunClock,
-        on_message: Callable[[MarketMessage], Awaitable[None]],
-        on_status: Callable[[StreamStatus], None] | None = None,
-        backoff_base_ms: float = 500.0,
-        backoff_max_ms: float = 30_000.0,
-        proactive_reconnect_ms: int = 23 * 3_600_000,
-        stale_stream_ms: int = 30_000,
-        connect_timeout_s: float = 10.0,
         rng: random.Random | None = None,
+        **client: Unpack[StreamOptions],
     ) -> None:
+        """`client` holds `StreamClient`'s other arguments, the same for every part."""
         rng = rng if rng is not None else random.Random()
         self.clients = [
-            StreamClient(
-                ws_base_url,
-                part,
-                clock,
-                on_message,
-                on_status,
-                backoff_base_ms,
-                backoff_max_ms,
-                proactive_reconnect_ms,
-                stale_stream_ms,
-                connect_timeout_s,
-                # One generator per client: their reconnect jitters differ, as they should.
-                random.Random(rng.getrandbits(64)),
-            )
+            # One generator per client: their reconnect jitters differ, as they should.
+            StreamClient(ws_base_url, part, rng=random.Random(rng.getrandbits(64)), **client)
             for part in plan_connections(ws_base_url, streams)
         ]
 

@@ -23,7 +23,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Required, TypedDict
 
 import aiohttp
 import orjson
@@ -52,6 +52,20 @@ def stream_names(symbols: Sequence[str], kinds: Sequence[str]) -> list[str]:
 def full_jitter_ms(rng: random.Random, attempt: int, base_ms: float, max_ms: float) -> float:
     """Backoff before reconnect attempt `attempt` (0-based): uniform in [0, min(max, base * 2^attempt)]."""
     return rng.uniform(0.0, min(max_ms, base_ms * (2.0 ** min(attempt, 30))))
+
+
+class StreamOptions(TypedDict, total=False):
+    """`StreamClient`'s arguments besides its URL, streams and random generator (what `StreamGroup` passes on
+    to each of its connections)."""
+
+    clock: Required[RunClock]
+    on_message: Required[Callable[[MarketMessage], Awaitable[None]]]
+    on_status: Callable[[StreamStatus], None] | None
+    backoff_base_ms: float
+    backoff_max_ms: float
+    proactive_reconnect_ms: int
+    stale_stream_ms: int
+    connect_timeout_s: float
 
 
 class StreamClient:

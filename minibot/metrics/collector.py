@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from minibot.config.views import MetricsConfig, QueuesConfig, RunSettings, WatchdogConfig
 from minibot.contracts.envelope import build_envelope, encode_event, ts_iso
 from minibot.contracts.registry import registry
 from minibot.ids import random_id
@@ -27,6 +28,7 @@ from minibot.metrics.latency import OrderArrivals, latency_section
 from minibot.metrics.pnl import PnlTracker
 from minibot.metrics.processes import ProcessSampler
 from minibot.metrics.tail import JournalTail
+from minibot.model.config import ExecutionConfig
 from minibot.reasons import NoreError
 from minibot.rolenames import Role
 from minibot.runlayout import METRICS_DIR, METRICS_FILE, REQUESTS_DIR, REQUESTS_STEM, RUN_FILE, SNAPSHOTS_STEM
@@ -57,14 +59,15 @@ class MetricsCollector:
         self.run_id: str = self.run["run_id"]
         self.cmdline_hash: str = self.run["cmdline_hash"]
         self.start_ms = int(self.run["clock"]["start_ms"])
-        self.duration_ms = int(self.config["duration_ms"])
-        mcfg = self.config["metrics"]
-        self.interval_ms = float(mcfg["interval_s"]) * 1000.0
-        self.snapshot_interval_ms = float(mcfg["snapshot_interval_s"]) * 1000.0
+        self.duration_ms = RunSettings.from_config(self.config).duration_ms
+        mcfg = MetricsConfig.from_config(self.config)
+        self.interval_ms = mcfg.interval_s * 1000.0
+        self.snapshot_interval_ms = mcfg.snapshot_interval_s * 1000.0
         identity = {"run_id": self.run_id, "cmdline_hash": self.cmdline_hash} if strict else {}
-        queues_dir = self.run_dir / str(self.config["queues"]["base_dir"])
+        queues = QueuesConfig.from_config(self.config)
+        queues_dir = self.run_dir / queues.base_dir
         known = registry().queues
-        self.queue_names = [q for q in self.config["queues"]["names"] if q in known]
+        self.queue_names = [q for q in queues.names if q in known]
         self._queues: dict[str, JournalTail] = {}
         self._acks: dict[tuple[str, str], JournalTail] = {}
         for name in self.queue_names:
@@ -75,7 +78,9 @@ class MetricsCollector:
                 self._acks[(name, consumer)] = JournalTail(paths.folder, stem, strict=strict, **identity)
         self._acked: dict[tuple[str, str], int] = dict.fromkeys(self._acks, 0)
         self._requests = JournalTail(self.run_dir / REQUESTS_DIR, REQUESTS_STEM, strict=strict, **identity)
-        self.silent_ms = silent_after_run_ms(self.config["watchdog"], float(self.run["clock"]["speed"]))
+        self.silent_ms = silent_after_run_ms(
+            WatchdogConfig.from_config(self.config).silent_after_s, float(self.run["clock"]["speed"])
+        )
         self.heartbeats = Heartbeats(self.silent_ms)
         self.binance = BinanceRequests()
         self.stops = Stops()
@@ -84,8 +89,8 @@ class MetricsCollector:
         self.risk_actions: Counter[str] = Counter()
         self.risk_reasons: Counter[str] = Counter()
         self.order_results: Counter[str] = Counter()
-        ex = self.config["execution"]
-        self.pnl = PnlTracker(float(ex["initial_cash"]), str(ex["quote_asset"]))
+        ex = ExecutionConfig.from_config(self.config)
+        self.pnl = PnlTracker(ex.initial_cash, ex.quote_asset)
         self._sampler = ProcessSampler()
         self._roles: dict[str, dict[str, Any]] = {}
         self.now_ms = self.start_ms

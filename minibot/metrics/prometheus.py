@@ -16,6 +16,8 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from minibot.config.views import MetricsConfig
+
 QUANTILES = (("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99"))
 
 
@@ -138,9 +140,8 @@ def start_prometheus(collector: HasLatest, host: str = "127.0.0.1", port: int = 
     return PrometheusEndpoint(server, thread)
 
 
-def start_from_config(collector: HasLatest, metrics_cfg: Mapping[str, Any]) -> PrometheusEndpoint | None:
+def start_from_config(collector: HasLatest, metrics_cfg: MetricsConfig) -> PrometheusEndpoint | None:
     """The endpoint `metrics.prometheus_port` / `metrics.prometheus_host` ask for; None when the port is null."""
-    port = metrics_cfg.get("prometheus_port")
-    if port is None:
+    if metrics_cfg.prometheus_port is None:
         return None
-    return start_prometheus(collector, str(metrics_cfg["prometheus_host"]), int(port))
+    return start_prometheus(collector, metrics_cfg.prometheus_host, metrics_cfg.prometheus_port)

@@ -30,6 +30,7 @@ import typer
 
 from minibot.config.loader import validate_config
 from minibot.config.rules import check_run_paths
+from minibot.config.views import MetricsConfig, QueuesConfig
 from minibot.journal.atomic import read_critical_json
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.latency import latency_lines
@@ -127,7 +128,7 @@ def verify_run(run_dir: Path) -> Verdict:
     if run is None:
         return Verdict(run_dir, None, reasons.listed())
     config = run["config"]
-    queues_dir = run_dir / str(config["queues"]["base_dir"])
+    queues_dir = run_dir / QueuesConfig.from_config(config).base_dir
     check_cause(run_dir, queues_dir, reasons)
     lines = check_integrity(run_dir, queues_dir, reasons)
     check_identity(run_dir, queues_dir, run, reasons)
@@ -145,9 +146,9 @@ def verify_run(run_dir: Path) -> Verdict:
         _backtest_checks(run_dir, figures, reasons)
     else:
         check_liveness(
-            figures["roles"], expected, start_ms, int(config["duration_ms"]), collector.silent_ms, first_stop, reasons
+            figures["roles"], expected, start_ms, collector.duration_ms, collector.silent_ms, first_stop, reasons
         )
-        check_binance(figures["binance"], config["metrics"], reasons)
+        check_binance(figures["binance"], MetricsConfig.from_config(config), reasons)
         check_no_orders(run_dir, reasons)
     check_stops(run_dir, queues_dir, reasons)
     check_orders(queues_dir, first_stop is not None or (run_dir / STOP_FLAG).exists(), reasons)

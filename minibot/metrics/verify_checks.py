@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from minibot.config.views import MetricsConfig
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.console_record import console_ending
 from minibot.journal.layout import INBOX
@@ -17,6 +18,7 @@ from minibot.market.rest import FORBIDDEN_PARAMS, PUBLIC_PATHS
 from minibot.metrics.pnl import PnlTracker, compare_figures
 from minibot.metrics.tail import JournalTail
 from minibot.metrics.verdict import Reasons
+from minibot.model.config import ExecutionConfig
 from minibot.reasons import NoreError, ReasonCode, VerifyCode
 from minibot.runlayout import (
     METRICS_FILE,
@@ -102,13 +104,13 @@ def check_liveness(
         )
 
 
-def check_binance(binance: Mapping[str, Any], metrics_cfg: Mapping[str, Any], reasons: Reasons) -> None:
+def check_binance(binance: Mapping[str, Any], metrics_cfg: MetricsConfig, reasons: Reasons) -> None:
     """Latency p95 and error share of the requests NORE sent, against metrics.max_latency_p95_ms / max_error_rate."""
     if not binance["requests"]:
         reasons.add(VerifyCode.BINANCE_NOT_MEASURED.value, "market/requests.jsonl holds no request")
         return
     p95 = binance["latency_ms"]["p95"]
-    limit = float(metrics_cfg["max_latency_p95_ms"])
+    limit = metrics_cfg.max_latency_p95_ms
     if p95 is None:
         reasons.add(VerifyCode.BINANCE_NOT_MEASURED.value, f"none of the {binance['requests']} requests got an answer")
     elif p95 > limit:
@@ -116,7 +118,7 @@ def check_binance(binance: Mapping[str, Any], metrics_cfg: Mapping[str, Any], re
             VerifyCode.BINANCE_LATENCY_HIGH.value,
             f"Binance latency p95 {p95:.1f} ms (wall clock) > metrics.max_latency_p95_ms {limit:g}",
         )
-    rate, max_rate = float(binance["error_rate"]), float(metrics_cfg["max_error_rate"])
+    rate, max_rate = float(binance["error_rate"]), metrics_cfg.max_error_rate
     if rate > max_rate:
         reasons.add(
             ReasonCode.BINANCE_ERROR_RATE.value,
@@ -263,8 +265,8 @@ def check_metrics(
 
 def _pnl_of_prefix(queues_dir: Path, config: Mapping[str, Any], covered: Mapping[str, int]) -> dict[str, Any]:
     """PnL figures of the first `covered[queue]` lines of market_ticks and fills."""
-    ex = config["execution"]
-    tracker = PnlTracker(float(ex["initial_cash"]), str(ex["quote_asset"]))
+    ex = ExecutionConfig.from_config(config)
+    tracker = PnlTracker(ex.initial_cash, ex.quote_asset)
     for event in _prefix(queues_dir / "market_ticks", covered["market_ticks"]):
         p = event["payload"]
         tracker.add_tick(int(event["ts"]), str(p["symbol"]), float(p["bid"]), float(p["ask"]))

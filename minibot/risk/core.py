@@ -26,12 +26,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from minibot.contracts.core import Output
+from minibot.model.config import RiskConfig
 from minibot.model.filters import SymbolFilters, to_decimal
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import ContractViolation, ReasonCode, RejectCode, RiskBreach
-from minibot.risk.limits import FrequencyGuard, LossCooldown, Refusal, RiskLimits, breach, entry_checks
+from minibot.risk.limits import FrequencyGuard, LossCooldown, Refusal, breach, entry_checks
 from minibot.risk.sizing import size_order
 from minibot.rolenames import Role
+from minibot.sectionview import build_view
 
 DAY_MS = 86_400_000
 FINAL_RESULTS = frozenset(("FILLED", "REJECTED", "EXPIRED"))
@@ -53,8 +55,7 @@ class RiskCore:
     ) -> None:
         """`cfg`: the `risk` config section; `initial_cash`: the paper account (execution.initial_cash);
         `filters`: exchangeInfo filters, to size orders on the exchange grid (optional)."""
-        self._cfg = dict(cfg)
-        self.limits = RiskLimits.from_cfg(cfg)
+        self.limits = build_view(RiskConfig, cfg)
         self.portfolio = Portfolio(initial_cash)
         self._filters = dict(filters or {})
         self._freq = FrequencyGuard(self.limits)
@@ -219,7 +220,7 @@ class RiskCore:
         sig, ts = event["payload"], int(event["ts"])
         sym, side = sig["symbol"], sig["side"]
         filters = self._filters.get(sym)
-        sized = size_order(side, self._cfg, self.portfolio.equity(), sig, self._free_qty(sym), filters)
+        sized = size_order(side, self.limits, self.portfolio.equity(), sig, self._free_qty(sym), filters)
         if sized.qty <= 0 or sized.notional <= 0:
             return self._reject(RejectCode.FILTER_LOT_SIZE, f"sized qty {sized.qty} rounds to nothing", event)
         if filters is not None:

@@ -13,45 +13,15 @@ exit must stay possible when the account is in trouble.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
+from minibot.model.config import RiskConfig
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import ReasonCode, RejectCode
 
 Refusal = tuple[RejectCode, str]
 
 
-@dataclass(frozen=True, slots=True)
-class RiskLimits:
-    """The numeric limits of the `risk` config section."""
-
-    loss_limit_run_quote: float
-    loss_limit_day_quote: float
-    max_drawdown_pct: float
-    max_trades_per_window: int
-    trade_window_ms: int
-    min_gap_per_symbol_ms: int
-    max_order_notional_quote: float
-    max_position_notional_quote: float
-    max_total_exposure_quote: float
-    max_data_age_ms: int
-    max_spread_bps: float
-    cooldown_after_losses: int
-    cooldown_ms: int
-    order_risk_bps: float
-    fee_reserve_bps: float
-
-    @classmethod
-    def from_cfg(cls, cfg: Mapping[str, Any]) -> RiskLimits:
-        """Read the limits from the `risk` section (a missing key raises KeyError: validate config first)."""
-        ints = {n for n, t in cls.__annotations__.items() if t == "int"}
-        values: dict[str, Any] = {n: int(cfg[n]) if n in ints else float(cfg[n]) for n in cls.__annotations__}
-        return cls(**values)
-
-
-def breach(lim: RiskLimits, pf: Portfolio, equity: float, day_start_equity: float) -> tuple[ReasonCode, str] | None:
+def breach(lim: RiskConfig, pf: Portfolio, equity: float, day_start_equity: float) -> tuple[ReasonCode, str] | None:
     """The STOP reason when run loss, UTC-day loss or drawdown is beyond its limit."""
     run_loss = pf.initial_cash - equity
     if run_loss > lim.loss_limit_run_quote:
@@ -72,7 +42,7 @@ def breach(lim: RiskLimits, pf: Portfolio, equity: float, day_start_equity: floa
 
 
 def entry_checks(
-    lim: RiskLimits,
+    lim: RiskConfig,
     pf: Portfolio,
     symbol: str,
     notional: float,
@@ -127,7 +97,7 @@ class FrequencyGuard:
 
     __slots__ = ("_last", "_lim", "_recent")
 
-    def __init__(self, lim: RiskLimits) -> None:
+    def __init__(self, lim: RiskConfig) -> None:
         self._lim = lim
         self._recent: deque[int] = deque()
         self._last: dict[str, int] = {}
@@ -160,7 +130,7 @@ class LossCooldown:
 
     __slots__ = ("_lim", "consecutive", "until_ts")
 
-    def __init__(self, lim: RiskLimits) -> None:
+    def __init__(self, lim: RiskConfig) -> None:
         self._lim = lim
         self.consecutive = 0
         self.until_ts = -1

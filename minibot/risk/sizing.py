@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from minibot.model.config import RiskConfig
 from minibot.model.filters import SymbolFilters, floor_to, to_decimal
 
 _E8 = Decimal("0.00000001")
@@ -33,16 +34,16 @@ class Sized:
 
 def size_order(
     side: str,
-    cfg: Mapping[str, Any],
+    cfg: RiskConfig,
     equity: float,
     quote: Mapping[str, Any],
     free_qty: float,
     filters: SymbolFilters | None,
 ) -> Sized:
     """Size one order from the `risk` config section; qty may come out 0 (the caller refuses it)."""
-    sizing = cfg["sizing"]
-    order_type = str(cfg["order_type"])
-    offset = float(cfg["limit_offset_bps"]) / 10_000.0
+    sizing = cfg.sizing
+    order_type = cfg.order_type
+    offset = cfg.limit_offset_bps / 10_000.0
     if order_type == "LIMIT":
         raw_price = quote["bid"] * (1.0 - offset) if side == "BUY" else quote["ask"] * (1.0 + offset)
     else:
@@ -52,10 +53,7 @@ def size_order(
     else:
         price = floor_to(to_decimal(raw_price), _E8).normalize()
     if side == "BUY":
-        if sizing["mode"] == "equity_fraction":
-            target = equity * float(sizing["equity_fraction"])
-        else:
-            target = float(sizing["quote_notional"])
+        target = equity * sizing.equity_fraction if sizing.mode == "equity_fraction" else sizing.quote_notional
         raw_qty = to_decimal(target) / price if price > 0 else Decimal(0)
     else:
         raw_qty = to_decimal(free_qty)

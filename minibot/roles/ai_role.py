@@ -34,6 +34,8 @@ import psutil
 
 from minibot.ai.engine import AiEngine, AiIsolationBreach
 from minibot.ai.isolation import loaded_forbidden_modules
+from minibot.ai.settings import AiSettings
+from minibot.config.views import MetricsConfig
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.contracts.registry import registry
 from minibot.ids import random_id
@@ -134,14 +136,14 @@ class AiRole:
             raise AiIsolationBreach(f"ai_role process has trading or network code loaded: {loaded}")
         self.env = env
         ctx = env.ctx
-        self.ai_dir = env.run_dir / str(env.config["ai"]["dir"])
+        self.ai_dir = env.run_dir / AiSettings.from_config(env.config).dir
         self.ai_dir.mkdir(parents=True, exist_ok=True)
-        self.metrics_interval_ms = float(env.config["metrics"]["interval_s"]) * 1000
+        self.metrics_interval_ms = MetricsConfig.from_config(env.config).interval_s * 1000
         self._next_metrics_ms = 0.0
         self.duplicates_skipped = 0
         self._data_ms: int | None = None  # newest event time read: where the training window ends
         inputs = input_queues()
-        self._window = int(ctx.queues.get("batch_max_events", 1000)) * len(inputs)
+        self._window = ctx.queues.batch_max_events * len(inputs)
         self._answered = answered_causes(ctx, self._window)
         self.journal = ModelEventJournal(ctx, self.ai_dir, env.log)
         self.engine = AiEngine(env.config["ai"], self.ai_dir, self.journal.append)

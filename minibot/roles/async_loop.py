@@ -13,26 +13,24 @@ decides a STOP by raising a `NoreError` with its reason code from `run()` or `ti
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
+from minibot.config.views import WatchdogConfig
 from minibot.exitcodes import ExitCode
 from minibot.journal.doorbell import Doorbell
 from minibot.journal.stop import is_stopped
-from minibot.memtrace import start_from_env
-from minibot.roles.instance import hold_instance
+from minibot.reasons import NoreError, ReasonCode
 from minibot.roles.process import (
     Heartbeat,
     OrphanGuard,
     RoleEnv,
     fail_closed,
-    load_env,
-    setup_role_logging,
     shutdown_requested,
+    start_role,
 )
 from minibot.roles.wake import WakeTimer
 
@@ -64,6 +62,49 @@ class AsyncRole(Protocol):
     async def close(self) -> None:
         """After `run()` ended: write what is buffered and release everything (idempotent)."""
         ...
+
+
+class PolicyRole(ABC):
+    """The skeleton of a role whose work returns a health policy's STOP decision (market_role, health_role).
+
+    `run()` raises the decided STOP as a `NoreError` with the detail the policy reported through `_on_stop`;
+    `close()` releases the role's resources once, however often the loop calls it.
+    """
+
+    def __init__(self) -> None:
+        self.wake = asyncio.Event()  # set by the doorbell, and by a role that has something to publish
+        self._state = "STARTING"
+        self._stop_detail = ""
+        self._closed = False
+
+    @property
+    def state(self) -> str:
+        """The state of the last health round (STARTING before the first)."""
+        return self._state
+
+    def _on_stop(self, reason: ReasonCode, detail: str) -> None:
+        self._stop_detail = detail
+
+    @abstractmethod
+    async def _work(self) -> ReasonCode | None:
+        """The role's work until `finish()`: the STOP reason its policy decided, or None."""
+
+    @abstractmethod
+    async def _release(self) -> None:
+        """Write what is held and release every resource (called once)."""
+
+    async def run(self) -> None:
+        """Work until `finish()`; a STOP decided by the health policy is raised with its reason code."""
+        reason = await self._work()
+        if reason is not None:
+            raise NoreError(self._stop_detail or f"health policy decided {reason.value}", reason)
+
+    async def close(self) -> None:
+        """Release everything (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._release()
 
 
 async def _end(task: asyncio.Task[None], role: AsyncRole, grace_s: float) -> None:
@@ -105,7 +146,7 @@ async def run_async_loop(
     env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, timer: WakeTimer, bell: Doorbell | None = None
 ) -> int:
     """Drive `role` until shutdown or STOP; returns the process exit code. `bell` (if any) sets `role.wake`."""
-    grace_s = float(env.config["watchdog"]["stop_grace_s"]) / 2.0
+    grace_s = WatchdogConfig.from_config(env.config).stop_grace_s / 2.0
     heartbeat.beat("STARTING", force=True)
     task = asyncio.create_task(role.run(), name=f"{env.role}-run")
     guard = OrphanGuard(env.run)
@@ -153,13 +194,7 @@ async def run_async_loop(
 
 def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole], argv: list[str] | None = None) -> int:
     """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR` for an asyncio role."""
-    parser = argparse.ArgumentParser(prog=f"minibot.roles.{role}")
-    parser.add_argument("--run-dir", type=Path, required=True)
-    args = parser.parse_args(argv)
-    env = load_env(role, args.run_dir)
-    setup_role_logging(env)
-    start_from_env(role)  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
-    lock = hold_instance(env.run_dir, role, env.log)
+    env, lock = start_role(role, argv)
     if lock is None:
         return ExitCode.DUPLICATE
 
@@ -172,7 +207,7 @@ def async_role_main(role: str, build: Callable[[RoleEnv, Heartbeat], AsyncRole],
             return fail_closed(env, exc)
         bell = Doorbell(env.run_dir, env.role)
         try:
-            return await run_async_loop(env, instance, heartbeat, WakeTimer(env.config["queues"]), bell)
+            return await run_async_loop(env, instance, heartbeat, WakeTimer(env.ctx.queues), bell)
         finally:
             bell.close()
 

@@ -27,11 +27,12 @@ from minibot.execution import ExecutionCore
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.doorbell import Ringer
 from minibot.journal.stop import is_stopped, read_stop
+from minibot.model.config import ExecutionConfig
 from minibot.model.filters import SymbolFilters, filters_from_exchange_info
 from minibot.reasons import ConfigInvalid
 from minibot.risk import RiskCore
 from minibot.rolenames import TRADING_CORE_ROLES, Role
-from minibot.roles.process import RoleEnv, shutdown_requested
+from minibot.roles.process import RoleEnv, RoleLoop, role_main, shutdown_requested
 from minibot.roles.runner import BatchHook, RoleRunner
 from minibot.roles.schedule import MUTED, ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule, watchers
 from minibot.roles.timeline import MARKET
@@ -75,7 +76,7 @@ def build_core(role: str, config: Mapping[str, Any], filters: Mapping[str, Symbo
     if role == Role.STRATEGY.value:
         return StrategyCore(config["strategy"])
     if role == Role.RISK.value:
-        return RiskCore(config["risk"], float(config["execution"]["initial_cash"]), filters)
+        return RiskCore(config["risk"], ExecutionConfig.from_config(config).initial_cash, filters)
     if role == Role.EXECUTION.value:
         return execution_core(config, filters)
     raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(TRADING_CORE_ROLES)}")
@@ -107,7 +108,7 @@ class CoreRole:
         self.core = core
         self.runner = RoleRunner(env.ctx, env.role, core, list(ROLE_INPUTS[env.role]), after_batch)
         self.schedule = make_schedule(self.runner, core)
-        self._idle_s = float(env.config["queues"]["poll_interval_ms"]) / 1000.0
+        self._idle_s = env.ctx.queues.poll_interval_ms / 1000.0
         # The roles whose schedule waits for this role's market_ticks watermark: rung when it advances.
         self._watchers = Ringer(env.run_dir, watchers(env.role))
         self._market = self.runner.by_queue[MARKET]
@@ -165,3 +166,13 @@ class CoreRole:
         """Halt the core if the run is stopped, then flush and close every file."""
         self.halt_if_stopped()
         self.runner.close()
+
+
+def build_role(env: RoleEnv) -> RoleLoop:
+    """The core role `env.role` on its run's queues (strategy_role and risk_role need nothing more)."""
+    return CoreRole(env, build_core(env.role, env.config, load_filters(env.run_dir)))
+
+
+def core_role_main(role: str, argv: list[str] | None = None) -> int:
+    """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR` for strategy_role and risk_role."""
+    return role_main(role, build_role, argv)

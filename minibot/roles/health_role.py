@@ -15,16 +15,15 @@ journaled in `<run>/market/requests.jsonl`.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
-from minibot.market.config import BinanceConfig
+from minibot.config.binance import BinanceConfig
 from minibot.market.health import HealthChecker, HealthPolicy, ProbeResult
 from minibot.market.rest import BinanceRest
-from minibot.reasons import NoreError, ReasonCode
+from minibot.reasons import ReasonCode
 from minibot.rolenames import Role
-from minibot.roles.async_loop import async_role_main
+from minibot.roles.async_loop import PolicyRole, async_role_main
 from minibot.roles.latency_samples import LatencySamples
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.roles.request_journal import RequestJournal
@@ -33,48 +32,40 @@ ROLE = Role.HEALTH.value
 _OWN_FIELDS = frozenset({"role", "state", "uptime_s"})
 
 
-class HealthRole:
+class HealthRole(PolicyRole):
     """One REST client, one policy, one checker; driven by `run_async_loop`."""
 
     def __init__(self, env: RoleEnv, heartbeat: Heartbeat) -> None:
+        super().__init__()
         self.env = env
         self.heartbeat = heartbeat
-        cfg = BinanceConfig.from_section(env.config["binance"])
+        cfg = BinanceConfig.from_config(env.config)
         clock = env.clock
         self.requests = RequestJournal(env.ctx, ROLE)
         self.rest = BinanceRest(cfg.rest_base_url, cfg.rest_timeout_s, cfg.weight_limit, clock, self.requests.append)
         self.rest.weights.slow_fraction = cfg.weight_slow_fraction
         policy = HealthPolicy.for_run(cfg, clock)
-        self.latency = LatencySamples(cfg.error_rate_window)
+        self.latency = LatencySamples(cfg.health.error_rate_window)
         self.checker = HealthChecker(
             self.rest,
             policy,
             clock,
             self._on_health,
-            cfg.health_interval_s,
-            cfg.exchange_info_interval_s,
+            cfg.health.interval_s,
+            cfg.health.exchange_info_interval_s,
             cfg.symbols,
             on_latency=self._on_latency,
             on_stop=self._on_stop,
-            max_skew_ms=cfg.max_clock_skew_ms,
+            max_skew_ms=cfg.health.max_clock_skew_ms,
             role=ROLE,
         )
-        self.wake = asyncio.Event()  # only the doorbell sets it: probes run on their own timers
-        self._state = "STARTING"
-        self._stop_detail = ""
-        self._closed = False
         env.log.info(
             "health_role: probing %s every %s s (exchangeInfo every %s s), unreachable threshold %d ms",
             cfg.rest_base_url,
-            cfg.health_interval_s,
-            cfg.exchange_info_interval_s,
-            cfg.unreachable_threshold_ms,
+            cfg.health.interval_s,
+            cfg.health.exchange_info_interval_s,
+            cfg.health.unreachable_threshold_ms,
         )
-
-    @property
-    def state(self) -> str:
-        """The state of the last health round (STARTING before the first)."""
-        return self._state
 
     def _on_latency(self, result: ProbeResult) -> None:
         self.latency.add(result.endpoint, result.latency_ms)
@@ -87,14 +78,9 @@ class HealthRole:
         if self._state != "OK":
             self.env.log.warning("binance %s: %s", self._state, payload.get("error", ""))
 
-    def _on_stop(self, reason: ReasonCode, detail: str) -> None:
-        self._stop_detail = detail
-
-    async def run(self) -> None:
-        """Probe until `finish()`; a STOP decided by the policy is raised with its reason code."""
-        reason = await self.checker.run()
-        if reason is not None:
-            raise NoreError(self._stop_detail or f"health policy decided {reason.value}", reason)
+    async def _work(self) -> ReasonCode | None:
+        """Probe until `finish()`."""
+        return await self.checker.run()
 
     async def finish(self) -> None:
         """Make the checker return after its current round."""
@@ -105,11 +91,8 @@ class HealthRole:
         self.requests.flush()
         return None
 
-    async def close(self) -> None:
+    async def _release(self) -> None:
         """Close the HTTP session and the request journal."""
-        if self._closed:
-            return
-        self._closed = True
         try:
             await self.rest.close()
         finally:

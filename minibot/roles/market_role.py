@@ -22,17 +22,16 @@ Every REST request the client makes is journaled in `<run>/market/requests.jsonl
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from typing import Any
 
-from minibot.market.config import BinanceConfig
+from minibot.config.binance import BinanceConfig
 from minibot.market.feed import MarketFeed
 from minibot.market.models import MarketMessage
 from minibot.reasons import ConfigInvalid, NoreError, ReasonCode
 from minibot.rolenames import Role
-from minibot.roles.async_loop import async_role_main
+from minibot.roles.async_loop import PolicyRole, async_role_main
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.roles.request_journal import RequestJournal
 from minibot.roles.tick_builder import Payload, TickBuilder
@@ -43,31 +42,28 @@ QUEUE = "market_ticks"
 _OWN_FIELDS = frozenset({"role", "state", "uptime_s"})
 
 
-class MarketRole:
+class MarketRole(PolicyRole):
     """One feed, one tick builder, one producer; driven by `run_async_loop`."""
 
     def __init__(self, env: RoleEnv, heartbeat: Heartbeat) -> None:
+        super().__init__()
         self.env = env
         self.clock = env.clock
         self.heartbeat = heartbeat
-        self.cfg = BinanceConfig.from_section(env.config["binance"])
+        self.cfg = BinanceConfig.from_config(env.config)
         if "bookTicker" not in self.cfg.streams:
             raise ConfigInvalid(
                 f"binance.streams {list(self.cfg.streams)}: market_role needs 'bookTicker' (every market_tick "
                 "carries the latest best bid/ask)"
             )
         self.builder = TickBuilder(self.cfg.conflation_ms, self.cfg.depth_levels, perf_at=self.clock.perf_ns_at)
-        self.stale_stop_ms = self.cfg.stale_stream_ms + self.cfg.unreachable_threshold_ms
-        self.batch_max = int(env.config["queues"]["batch_max_events"])
+        self.stale_stop_ms = self.cfg.stale_stream_ms + self.cfg.health.unreachable_threshold_ms
+        self.batch_max = env.ctx.queues.batch_max_events
         self.producer = env.ctx.producer(QUEUE, ROLE)
         self.requests = RequestJournal(env.ctx, ROLE)
         self.last_data_ms = self.clock.now_ms()
         self.published = 0
         self._batch: list[dict[str, Any]] = []
-        self.wake = asyncio.Event()
-        self._state = "STARTING"
-        self._stop_detail = ""
-        self._closed = False
         self.feed = MarketFeed(
             self.cfg,
             self.clock,
@@ -88,11 +84,6 @@ class MarketRole:
             self.cfg.depth_levels,
         )
 
-    @property
-    def state(self) -> str:
-        """The state of the last health round (STARTING before the first)."""
-        return self._state
-
     # Feed callbacks (on the event loop; must not block for long) --------------------------------------
 
     def _on_message(self, message: MarketMessage) -> None:
@@ -108,9 +99,6 @@ class MarketRole:
         extra = {k: v for k, v in payload.items() if k not in _OWN_FIELDS}
         extra["market"] = self.stats()
         self.heartbeat.beat(self._state, force=True, **extra)
-
-    def _on_stop(self, reason: ReasonCode, detail: str) -> None:
-        self._stop_detail = detail
 
     # Publishing --------------------------------------------------------------------------------------
 
@@ -130,11 +118,9 @@ class MarketRole:
 
     # AsyncRole ---------------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Run the feed until `finish()`; a STOP decided by its health policy is raised."""
-        reason = await self.feed.run()
-        if reason is not None:
-            raise NoreError(self._stop_detail or f"health policy decided {reason.value}", reason)
+    async def _work(self) -> ReasonCode | None:
+        """Run the feed until `finish()`."""
+        return await self.feed.run()
 
     async def finish(self) -> None:
         """Close the feed; `run()` then returns."""
@@ -159,11 +145,8 @@ class MarketRole:
         due = self.builder.next_due_ms()
         return None if due is None else self.clock.real_seconds(max(0, due - now))
 
-    async def close(self) -> None:
+    async def _release(self) -> None:
         """Publish what is held (conflated books included), then release the queue and the journal."""
-        if self._closed:
-            return
-        self._closed = True
         try:
             now = self.clock.now_ms()
             self._add(self.builder.flush(now), now)

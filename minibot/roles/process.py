@@ -39,16 +39,17 @@ from typing import Any, Protocol
 import psutil
 
 from minibot.clock import RunClock
+from minibot.config.views import QueuesConfig, WatchdogConfig
 from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.doorbell import Doorbell, queue_ringer
 from minibot.journal.producer import Producer
 from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
-from minibot.logs import configure_logging
+from minibot.logs import LoggingConfig, configure_logging
 from minibot.memtrace import start_from_env
 from minibot.reasons import NoreError
-from minibot.roles.instance import hold_instance, instance_token
+from minibot.roles.instance import InstanceLock, hold_instance, instance_token
 from minibot.roles.wake import Waker, WakeTimer
 from minibot.runlayout import RUN_FILE, SHUTDOWN_FILE, role_shutdown_file
 
@@ -94,7 +95,8 @@ def load_env(role: str, run_dir: Path) -> RoleEnv:
     run = read_critical_json(run_dir / RUN_FILE)
     clock = RunClock.from_run(run["clock"])
     config = run["config"]
-    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, config["queues"], queue_ringer)
+    queues = QueuesConfig.from_config(config)
+    ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, queues, queue_ringer)
     return RoleEnv(role, ctx, config, run, clock, logging.getLogger(f"nore.{role}"))
 
 
@@ -114,7 +116,7 @@ def shutdown_requested(run_dir: Path, role: str | None = None) -> bool:
 
 def setup_role_logging(env: RoleEnv) -> None:
     """Send this process's `logging` records to `<run>/<logging.dir>/<role>.log` (rotated JSON lines)."""
-    configure_logging(env.run_dir, env.config["logging"], env.role)
+    configure_logging(env.run_dir, LoggingConfig.from_config(env.config), env.role)
 
 
 class OrphanGuard:
@@ -168,7 +170,7 @@ class Heartbeat:
 
     def __init__(self, env: RoleEnv) -> None:
         self.env = env
-        self.interval_ms = float(env.config["watchdog"]["heartbeat_interval_s"]) * 1000
+        self.interval_ms = WatchdogConfig.from_config(env.config).heartbeat_interval_s * 1000
         self.started_ms = env.clock.now_ms()
         self._next_ms = 0.0
         self._identity: dict[str, Any] = {"pid": os.getpid()}
@@ -245,15 +247,22 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
         heartbeat.close()
 
 
-def role_main(role: str, build: Callable[[RoleEnv], RoleLoop], argv: list[str] | None = None) -> int:
-    """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR`."""
+def start_role(role: str, argv: list[str] | None) -> tuple[RoleEnv, InstanceLock | None]:
+    """Parse `--run-dir RUN_DIR`, load the run, send logs to the role's log, start the opt-in memory tracing and
+    take the role's instance lock (None when another process of the role holds it: the caller exits
+    `ExitCode.DUPLICATE`)."""
     parser = argparse.ArgumentParser(prog=f"minibot.roles.{role}")
     parser.add_argument("--run-dir", type=Path, required=True)
     args = parser.parse_args(argv)
     env = load_env(role, args.run_dir)
     setup_role_logging(env)
     start_from_env(role)  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
-    lock = hold_instance(env.run_dir, role, env.log)
+    return env, hold_instance(env.run_dir, role, env.log)
+
+
+def role_main(role: str, build: Callable[[RoleEnv], RoleLoop], argv: list[str] | None = None) -> int:
+    """Entry point of `python -m minibot.roles.<role> --run-dir RUN_DIR`."""
+    env, lock = start_role(role, argv)
     if lock is None:
         return ExitCode.DUPLICATE
     try:
@@ -274,5 +283,5 @@ def role_main(role: str, build: Callable[[RoleEnv], RoleLoop], argv: list[str] |
 def with_doorbell(env: RoleEnv) -> RoleEnv:
     """`env` with the process's doorbell bound and its port recorded (call while holding the instance lock,
     so a refused duplicate never redirects the rings)."""
-    waker = Waker(Doorbell(env.run_dir, env.role), WakeTimer(env.config["queues"]))
+    waker = Waker(Doorbell(env.run_dir, env.role), WakeTimer(env.ctx.queues))
     return dataclasses.replace(env, waker=waker)

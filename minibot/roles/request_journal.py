@@ -47,7 +47,7 @@ class RequestJournal:
         self.folder = journal_folder(ctx.run_dir)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.contract = journal_contract()
-        segment_max = int(ctx.queues.get("segment_max_bytes", 64 << 20))
+        segment_max = ctx.queues.segment_max_bytes
         self._appender = SegmentAppender(self.folder, REQUESTS_STEM, FsyncPolicy.parse(fsync), segment_max)
         self._lock_fh = open(self.folder / LOCK, "a+b")  # noqa: SIM115 - held for the journal's lifetime
         self._buffer: list[bytes] = []

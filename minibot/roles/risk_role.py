@@ -12,20 +12,14 @@ with KILL_SWITCH; no input is processed after the flag is seen (minibot.roles.co
 from __future__ import annotations
 
 from minibot.rolenames import Role
-from minibot.roles.core_role import CoreRole, build_core, load_filters
-from minibot.roles.process import RoleEnv, RoleLoop, role_main
+from minibot.roles.core_role import core_role_main
 
 ROLE = Role.RISK.value
 
 
-def build(env: RoleEnv) -> RoleLoop:
-    """The risk role on its run's queues."""
-    return CoreRole(env, build_core(ROLE, env.config, load_filters(env.run_dir)))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Process entry point; returns the exit code (minibot.roles.process)."""
-    return role_main(ROLE, build, argv)
+    return core_role_main(ROLE, argv)
 
 
 if __name__ == "__main__":

@@ -157,9 +157,7 @@ class RoleRunner:
         self.after_batch = after_batch
         folder = role_dir(ctx.run_dir, role)
         folder.mkdir(parents=True, exist_ok=True)
-        self._log = SegmentAppender(
-            folder, INPUT_LOG_STEM, FsyncPolicy.parse(str(ctx.queues.get("fsync", "always"))), 64 << 20
-        )
+        self._log = SegmentAppender(folder, INPUT_LOG_STEM, FsyncPolicy.parse(ctx.queues.fsync), 64 << 20)
         self.producers: dict[str, Producer] = {q: ctx.producer(q, role) for q in sorted(set(self.routes.values()))}
         self.consumers: list[tuple[str, Consumer]] = [(q, ctx.consumer(q, role)) for q in inputs]
         self.by_queue: dict[str, Consumer] = dict(self.consumers)

@@ -14,9 +14,8 @@ rings a role has deadlines of its own, and the sleep ends at the nearest one:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any
 
+from minibot.config.views import QueuesConfig
 from minibot.journal.doorbell import Doorbell
 from minibot.journal.segments import commit_owed
 
@@ -27,8 +26,8 @@ COMMIT_MARGIN_S = 0.001
 class WakeTimer:
     """How long a role may sleep now: the nearest of its deadlines, a group commit it owes, the safety net."""
 
-    def __init__(self, queues: Mapping[str, Any]) -> None:
-        self.safety_s = float(queues["poll_interval_ms"]) / 1000.0
+    def __init__(self, queues: QueuesConfig) -> None:
+        self.safety_s = queues.poll_interval_ms / 1000.0
 
     def before_sleep(self, *deadlines_s: float | None) -> float:
         """Make the group commits that are due, then return how long to sleep: the smallest of `deadlines_s`

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from minibot.model.config import StrategyAiConfig
+
 _AGREES = {("UP", "BUY"), ("DOWN", "SELL")}
 _OPPOSES = {("UP", "SELL"), ("DOWN", "BUY")}
 
@@ -27,11 +29,11 @@ class AiGate:
 
     __slots__ = ("allowed_models", "latest", "max_age_ms", "min_agree", "weight")
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        self.max_age_ms = int(cfg["max_age_ms"])
-        self.min_agree = float(cfg["min_agree_probability"])
-        self.weight = float(cfg["weight"])
-        self.allowed_models = frozenset(cfg.get("allowed_models", ()))
+    def __init__(self, cfg: StrategyAiConfig) -> None:
+        self.max_age_ms = cfg.max_age_ms
+        self.min_agree = cfg.min_agree_probability
+        self.weight = cfg.weight
+        self.allowed_models = frozenset(cfg.allowed_models)
         self.latest: dict[str, tuple[int, str, Mapping[str, Any]]] = {}
 
     def observe(self, event: Mapping[str, Any]) -> None:

@@ -23,7 +23,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from minibot.contracts.core import Output
+from minibot.model.config import StrategyConfig
 from minibot.reasons import ContractViolation, ReasonCode
+from minibot.sectionview import build_view
 from minibot.strategies.ai_filter import AiGate
 from minibot.strategies.bars import BarBuilder
 from minibot.strategies.indicators import Momentum, WilderRSI
@@ -71,16 +73,17 @@ class StrategyCore:
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         """`cfg` is the `strategy` config section (minibot/config/schema/strategy.schema.json)."""
-        if cfg["mode"] not in MODES:
-            raise ValueError(f"strategy.mode must be one of {MODES}, got {cfg['mode']!r}")
-        if not cfg["rsi_oversold"] < cfg["rsi_overbought"]:
+        view = build_view(StrategyConfig, cfg)
+        if view.mode not in MODES:
+            raise ValueError(f"strategy.mode must be one of {MODES}, got {view.mode!r}")
+        if not view.rsi_oversold < view.rsi_overbought:
             raise ValueError("strategy.rsi_oversold must be below strategy.rsi_overbought")
-        self._cfg = dict(cfg)
-        self._interval = int(cfg["bar_interval_ms"])
-        self._max_gap = int(cfg["max_gap_bars"])
-        self._warmup = max(int(cfg["warmup_bars"]), int(cfg["rsi_period"]) + 1, int(cfg["momentum_lookback_bars"]) + 1)
-        self._use_ai = bool(cfg["use_ai"])
-        self._ai = AiGate(cfg["ai"])
+        self._cfg = view
+        self._interval = view.bar_interval_ms
+        self._max_gap = view.max_gap_bars
+        self._warmup = max(view.warmup_bars, view.rsi_period + 1, view.momentum_lookback_bars + 1)
+        self._use_ai = view.use_ai
+        self._ai = AiGate(view.ai)
         self._syms: dict[str, _Symbol] = {}
         self.counters = dict.fromkeys(
             (
@@ -104,7 +107,7 @@ class StrategyCore:
             st = self._syms.get(payload["symbol"])
             if st is None:
                 st = self._syms[payload["symbol"]] = _Symbol(
-                    self._interval, int(self._cfg["rsi_period"]), int(self._cfg["momentum_lookback_bars"])
+                    self._interval, self._cfg.rsi_period, self._cfg.momentum_lookback_bars
                 )
             bucket = event["ts"] // self._interval
             bar = st.bar
@@ -144,14 +147,14 @@ class StrategyCore:
     def _decide(self, rsi: float, mom: float) -> tuple[str, float] | None:
         """(side, depth in [0, 1]) when the indicators call for a signal."""
         cfg = self._cfg
-        oversold, overbought = float(cfg["rsi_oversold"]), float(cfg["rsi_overbought"])
-        if cfg["mode"] == "mean_reversion":
+        oversold, overbought = cfg.rsi_oversold, cfg.rsi_overbought
+        if cfg.mode == "mean_reversion":
             if rsi <= oversold:
                 return "BUY", (oversold - rsi) / oversold if oversold > 0 else 1.0
             if rsi >= overbought:
                 return "SELL", (rsi - overbought) / (100.0 - overbought) if overbought < 100 else 1.0
             return None
-        thr = float(cfg["momentum_threshold_bps"])
+        thr = cfg.momentum_threshold_bps
         if mom >= thr and rsi < overbought:
             return "BUY", min(1.0, (mom - thr) / thr)
         if mom <= -thr:
@@ -167,7 +170,7 @@ class StrategyCore:
             return []
         side, depth = decision
         cfg = self._cfg
-        if st.bars - st.last_signal_bar.get(side, -(10**9)) < int(cfg["resignal_bars"]):
+        if st.bars - st.last_signal_bar.get(side, -(10**9)) < cfg.resignal_bars:
             return []
         p = event["payload"]
         bid, ask = float(p["bid"]), float(p["ask"])
@@ -175,24 +178,24 @@ class StrategyCore:
             self.counters["filtered_quote"] += 1
             return []
         spread_bps = (ask - bid) / ((ask + bid) / 2.0) * 10_000.0
-        if spread_bps > float(cfg["max_spread_bps"]):
+        if spread_bps > cfg.max_spread_bps:
             self.counters["filtered_spread"] += 1
             return []
         top_notional = ask * float(p["ask_qty"]) if side == "BUY" else bid * float(p["bid_qty"])
-        if top_notional < float(cfg["min_top_notional_quote"]):
+        if top_notional < cfg.min_top_notional_quote:
             self.counters["filtered_liquidity"] += 1
             return []
-        if st.bar.ticks < int(cfg["min_bar_ticks"]):
+        if st.bar.ticks < cfg.min_bar_ticks:
             self.counters["filtered_activity"] += 1
             return []
         strength = 0.5 + 0.5 * depth
         reason: dict[str, Any] = {
-            "mode": cfg["mode"],
+            "mode": cfg.mode,
             "rsi": round(rsi, 4),
-            "rsi_oversold": cfg["rsi_oversold"],
-            "rsi_overbought": cfg["rsi_overbought"],
+            "rsi_oversold": cfg.rsi_oversold,
+            "rsi_overbought": cfg.rsi_overbought,
             "momentum_bps": round(mom, 4),
-            "momentum_threshold_bps": cfg["momentum_threshold_bps"],
+            "momentum_threshold_bps": cfg.momentum_threshold_bps,
             "spread_bps": round(spread_bps, 4),
             "top_notional_quote": round(top_notional, 2),
             "bar": st.bar.as_reason(),
@@ -212,7 +215,7 @@ class StrategyCore:
             "side": side,
             "score": round(strength if side == "BUY" else -strength, 6),
             "confidence": confidence,
-            "horizon_ms": int(cfg["horizon_bars"]) * self._interval,
+            "horizon_ms": cfg.horizon_bars * self._interval,
             "reason": reason,
             "price": p["price"],
             "bid": bid,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from minibot.clock import RunClock
+from minibot.config.binance import BinanceConfig
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
 from minibot.market.errors import Banned, MarketError
@@ -54,9 +54,9 @@ def _log_request(record: RequestRecord) -> None:
 
 
 async def _probe(
-    binance: Mapping[str, Any], clock: RunClock, journal: RequestJournal | None
+    binance: BinanceConfig, clock: RunClock, journal: RequestJournal | None
 ) -> tuple[PreflightResult, dict[str, Any]]:
-    symbols = list(binance["symbols"])
+    symbols = list(binance.symbols)
     latencies: dict[str, float] = {}
 
     def record(rec: RequestRecord) -> None:
@@ -66,9 +66,9 @@ async def _probe(
             journal.append(rec)
 
     rest = BinanceRest(
-        binance["rest_base_url"],
-        float(binance["rest_timeout_s"]),
-        int(binance["weight_limit"]),
+        binance.rest_base_url,
+        binance.rest_timeout_s,
+        binance.weight_limit,
         clock=clock,
         on_request=record,
     )
@@ -84,7 +84,7 @@ async def _probe(
 
 
 def run_preflight(
-    run_dir: Path, binance: Mapping[str, Any], clock: RunClock, ctx: RunContext | None = None
+    run_dir: Path, binance: BinanceConfig, clock: RunClock, ctx: RunContext | None = None
 ) -> PreflightResult:
     """ping, time, exchangeInfo?symbols=[...]; writes exchange_info.json. PreflightFailed says what failed.
 
@@ -94,9 +94,9 @@ def run_preflight(
     try:
         result, info = asyncio.run(_probe(binance, clock, journal))
     except Banned as exc:
-        raise PreflightFailed(f"{binance['rest_base_url']}: {exc.detail}", ReasonCode.BINANCE_BANNED) from None
+        raise PreflightFailed(f"{binance.rest_base_url}: {exc.detail}", ReasonCode.BINANCE_BANNED) from None
     except MarketError as exc:
-        raise PreflightFailed(f"{binance['rest_base_url']}: {exc.detail}") from None
+        raise PreflightFailed(f"{binance.rest_base_url}: {exc.detail}") from None
     finally:
         if journal is not None:
             journal.flush()

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from minibot.clock import RunClock
+from minibot.config.views import WatchdogConfig
 from minibot.exitcodes import ExitCode
 from minibot.journal.stop import is_stopped
 from minibot.liveness import silent_after_wall_s
@@ -45,7 +46,7 @@ class Supervision:
     def __init__(
         self,
         procs: Mapping[str, RoleProcess],
-        watchdog_cfg: Mapping[str, Any],
+        watchdog_cfg: WatchdogConfig,
         clock: RunClock,
         watch: JournalWatch,
         on_restart: Callable[[RoleProcess, dict[str, Any]], None],
@@ -55,11 +56,11 @@ class Supervision:
         self.watch = watch
         self.on_restart = on_restart
         speed = clock.speed
-        self.silent_s = silent_after_wall_s(watchdog_cfg, speed)
-        self.backoff_base_s = float(watchdog_cfg["restart_backoff_s"]) / speed
-        self.backoff_max_s = float(watchdog_cfg["restart_backoff_max_s"]) / speed
-        self.restart_max = int(watchdog_cfg["restart_max"])
-        self.window_ms = float(watchdog_cfg["restart_window_s"]) * 1000.0
+        self.silent_s = silent_after_wall_s(watchdog_cfg.silent_after_s, speed)
+        self.backoff_base_s = watchdog_cfg.restart_backoff_s / speed
+        self.backoff_max_s = watchdog_cfg.restart_backoff_max_s / speed
+        self.restart_max = watchdog_cfg.restart_max
+        self.window_ms = watchdog_cfg.restart_window_s * 1000.0
         self._last_tick = time.monotonic()
         self._listen_from = self._last_tick
 

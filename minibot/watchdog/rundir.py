@@ -17,6 +17,7 @@ from typing import Any
 
 from minibot import __version__
 from minibot.clock import RunClock
+from minibot.config.views import QueuesConfig
 from minibot.ids import cmdline_hash, new_run_id
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.layout import QueuePaths
@@ -112,8 +113,8 @@ def write_run_file(run_dir: Path, doc: Mapping[str, Any]) -> None:
     write_critical_json(Path(run_dir) / RUN_FILE, dict(doc))
 
 
-def create_queues(run_dir: Path, queues_cfg: Mapping[str, Any]) -> None:
+def create_queues(run_dir: Path, queues_cfg: QueuesConfig) -> None:
     """Every configured queue folder with its R-A2 files, so even an empty queue is complete."""
-    base = Path(run_dir) / str(queues_cfg["base_dir"])
-    for name in queues_cfg["names"]:
+    base = Path(run_dir) / queues_cfg.base_dir
+    for name in queues_cfg.names:
         QueuePaths.of(base, name).create()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minibot.config.views import SecretsConfig
 from minibot.logs import MIN_SECRET_LEN
 from minibot.reasons import ConfigInvalid
 
@@ -87,10 +88,10 @@ def decode_env_bytes(data: bytes, where: str) -> str:
 
 def secrets_file(cfg: Mapping[str, Any], environ: Mapping[str, str]) -> Path | None:
     """The configured secrets file: `secrets.path`, else the file named by `$<secrets.env_var>`."""
-    section = cfg["secrets"]
-    if section.get("path"):
-        return Path(str(section["path"])).expanduser()
-    env_var = section.get("env_var")
+    section = SecretsConfig.from_config(cfg)
+    if section.path:
+        return Path(section.path).expanduser()
+    env_var = section.env_var
     if env_var and environ.get(env_var):
         return Path(environ[env_var]).expanduser()
     return None

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from minibot.config.views import QueuesConfig
 from minibot.gates.base import GateFailed
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.layout import DEADLETTER, INBOX
@@ -58,9 +59,9 @@ def _run_dir(stdout: str) -> Path:
 
 
 def _check_queues(run_dir: Path, run: dict[str, Any]) -> None:
-    queues = run["config"]["queues"]
-    for name in queues["names"]:
-        folder = run_dir / str(queues["base_dir"]) / name
+    queues = QueuesConfig.from_config(run["config"])
+    for name in queues.names:
+        folder = run_dir / queues.base_dir / name
         missing = [f for f in R_A2_FILES if not (folder / f).is_file()]
         if missing:
             raise GateFailed(f"queue {name}: {missing} missing in {folder}")

@@ -26,8 +26,10 @@ from typing import Any
 import psutil
 
 from minibot.ai.env import ai_role_environment
+from minibot.config.binance import BinanceConfig
 from minibot.config.loader import with_overrides
 from minibot.config.rules import resolve_in_run
+from minibot.config.views import MetricsConfig, QueuesConfig, RunSettings, WatchdogConfig
 from minibot.exitcodes import ExitCode
 from minibot.ids import process_command_line
 from minibot.journal.atomic import write_critical_json
@@ -41,7 +43,7 @@ from minibot.journal.stop import (
     stop,
     unexpected_error_reason,
 )
-from minibot.logs import configure_logging
+from minibot.logs import LoggingConfig, configure_logging
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.dashboard import Dashboard
 from minibot.metrics.prometheus import start_from_config
@@ -94,7 +96,12 @@ class Supervisor:
         self.say = say
         self.console = console  # where the dashboard is drawn (None: a writer thread of its own on stdout)
         self.cfg = config_as_used(options)
-        check_start_disk(options.var, int(self.cfg["watchdog"]["disk_min_free_mb"]))
+        self.watchdog_cfg = WatchdogConfig.from_config(self.cfg)
+        self.logging_cfg = LoggingConfig.from_config(self.cfg)
+        self.queues_cfg = QueuesConfig.from_config(self.cfg)
+        self.metrics_cfg = MetricsConfig.from_config(self.cfg)
+        self.duration_ms = RunSettings.from_config(self.cfg).duration_ms
+        check_start_disk(options.var, self.watchdog_cfg.disk_min_free_mb)
         self.roles = run_roles(self.cfg)
         missing = missing_role_modules(self.roles)
         if missing:
@@ -115,9 +122,9 @@ class Supervisor:
             start_ms, anchor_ns = int(time.time() * 1000), time.perf_counter_ns()
             return SimClock(start_ms, self.options.speed, start_ms / 1000.0, anchor_ns), None
         self.sim = SimulatorProcess(
-            self.run_dir / str(self.cfg["logging"]["dir"]),
+            self.run_dir / self.logging_cfg.dir,
             self.options.speed,
-            list(self.cfg["binance"]["symbols"]),
+            list(BinanceConfig.from_config(self.cfg).symbols),
             seed=self.options.seed,
             data=self.options.sim_data,
             scenario=self.options.scenario,
@@ -141,8 +148,8 @@ class Supervisor:
         )
         write_run_file(self.run_dir, doc)
         clock = anchor.clock()
-        self.ctx = RunContext(self.run_dir, run_id, doc["cmdline_hash"], clock.now_ms, self.cfg["queues"], queue_ringer)
-        create_queues(self.run_dir, self.cfg["queues"])
+        self.ctx = RunContext(self.run_dir, run_id, doc["cmdline_hash"], clock.now_ms, self.queues_cfg, queue_ringer)
+        create_queues(self.run_dir, self.queues_cfg)
         (self.run_dir / CONTROL_DIR).mkdir(exist_ok=True)
         return RoleEnv(Role.WATCHDOG.value, self.ctx, self.cfg, doc, clock, log)
 
@@ -160,7 +167,7 @@ class Supervisor:
         resolve_in_run(self.run_dir, self.cfg)  # a symlink inside the run may not lead a folder key out of it
         reserve_stop_space(self.run_dir)  # so a STOP can still be raised on a disk that fills up
         self.say(f"run_dir: {self.run_dir}")
-        configure_logging(self.run_dir, self.cfg["logging"], "supervisor", self.secrets.values)
+        configure_logging(self.run_dir, self.logging_cfg, "supervisor", self.secrets.values)
         synced = onedrive_warning(self.options.var)
         if synced is not None:
             self.say(f"warning: {synced}")
@@ -204,14 +211,14 @@ class Supervisor:
         console = self.console if self.console is not None else ConsoleOut()
         dashboard = Dashboard(
             self.run_dir,
-            int(self.cfg["duration_ms"]),
+            self.duration_ms,
             quiet=self.options.quiet,
             is_terminal=sys.stdout.isatty(),
             interval_s=DASHBOARD_LINE_S,
             stream=dashboard_stream(console),
         )
         ending.dashboard = ConsoleDashboard(console, dashboard)
-        ending.prometheus = start_from_config(collector, self.cfg["metrics"])
+        ending.prometheus = start_from_config(collector, self.metrics_cfg)
         try:
             self._preflight_and_watch(env, ending)
         except KeyboardInterrupt:
@@ -235,7 +242,7 @@ class Supervisor:
         return EndingContext(
             run_dir=self.run_dir,
             procs=self.procs,
-            stop_grace_s=float(self.cfg["watchdog"]["stop_grace_s"]),
+            stop_grace_s=self.watchdog_cfg.stop_grace_s,
             sim=self.sim,
             raise_stop=self.raise_stop,
             write_status=self.write_status,
@@ -246,7 +253,8 @@ class Supervisor:
     def _preflight_and_watch(self, env: RoleEnv, ending: Ending) -> None:
         assert self.ctx is not None
         try:
-            result = run_preflight(self.run_dir, self.cfg["binance"], env.clock, self.ctx)
+            # Built from the config as it is now: with --sim it points at the simulator.
+            result = run_preflight(self.run_dir, BinanceConfig.from_config(self.cfg), env.clock, self.ctx)
         except PreflightFailed as exc:
             stop(
                 self.ctx,
@@ -264,12 +272,12 @@ class Supervisor:
         ending.heartbeat = heartbeat
         queues = QueueWatch(
             self.ctx.queues_dir,
-            self.cfg["queues"]["names"],
+            self.queues_cfg.names,
             [*self.roles, Role.WATCHDOG.value],
             scrub_pass_wall_s=SCRUB_BOUND_RUN_S / 2 / env.clock.speed,
         )
         ending.queues = queues
-        log_dir = self.run_dir / str(self.cfg["logging"]["dir"])
+        log_dir = self.run_dir / self.logging_cfg.dir
         for role in self.roles:
             self.procs[role] = RoleProcess(role, self.run_dir, log_dir, self._role_env(role), env.clock.now_ms)
         for proc in self.procs.values():
@@ -281,7 +289,7 @@ class Supervisor:
             heartbeat.beat("DEGRADED", force=True, error=f"{proc.role} {entry['reason']}", restarted_role=proc.role)
             self.write_status("running")
 
-        supervision = Supervision(self.procs, self.cfg["watchdog"], env.clock, watch, restarted)
+        supervision = Supervision(self.procs, self.watchdog_cfg, env.clock, watch, restarted)
         ending.supervision = supervision  # the ending restarts a role killed before it has drained
         suspend = SuspendWatch(gap_bound_s(env.clock.speed), env.clock.now_ms)
         ending.suspend = suspend
@@ -301,9 +309,9 @@ class Supervisor:
         heartbeat: Heartbeat,
         suspend: SuspendWatch,
     ) -> str:
-        duration_ms = int(self.cfg["duration_ms"])
+        duration_ms = self.duration_ms
         check_every = max(CHECK_EVERY_RUN_S / env.clock.speed, CHECK_MIN_WALL_S)
-        metrics_every = max(float(self.cfg["metrics"]["interval_s"]) / env.clock.speed, METRICS_MIN_WALL_S)
+        metrics_every = max(self.metrics_cfg.interval_s / env.clock.speed, METRICS_MIN_WALL_S)
         next_check = next_metrics = 0.0
         while True:
             # A suspension first: after one, every heartbeat looks late and a role's STOP may race this one.
@@ -342,14 +350,13 @@ class Supervisor:
             self.bell.wait(wait_s)
 
     def _periodic(self, queues: QueueWatch) -> Finding | None:
-        wd, q = self.cfg["watchdog"], self.cfg["queues"]
         if self.sim is not None:
             if not self.sim.alive():
                 return ReasonCode.BINANCE_UNREACHABLE, "the embedded simulator process has exited"
             self.sim.refresh_stats()
         return (
-            check_disk(self.run_dir, int(wd["disk_min_free_mb"]))
-            or queues.check(int(q["max_consumer_lag_events"]))
+            check_disk(self.run_dir, self.watchdog_cfg.disk_min_free_mb)
+            or queues.check(self.queues_cfg.max_consumer_lag_events)
             or check_critical_files(self.run_dir)
         )
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from minibot.config.binance import BinanceConfig
 from minibot.contracts.registry import registry
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.consumer import Consumer
@@ -42,8 +43,8 @@ class JournalWatch:
     def __init__(self, ctx: RunContext, cfg: Mapping[str, Any], procs: Mapping[str, RoleProcess]) -> None:
         self.ctx = ctx
         self.procs = procs
-        self.threshold_ms = int(cfg["binance"]["health"]["unreachable_threshold_ms"])
-        watched = [q for q in cfg["queues"]["names"] if Role.WATCHDOG.value in registry().queues[q].consumers]
+        self.threshold_ms = BinanceConfig.from_config(cfg).health.unreachable_threshold_ms
+        watched = [q for q in ctx.queues.names if Role.WATCHDOG.value in registry().queues[q].consumers]
         self.consumers: dict[str, Consumer] = {q: ctx.consumer(q, Role.WATCHDOG.value) for q in watched}
         self.last_beat: dict[str, float] = {}
         self.down_since_ms: int | None = None

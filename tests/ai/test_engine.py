@@ -46,7 +46,7 @@ def test_real_trades_produce_gated_snapshots_with_manifests(tmp_path: Path) -> N
         assert m["training_window"]["rows"] >= engine.settings.min_rows
         assert m["training_window"]["holdout_start_ts"] <= m["training_window"]["last_row_ts"]
         assert {"candidate", "baseline", "inference_p99_ms", "training_s"} <= set(m["metrics"])
-        assert m["trainer"]["seed"] == engine.settings.trainer.seed
+        assert m["trainer"]["seed"] == engine.settings.seed
     for e in events:
         jsonschema.validate(e, EVENT_SCHEMA)
     decided = [e for e in events if e["action"] in ("ACTIVATED", "REJECTED")]

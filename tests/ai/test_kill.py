@@ -15,6 +15,7 @@ from minibot.ai.engine import AiEngine
 from minibot.ai.registry import Registry
 from minibot.ai.settings import AiSettings
 from minibot.ai.snapshots import load_snapshot, scan
+from minibot.sectionview import build_view
 
 from .kill_driver import KILL_CFG
 
@@ -24,7 +25,7 @@ DRIVER = Path(__file__).with_name("kill_driver.py")
 
 
 def _check_consistent(ai_dir: Path) -> tuple[int, int]:
-    settings = AiSettings.from_config(KILL_CFG)
+    settings = build_view(AiSettings, KILL_CFG)
     names = settings.features.names
     root = ai_dir / "snapshots"
     complete, incomplete = scan(root)

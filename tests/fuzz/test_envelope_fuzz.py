@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from minibot.contracts.codec import encode_line, frame
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_RUN_ID, example_event
 from minibot.contracts.registry import registry
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.reasons import NoreError, ReasonCode
 from tests.fuzz.cases import CASES, FUZZ, flip_bytes, mutated
 
@@ -33,7 +33,9 @@ _runs = itertools.count()
 
 def _consume(line: bytes) -> None:
     """Write `line` after one valid event into a fresh queue; the consumer must deliver or name a reason."""
-    ctx = RunContext(WORK / f"r{next(_runs)}", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342)
+    ctx = RunContext(
+        WORK / f"r{next(_runs)}", EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, scratch_queues()
+    )
     paths = ctx.queue_paths(QUEUE)
     paths.create()
     good = dict(BASE, id="6f1c2d3e-4b5a-4c6d-8e7f-000000000001")

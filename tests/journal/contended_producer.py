@@ -9,6 +9,7 @@ import errno
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import portalocker.portalocker
@@ -17,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.ids import deterministic_id
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 
 PRODUCERS = (
     "market_role",
@@ -59,7 +60,7 @@ if __name__ == "__main__":
     run_dir, worker, batches = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     if sys.argv[4:] == ["msvcrt"]:
         portalocker.portalocker.LOCKER = msvcrt_like
-    queues = {"base_dir": "queues", "fsync": "none", "segment_max_bytes": 1 << 20, "batch_max_events": 100}
+    queues = replace(scratch_queues(), base_dir="queues", fsync="none", segment_max_bytes=1 << 20, batch_max_events=100)
     ctx = RunContext(run_dir, "20261124_111111", "e" * 64, lambda: 1_700_000_000_000, queues)
     # The seven roles that publish on `health` in a run.
     producer = ctx.producer("health", PRODUCERS[worker % len(PRODUCERS)])

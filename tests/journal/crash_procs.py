@@ -14,12 +14,13 @@ import os
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from minibot.ids import deterministic_id
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.reader import iter_lines
 from minibot.roles.runner import RoleRunner
 from tests.roles.echo_core import EchoCore
@@ -46,7 +47,9 @@ def tick_id(n: int) -> str:
 
 def context(run_dir: Path, batch: int = 50) -> RunContext:
     """The shared run context (group commit, small segments so rotation is exercised)."""
-    queues = {"base_dir": "queues", "fsync": "group:5ms", "segment_max_bytes": 65536, "batch_max_events": batch}
+    queues = replace(
+        scratch_queues(), base_dir="queues", fsync="group:5ms", segment_max_bytes=65536, batch_max_events=batch
+    )
     return RunContext(run_dir, RUN_ID, CMDLINE_HASH, lambda: int(time.time() * 1000), queues)
 
 

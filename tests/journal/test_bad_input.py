@@ -19,13 +19,13 @@ from minibot.contracts.examples import (
     example_event,
 )
 from minibot.ids import deterministic_id
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.reader import decode_event
 from minibot.reasons import ContractViolation, NoreError
 
 
 def _ctx(tmp: Path) -> RunContext:
-    ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342)
+    ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, scratch_queues())
     ctx.queue_paths("market_ticks").create()
     return ctx
 

@@ -4,6 +4,7 @@ every line's own sha256 still matches; what a producer wrote verifies clean, acr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 from minibot.cli import app
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.journal.chain import chain_path
-from minibot.journal.context import DEFAULT_QUEUES, RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.segments import list_segments
 from minibot.journal.verify import verify_path
 from minibot.metrics.verdict import Reasons
@@ -26,7 +27,7 @@ HASH = "d" * 64
 
 
 def _ctx(folder: Path, segment_max_bytes: int = 64 << 20) -> RunContext:
-    queues = {**DEFAULT_QUEUES, "segment_max_bytes": segment_max_bytes}
+    queues = replace(scratch_queues(), segment_max_bytes=segment_max_bytes)
     return RunContext(folder, RUN_ID, HASH, lambda: 1_700_000_000_000, queues)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.verify import verify_path
 from minibot.roles.runner import queue_events
 
@@ -25,7 +25,7 @@ def test_four_producers_twenty_thousand_events(tmp_path: Path) -> None:
     ]
     for proc in procs:
         assert proc.wait(timeout=240) == 0
-    ctx = RunContext(tmp_path, "20261124_111111", "e" * 64, lambda: 0)
+    ctx = RunContext(tmp_path, "20261124_111111", "e" * 64, lambda: 0, scratch_queues())
     report = verify_path(ctx.queue_paths("health").folder)
     assert report.ok, [str(p) for p in report.problems[:5]]
     events = list(queue_events(ctx, "health"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.journal.atomic import file_lock, read_critical_json, write_critical_json
 from minibot.journal.consumer import CURSOR_INTERVAL_S, Consumer
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.verify import verify_path
 from minibot.metrics.verdict import Reasons
 from minibot.metrics.verify_journals import check_integrity
@@ -21,7 +22,7 @@ from minibot.reasons import CursorDesync
 
 
 def _ctx(tmp: Path, fsync: str = "always") -> RunContext:
-    queues = {"base_dir": "queues", "fsync": fsync, "segment_max_bytes": 64 << 20, "batch_max_events": 3}
+    queues = replace(scratch_queues(), base_dir="queues", fsync=fsync, segment_max_bytes=64 << 20, batch_max_events=3)
     ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, queues)
     ctx.queue_paths("market_ticks").create()
     return ctx

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.verify import verify_path
 from tests.tmpfs import fill_up, small_fs
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.process
 
 def test_a_write_the_disk_cuts_short_is_cut_back(tmp_path: Path) -> None:
     with small_fs(tmp_path / "fs", "1m") as fs:
-        ctx = RunContext(fs, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342)
+        ctx = RunContext(fs, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, scratch_queues())
         producer = ctx.producer("fills", "execution_role", fsync="always")
         producer.publish([producer.event("fill", EXAMPLE_PAYLOADS["fill"])])
         inbox = ctx.queue_paths("fills").folder / "inbox.jsonl"

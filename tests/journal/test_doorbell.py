@@ -5,10 +5,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.doorbell import RECHECK_S, Doorbell, Ringer, doorbell_path, queue_ringer, read_bell, ring_all
 from minibot.journal.stop import stop
 from minibot.reasons import ReasonCode
@@ -20,7 +21,9 @@ LONG_WAIT_S = 30.0
 
 
 def _ctx(run_dir: Path) -> RunContext:
-    return RunContext(run_dir, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_700_000_000_000, ringer=queue_ringer)
+    return RunContext(
+        run_dir, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_700_000_000_000, scratch_queues(), queue_ringer
+    )
 
 
 def _tick(producer_ctx: RunContext, n: int = 1) -> int:
@@ -116,7 +119,7 @@ def test_a_lost_ring_costs_only_the_safety_net(tmp_path: Path) -> None:
     stray.bind(("127.0.0.1", 0))
     doorbell_path(tmp_path, "risk_role").write_text(f'{{"port": {stray.getsockname()[1]}}}')
     stray.close()
-    waker = Waker(bell, WakeTimer({"poll_interval_ms": 200, "fsync": "always"}))
+    waker = Waker(bell, WakeTimer(replace(scratch_queues(), poll_interval_ms=200)))
     got: list[float] = []
 
     def consume() -> None:

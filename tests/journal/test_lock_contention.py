@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.verify import verify_path
 from minibot.roles.runner import queue_events
 
@@ -49,7 +49,7 @@ def test_seven_producers_never_stall_on_the_queue_lock(tmp_path: Path) -> None:
     p99 = durations[int(len(durations) * 0.99)]
     print(f"{len(durations)} publishes by {PRODUCERS} processes: p99 {p99 * 1000:.1f} ms, max {worst * 1000:.1f} ms")
     assert worst < STALL_BOUND_S, f"a publish stalled {worst:.3f} s on the queue lock (bound {STALL_BOUND_S} s)"
-    ctx = RunContext(tmp_path, "20261124_111111", "e" * 64, lambda: 0)
+    ctx = RunContext(tmp_path, "20261124_111111", "e" * 64, lambda: 0, scratch_queues())
     report = verify_path(ctx.queue_paths("health").folder)
     assert report.ok, [str(p) for p in report.problems[:5]]
     assert len(list(queue_events(ctx, "health"))) == sum(r["events"] for r in results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,19 +10,16 @@ import pytest
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.segments import FsyncPolicy
 from minibot.journal.verify import verify_path
 from minibot.reasons import CursorDesync, NonAtomicWrite, ReasonCode
 
 
 def _ctx(tmp: Path, segment_max_bytes: int = 64 << 20) -> RunContext:
-    queues = {
-        "base_dir": "queues",
-        "fsync": "group:10ms",
-        "segment_max_bytes": segment_max_bytes,
-        "batch_max_events": 7,
-    }
+    queues = replace(
+        scratch_queues(), base_dir="queues", fsync="group:10ms", segment_max_bytes=segment_max_bytes, batch_max_events=7
+    )
     ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, queues)
     ctx.queue_paths("market_ticks").create()
     return ctx

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from minibot.contracts.envelope import encode_event
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.ids import deterministic_id
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.reader import decode_event
 from minibot.journal.verify import verify_path
 from minibot.reasons import CursorDesync, NoreError, ReasonCode
@@ -22,7 +22,7 @@ HASH = "d" * 64
 
 
 def _ctx(folder: Path) -> RunContext:
-    return RunContext(folder, RUN_ID, HASH, lambda: 1_700_000_000_000)
+    return RunContext(folder, RUN_ID, HASH, lambda: 1_700_000_000_000, scratch_queues())
 
 
 def _publish(ctx: RunContext, first: int, count: int) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.ids import deterministic_id
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.seen import SeenWindow, id_key, seed_from_queue
 from minibot.journal.segments import list_segments
 from minibot.reasons import JournalCorrupt
@@ -58,7 +59,9 @@ def test_65536_ids_cost_well_under_the_ordered_dict_of_str() -> None:
 
 
 def _ctx(tmp: Path, segment_max_bytes: int = 64 << 20) -> RunContext:
-    queues = {"base_dir": "queues", "fsync": "none", "segment_max_bytes": segment_max_bytes, "batch_max_events": 50}
+    queues = replace(
+        scratch_queues(), base_dir="queues", fsync="none", segment_max_bytes=segment_max_bytes, batch_max_events=50
+    )
     ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, queues)
     ctx.queue_paths("market_ticks").create()
     return ctx

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_RUN_ID
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.stop import is_stopped, read_stop, reserve_stop_space, stop, unexpected_error_reason
 from minibot.journal.verify import verify_path
 from minibot.reasons import LockTimeout, NoreError, ReasonCode, ReplaceFailed
@@ -27,7 +27,7 @@ RAISER = Path(__file__).with_name("stop_raiser.py")
 
 
 def test_stop_journals_and_raises_the_flag_once(tmp_path: Path) -> None:
-    ctx = RunContext(tmp_path, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342)
+    ctx = RunContext(tmp_path, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, scratch_queues())
     assert not is_stopped(tmp_path)
     first = stop(
         ctx,
@@ -62,7 +62,7 @@ def test_stop_journals_and_raises_the_flag_once(tmp_path: Path) -> None:
 
 
 def _ctx(run_dir: Path) -> RunContext:
-    return RunContext(run_dir, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342)
+    return RunContext(run_dir, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, scratch_queues())
 
 
 def _raise(ctx: RunContext, code: ReasonCode, source: str = "watchdog_role") -> dict[str, Any]:

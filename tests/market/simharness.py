@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minibot.clock import RunClock
-from minibot.market.config import BinanceConfig, default_section
+from minibot.config.binance import BinanceConfig
+from minibot.market.config import default_section
 from minibot.market.feed import MarketFeed
 from minibot.market.gaps import GapReport
 from minibot.market.models import AggTrade, MarketMessage
@@ -90,7 +91,7 @@ async def run_feed(
     try:
         section = merged(merged(default_section(), TEST_OVERRIDES), overrides or {})
         section.update(rest_base_url=running.base_url, ws_base_url=running.ws_base_url, symbols=symbols)
-        cfg = BinanceConfig.from_section(section)
+        cfg = BinanceConfig.from_config({"binance": section})
 
         def on_stop(reason: ReasonCode, detail: str) -> None:
             out.stop_detail = detail

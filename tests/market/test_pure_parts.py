@@ -9,8 +9,9 @@ from importlib import resources
 import pytest
 from jsonschema import Draft202012Validator
 
+from minibot.config.binance import BinanceConfig
 from minibot.market.clock_skew import ClockSkew, skew_from_round_trip
-from minibot.market.config import BinanceConfig, default_section
+from minibot.market.config import default_section
 from minibot.market.errors import Banned
 from minibot.market.models import (
     DepthSnapshot,
@@ -156,10 +157,10 @@ def test_default_section_validates_against_its_schema() -> None:
     assert list(validator.iter_errors(section)) == []
     assert section["rest_base_url"] == "https://api.binance.com"  # real endpoints by default
     assert section["ws_base_url"] == "wss://stream.binance.com:9443"
-    cfg = BinanceConfig.from_section(section)
+    cfg = BinanceConfig.from_config({"binance": section})
     assert cfg.depth_levels == 0  # depth ingest is opt-in
     assert {e.validator for e in validator.iter_errors(dict(section, depth_levels=15))} == {"enum"}
-    assert cfg.unreachable_threshold_ms == 180_000 and cfg.proactive_reconnect_ms == 23 * 3_600_000
+    assert cfg.health.unreachable_threshold_ms == 180_000 and cfg.proactive_reconnect_ms == 23 * 3_600_000
     bad = dict(section, extra=1, rest_base_url="https://api.binance.com/api/v3")
     messages = {e.validator for e in validator.iter_errors(bad)}
     assert {"additionalProperties", "pattern"} <= messages

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from minibot.config.loader import load_config, with_overrides
+from minibot.config.views import QueuesConfig
 from minibot.execution import ExecutionCore
 from minibot.ids import cmdline_hash, deterministic_id
 from minibot.journal.atomic import write_critical_json
@@ -72,7 +73,9 @@ class RunBuilder:
         self.run_dir.mkdir(parents=True)
         self.now = T0
         self.cmdline_hash = cmdline_hash(command_line)
-        self.ctx = RunContext(self.run_dir, RUN_ID, self.cmdline_hash, lambda: self.now, self.config["queues"])
+        self.ctx = RunContext(
+            self.run_dir, RUN_ID, self.cmdline_hash, lambda: self.now, QueuesConfig.from_config(self.config)
+        )
         run = {
             "run_id": RUN_ID,
             "cmdline_hash": self.cmdline_hash,

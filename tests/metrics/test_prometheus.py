@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from minibot.config.views import MetricsConfig
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.prometheus import start_from_config, start_prometheus
 
@@ -31,7 +32,9 @@ def test_scrape_serves_the_last_written_metrics(tmp_path: Path) -> None:
     populate(b)
     b.close()
     collector = MetricsCollector(b.run_dir)
-    assert start_from_config(collector, collector.config["metrics"]) is None  # prometheus_port null: off
+    assert (
+        start_from_config(collector, MetricsConfig.from_config(collector.config)) is None
+    )  # prometheus_port null: off
     endpoint = start_prometheus(collector, "127.0.0.1", 0)
     try:
         assert endpoint.port > 0 and "nore_queue_events_total" not in scrape(endpoint.port)  # nothing written yet

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from minibot.config.views import QueuesConfig
 from minibot.contracts.envelope import build_envelope, encode_event
 from minibot.ids import random_id
 from minibot.journal.atomic import read_critical_json
@@ -171,7 +172,7 @@ def test_report_shows_stops_ai_events_and_damaged_lines(run_dir: Path, tmp_path:
     run = copy_run(run_dir, tmp_path)
     doc = read_critical_json(run / "run.json")
     ts = int(doc["clock"]["start_ms"]) + 60_000
-    ctx = RunContext(run, doc["run_id"], doc["cmdline_hash"], lambda: ts, doc["config"]["queues"])
+    ctx = RunContext(run, doc["run_id"], doc["cmdline_hash"], lambda: ts, QueuesConfig.from_config(doc["config"]))
     stop(ctx, source="cli", component="operator", reason_code=ReasonCode.INJECTED_FAULT, detail="drill", injected=True)
     _add_ai_events(run, doc, ts)
     signals = run / "queues" / "signals" / "inbox.jsonl"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from minibot.cli import app
 from minibot.ids import cmdline_hash
 from minibot.journal.atomic import read_critical_json, write_critical_json
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.stop import stop
 from minibot.metrics.verify import verify_run
 from minibot.reasons import ReasonCode, VerifyCode
@@ -60,7 +60,9 @@ def test_tampered_line(clean: RunBuilder) -> None:
 
 
 def test_foreign_cmdline_hash(clean: RunBuilder) -> None:
-    other = RunContext(clean.run_dir, RUN_ID, cmdline_hash("python -m minibot run --other"), lambda: END)
+    other = RunContext(
+        clean.run_dir, RUN_ID, cmdline_hash("python -m minibot run --other"), lambda: END, scratch_queues()
+    )
     producer = other.producer("timing", "execution_role")
     producer.publish([producer.event("timing", {"role": "execution_role", "kind": "tick_to_fill", "latency_ms": 1.0})])
     producer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from minibot.config.views import QueuesConfig
 from minibot.journal.context import RunContext
 from minibot.journal.stop import stop
 from minibot.metrics.verify import verify_run
@@ -38,7 +39,7 @@ def test_an_intent_without_its_result_fails_unless_a_stop_explains_it(tmp_path: 
     assert list(found) == [VerifyCode.ORDER_RESULT_MISSING]
     detail = found[VerifyCode.ORDER_RESULT_MISSING][0]
     assert intent["id"] in detail and "nore-3" in detail
-    ctx = RunContext(b.run_dir, b.ctx.run_id, b.cmdline_hash, lambda: END, b.config["queues"])
+    ctx = RunContext(b.run_dir, b.ctx.run_id, b.cmdline_hash, lambda: END, QueuesConfig.from_config(b.config))
     stop(ctx, source="watchdog_role", component="watchdog_role", reason_code=ReasonCode.ROLE_FAILED, detail="test")
     assert _order_reasons(b.run_dir) == {}, "the executor halts on a STOP: the STOP accounts for the intent"
 

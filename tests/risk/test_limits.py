@@ -6,13 +6,15 @@ import dataclasses
 
 import pytest
 
+from minibot.model.config import RiskConfig
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import ReasonCode, RejectCode
-from minibot.risk.limits import FrequencyGuard, LossCooldown, RiskLimits, breach, entry_checks
+from minibot.risk.limits import FrequencyGuard, LossCooldown, breach, entry_checks
+from minibot.sectionview import build_view
 
 from .helpers import risk_cfg
 
-BASE = RiskLimits.from_cfg(risk_cfg())
+BASE = build_view(RiskConfig, risk_cfg())
 LOOSE = dataclasses.replace(
     BASE,
     max_order_notional_quote=1e9,
@@ -55,7 +57,7 @@ def with_loss(loss: float) -> Portfolio:
 
 
 def check(
-    lim: RiskLimits,
+    lim: RiskConfig,
     pf: Portfolio,
     notional: float,
     pending_sym: float = 0.0,
@@ -145,7 +147,7 @@ def test_exits_are_not_subject_to_entry_checks() -> None:
     )
 
 
-def _breach(lim: RiskLimits, equity: float, day_start: float | None = None) -> ReasonCode | None:
+def _breach(lim: RiskConfig, equity: float, day_start: float | None = None) -> ReasonCode | None:
     found = breach(lim, Portfolio(10_000.0), equity, equity if day_start is None else day_start)
     return None if found is None else found[0]
 

@@ -27,6 +27,7 @@ from minibot.ai.settings import AiSettings
 from minibot.ai.snapshots import load_snapshot, scan
 from minibot.clock import RunClock
 from minibot.config.loader import load_config, with_overrides
+from minibot.config.views import QueuesConfig
 from minibot.ids import cmdline_hash
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
@@ -90,7 +91,7 @@ def prepare_run(tmp: Path, ai: Mapping[str, Any] | None = None, speed: float = 6
     }
     write_critical_json(run_dir / "run.json", run)
     clock = RunClock.shared(start_ms, speed, anchor)
-    ctx = RunContext(run_dir, RUN_ID, chash, clock.now_ms, cfg["queues"], queue_ringer)
+    ctx = RunContext(run_dir, RUN_ID, chash, clock.now_ms, QueuesConfig.from_config(cfg), queue_ringer)
     return Run(run_dir, ctx, clock, cfg)
 
 
@@ -212,7 +213,7 @@ def model_events(run: Run) -> list[dict[str, Any]]:
 
 def check_store(run: Run) -> tuple[list[str], str | None]:
     """Every snapshot with a manifest verifies; active.json points at one of them or at none."""
-    settings = AiSettings.from_config(run.config["ai"])
+    settings = AiSettings.from_config(run.config)
     root = run.ai_dir / "snapshots"
     complete, _ = scan(root)
     for version in complete:

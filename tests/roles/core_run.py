@@ -19,6 +19,7 @@ from typing import Any
 
 from minibot.clock import RunClock
 from minibot.config.loader import load_config
+from minibot.config.views import QueuesConfig
 from minibot.ids import cmdline_hash, deterministic_id
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
@@ -50,7 +51,7 @@ def make_run_dir(run_dir: Path, speed: float = SPEED) -> RunContext:
     write_critical_json(run_dir / RUN_FILE, run)
     write_critical_json(run_dir / "exchange_info.json", EXCHANGE_INFO)
     clock = RunClock.shared(start_ms, speed, anchor)
-    return RunContext(run_dir, RUN_ID, digest, clock.now_ms, config["queues"], queue_ringer)
+    return RunContext(run_dir, RUN_ID, digest, clock.now_ms, QueuesConfig.from_config(config), queue_ringer)
 
 
 def start_role(role: str, run_dir: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -19,8 +19,8 @@ from minibot.journal.stop import read_stop, stop
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError, ReasonCode, RejectCode
 from minibot.rolenames import TRADING_CORE_ROLES
-from minibot.roles import execution_role, risk_role
-from minibot.roles.core_role import ROLE_INPUTS, CoreRole
+from minibot.roles import execution_role
+from minibot.roles.core_role import ROLE_INPUTS, CoreRole, build_role
 from minibot.roles.process import load_env
 from minibot.roles.runner import queue_events
 from minibot.runlayout import role_dir
@@ -93,7 +93,7 @@ def test_inputs_match_the_contracts() -> None:
 @pytest.mark.process
 def test_kill_switch_halts_the_risk_core_and_the_process(tmp_path: Path) -> None:
     ctx = make_run_dir(tmp_path)
-    role = risk_role.build(load_env("risk_role", tmp_path))
+    role = build_role(load_env("risk_role", tmp_path))
     assert isinstance(role, CoreRole)
     stop(ctx, source="cli", component="operator", reason_code=ReasonCode.OPERATOR_KILL_SWITCH, detail="by hand")
     assert role.run_once() == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.ids import deterministic_id
-from minibot.journal.context import DEFAULT_QUEUES, RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.producer import Producer
 from minibot.roles.fill_timing import FillTimer
 from minibot.roles.runner import queue_events
@@ -59,7 +60,7 @@ TICK = dict(EXAMPLE_PAYLOADS["market_tick"], exchange_ts=None)
 
 
 def _context(tmp_path: Path, fills_fsync: str) -> RunContext:
-    queues = {**DEFAULT_QUEUES, "fsync_overrides": {"fills": fills_fsync}}
+    queues = replace(scratch_queues(), fsync_overrides={"fills": fills_fsync})
     return RunContext(tmp_path, RUN_ID, "c" * 64, lambda: 1_723_161_255_342, queues)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from minibot.clock import RunClock
 from minibot.ids import cmdline_hash
-from minibot.journal.context import RunContext
+from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.verify import verify_path
 from minibot.market.rest import RequestRecord
@@ -19,7 +19,7 @@ from minibot.runlayout import REQUESTS_STEM
 
 def context(tmp_path: Path) -> RunContext:
     clock = RunClock.start_now(10.0)
-    return RunContext(tmp_path, "20260101_000000", cmdline_hash("nore run"), clock.now_ms)
+    return RunContext(tmp_path, "20260101_000000", cmdline_hash("nore run"), clock.now_ms, scratch_queues())
 
 
 def record(path: str = "/api/v3/ping", status: int | None = 200, error: str | None = None) -> RequestRecord:

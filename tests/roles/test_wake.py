@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from minibot.journal.context import scratch_queues
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, commit_owed
 from minibot.roles.wake import COMMIT_MARGIN_S, Waker, WakeTimer
 
-QUEUES = {"poll_interval_ms": 500, "fsync": "group:10ms", "fsync_overrides": {"fills": "always"}}
+QUEUES = replace(scratch_queues(), poll_interval_ms=500)
 
 
 def test_the_nearest_deadline_wins_and_the_safety_net_bounds_everything() -> None:
@@ -35,7 +37,7 @@ def test_a_group_commit_owed_is_made_when_due_and_bounds_the_sleep(tmp_path: Pat
 
 
 def test_a_waker_without_a_doorbell_sleeps_the_timeout() -> None:
-    waker = Waker(None, WakeTimer({**QUEUES, "poll_interval_ms": 50}))
+    waker = Waker(None, WakeTimer(replace(QUEUES, poll_interval_ms=50)))
     t0 = time.monotonic()
     assert not waker.sleep()
     assert time.monotonic() - t0 >= 0.045

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from minibot.clock import RunClock
+from minibot.config.loader import load_config
+from minibot.config.views import WatchdogConfig
 from minibot.reasons import ReasonCode
 from minibot.watchdog.procs import RoleProcess
 from minibot.watchdog.restarts import Supervision
 
-CFG = {
-    "silent_after_s": 60,
-    "restart_backoff_s": 1,
-    "restart_backoff_max_s": 60,
-    "restart_max": 2,
-    "restart_window_s": 1800,
-}
+CFG = replace(
+    WatchdogConfig.from_config(load_config()),
+    silent_after_s=60.0,
+    restart_backoff_s=1.0,
+    restart_backoff_max_s=60.0,
+    restart_max=2,
+    restart_window_s=1800.0,
+)
 
 
 def test_refused_restart_is_not_counted(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from minibot.config.loader import load_config
+from minibot.config.views import QueuesConfig
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
@@ -28,7 +29,9 @@ LOADED_MACHINE_SLACK_MS = 30_000  # run clock: 6 s of wall time at --speed 5 on 
 
 
 def test_scrub_passes_read_each_byte_once_within_a_budget_and_find_damage_behind_them(tmp_path: Path) -> None:
-    ctx = RunContext(tmp_path, "20260101_000000", "a" * 64, lambda: 1_767_225_600_000, load_config()["queues"])
+    ctx = RunContext(
+        tmp_path, "20260101_000000", "a" * 64, lambda: 1_767_225_600_000, QueuesConfig.from_config(load_config())
+    )
     producer = ctx.producer("market_ticks", "market_role")
     for _ in range(60):  # ~3 MB in 60 batches
         producer.publish([producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"]) for _ in range(100)])
@@ -57,7 +60,9 @@ def test_scrub_passes_read_each_byte_once_within_a_budget_and_find_damage_behind
 
 
 def test_the_watchdog_sees_a_deleted_acks_journal(tmp_path: Path) -> None:
-    ctx = RunContext(tmp_path, "20260101_000000", "a" * 64, lambda: 1_767_225_600_000, load_config()["queues"])
+    ctx = RunContext(
+        tmp_path, "20260101_000000", "a" * 64, lambda: 1_767_225_600_000, QueuesConfig.from_config(load_config())
+    )
     producer = ctx.producer("market_ticks", "market_role")
     producer.publish([producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"]) for _ in range(3)])
     producer.close()

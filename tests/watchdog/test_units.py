@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from minibot.config.loader import load_config
+from minibot.config.views import QueuesConfig
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
 from minibot.reasons import ConfigInvalid, ReasonCode
@@ -80,7 +81,9 @@ def test_line_counter_is_incremental_across_chunks_and_segments(tmp_path: Path) 
 
 
 def _ctx(tmp_path: Path) -> RunContext:
-    return RunContext(tmp_path, "20260101_000000", "a" * 64, lambda: 1_767_225_600_000, load_config()["queues"])
+    return RunContext(
+        tmp_path, "20260101_000000", "a" * 64, lambda: 1_767_225_600_000, QueuesConfig.from_config(load_config())
+    )
 
 
 def test_consumer_lag_and_damaged_cursor(tmp_path: Path) -> None:
