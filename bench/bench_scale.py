@@ -129,7 +129,7 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=3.0, help="length of each run (speed 1)")
     ap.add_argument("--symbols", default="2,20,50,200", help="comma-separated symbol counts (1..200)")
     ap.add_argument("--sample-s", type=float, default=2.0, help="wall seconds between process samples")
-    ap.add_argument("--warmup-s", type=float, default=20.0, help="wall seconds of start-up left out of CPU %")
+    ap.add_argument("--warmup-s", type=float, default=20.0, help="wall seconds of start-up left out of CPU %%")
     args = ap.parse_args()
     counts = [int(c) for c in args.symbols.split(",")]
     if not all(1 <= c <= 200 for c in counts):
