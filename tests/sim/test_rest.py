@@ -110,7 +110,11 @@ def test_tickers_depth_trades_klines_shapes(sim: SimulatorThread) -> None:
     _, _, again = get_json(base + f"/aggTrades?symbol=BTCUSDT&fromId={aggs[5]['a']}&limit=3")
     assert again == aggs[5:8]
     _, _, by_time = get_json(base + f"/aggTrades?symbol=BTCUSDT&startTime={aggs[0]['T']}&endTime={aggs[-1]['T']}")
-    assert [a["a"] for a in by_time][: len(aggs)] == [a["a"] for a in aggs]
+    # startTime is inclusive: an older aggTrade with the same T as aggs[0] belongs in the answer too.
+    ids = [a["a"] for a in by_time]
+    assert ids == list(range(ids[0], ids[0] + len(ids))) and ids[0] <= aggs[0]["a"]
+    assert all(aggs[0]["T"] <= a["T"] <= aggs[-1]["T"] for a in by_time)
+    assert {a["a"] for a in aggs} <= set(ids)
     _, _, kl = get_json(base + "/klines?symbol=BTCUSDT&interval=1m&limit=5")
     assert len(kl) == 5 and all(k[6] == k[0] + 59_999 for k in kl)
     assert all(isinstance(k[0], int) and isinstance(k[8], int) and DEC.match(k[4]) and k[11] == "0" for k in kl)
