@@ -124,11 +124,6 @@ class TickBuilder:
             out.append(self._book_tick(pending.book, recv, pending.replaced, now_ms))
         return out
 
-    @property
-    def held(self) -> int:
-        """How many symbols have a conflated book held back."""
-        return len(self._pending)
-
     def next_due_ms(self) -> int | None:
         """Run-clock ms at which the next held book's window ends (None: nothing held)."""
         return min((self._next_book_ms[s] for s in self._pending), default=None)
