@@ -92,7 +92,7 @@ def test_cli_prints_listening_line_serves_and_exits_cleanly_on_ctrl_c() -> None:
         _, _, info = get_json(base + "/api/v3/exchangeInfo")
         assert [s["symbol"] for s in info["symbols"]] == ["BTCUSDT", "SOLUSDT"]
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=60) == 0  # ~1.5 s when quiet; a 2-core box at load 24 took over 20
     finally:
         if proc.poll() is None:
             proc.kill()
