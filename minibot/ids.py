@@ -13,6 +13,8 @@ from pathlib import Path
 RUN_ID_RE = re.compile(r"^\d{8}_\d{6}$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _ID_NAMESPACE = b"minibot.nore.id.v1"
+# The RFC 4122 variant nibble (10xx) for each hex digit the digest has there.
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -54,16 +56,14 @@ def deterministic_id(*parts: str) -> str:
 
 
 def deterministic_ids(*prefix: str) -> Callable[[str], str]:
-    """`last -> deterministic_id(*prefix, last)`, for hot loops: the prefix is hashed once and the UUID is
+    """`last -> deterministic_id(*prefix, last)`, for hot loops: the prefix is encoded once and the UUID is
     formatted from the hex digest directly (tests/test_ids.py checks it against `deterministic_id`)."""
-    head = hashlib.sha256(_ID_NAMESPACE + b"\0" + "".join(part + "\0" for part in prefix).encode())
-    variant = "89ab"
+    head = _ID_NAMESPACE + b"\0" + "".join(part + "\0" for part in prefix).encode()
+    sha256 = hashlib.sha256
 
     def make(last: str) -> str:
-        h = head.copy()
-        h.update(last.encode())
-        x = h.hexdigest()
-        return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{variant[int(x[16], 16) & 3]}{x[17:20]}-{x[20:32]}"
+        x = sha256(head + last.encode()).hexdigest()
+        return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
     return make
 

@@ -30,8 +30,8 @@ from minibot.clock import RunClock
 from minibot.config.binance import BinanceConfig
 from minibot.config.loader import load_config
 from minibot.config.views import QueuesConfig
-from minibot.contracts.codec import frame
-from minibot.contracts.envelope import encode_event
+from minibot.contracts.codec import frame_all
+from minibot.contracts.envelope import validate_event
 from minibot.exitcodes import ExitCode
 from minibot.ids import deterministic_ids, new_run_id
 from minibot.journal.atomic import write_critical_json
@@ -154,28 +154,29 @@ def run_backtest(data: list[Path], config_path: Path | None, var: Path, echo: Ca
 class _TickJournal:
     """market_ticks written straight to its inbox in batches: the backtest is the only writer of its fresh
     run directory, and the ticks come from `TickBuilder` over parsed (finite, positive) numbers, so only the
-    first batch goes through full contract validation; every line is framed and hashed like any other."""
+    first batch goes through full contract validation (of the JSON exactly as written); every line is framed
+    and hashed like any other, a batch at a time. The loop appends each tick's JSON to `pending`."""
 
     def __init__(self, ctx: RunContext, batch: int) -> None:
         paths = ctx.queue_paths(MARKET)
         self.contract = paths.contract
         self.appender = SegmentAppender(paths.folder, INBOX, FsyncPolicy.parse("none"), ctx.queues.segment_max_bytes)
         self.batch = batch
-        self.lines: list[bytes] = []
+        self.pending: list[bytes] = []
         self.validated = False
         self.count = 0
 
-    def add(self, event: dict[str, Any]) -> None:
-        self.lines.append(encode_event(event, self.contract) if not self.validated else frame(orjson.dumps(event)))
-        if len(self.lines) >= self.batch:
-            self.flush()
-
     def flush(self) -> None:
-        if self.lines:
-            self.appender.append(b"".join(self.lines))
-            self.count += len(self.lines)
-            self.lines = []
+        pending = self.pending
+        if not pending:
+            return
+        if not self.validated:
+            for raw in pending:
+                validate_event(orjson.loads(raw), self.contract)
             self.validated = True
+        self.appender.append(frame_all(pending))
+        self.count += len(pending)
+        pending.clear()
 
     def close(self) -> None:
         self.flush()
@@ -188,34 +189,58 @@ def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str
     ticks = _TickJournal(ctx, batch)
     chain = CoreChain(ctx.run_id, ctx.cmdline_hash, config, filters_from_exchange_info(info), journals.add)
     builder = TickBuilder(BinanceConfig.from_config(config).conflation_ms)
-    head = {"schema": "nore.event", "v": 1, "ts": 0, "id": "", "source": MARKET_SOURCE, "type": "market_tick"}
-    tail = {"run_id": ctx.run_id, "cmdline_hash": ctx.cmdline_hash}
-    write, feed = ticks.add, chain.feed
-    tick_id = deterministic_ids(ctx.run_id, MARKET)
+    run_id, cmdline_hash = ctx.run_id, ctx.cmdline_hash
+    pending, flush, dumps, feed = ticks.pending, ticks.flush, orjson.dumps, chain.feed
+    on_trade, on_message, due = builder.on_trade, builder.on_message, builder.due
+    tick_id = deterministic_ids(run_id, MARKET)
     mseq = 0
     last_ts = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
 
     def emit(payloads: list[dict[str, Any]], ts: int) -> None:
         nonlocal mseq
         for payload in payloads:
             del payload["recv_perf_ns"]  # no receipt: a recording has exchange time only
             # build_envelope's field order, without its per-event validation (see _TickJournal).
-            tick = {**head, "ts": ts, "id": tick_id(str(mseq)), **tail, "payload": payload}
-            write(tick)
+            tick = {
+                "schema": "nore.event",
+                "v": 1,
+                "ts": ts,
+                "id": tick_id(str(mseq)),
+                "source": MARKET_SOURCE,
+                "type": "market_tick",
+                "run_id": run_id,
+                "cmdline_hash": cmdline_hash,
+                "payload": payload,
+            }
+            pending.append(dumps(tick))
             feed(mseq, tick)
             mseq += 1
+        if len(pending) >= batch:
+            flush()
 
-    for ts, msg in messages(rec):
-        emit(builder.due(ts), ts)
-        emit(builder.on_message(msg, ts, 0), ts)
+    for ts, item in messages(rec):
+        out = due(ts)
+        if out:
+            emit(out, ts)
+        # A trade comes as its fields (a tuple), a book as its message.
+        out = on_trade(item, ts, 0) if type(item) is tuple else on_message(item, ts, 0)  # type: ignore[arg-type]
+        if out:
+            emit(out, ts)
         last_ts = ts
     emit(builder.flush(), last_ts)
     ticks.close()
     journals.close()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     counts = {MARKET: ticks.count, **journals.counts}
-    return {"ticks": mseq, "last_ts": last_ts, "counts": counts, "stopped": chain.stopped, "loop_s": round(elapsed, 3)}
+    return {
+        "ticks": mseq,
+        "last_ts": last_ts,
+        "counts": counts,
+        "stopped": chain.stopped,
+        "loop_s": round(elapsed, 3),
+        "loop_cpu_s": round(cpu, 3),
+    }
 
 
 def backtest(
