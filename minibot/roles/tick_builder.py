@@ -131,8 +131,12 @@ class TickBuilder:
         if not self._pending:
             return []
         self._now_ms = now_ms
+        next_ms = self._next_book_ms
+        ready = [s for s in self._pending if now_ms >= next_ms[s]]
+        if not ready:
+            return []
         out = []
-        for symbol in [s for s, _ in self._pending.items() if now_ms >= self._next_book_ms[s]]:
+        for symbol in ready:
             pending = self._pending.pop(symbol)
             recv = self._released(pending, self._next_book_ms[symbol])
             out.append(self._book_tick(pending.book, recv, pending.replaced, now_ms))
