@@ -33,7 +33,7 @@ from minibot.config.views import QueuesConfig
 from minibot.contracts.codec import frame_all
 from minibot.contracts.envelope import validate_event
 from minibot.exitcodes import ExitCode
-from minibot.ids import deterministic_ids, new_run_id
+from minibot.ids import new_run_id, sequential_ids
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
@@ -192,7 +192,7 @@ def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str
     run_id, cmdline_hash = ctx.run_id, ctx.cmdline_hash
     pending, flush, dumps, feed = ticks.pending, ticks.flush, orjson.dumps, chain.feed
     on_trade, on_message, due = builder.on_trade, builder.on_message, builder.due
-    tick_id = deterministic_ids(run_id, MARKET)
+    tick_id = sequential_ids(run_id, MARKET)
     mseq = 0
     last_ts = 0
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -206,7 +206,7 @@ def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str
                 "schema": "nore.event",
                 "v": 1,
                 "ts": ts,
-                "id": tick_id(str(mseq)),
+                "id": tick_id(mseq),
                 "source": MARKET_SOURCE,
                 "type": "market_tick",
                 "run_id": run_id,
