@@ -39,6 +39,7 @@ _MICROS = 10**15
 _MAKER = {"True": True, "False": False, "true": True, "false": False}
 ORIGIN: Source = "backfill"  # the ticks' `origin`: recorded, not live
 Item = MarketMessage | TradeFields
+_TICK_KIND = {"aggTrades": "agg_trade", "trades": "trade"}  # file kind -> tick kind
 
 
 @dataclass
@@ -146,7 +147,7 @@ def _fast_rows(df: DataFile) -> Iterator[Row]:
     width = KIND_COLUMNS[df.kind]
     with open_text(df.path) as text:
         for lineno, line in enumerate(text, start=1):
-            cols = line.rstrip("\r\n").split(",")
+            cols = line.split(",")  # the line end stays on the last column, which is never read here
             try:
                 if len(cols) == width:
                     maker = _MAKER[cols[6 if aggs else 5]]
@@ -178,13 +179,10 @@ def _strict_row(df: DataFile, lineno: int, line: str) -> Iterator[Row]:
 
 def _trades(df: DataFile) -> Iterator[tuple[int, TradeFields]]:
     """(time, the trade's `TradeFields`) of every row: no message object per trade (`TickBuilder.on_trade`)."""
-    symbol = df.symbol
-    if df.kind == "aggTrades":
-        for a, p, q, _first, _last, t, m in _fast_rows(df):
-            yield t, (symbol, "agg_trade", a, p, q, t, m, ORIGIN)
-    else:
-        for tid, p, q, t, m in _fast_rows(df):
-            yield t, (symbol, "trade", tid, p, q, t, m, ORIGIN)
+    symbol, kind = df.symbol, _TICK_KIND[df.kind]
+    for row in _fast_rows(df):  # (id, price, qty, [first id, last id,] time, buyer_maker)
+        t = row[-2]
+        yield t, (symbol, kind, row[0], row[1], row[2], t, row[-1], ORIGIN)
 
 
 def _book_messages(bf: BookFile) -> Iterator[tuple[int, MarketMessage]]:
@@ -193,25 +191,27 @@ def _book_messages(bf: BookFile) -> Iterator[tuple[int, MarketMessage]]:
 
 
 def _with_derived_books(df: DataFile, tick: float, step: float) -> Iterator[tuple[int, Item]]:
+    """`_trades(df)`, each trade preceded by the book it implies when that changed (module docstring); reads
+    the rows itself rather than through `_trades`: one generator less per trade on the hot path."""
+    symbol, kind = df.symbol, _TICK_KIND[df.kind]
     bid = ask = 0.0
     avg_q = 0.0
     near = _OTHER_SIDE_TICKS * tick
-    for ts, trade in _trades(df):
-        p = trade[3]
-        if trade[6]:  # buyer_maker
+    for row in _fast_rows(df):
+        p, q, ts, buyer_maker = row[1], row[2], row[-2], row[-1]
+        if buyer_maker:
             new_bid = p
             new_ask = ask if p < ask <= p + near else p + tick
         else:
             new_ask = p
             new_bid = bid if p - near <= bid < p else max(tick, p - tick)
-        q = trade[4]
         avg_q = q if avg_q == 0 else 0.95 * avg_q + 0.05 * q
         if new_bid != bid or new_ask != ask:
             bid, ask = round(new_bid, 8), round(new_ask, 8)
             size = max(step, math.floor(avg_q * _SIZE_FACTOR / step) * step)
             size = round(size, 8)
-            yield ts, BookTicker(df.symbol, bid, size, ask, size, None, ORIGIN)
-        yield ts, trade
+            yield ts, BookTicker(symbol, bid, size, ask, size, None, ORIGIN)
+        yield ts, (symbol, kind, row[0], p, q, ts, buyer_maker, ORIGIN)
 
 
 def messages(rec: Recording) -> Iterator[tuple[int, Item]]:
@@ -225,5 +225,7 @@ def messages(rec: Recording) -> Iterator[tuple[int, Item]]:
         else:
             streams.append(_with_derived_books(df, df.tick / E8, df.step / E8))
     streams.extend(_book_messages(b) for b in rec.books)
+    if len(streams) == 1:
+        return streams[0]
     # heapq.merge is stable (ties: stream order, then order within a stream), the documented tie rule.
-    yield from heapq.merge(*streams, key=itemgetter(0))
+    return heapq.merge(*streams, key=itemgetter(0))
