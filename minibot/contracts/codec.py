@@ -33,7 +33,11 @@ def frame(json_bytes: bytes) -> bytes:
 def frame_all(json_lines: list[bytes]) -> bytes:
     """`frame` of each, joined: a batch of journal lines in one pass (the backtest's hot path)."""
     sha256 = hashlib.sha256
-    return b"".join([PREFIX + sha256(j).hexdigest().encode("ascii") + b":" + j + b"\n" for j in json_lines])
+    parts: list[bytes] = []
+    add = parts.extend
+    for j in json_lines:
+        add((PREFIX, sha256(j).hexdigest().encode("ascii"), b":", j, b"\n"))
+    return b"".join(parts)
 
 
 def encode_line(obj: Any) -> bytes:
