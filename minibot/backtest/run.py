@@ -6,6 +6,8 @@ night's rule, applied to recorded time instead of arrival time: that is the boun
 market_ticks is the same code path as a night), then each tick is journaled to market_ticks and fed to
 `CoreChain`, whose outputs are journaled to their queues. Journals are written in batches of
 `queues.batch_max_events` with fsync policy `none` plus one fsync at the end (a backtest can simply be rerun).
+A market tick's id is `sequential_ids(run_id, "market_ticks")` of its line number; docs/core.md lists what
+else keeps the loop fast (`bench/bench_backtest.py`).
 The run directory has a night's layout: run.json (with `"backtest"`: the files, tick counts; its clock
 starts at the first tick), exchange_info.json, queues/, roles/ (empty: no input logs), metrics.json. So
 `nore report`, `nore verify` and `nore replay RUN_DIR --from-market` work on it. A night of the same ticks
