@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minibot.ids import RUN_ID_RE, cmdline_hash, deterministic_id, deterministic_ids, new_run_id, process_command_line
+from minibot.ids import RUN_ID_RE, cmdline_hash, deterministic_id, new_run_id, process_command_line, sequential_ids
 
 
 def test_run_id_is_utc_timestamp() -> None:
@@ -28,9 +28,19 @@ def test_deterministic_ids_are_uuid4_and_stable(parts: list[str]) -> None:
     assert value == deterministic_id(*parts) == str(parsed)
 
 
-@given(st.lists(st.text(max_size=10), max_size=3), st.text(max_size=10))
-def test_prefixed_ids_equal_deterministic_id(prefix: list[str], last: str) -> None:
-    assert deterministic_ids(*prefix)(last) == deterministic_id(*prefix, last)
+@given(st.lists(st.text(max_size=10), max_size=3), st.integers(0, 2**48 - 1))
+def test_sequential_ids_are_uuid4_stable_and_keep_the_prefix_bits(prefix: list[str], n: int) -> None:
+    value = sequential_ids(*prefix)(n)
+    parsed = uuid.UUID(value)
+    assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and value == str(parsed)
+    assert value == sequential_ids(*prefix)(n)
+    assert value[:24] == deterministic_id(*prefix)[:24] and int(value[24:], 16) == n
+
+
+def test_sequential_ids_are_distinct_per_number_and_per_prefix() -> None:
+    run_a, run_b = sequential_ids("20240808_235415", "market_ticks"), sequential_ids("20240808_235416", "market_ticks")
+    ids = {make(n) for make in (run_a, run_b) for n in range(10_000)}
+    assert len(ids) == 20_000
 
 
 def test_distinct_inputs_give_distinct_ids() -> None:

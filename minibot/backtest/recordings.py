@@ -26,16 +26,20 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from minibot.market.models import AggTrade, BookTicker, MarketMessage, Trade
+from minibot.market.models import BookTicker, MarketMessage, Source
 from minibot.marketdata.datafiles import KIND_COLUMNS, DataFile, DataFileError, Row, open_text, parse_row, scan
 from minibot.marketdata.num import parse_e8, pow10_unit
 from minibot.marketdata.symbols import exchange_symbol, make_spec
+from minibot.roles.tick_builder import TradeFields
 
 E8 = 1e8
 _OTHER_SIDE_TICKS = 5
 _SIZE_FACTOR = 4  # best-level size = 4 x the recent average trade size (the simulator's mean, no randomness)
 _MICROS = 10**15
 _MAKER = {"True": True, "False": False, "true": True, "false": False}
+ORIGIN: Source = "backfill"  # the ticks' `origin`: recorded, not live
+Item = MarketMessage | TradeFields
+_TICK_KIND = {"aggTrades": "agg_trade", "trades": "trade"}  # file kind -> tick kind
 
 
 @dataclass
@@ -143,7 +147,7 @@ def _fast_rows(df: DataFile) -> Iterator[Row]:
     width = KIND_COLUMNS[df.kind]
     with open_text(df.path) as text:
         for lineno, line in enumerate(text, start=1):
-            cols = line.rstrip("\r\n").split(",")
+            cols = line.split(",")  # the line end stays on the last column, which is never read here
             try:
                 if len(cols) == width:
                     maker = _MAKER[cols[6 if aggs else 5]]
@@ -173,50 +177,55 @@ def _strict_row(df: DataFile, lineno: int, line: str) -> Iterator[Row]:
     yield (row[0], row[1] / E8, row[2] / E8, *row[3:])
 
 
-def _trade_messages(df: DataFile) -> Iterator[tuple[int, AggTrade | Trade]]:
-    if df.kind == "aggTrades":
-        for a, p, q, f, l_, t, m in _fast_rows(df):
-            yield t, AggTrade(df.symbol, a, p, q, f, l_, t, None, m, "backfill")
-    else:
-        for tid, p, q, t, m in _fast_rows(df):
-            yield t, Trade(df.symbol, tid, p, q, t, None, m, "backfill")
+def _trades(df: DataFile) -> Iterator[tuple[int, TradeFields]]:
+    """(time, the trade's `TradeFields`) of every row: no message object per trade (`TickBuilder.on_trade`)."""
+    symbol, kind = df.symbol, _TICK_KIND[df.kind]
+    for row in _fast_rows(df):  # (id, price, qty, [first id, last id,] time, buyer_maker)
+        t = row[-2]
+        yield t, (symbol, kind, row[0], row[1], row[2], t, row[-1], ORIGIN)
 
 
 def _book_messages(bf: BookFile) -> Iterator[tuple[int, MarketMessage]]:
     for n, (ts, bid, bq, ask, aq) in enumerate(bf.rows):
-        yield ts, BookTicker(bf.symbol, bid / E8, bq / E8, ask / E8, aq / E8, n, "backfill")
+        yield ts, BookTicker(bf.symbol, bid / E8, bq / E8, ask / E8, aq / E8, n, ORIGIN)
 
 
-def _with_derived_books(df: DataFile, tick: float, step: float) -> Iterator[tuple[int, MarketMessage]]:
+def _with_derived_books(df: DataFile, tick: float, step: float) -> Iterator[tuple[int, Item]]:
+    """`_trades(df)`, each trade preceded by the book it implies when that changed (module docstring); reads
+    the rows itself rather than through `_trades`: one generator less per trade on the hot path."""
+    symbol, kind = df.symbol, _TICK_KIND[df.kind]
     bid = ask = 0.0
     avg_q = 0.0
     near = _OTHER_SIDE_TICKS * tick
-    for ts, trade in _trade_messages(df):
-        p = trade.price
-        if trade.buyer_maker:
+    for row in _fast_rows(df):
+        p, q, ts, buyer_maker = row[1], row[2], row[-2], row[-1]
+        if buyer_maker:
             new_bid = p
             new_ask = ask if p < ask <= p + near else p + tick
         else:
             new_ask = p
             new_bid = bid if p - near <= bid < p else max(tick, p - tick)
-        avg_q = trade.qty if avg_q == 0 else 0.95 * avg_q + 0.05 * trade.qty
-        if (new_bid, new_ask) != (bid, ask):
+        avg_q = q if avg_q == 0 else 0.95 * avg_q + 0.05 * q
+        if new_bid != bid or new_ask != ask:
             bid, ask = round(new_bid, 8), round(new_ask, 8)
             size = max(step, math.floor(avg_q * _SIZE_FACTOR / step) * step)
             size = round(size, 8)
-            yield ts, BookTicker(df.symbol, bid, size, ask, size, None, "backfill")
-        yield ts, trade
+            yield ts, BookTicker(symbol, bid, size, ask, size, None, ORIGIN)
+        yield ts, (symbol, kind, row[0], p, q, ts, buyer_maker, ORIGIN)
 
 
-def messages(rec: Recording) -> Iterator[tuple[int, MarketMessage]]:
-    """(exchange time ms, message) of every file, merged in time order."""
+def messages(rec: Recording) -> Iterator[tuple[int, Item]]:
+    """(exchange time ms, item) of every file, merged in time order; an item is a book message or a trade's
+    `TradeFields` (a tuple)."""
     booked = {b.symbol for b in rec.books}
-    streams: list[Iterator[tuple[int, MarketMessage]]] = []
+    streams: list[Iterator[tuple[int, Item]]] = []
     for df in rec.trades:
         if df.symbol in booked:
-            streams.append(_trade_messages(df))
+            streams.append(_trades(df))
         else:
             streams.append(_with_derived_books(df, df.tick / E8, df.step / E8))
     streams.extend(_book_messages(b) for b in rec.books)
+    if len(streams) == 1:
+        return streams[0]
     # heapq.merge is stable (ties: stream order, then order within a stream), the documented tie rule.
-    yield from heapq.merge(*streams, key=itemgetter(0))
+    return heapq.merge(*streams, key=itemgetter(0))

@@ -6,6 +6,8 @@ night's rule, applied to recorded time instead of arrival time: that is the boun
 market_ticks is the same code path as a night), then each tick is journaled to market_ticks and fed to
 `CoreChain`, whose outputs are journaled to their queues. Journals are written in batches of
 `queues.batch_max_events` with fsync policy `none` plus one fsync at the end (a backtest can simply be rerun).
+A market tick's id is `sequential_ids(run_id, "market_ticks")` of its line number; docs/core.md lists what
+else keeps the loop fast (`bench/bench_backtest.py`).
 The run directory has a night's layout: run.json (with `"backtest"`: the files, tick counts; its clock
 starts at the first tick), exchange_info.json, queues/, roles/ (empty: no input logs), metrics.json. So
 `nore report`, `nore verify` and `nore replay RUN_DIR --from-market` work on it. A night of the same ticks
@@ -30,10 +32,10 @@ from minibot.clock import RunClock
 from minibot.config.binance import BinanceConfig
 from minibot.config.loader import load_config
 from minibot.config.views import QueuesConfig
-from minibot.contracts.codec import frame
-from minibot.contracts.envelope import encode_event
+from minibot.contracts.codec import frame_all
+from minibot.contracts.envelope import validate_event
 from minibot.exitcodes import ExitCode
-from minibot.ids import deterministic_ids, new_run_id
+from minibot.ids import new_run_id, sequential_ids
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
@@ -154,28 +156,29 @@ def run_backtest(data: list[Path], config_path: Path | None, var: Path, echo: Ca
 class _TickJournal:
     """market_ticks written straight to its inbox in batches: the backtest is the only writer of its fresh
     run directory, and the ticks come from `TickBuilder` over parsed (finite, positive) numbers, so only the
-    first batch goes through full contract validation; every line is framed and hashed like any other."""
+    first batch goes through full contract validation (of the JSON exactly as written); every line is framed
+    and hashed like any other, a batch at a time. The loop appends each tick's JSON to `pending`."""
 
     def __init__(self, ctx: RunContext, batch: int) -> None:
         paths = ctx.queue_paths(MARKET)
         self.contract = paths.contract
         self.appender = SegmentAppender(paths.folder, INBOX, FsyncPolicy.parse("none"), ctx.queues.segment_max_bytes)
         self.batch = batch
-        self.lines: list[bytes] = []
+        self.pending: list[bytes] = []
         self.validated = False
         self.count = 0
 
-    def add(self, event: dict[str, Any]) -> None:
-        self.lines.append(encode_event(event, self.contract) if not self.validated else frame(orjson.dumps(event)))
-        if len(self.lines) >= self.batch:
-            self.flush()
-
     def flush(self) -> None:
-        if self.lines:
-            self.appender.append(b"".join(self.lines))
-            self.count += len(self.lines)
-            self.lines = []
+        pending = self.pending
+        if not pending:
+            return
+        if not self.validated:
+            for raw in pending:
+                validate_event(orjson.loads(raw), self.contract)
             self.validated = True
+        self.appender.append(frame_all(pending))
+        self.count += len(pending)
+        pending.clear()
 
     def close(self) -> None:
         self.flush()
@@ -188,34 +191,65 @@ def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str
     ticks = _TickJournal(ctx, batch)
     chain = CoreChain(ctx.run_id, ctx.cmdline_hash, config, filters_from_exchange_info(info), journals.add)
     builder = TickBuilder(BinanceConfig.from_config(config).conflation_ms)
-    head = {"schema": "nore.event", "v": 1, "ts": 0, "id": "", "source": MARKET_SOURCE, "type": "market_tick"}
-    tail = {"run_id": ctx.run_id, "cmdline_hash": ctx.cmdline_hash}
-    write, feed = ticks.add, chain.feed
-    tick_id = deterministic_ids(ctx.run_id, MARKET)
+    run_id, cmdline_hash = ctx.run_id, ctx.cmdline_hash
+    pending, flush, dumps, feed = ticks.pending, ticks.flush, orjson.dumps, chain.feed
+    on_trade, on_message, due = builder.on_trade, builder.on_message, builder.due
+    tick_id = sequential_ids(run_id, MARKET)
+    # Each line is orjson's encoding of the tick (build_envelope's field order, no ts_iso) with only the
+    # payload serialized per tick: the other fields are ASCII that JSON writes as is (run_id and cmdline_hash
+    # have fixed formats; the first batch is validated, tests/backtest checks the encoding byte for byte).
+    head = b'{"schema":"nore.event","v":1,"ts":%d,"id":"%s'
+    tail = f'","source":"{MARKET_SOURCE}","type":"market_tick","run_id":"{run_id}","cmdline_hash":"{cmdline_hash}"'
+    line = head + tail.replace("%", "%%").encode() + b',"payload":%s}'
     mseq = 0
     last_ts = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
 
     def emit(payloads: list[dict[str, Any]], ts: int) -> None:
         nonlocal mseq
         for payload in payloads:
             del payload["recv_perf_ns"]  # no receipt: a recording has exchange time only
+            id_ = tick_id(mseq)
             # build_envelope's field order, without its per-event validation (see _TickJournal).
-            tick = {**head, "ts": ts, "id": tick_id(str(mseq)), **tail, "payload": payload}
-            write(tick)
+            tick = {
+                "schema": "nore.event",
+                "v": 1,
+                "ts": ts,
+                "id": id_,
+                "source": MARKET_SOURCE,
+                "type": "market_tick",
+                "run_id": run_id,
+                "cmdline_hash": cmdline_hash,
+                "payload": payload,
+            }
+            pending.append(line % (ts, id_.encode(), dumps(payload)))
             feed(mseq, tick)
             mseq += 1
+        if len(pending) >= batch:
+            flush()
 
-    for ts, msg in messages(rec):
-        emit(builder.due(ts), ts)
-        emit(builder.on_message(msg, ts, 0), ts)
+    for ts, item in messages(rec):
+        out = due(ts)
+        if out:
+            emit(out, ts)
+        # A trade comes as its fields (a tuple), a book as its message.
+        out = on_trade(item, ts, 0) if type(item) is tuple else on_message(item, ts, 0)  # type: ignore[arg-type]
+        if out:
+            emit(out, ts)
         last_ts = ts
     emit(builder.flush(), last_ts)
     ticks.close()
     journals.close()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     counts = {MARKET: ticks.count, **journals.counts}
-    return {"ticks": mseq, "last_ts": last_ts, "counts": counts, "stopped": chain.stopped, "loop_s": round(elapsed, 3)}
+    return {
+        "ticks": mseq,
+        "last_ts": last_ts,
+        "counts": counts,
+        "stopped": chain.stopped,
+        "loop_s": round(elapsed, 3),
+        "loop_cpu_s": round(cpu, 3),
+    }
 
 
 def backtest(

@@ -30,6 +30,16 @@ def frame(json_bytes: bytes) -> bytes:
     return PREFIX + hashlib.sha256(json_bytes).hexdigest().encode("ascii") + b":" + json_bytes + b"\n"
 
 
+def frame_all(json_lines: list[bytes]) -> bytes:
+    """`frame` of each, joined: a batch of journal lines in one pass (the backtest's hot path)."""
+    sha256 = hashlib.sha256
+    parts: list[bytes] = []
+    add = parts.extend
+    for j in json_lines:
+        add((PREFIX, sha256(j).hexdigest().encode("ascii"), b":", j, b"\n"))
+    return b"".join(parts)
+
+
 def encode_line(obj: Any) -> bytes:
     """Serialize `obj` and frame it as one journal line."""
     return frame(encode_json(obj))

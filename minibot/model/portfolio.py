@@ -180,8 +180,14 @@ class Portfolio:
         return [self.positions[s] for s in sorted(self.positions)]
 
     def equity(self) -> float:
-        """cash + every position at its mark (an exactly rounded sum: see `_money_sum`)."""
-        return _money_sum([self.cash, *(p.qty * p.mark for p in self._sorted())])
+        """cash + every position at its mark (an exactly rounded sum: see `_money_sum`).
+
+        Hot path (risk and the executor mark every tick of a held symbol): the exactly rounded sum does not
+        depend on the order of its terms, so the positions are not sorted here."""
+        terms = [self.cash]
+        for p in self.positions.values():
+            terms.append(p.qty * p.mark)
+        return _money_sum(terms)
 
     def drawdown(self) -> float:
         """Current drawdown from the peak, as a fraction (0 at a new peak)."""

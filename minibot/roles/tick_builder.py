@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from minibot.market.models import AggTrade, BookTicker, DepthSnapshot, MarketMessage, Trade
+from minibot.market.models import AggTrade, BookTicker, DepthSnapshot, MarketMessage
 from minibot.reasons import NoreError, ReasonCode
 
 Payload = dict[str, Any]
@@ -48,6 +48,9 @@ MAX_TRADES_WAITING_FOR_BOOK = 10_000
 # the 100 ms stream).
 DEPTH_MAX_AGE_MS = 2_000
 Levels = list[list[float]]
+# A trade as the tick needs it: (symbol, kind "agg_trade" | "trade", trade id (aggTrade: its agg id), price,
+# qty, trade time T, buyer_maker, origin).
+TradeFields = tuple[str, str, int, float, float, int, bool, str]
 
 
 @dataclass(slots=True)
@@ -89,7 +92,7 @@ class TickBuilder:
         self.duplicates = 0
         self._next_book_ms: dict[str, int] = {}
         self._pending: dict[str, _Pending] = {}
-        self._waiting: dict[str, list[tuple[AggTrade | Trade, int]]] = {}
+        self._waiting: dict[str, list[tuple[TradeFields, int]]] = {}
         self._last_trade_id: dict[tuple[str, str], int] = {}
 
     def on_message(self, message: MarketMessage, now_ms: int, recv_perf_ns: int) -> list[Payload]:
@@ -99,17 +102,28 @@ class TickBuilder:
             return self._on_book(message, now_ms, recv_perf_ns)
         if isinstance(message, DepthSnapshot):
             return self._on_depth(message, now_ms, recv_perf_ns)
-        if message.symbol not in self.latest:
-            waiting = self._waiting.setdefault(message.symbol, [])
+        if isinstance(message, AggTrade):
+            fields = (message.symbol, "agg_trade", message.agg_id, message.price, message.qty, message.trade_time)
+        else:
+            fields = (message.symbol, "trade", message.trade_id, message.price, message.qty, message.trade_time)
+        return self.on_trade((*fields, message.buyer_maker, message.source), now_ms, recv_perf_ns)
+
+    def on_trade(self, fields: TradeFields, now_ms: int, recv_perf_ns: int) -> list[Payload]:
+        """`on_message` for a trade given as its fields (`TradeFields`): the backtest reads recorded trades
+        straight into them, without building a message object per trade."""
+        self._now_ms = now_ms
+        symbol = fields[0]
+        if symbol not in self.latest:
+            waiting = self._waiting.setdefault(symbol, [])
             if len(waiting) >= MAX_TRADES_WAITING_FOR_BOOK:
                 raise NoreError(
-                    f"{message.symbol}: {len(waiting)} trades arrived but no best bid/ask yet (neither the "
+                    f"{symbol}: {len(waiting)} trades arrived but no best bid/ask yet (neither the "
                     "bookTicker stream nor the REST snapshot delivered one)",
                     ReasonCode.MARKET_DATA_STALE,
                 )
-            waiting.append((message, recv_perf_ns))
+            waiting.append((fields, recv_perf_ns))
             return []
-        tick = self._trade_tick(message, recv_perf_ns)
+        tick = self._trade_tick(fields, recv_perf_ns)
         return [] if tick is None else [tick]
 
     def due(self, now_ms: int) -> list[Payload]:
@@ -117,8 +131,12 @@ class TickBuilder:
         if not self._pending:
             return []
         self._now_ms = now_ms
+        next_ms = self._next_book_ms
+        ready = [s for s in self._pending if now_ms >= next_ms[s]]
+        if not ready:
+            return []
         out = []
-        for symbol in [s for s, _ in self._pending.items() if now_ms >= self._next_book_ms[s]]:
+        for symbol in ready:
             pending = self._pending.pop(symbol)
             recv = self._released(pending, self._next_book_ms[symbol])
             out.append(self._book_tick(pending.book, recv, pending.replaced, now_ms))
@@ -189,7 +207,7 @@ class TickBuilder:
             self._pending[symbol] = _Pending(book, recv_perf_ns, 0)
         waiting = self._waiting.pop(symbol, None)
         if waiting:
-            out.extend(t for t in (self._trade_tick(m, ns) for m, ns in waiting) if t is not None)
+            out.extend(t for t in (self._trade_tick(f, ns) for f, ns in waiting) if t is not None)
         return out
 
     def _book_tick(self, book: BookTicker, recv_perf_ns: int, replaced: int, now_ms: int | None) -> Payload:
@@ -215,37 +233,33 @@ class TickBuilder:
             }
         )
 
-    def _trade_tick(self, trade: AggTrade | Trade, recv_perf_ns: int) -> Payload | None:
-        if isinstance(trade, AggTrade):
-            kind, trade_id = "agg_trade", trade.agg_id
-        else:
-            kind, trade_id = "trade", trade.trade_id
-        key = (trade.symbol, kind)
+    def _trade_tick(self, fields: TradeFields, recv_perf_ns: int) -> Payload | None:
+        symbol, kind, trade_id, price, qty, trade_time, buyer_maker, origin = fields
+        key = (symbol, kind)
         last = self._last_trade_id.get(key)
         if last is not None and trade_id <= last:
             self.duplicates += 1
             return None
         self._last_trade_id[key] = trade_id
-        book = self.latest[trade.symbol]
+        book = self.latest[symbol]
         self.ticks += 1
         self.trade_ticks += 1
-        return self._with_levels(
-            {
-                "symbol": trade.symbol,
-                "price": trade.price,
-                "bid": book.bid,
-                "ask": book.ask,
-                "bid_qty": book.bid_qty,
-                "ask_qty": book.ask_qty,
-                "kind": kind,
-                "exchange_ts": trade.trade_time,
-                "trade_id": trade_id,
-                "qty": trade.qty,
-                "buyer_maker": trade.buyer_maker,
-                "recv_perf_ns": recv_perf_ns,
-                "origin": trade.source,
-            }
-        )
+        payload = {
+            "symbol": symbol,
+            "price": price,
+            "bid": book.bid,
+            "ask": book.ask,
+            "bid_qty": book.bid_qty,
+            "ask_qty": book.ask_qty,
+            "kind": kind,
+            "exchange_ts": trade_time,
+            "trade_id": trade_id,
+            "qty": qty,
+            "buyer_maker": buyer_maker,
+            "recv_perf_ns": recv_perf_ns,
+            "origin": origin,
+        }
+        return self._with_levels(payload) if self.depth_levels else payload
 
     def _with_levels(self, payload: Payload) -> Payload:
         if self.depth_levels:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from minibot.contracts.codec import decode_line, encode_line
 from minibot.journal.atomic import read_critical_json
 from tests.metrics.report_run import nore
 from tests.shared_data import BTC_TRADES, ETH_TRADES
@@ -34,6 +35,12 @@ def test_two_backtests_are_byte_identical_and_replay_from_market(tmp_path: Path)
     second = _backtest(tmp_path / "b", *TRADES)
     assert _journals(first) == _journals(second)
     assert (first / "queues" / "fills" / "inbox.jsonl").read_bytes().count(b"\n") > 0
+    # The tick lines are written from a template around the payload: exactly orjson's encoding of the event,
+    # in build_envelope's field order (without ts_iso).
+    order = ["schema", "v", "ts", "id", "source", "type", "run_id", "cmdline_hash", "payload"]
+    for line in (first / "queues" / "market_ticks" / "inbox.jsonl").read_bytes().splitlines():
+        event = decode_line(line)
+        assert list(event) == order and encode_line(event) == line + b"\n"
     run = read_critical_json(first / "run.json")
     assert run["supervisor"] == {"mode": "backtest"} and run["backtest"]["ticks"] > 30_000
     assert {d["symbol"] for d in run["backtest"]["data"]} == {"BTCUSDT", "ETHUSDT"}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minibot.contracts.codec import decode_line, encode_line, split_line
+from minibot.contracts.codec import decode_line, encode_line, frame, frame_all, split_line
 from minibot.reasons import JournalCorrupt, ReasonCode
 
 json_values = st.recursive(
@@ -60,3 +60,15 @@ def test_reason_codes_name_the_defect() -> None:
     with pytest.raises(JournalCorrupt) as exc:
         split_line(upper)
     assert exc.value.reason_code == ReasonCode.LINE_BAD_PREFIX
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.text(max_size=5), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8), max_size=3),
+        max_size=5,
+    )
+)
+def test_frame_all_is_frame_of_each_joined(objs: list[dict[str, object]]) -> None:
+    jsons = [orjson.dumps(o) for o in objs]
+    assert frame_all(jsons) == b"".join(frame(j) for j in jsons)
+    assert [decode_line(line) for line in frame_all(jsons).splitlines(keepends=True)] == objs
