@@ -77,6 +77,13 @@ class ClockSkew:
         best = self.best
         return None if best is None else best.rtt_ms / 2
 
+    def exceeds(self, max_ms: float) -> bool:
+        """True when the skew is known to be beyond +-`max_ms`: the estimate is further out than `max_ms` plus
+        its error bound. A single slow round trip (a busy machine, the first request's handshake) gives a wide
+        bound, and such a sample alone proves no skew."""
+        best = self.best
+        return best is not None and abs(best.skew_ms) - best.rtt_ms / 2 > max_ms
+
 
 async def measure_skew(rest: BinanceRest, clock: RunClock) -> SkewSample:
     """One `/time` round trip -> a skew sample (raises the client's errors unchanged)."""

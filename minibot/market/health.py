@@ -276,7 +276,7 @@ class HealthChecker:
         skew = self.skew.estimate_ms
         if skew is not None:
             self.rest.weights.server_offset_ms = skew
-            if abs(skew) > self.max_skew_ms:
+            if self.skew.exceeds(self.max_skew_ms):
                 self.policy.note(f"clock skew {skew} ms exceeds {self.max_skew_ms} ms")
         verdict: HealthVerdict | None = None
         for result in results:

@@ -74,6 +74,18 @@ def test_clock_skew_uses_the_midpoint_and_the_tightest_sample() -> None:
         skew_from_round_trip(10, 5, 0)
 
 
+def test_clock_skew_exceeds_a_limit_only_beyond_its_error_bound() -> None:
+    skew = ClockSkew()
+    assert not skew.exceeds(1000)  # no sample yet
+    skew.add(skew_from_round_trip(0, 3000, 2700))  # 1200 +- 1500: a slow round trip proves no skew
+    assert skew.estimate_ms == 1200 and not skew.exceeds(1000)
+    skew.add(skew_from_round_trip(5000, 5100, 6250))  # 1200 +- 50: known to be beyond 1000 either way
+    assert skew.estimate_ms == 1200 and skew.exceeds(1000) and not skew.exceeds(1150)
+    negative = ClockSkew()
+    negative.add(skew_from_round_trip(5000, 5100, 3850))  # -1200 +- 50
+    assert negative.exceeds(1000)
+
+
 def test_full_jitter_is_bounded_and_seeded() -> None:
     a, b = random.Random(7), random.Random(7)
     seq_a = [full_jitter_ms(a, n, 500, 30_000) for n in range(12)]

@@ -81,16 +81,21 @@ def prepare_run(tmp: Path, ai: Mapping[str, Any] | None = None, speed: float = 6
     cfg = with_overrides(load_config(), {"ai": ai or AI_TEST_CFG, **config})
     start_ms = int(recorded_ticks()[0]["ts"])
     anchor = time.time()
+    clock = RunClock(start_ms, speed)  # the processes share it by its perf-counter anchor, as the supervisor writes
     chash = cmdline_hash(COMMAND_LINE)
     run = {
         "run_id": RUN_ID,
         "cmdline_hash": chash,
         "command_line": COMMAND_LINE,
         "config": cfg,
-        "clock": {"start_ms": start_ms, "speed": speed, "anchor_unix_s": anchor},
+        "clock": {
+            "start_ms": start_ms,
+            "speed": speed,
+            "anchor_unix_s": anchor,
+            "anchor_perf_ns": clock.anchor_perf_ns,
+        },
     }
     write_critical_json(run_dir / "run.json", run)
-    clock = RunClock.shared(start_ms, speed, anchor)
     ctx = RunContext(run_dir, RUN_ID, chash, clock.now_ms, QueuesConfig.from_config(cfg), queue_ringer)
     return Run(run_dir, ctx, clock, cfg)
 

@@ -39,18 +39,25 @@ def make_run_dir(run_dir: Path, speed: float = SPEED) -> RunContext:
     config = load_config()
     anchor = time.time()
     start_ms = int(anchor * 1000)
+    # Every process runs on this very clock through its perf-counter anchor (as the supervisor writes it); mapping
+    # the wall-clock anchor in each process separately would differ by any descheduling between two readings.
+    clock = RunClock(start_ms, speed)
     digest = cmdline_hash(COMMAND_LINE)
     run: dict[str, Any] = {
         "run_id": RUN_ID,
         "cmdline_hash": digest,
         "command_line": COMMAND_LINE,
         "config": config,
-        "clock": {"start_ms": start_ms, "speed": speed, "anchor_unix_s": anchor},
+        "clock": {
+            "start_ms": start_ms,
+            "speed": speed,
+            "anchor_unix_s": anchor,
+            "anchor_perf_ns": clock.anchor_perf_ns,
+        },
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     write_critical_json(run_dir / RUN_FILE, run)
     write_critical_json(run_dir / "exchange_info.json", EXCHANGE_INFO)
-    clock = RunClock.shared(start_ms, speed, anchor)
     return RunContext(run_dir, RUN_ID, digest, clock.now_ms, QueuesConfig.from_config(config), queue_ringer)
 
 

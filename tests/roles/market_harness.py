@@ -98,8 +98,10 @@ def make_run(
     """Start a simulator and write a run directory whose run clock is the simulator's clock."""
     sim = SimulatorThread(SimConfig(symbols=SYMBOLS, speed=speed, scenario=scenario, seed=7)).start()
     sim_clock = sim.running.ctx.clock
-    # The run clock reads what the simulator's clock reads at this wall instant, so scenario times line up.
-    start_ms, anchor = sim_clock.now_ms(), time.time()
+    # The run clock is the simulator's very clock (its start and perf-counter anchor, as the supervisor writes
+    # them), so scenario times line up exactly: two separate readings of a clock and time.time() would differ by
+    # whatever the thread was descheduled in between, times the speed (seconds of skew at speed 60 under load).
+    anchor_unix_s = time.time() - (time.perf_counter_ns() - sim_clock.anchor_perf_ns) / 1e9
     overrides = {"binance": {"rest_base_url": sim.base_url, "ws_base_url": sim.ws_base_url, **(binance or {})}}
     config = with_overrides(load_config(), overrides)
     run_dir = tmp / "run"
@@ -112,7 +114,12 @@ def make_run(
             "cmdline_hash": cmdline_hash(command_line),
             "command_line": command_line,
             "config": config,
-            "clock": {"start_ms": start_ms, "speed": speed, "anchor_unix_s": anchor},
+            "clock": {
+                "start_ms": sim_clock.start_ms,
+                "speed": speed,
+                "anchor_unix_s": anchor_unix_s,
+                "anchor_perf_ns": sim_clock.anchor_perf_ns,
+            },
         },
     )
     for name in config["queues"]["names"]:
@@ -120,14 +127,22 @@ def make_run(
     return Run(run_dir, sim, {})
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.05) -> None:
-    """Poll `check` until true; fail naming `what` after `timeout_s`."""
+def wait_until(
+    check: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    poll_s: float = 0.05,
+    detail: Callable[[], object] | None = None,
+) -> None:
+    """Poll `check` until true; fail naming `what` (and showing `detail()`, the data that did not fit) after
+    `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(poll_s)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    shown = "" if detail is None else f": {detail()}"
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{shown}")
 
 
 def ticks_of(ticks: list[dict[str, Any]], kind: str, symbol: str) -> Iterator[dict[str, Any]]:

@@ -51,29 +51,47 @@ def run_roles(
     last_line: int,
     delay_ms: int = 0,
     kill_every_s: float = 0.0,
-    timeout_s: float = 150.0,
+    timeout_s: float = 400.0,
+    stall_s: float = 60.0,
     seed: int = 0,
     min_kills: int = 0,
 ) -> int:
     """Run the three roles until each acked `last_line` of market_ticks (and, when killing, at least
-    `min_kills` kills were made, the later ones maybe after the end); returns how many kills were made."""
+    `min_kills` kills were made, the later ones maybe after the end); returns how many kills were made.
+    Fails when no role moved its watermark for `stall_s`, or after `timeout_s` in all (a busy 2-core box can
+    take minutes: progress, not speed, is what is checked here).
+
+    A role is killed again only once it has acked a new line since it was (re)started, or once every role is
+    done: on a busy machine a restart can take longer than `kill_every_s`, and killing a role that has not got
+    going again would only starve the run, never test anything."""
     rng = random.Random(seed)
     procs = {role: _start(role, ctx.run_dir, delay_ms) for role in TRADING_CORE_ROLES}
     marks = {role: Watermark(ctx.queue_paths(MARKET), role) for role in TRADING_CORE_ROLES}
+    started_at = {role: -1 for role in TRADING_CORE_ROLES}  # the role's watermark when it was (re)started
     kills = 0
     deadline = time.monotonic() + timeout_s
     next_kill = time.monotonic() + kill_every_s
+    progress, progress_at = -3, time.monotonic()
     try:
         while any(mark.read() < last_line for mark in marks.values()) or kills < min_kills:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"roles did not finish: {[(r, m.line) for r, m in marks.items()]} of {last_line}")
+            now = time.monotonic()
+            if sum(mark.line for mark in marks.values()) != progress:
+                progress, progress_at = sum(mark.line for mark in marks.values()), now
+            if now > deadline or now - progress_at > stall_s:
+                raise AssertionError(
+                    f"roles did not finish: {[(r, m.line) for r, m in marks.items()]} of {last_line} "
+                    f"after {kills} kills, {now - progress_at:.0f} s without progress"
+                )
             for role, proc in procs.items():
                 if proc.poll() is not None:
                     raise AssertionError(f"{role} exited {proc.returncode}:\n{_why(ctx.run_dir, role)}")
-            if kill_every_s and time.monotonic() >= next_kill:
-                victim = rng.choice(TRADING_CORE_ROLES)
+            done = all(mark.line >= last_line for mark in marks.values())
+            ready = [r for r in TRADING_CORE_ROLES if done or marks[r].line > started_at[r]]
+            if kill_every_s and time.monotonic() >= next_kill and ready:
+                victim = rng.choice(ready)
                 procs[victim].kill()
                 procs[victim].wait(10)
+                started_at[victim] = marks[victim].read()
                 procs[victim] = _start(victim, ctx.run_dir, delay_ms)
                 kills += 1
                 next_kill = time.monotonic() + kill_every_s * (0.5 + rng.random())
