@@ -90,7 +90,9 @@ def test_client_slows_down_before_the_limit_and_never_sees_429() -> None:
         assert max(r.used_weight or 0 for r in rest.request_log) <= 80
         return clock.now_ms() - start
 
-    elapsed = with_sim(body, speed=60.0, scenario=scenario, weight_limit=100)
+    # Speed 15: a run minute is 4 real seconds, so the 60 requests fit in one window even on a busy box (at
+    # speed 60 they could spread over two windows and never reach the slow-down threshold).
+    elapsed = with_sim(body, speed=15.0, scenario=scenario, weight_limit=100)
     assert elapsed >= 1000  # it waited for a window boundary
 
 
