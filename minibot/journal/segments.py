@@ -164,7 +164,12 @@ def commit_owed() -> float | None:
     for owed in list(_OWED):
         owed.flush_if_due()
         if owed._dirty:
-            left.append(owed.commit_at() - now)
+            due = owed.commit_at() - now
+            if owed._in_flight:
+                # Its previous fsync is still running on the flusher (a slow disk): the next cannot start
+                # before it ends, so look again one interval later instead of waking at once, over and over.
+                due = max(due, owed.fsync.interval_ms / 1000.0)
+            left.append(due)
     return max(0.0, min(left)) if left else None
 
 

@@ -225,6 +225,7 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
     guard = OrphanGuard(env.run)
     try:
         while True:
+            waker.drain()  # before anything is looked at: a ring arriving after this wakes the next sleep
             if is_stopped(env.run_dir):
                 return ExitCode.STOPPED
             if shutdown_requested(env.run_dir, env.role) and role.run_once() == 0:

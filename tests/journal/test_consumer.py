@@ -71,7 +71,7 @@ def test_a_truncated_or_deleted_queue_stops_the_consumer(tmp_path: Path) -> None
             consumer.poll()
 
 
-def test_cursor_checkpoints_at_most_once_a_second_and_verify_judges_the_rolled_forward_state(
+def test_cursor_checkpoints_at_most_every_interval_and_verify_judges_the_rolled_forward_state(
     tmp_path: Path,
 ) -> None:
     ctx = _ctx(tmp_path)
