@@ -93,6 +93,7 @@ class Consumer:
         self._cursor_dirty = False
         self._cursor_written = time.monotonic()
         self._names: dict[int, str] = {}
+        self.more = False  # the last poll may have left lines unread (see `poll`)
 
     # ---- recovery -------------------------------------------------------------------------------
     def _recover(self) -> Cursor:
@@ -142,7 +143,8 @@ class Consumer:
         return self._fh
 
     def poll(self, max_events: int | None = None) -> list[Record]:
-        """Up to `max_events` new valid records (read, not yet acked).
+        """Up to `max_events` new valid records (read, not yet acked); `more` says afterwards whether this
+        poll stopped before the end of what was published.
 
         The error of an invalid line is raised on the call after the valid records before it were
         returned, so they can still be processed and acked.
@@ -158,6 +160,11 @@ class Consumer:
                     raise self._vanished(pos)
                 break
             fh = self._file(pos.segment)
+            size = os.fstat(fh.fileno()).st_size
+            if size < pos.offset:
+                raise self._vanished(pos)
+            if size == pos.offset and not os.path.exists(self._name(pos.segment + 1)):
+                break  # nothing new: an idle poll (most polls of a quiet market) reads no bytes
             fh.seek(pos.offset)
             buf = fh.read(_READ_CHUNK)
             last_nl = buf.rfind(b"\n")
@@ -196,6 +203,9 @@ class Consumer:
                 begin = nl + 1
             pos = Cursor(pos.segment, base + begin, line_no, last_id, last_sha, 0, 0)
         self._read = pos
+        # Stopped by the limit (lines may be left) or by an invalid line (its error is raised on the next
+        # poll): the role must poll again without waiting for a ring (minibot/roles/process.py `run_loop`).
+        self.more = len(out) >= limit or self._pending_error is not None
         return out
 
     def _vanished(self, pos: Cursor) -> CursorDesync:

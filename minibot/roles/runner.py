@@ -309,6 +309,10 @@ class RoleRunner:
                 self.ack_done()
         return total
 
+    def backlog(self) -> bool:
+        """True when an input's last poll stopped at its batch limit (or an invalid line): poll again now."""
+        return any(consumer.more for _, consumer in self.consumers)
+
     def lagging(self) -> bool:
         """True while some input queue holds lines this role has not acked."""
         return any(consumer.lag_bytes() > 0 for _, consumer in self.consumers)

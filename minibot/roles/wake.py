@@ -61,11 +61,10 @@ class Waker:
             time.sleep(timeout_s)
         return False
 
-    def drain(self) -> None:
-        """Consume the rings received so far: the round about to start reads whatever they announced, so a
-        ring that arrived during the previous round no longer costs an extra, empty round after it."""
-        if self.bell is not None:
-            self.bell.drain()
+    def drain(self) -> bool:
+        """Consume the rings received so far (True if there was one): the round about to start reads
+        whatever they announced, so a ring that arrived during the previous round costs no extra round."""
+        return self.bell is not None and self.bell.drain()
 
     def close(self) -> None:
         """Close the doorbell."""
