@@ -17,6 +17,7 @@ import base64
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from minibot.contracts.codec import encode_line
@@ -94,6 +95,7 @@ class Consumer:
         self._cursor_written = time.monotonic()
         self._names: dict[int, str] = {}
         self.more = False  # the last poll may have left lines unread (see `poll`)
+        self._acks_path: tuple[int, Path] = (-1, paths.folder)  # (segment, path) of the acks tail checked
 
     # ---- recovery -------------------------------------------------------------------------------
     def _recover(self) -> Cursor:
@@ -296,7 +298,10 @@ class Consumer:
     def _check_acks_tail(self) -> None:
         """This consumer is its acks journal's only writer: it must still end where the last ack did."""
         c = self.committed
-        path = segment_path(self.paths.folder, self.paths.acks_stem(self.name), c.acks_segment)
+        if self._acks_path[0] != c.acks_segment:
+            acks = segment_path(self.paths.folder, self.paths.acks_stem(self.name), c.acks_segment)
+            self._acks_path = (c.acks_segment, acks)
+        path = self._acks_path[1]
         try:
             size: int | None = os.stat(path).st_size
         except FileNotFoundError:

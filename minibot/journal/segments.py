@@ -268,7 +268,7 @@ class SegmentAppender(PolicyFile):
         self.stem = stem
         self.segment_max_bytes = segment_max_bytes
         self.index = -1
-        self._names: dict[int, str] = {}
+        self._names: dict[int, Path] = {}
 
     def _open(self, index: int) -> None:
         self.close()
@@ -276,16 +276,16 @@ class SegmentAppender(PolicyFile):
         self._fd = os.open(path, APPEND_FLAGS, 0o644)
         self.index = index
 
-    def _name(self, index: int) -> str:
-        """Segment `index`'s path as a string, built once per segment."""
+    def _name(self, index: int) -> Path:
+        """Segment `index`'s path, built once per segment (a Path keeps its string once made)."""
         name = self._names.get(index)
         if name is None:
-            name = self._names[index] = str(segment_path(self.folder, self.stem, index))
+            name = self._names[index] = segment_path(self.folder, self.stem, index)
         return name
 
     def current_path(self) -> Path:
         """Path of the segment being appended to."""
-        return segment_path(self.folder, self.stem, self.index)
+        return self._name(self.index)
 
     def sync_to_newest(self) -> Path:
         """Point at the newest segment (another writer may have rotated); create segment 0 if none.
