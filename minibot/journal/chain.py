@@ -101,7 +101,12 @@ def iter_checkpoints(sidecar: Path, offset: int = 0) -> Iterator[tuple[int, Chec
             begin = 0
             while (nl := buf.find(b"\n", begin)) >= 0:
                 offset += nl + 1 - begin
-                yield offset, parse_checkpoint(buf[begin : nl + 1], f"{sidecar.name} ({offset})")
+                raw = buf[begin : nl + 1]
+                m = _LINE.fullmatch(raw)  # inline: the watchdog's scrub parses every checkpoint every pass
+                if m is None:
+                    parse_checkpoint(raw, f"{sidecar.name} ({offset})")  # raises, naming where
+                    return
+                yield offset, Checkpoint(int(m.group(1)), int(m.group(2)), m.group(3).decode("ascii"))
                 begin = nl + 1
             rest = buf[begin:]
 

@@ -72,6 +72,7 @@ class SegmentCheck:
         used = 0
         at = self.verified
         assert at is not None
+        buf, buf_at = b"", at.end
         with segment.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             for side_end, cp in iter_checkpoints(sidecar, self._side_offset):
@@ -84,14 +85,18 @@ class SegmentCheck:
                     if cp.end > size:
                         self.done = True
                         return used, truncated(segment, size, cp)
+                if cp.end > buf_at + len(buf):
+                    # One read for many checkpoints (one per published batch, usually a few hundred bytes):
+                    # a pass of a long night walks hundreds of thousands of them (issue 14, idle cost).
+                    fh.seek(at.end)
+                    buf, buf_at = fh.read(max(cp.end - at.end, min(_CHUNK, size - at.end))), at.end
+                    if buf_at + len(buf) < cp.end:  # shorter than fstat said a moment ago: cut under us
+                        self.done = True
+                        return used, truncated(segment, buf_at + len(buf), cp)
+                begin, stop = at.end - buf_at, cp.end - buf_at
                 digest = hashlib.sha256(bytes.fromhex(at.chain))
-                lines, pos = 0, at.end
-                fh.seek(pos)
-                while pos < cp.end:
-                    chunk = fh.read(min(_CHUNK, cp.end - pos))
-                    digest.update(chunk)
-                    lines += chunk.count(b"\n")
-                    pos += len(chunk)
+                digest.update(memoryview(buf)[begin:stop])
+                lines = buf.count(b"\n", begin, stop)
                 used += cp.end - at.end
                 if digest.hexdigest() != cp.chain or lines != cp.lines - at.lines:
                     self.done = True

@@ -1,7 +1,7 @@
 """Queue consumer: whole lines only, full validation, ack + cursor, deadletter, recovery (R-A2, R-T1/T2/T6).
 
 Commit protocol per batch: append one `ack` line (first..last line, last id, end position) to the acks
-journal, then (at most once a second, and on close) atomically rewrite the cursor (a checkpoint that also
+journal, then (at most every CURSOR_INTERVAL_S, and on close) atomically rewrite the cursor (a checkpoint that also
 records where the next ack goes). Before each ack the acks journal must still end where this consumer's
 last ack did (not deleted, truncated or written by anyone else), and a queue that has become shorter than
 what this consumer read is a desync: both STOP during the run instead of being found by verify later.
@@ -17,6 +17,7 @@ import base64
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from minibot.contracts.codec import encode_line
@@ -38,7 +39,7 @@ from minibot.journal.segments import (
 from minibot.reasons import CursorDesync, NoreError, ReasonCode
 
 _READ_CHUNK = 1 << 20
-CURSOR_INTERVAL_S = 1.0
+CURSOR_INTERVAL_S = 5.0
 """Cursor checkpoints at most this often (group commit): the acks journal is the durable log, and
 recovery rolls the cursor forward over every ack written after it, so nothing depends on a fresher one."""
 
@@ -92,6 +93,9 @@ class Consumer:
         self._fh_segment = -1
         self._cursor_dirty = False
         self._cursor_written = time.monotonic()
+        self._names: dict[int, str] = {}
+        self.more = False  # the last poll may have left lines unread (see `poll`)
+        self._acks_path: tuple[int, Path] = (-1, paths.folder)  # (segment, path) of the acks tail checked
 
     # ---- recovery -------------------------------------------------------------------------------
     def _recover(self) -> Cursor:
@@ -122,16 +126,27 @@ class Consumer:
         write_critical_json(self.paths.cursor(self.name), data, fsync=self.policy.mode == "always")
 
     # ---- reading --------------------------------------------------------------------------------
+    def _name(self, segment: int) -> str:
+        """The path of queue segment `segment` as a string, built once: `poll` looks at it on every round
+        of an idle role (issue 14, idle cost)."""
+        name = self._names.get(segment)
+        if name is None:
+            if len(self._names) > 4:
+                self._names.clear()
+            name = self._names[segment] = str(segment_path(self.paths.folder, INBOX, segment))
+        return name
+
     def _file(self, segment: int) -> Any:
         if self._fh_segment != segment:
             if self._fh is not None:
                 self._fh.close()
-            self._fh = segment_path(self.paths.folder, INBOX, segment).open("rb")
+            self._fh = open(self._name(segment), "rb")  # noqa: SIM115 - held across polls, closed in close()
             self._fh_segment = segment
         return self._fh
 
     def poll(self, max_events: int | None = None) -> list[Record]:
-        """Up to `max_events` new valid records (read, not yet acked).
+        """Up to `max_events` new valid records (read, not yet acked); `more` says afterwards whether this
+        poll stopped before the end of what was published.
 
         The error of an invalid line is raised on the call after the valid records before it were
         returned, so they can still be processed and acked.
@@ -142,18 +157,23 @@ class Consumer:
         out: list[Record] = []
         pos = self._read
         while len(out) < limit and self._pending_error is None:
-            if not segment_path(self.paths.folder, INBOX, pos.segment).exists():
+            if not os.path.exists(self._name(pos.segment)):
                 if pos.offset > 0:
                     raise self._vanished(pos)
                 break
             fh = self._file(pos.segment)
+            size = os.fstat(fh.fileno()).st_size
+            if size < pos.offset:
+                raise self._vanished(pos)
+            if size == pos.offset and not os.path.exists(self._name(pos.segment + 1)):
+                break  # nothing new: an idle poll (most polls of a quiet market) reads no bytes
             fh.seek(pos.offset)
             buf = fh.read(_READ_CHUNK)
             last_nl = buf.rfind(b"\n")
             if not buf and os.fstat(fh.fileno()).st_size < pos.offset:
                 raise self._vanished(pos)
             if last_nl < 0:
-                if not segment_path(self.paths.folder, INBOX, pos.segment + 1).exists():
+                if not os.path.exists(self._name(pos.segment + 1)):
                     break  # nothing new, or a line still being appended
                 fh.seek(pos.offset)  # the next segment exists, so this one is final: read it once more
                 buf = fh.read(_READ_CHUNK)
@@ -185,6 +205,9 @@ class Consumer:
                 begin = nl + 1
             pos = Cursor(pos.segment, base + begin, line_no, last_id, last_sha, 0, 0)
         self._read = pos
+        # Stopped by the limit (lines may be left) or by an invalid line (its error is raised on the next
+        # poll): the role must poll again without waiting for a ring (minibot/roles/process.py `run_loop`).
+        self.more = len(out) >= limit or self._pending_error is not None
         return out
 
     def _vanished(self, pos: Cursor) -> CursorDesync:
@@ -275,8 +298,14 @@ class Consumer:
     def _check_acks_tail(self) -> None:
         """This consumer is its acks journal's only writer: it must still end where the last ack did."""
         c = self.committed
-        path = segment_path(self.paths.folder, self.paths.acks_stem(self.name), c.acks_segment)
-        size = path.stat().st_size if path.exists() else None
+        if self._acks_path[0] != c.acks_segment:
+            acks = segment_path(self.paths.folder, self.paths.acks_stem(self.name), c.acks_segment)
+            self._acks_path = (c.acks_segment, acks)
+        path = self._acks_path[1]
+        try:
+            size: int | None = os.stat(path).st_size
+        except FileNotFoundError:
+            size = None
         if size == c.acks_offset or (size is None and c.acks_offset == 0):
             return
         state = "does not exist" if size is None else f"is {size} bytes"

@@ -33,7 +33,7 @@ from minibot.journal.atomic import atomic_write_bytes
 
 HOST = "127.0.0.1"
 PORT_FILE = "doorbell.port"
-RECHECK_S = 0.2
+RECHECK_S = 1.0  # a restarted role's new port reaches its producers this late (the safety net covers it)
 _RING = b"!"
 _DRAIN_MAX = 4096  # datagrams read per wake at most (a backlog of rings means the same as one)
 _sender: socket.socket | None = None

@@ -53,6 +53,7 @@ class Producer:
         self._chain = SidecarWriter(paths.folder, INBOX, policy)
         self._last: tuple[int, Checkpoint, int] | None = None  # (segment, checkpoint, sidecar size) of the last batch
         self._lock_fh = open(paths.lock, "a+b")  # noqa: SIM115 - held for the producer's lifetime
+        self._lock_name = str(paths.lock)  # names the lock in a LockTimeout; built once, not per publish
         self.repairs: list[dict[str, Any]] = []
         # Called after each batch is appended, outside the lock (RunContext rings the consumers' doorbells).
         self.after_publish: Callable[[], None] | None = None
@@ -81,7 +82,7 @@ class Producer:
         if not data:
             return 0
         lines = data.count(b"\n")
-        with held_lock(self._lock_fh, str(self.paths.lock)):
+        with held_lock(self._lock_fh, self._lock_name):
             at = self._prepare()
             if self._appender.needs_rotation(len(data)):
                 self._chain.open(self._appender.index + 1)  # the sidecar exists before its segment does

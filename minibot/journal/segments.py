@@ -164,7 +164,12 @@ def commit_owed() -> float | None:
     for owed in list(_OWED):
         owed.flush_if_due()
         if owed._dirty:
-            left.append(owed.commit_at() - now)
+            due = owed.commit_at() - now
+            if owed._in_flight:
+                # Its previous fsync is still running on the flusher (a slow disk): the next cannot start
+                # before it ends, so look again one interval later instead of waking at once, over and over.
+                due = max(due, owed.fsync.interval_ms / 1000.0)
+            left.append(due)
     return max(0.0, min(left)) if left else None
 
 
@@ -263,6 +268,7 @@ class SegmentAppender(PolicyFile):
         self.stem = stem
         self.segment_max_bytes = segment_max_bytes
         self.index = -1
+        self._names: dict[int, Path] = {}
 
     def _open(self, index: int) -> None:
         self.close()
@@ -270,12 +276,29 @@ class SegmentAppender(PolicyFile):
         self._fd = os.open(path, APPEND_FLAGS, 0o644)
         self.index = index
 
+    def _name(self, index: int) -> Path:
+        """Segment `index`'s path, built once per segment (a Path keeps its string once made)."""
+        name = self._names.get(index)
+        if name is None:
+            name = self._names[index] = segment_path(self.folder, self.stem, index)
+        return name
+
     def current_path(self) -> Path:
         """Path of the segment being appended to."""
-        return segment_path(self.folder, self.stem, self.index)
+        return self._name(self.index)
 
     def sync_to_newest(self) -> Path:
-        """Point at the newest segment (another writer may have rotated); create segment 0 if none."""
+        """Point at the newest segment (another writer may have rotated); create segment 0 if none.
+
+        Segments are contiguous and a writer starts k+1 only after k is final, so while the open segment
+        exists and the next does not, it is the newest: two stats instead of a directory listing on every
+        publish (issue 14, idle cost)."""
+        if (
+            self._fd is not None
+            and os.path.exists(self._name(self.index))
+            and not os.path.exists(self._name(self.index + 1))
+        ):
+            return self.current_path()
         segments = list_segments(self.folder, self.stem)
         newest = segments[-1][0] if segments else 0
         if self._fd is None or newest != self.index:

@@ -51,6 +51,7 @@ from minibot.runlayout import METRICS_FILE, MODEL_EVENTS_STEM
 
 ROLE = Role.AI.value
 OUTPUT_QUEUE = "ai_recommendations"
+MARKET_QUEUE = "market_ticks"
 NICE = 10
 _TAIL_CHUNK = 1 << 16
 
@@ -149,6 +150,11 @@ class AiRole:
         self.engine = AiEngine(env.config["ai"], self.ai_dir, self.journal.append)
         self.producer = ctx.producer(OUTPUT_QUEUE, ROLE)
         self.consumers: list[Consumer] = [ctx.consumer(q, ROLE) for q in inputs]
+        if env.waker is not None and env.waker.bell is not None:
+            # Off the trading path (recommendations at most every `ai.recommend_interval_ms`, taken by the
+            # strategy as they arrive): the AI reads market ticks in batches at the safety-net poll
+            # (`queues.poll_interval_ms`) instead of waking for every tick (issue 14, idle cost).
+            env.waker.bell.mute((MARKET_QUEUE,))
         env.log.info(
             "ai_role started: reads %s, %d recent causes already answered, active model %s, priority %s",
             inputs,
@@ -181,6 +187,10 @@ class AiRole:
         if now >= self._next_metrics_ms:
             self.write_metrics(now)
         return handled
+
+    def backlog(self) -> bool:
+        """An input whose last poll stopped at its batch limit: the next round starts at once."""
+        return any(consumer.more for consumer in self.consumers)
 
     def _new_recommendation(self, rec: dict[str, Any], ts: int) -> list[dict[str, Any]]:
         cause = rec["cause_id"]

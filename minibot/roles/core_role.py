@@ -118,6 +118,7 @@ class CoreRole:
         # not depend on how the roles are scheduled (tests/roles/test_timeline.py). Unset in real runs.
         self._test_delay_s = float(os.environ.get(TEST_DELAY_ENV, "0") or 0) / 1000.0
         self._rng = random.Random()
+        self._paused = False
         if self.runner.recovered_outputs:
             env.log.warning("%s: restart recovery wrote %d missing outputs", env.role, self.runner.recovered_outputs)
 
@@ -137,6 +138,7 @@ class CoreRole:
 
         A role asked to end while its schedule holds inputs back for a peer's watermark reports itself busy
         (after an idle pause), so the end of the run does not cut the market timeline short."""
+        self._paused = False
         if self.halt_if_stopped():
             return 0
         mark = self._market.committed.line
@@ -149,8 +151,13 @@ class CoreRole:
             return count
         if count == 0 and shutdown_requested(self.env.run_dir, self.env.role) and self.schedule.waiting():
             self._pause()  # a peer's progress rings this role
+            self._paused = True
             return 1
         return count
+
+    def backlog(self) -> bool:
+        """An input left unread by the last round, or a pause for a peer at the end of the run: go on at once."""
+        return self._paused or self.runner.backlog()
 
     def _pause(self) -> None:
         if self.env.waker is None:

@@ -11,7 +11,7 @@ supervisor), rebuilds the run clock from its anchor, and loops until:
 - anything else escapes: STOP INTERNAL_ERROR (DISK_LOW for a full disk), traceback only in the role's log
   (exit `ExitCode.ERROR`).
 
-Between rounds with nothing to do the loop sleeps on the role's doorbell until a ring (an append to a
+Between rounds with nothing (more) to do the loop sleeps on the role's doorbell until a ring (an append to a
 queue it reads, a STOP, a shutdown request) or its nearest deadline (minibot/roles/wake.py): an idle role
 costs no CPU, and the control files above are checked on every wake-up, at least every
 `queues.poll_interval_ms` (the safety net).
@@ -79,6 +79,11 @@ class RoleLoop(Protocol):
 
     def run_once(self) -> int:
         """Do one round of work; return how many events were handled (0 = idle)."""
+        ...
+
+    def backlog(self) -> bool:
+        """After a round that handled something: whether inputs were left that no ring will announce (a poll
+        stopped at its batch limit), so the next round must start at once."""
         ...
 
     def flush_if_due(self) -> None:
@@ -225,6 +230,7 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
     guard = OrphanGuard(env.run)
     try:
         while True:
+            waker.drain()  # before anything is looked at: a ring arriving after this wakes the next sleep
             if is_stopped(env.run_dir):
                 return ExitCode.STOPPED
             if shutdown_requested(env.run_dir, env.role) and role.run_once() == 0:
@@ -236,7 +242,11 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
             handled = role.run_once()
             role.flush_if_due()
             heartbeat.beat()
-            if handled == 0:
+            # Every append rings its readers after it is visible, and the round read everything visible when
+            # it started (rings drained first): another round is needed at once only if a ring came during it,
+            # an input was left unread or the role is draining for the end of the run. Otherwise the sleep
+            # ends at the next ring; before, each busy round cost one more, empty round (issue 14, idle cost).
+            if handled == 0 or not (waker.drain() or role.backlog() or shutdown_requested(env.run_dir, env.role)):
                 waker.sleep(heartbeat.due_in_s())
     except BaseException as exc:  # fail closed on anything, then report it
         if isinstance(exc, KeyboardInterrupt):

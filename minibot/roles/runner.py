@@ -35,7 +35,7 @@ from minibot.journal.layout import INBOX
 from minibot.journal.producer import Producer
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments, repair_torn_tail
-from minibot.journal.stop import stop_flag_path
+from minibot.journal.stop import is_stopped, stop_flag_path
 from minibot.reasons import CursorDesync, ReasonCode
 from minibot.roles.timeline import MARKET, MarketClock, event_mseq, wrap_outputs
 from minibot.runlayout import INPUT_LOG_STEM, role_dir
@@ -253,7 +253,7 @@ class RoleRunner:
 
     def stopped(self) -> bool:
         """True once this role raised a STOP or STOP.flag exists: nothing more is processed."""
-        if not self.halted and stop_flag_path(self.ctx.run_dir).exists():
+        if not self.halted and is_stopped(self.ctx.run_dir):
             self.halted = True
         return self.halted
 
@@ -308,6 +308,10 @@ class RoleRunner:
                 total += self.process(queue, records)
                 self.ack_done()
         return total
+
+    def backlog(self) -> bool:
+        """True when an input's last poll stopped at its batch limit (or an invalid line): poll again now."""
+        return any(consumer.more for _, consumer in self.consumers)
 
     def lagging(self) -> bool:
         """True while some input queue holds lines this role has not acked."""

@@ -14,6 +14,7 @@ published for mseq <= M is then on disk. docs/architecture.md, "The market timel
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ from minibot.contracts.core import Output
 from minibot.contracts.envelope import build_envelope
 from minibot.ids import deterministic_id
 from minibot.journal.layout import QueuePaths
-from minibot.journal.segments import list_segments
+from minibot.journal.segments import segment_path
 
 MARKET = "market_ticks"
 MSEQ = "mseq"
@@ -82,7 +83,12 @@ def event_mseq(queue: str, line: int, event: Mapping[str, Any], current: int) ->
 
 class Watermark:
     """How far another core role has got on the market timeline: the last line of market_ticks it acked
-    (-1 before its first ack). Reads only the tail of its acks journal, and only when the file grew."""
+    (-1 before its first ack). Reads only the tail of its acks journal, and only when the file grew.
+
+    Read before every poll of a timeline role, so it costs one stat while nothing changed (issue 14, idle
+    cost): the newest acks segment is remembered, and the next one is looked for only when the current one
+    did not grow since it was last read (its writer starts segment k+1 only after k is final:
+    minibot/journal/segments.py), so a rotation is followed one read late at most."""
 
     def __init__(self, market: QueuePaths, role: str) -> None:
         self.folder = market.folder
@@ -90,20 +96,33 @@ class Watermark:
         self.role = role
         self.line = -1
         self._seen: tuple[int, int] = (-1, -1)
+        self._index = 0
+        self._names: dict[int, str] = {}
+
+    def _name(self, index: int) -> str:
+        name = self._names.get(index)
+        if name is None:  # one entry per segment: a few per night at most
+            name = self._names[index] = str(segment_path(self.folder, self.stem, index))
+        return name
+
+    def _size(self) -> int | None:
+        """Size of the newest acks segment (moving on to later ones once this one is final); None: none yet."""
+        while True:
+            try:
+                size = os.stat(self._name(self._index)).st_size
+            except FileNotFoundError:
+                return None
+            grown = self._seen[0] == self._index and self._seen[1] != size
+            if grown or not os.path.exists(self._name(self._index + 1)):
+                return size
+            self._index += 1
 
     def read(self) -> int:
         """The current watermark (never decreases)."""
-        segments = list_segments(self.folder, self.stem)
-        if not segments:
+        size = self._size()
+        if size is None or (self._index, size) == self._seen:
             return self.line
-        index, path = segments[-1]
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            return self.line
-        if (index, size) == self._seen:
-            return self.line
-        with path.open("rb") as fh:
+        with open(self._name(self._index), "rb") as fh:
             fh.seek(max(0, size - 4096))
             tail = fh.read(size - max(0, size - 4096))
         lines = tail.split(b"\n")
@@ -112,6 +131,6 @@ class Watermark:
                 last = int(orjson.loads(raw[72:])["payload"]["last_line"])
                 if last > self.line:
                     self.line = last
-                self._seen = (index, size)
+                self._seen = (self._index, size)
                 break
         return self.line

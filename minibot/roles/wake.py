@@ -61,6 +61,11 @@ class Waker:
             time.sleep(timeout_s)
         return False
 
+    def drain(self) -> bool:
+        """Consume the rings received so far (True if there was one): the round about to start reads
+        whatever they announced, so a ring that arrived during the previous round costs no extra round."""
+        return self.bell is not None and self.bell.drain()
+
     def close(self) -> None:
         """Close the doorbell."""
         if self.bell is not None:
