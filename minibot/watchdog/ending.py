@@ -14,9 +14,11 @@ uses from it as an `EndingContext`; the summary lines are summary.py's.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +30,7 @@ from minibot.journal.doorbell import ring_all, ring_roles
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
 from minibot.metrics.prometheus import PrometheusEndpoint
-from minibot.reasons import NoreError
+from minibot.reasons import NoreError, ReasonCode
 from minibot.rolenames import SHUTDOWN_STAGES
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.runlayout import SHUTDOWN_FILE, SIM_STATS_FILE, STOP_FLAG, role_shutdown_file
@@ -89,6 +91,7 @@ class Ending:
     suspend: SuspendWatch | None = None  # names a suspension as the cause of a STOP that raced it
     wall_start: float = field(default_factory=time.monotonic)
     wall_ended: float = 0.0
+    unwritten: list[str] = field(default_factory=list)  # ending steps a full disk left undone (summary)
 
     def metrics_poll(self, roles: dict[str, Any]) -> Finding | None:
         """Fold new journal lines into metrics.json (and the dashboard); a line that does not verify is a STOP
@@ -119,6 +122,22 @@ class Ending:
             log.error("final metrics: %s", exc)
         finally:
             self.metrics.close()
+
+
+@contextlib.contextmanager
+def _unless_disk_full(run: EndingContext, ending: Ending, what: str) -> Iterator[None]:
+    """A full disk while the run ends is a DISK_LOW STOP (STOP.flag has space set aside), never a traceback:
+    the step is left undone, named in the summary, and the ending goes on with the next one (R-P1)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        log.error("disk full while %s: %s", what, exc)
+        if what not in ending.unwritten:
+            ending.unwritten.append(what)
+        if not is_stopped(run.run_dir):
+            run.raise_stop((ReasonCode.DISK_LOW, f"disk full while {what}: {exc}"))
 
 
 def _cancel_restarts(procs: list[RoleProcess]) -> None:
@@ -163,7 +182,9 @@ def _journal_poller(run: EndingContext, ending: Ending) -> Callable[[], None]:
     prove wrong is still a STOP, and a role that dies before it has drained its inputs is restarted."""
 
     def poll() -> None:
-        finding = _poll_watch(ending.watch) if ending.watch is not None else None
+        finding = None
+        with _unless_disk_full(run, ending, "reading the watchdog's queues"):
+            finding = _poll_watch(ending.watch) if ending.watch is not None else None
         if finding is None and ending.supervision is not None and not is_stopped(run.run_dir):
             finding = ending.supervision.tick()
         if finding is not None:
@@ -226,15 +247,18 @@ def stop_roles(run: EndingContext, ending: Ending) -> None:
         proc.close()
 
 
-def _save_sim_stats(run: EndingContext) -> dict[str, Any] | None:
+def _save_sim_stats(run: EndingContext, ending: Ending) -> dict[str, Any] | None:
     if run.sim is None:
         return None
     stats = run.sim.final_stats() if run.sim.alive() else run.sim.last_stats
-    if stats is None:
-        log.error("no /sim/stats could be read: sim_stats.json not written")
-    else:
-        write_critical_json(run.run_dir / SIM_STATS_FILE, stats)
-    run.sim.stop()
+    try:
+        if stats is None:
+            log.error("no /sim/stats could be read: sim_stats.json not written")
+        else:
+            with _unless_disk_full(run, ending, SIM_STATS_FILE):
+                write_critical_json(run.run_dir / SIM_STATS_FILE, stats)
+    finally:
+        run.sim.stop()
     return stats
 
 
@@ -257,20 +281,24 @@ def finish_run(run: EndingContext, env: RoleEnv, ending: Ending) -> int:
         for proc in run.procs.values():
             proc.kill()
     if ending.heartbeat is not None:
-        ending.heartbeat.beat("STOPPING", force=True)
+        with _unless_disk_full(run, ending, "the last heartbeat"):
+            ending.heartbeat.beat("STOPPING", force=True)
         ending.heartbeat.close()
     if ending.watch is not None:
         _journal_poller(run, ending)()
-        _close_watch(run, ending.watch)
-    ending.final_metrics(run.role_view())
+        with _unless_disk_full(run, ending, "closing the watchdog's queues"):
+            _close_watch(run, ending.watch)
+    with _unless_disk_full(run, ending, "the final metrics.json"):
+        ending.final_metrics(run.role_view())
     ending.close_views()
-    sim_stats = _save_sim_stats(run)
+    sim_stats = _save_sim_stats(run, ending)
     stop_event = _stop_event(run.run_dir)
     if ending.suspend is not None:
         stop_event = ending.suspend.cause(run.run_dir, stop_event)
     counts = ending.queues.counts() if ending.queues is not None else {}
     code = ExitCode.ERROR if ending.internal_error else ExitCode.STOPPED if stop_event else ExitCode.OK
-    run.write_status("ended", ended_by=ending.ended_by, stop=stop_event, exit_code=code, queue_lines=counts)
+    with _unless_disk_full(run, ending, "watchdog/status.json"):
+        run.write_status("ended", ended_by=ending.ended_by, stop=stop_event, exit_code=code, queue_lines=counts)
     for line in summary_lines(run, env, ending, stop_event, counts, sim_stats, code):
         run.say(line)
         log.info("summary: %s", line)

@@ -45,6 +45,8 @@ def summary_lines(
         lines.append("STOP: none")
     if ending.internal_error:
         lines.append(f"internal error: {ending.internal_error} (details in the supervisor log)")
+    if ending.unwritten:
+        lines.append(f"not written, the disk was full: {', '.join(ending.unwritten)}")
     restarts = {r: len(p.restarts) for r, p in run.procs.items() if p.restarts}
     lines.append(f"restarts: {', '.join(f'{r} {n}' for r, n in restarts.items()) or 'none'}")
     if counts:
