@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import psutil
+from bench_idle import machine_load  # same folder
 
 from minibot.config.loader import load_config, with_overrides
 from minibot.journal.atomic import read_critical_json
@@ -49,6 +50,7 @@ SYMBOLS = [
 ]  # fmt: skip
 TARGET_P99_MS = 50.0
 TARGET_TOTAL_RSS_MB = 350.0
+TARGET_GROWTH_MB_PER_H = 2.0  # per process, after its first run hour (issue 14, item 4)
 MB = float(1 << 20)
 
 
@@ -69,6 +71,7 @@ class Sampler:
         self.supervisor = supervisor
         self.first: dict[str, tuple[float, float, float, int]] = {}  # role -> (t, rss_mb, cpu_s, pid)
         self.last: dict[str, tuple[float, float, float, int]] = {}
+        self.series: dict[str, list[tuple[float, float]]] = {}  # role -> (t, rss_mb) of its current process
         self.peak_total_mb = 0.0
 
     def pids(self) -> dict[str, int]:
@@ -99,9 +102,33 @@ class Sampler:
                 continue
             if role not in self.first or self.first[role][3] != pid:
                 self.first[role] = point  # a restarted role starts a new span
+                self.series[role] = []
             self.last[role] = point
+            self.series[role].append((point[0], point[1]))
             total += point[1]
         self.peak_total_mb = max(self.peak_total_mb, total)
+
+
+def growth_after_first_hour(series: dict[str, list[tuple[float, float]]], speed: float) -> dict[str, float]:
+    """RSS growth (MB per run hour) of each process from its first run hour to its last sample.
+
+    Only processes that were sampled for at least 1.5 run hours count: the first hour is when bounded
+    windows (ids seen, trade history) fill, which is not growth.
+    """
+    out = {}
+    for role, points in series.items():
+        if not points:
+            continue
+        t0 = points[0][0]
+        after = [(t, rss) for t, rss in points if (t - t0) * speed >= 3600.0]
+        if not after or (points[-1][0] - t0) * speed < 5400.0:
+            continue
+        # the median of the first and the last five samples, so one allocator swing is not a trend
+        head = statistics.median(rss for _, rss in after[:5])
+        tail = statistics.median(rss for _, rss in after[-5:])
+        hours = (statistics.median(t for t, _ in after[-5:]) - statistics.median(t for t, _ in after[:5])) * speed
+        out[role] = (tail - head) / max(hours / 3600.0, 1e-9)
+    return out
 
 
 def write_config(folder: Path, minutes: float, symbols: int) -> Path:
@@ -153,6 +180,7 @@ def main() -> int:
     if not first.startswith("run_dir: "):
         print(f"nore run did not start: {first}{proc.stdout.read()}")
         return 1
+    print(machine_load())
     run_dir = Path(first.removeprefix("run_dir: "))
     roles = run_roles(load_config(config))
     sampler = Sampler(run_dir, roles, proc.pid)
@@ -184,6 +212,9 @@ def main() -> int:
         cpu_pct = (cpu1 - cpu0) / max(t1 - t0, 1e-9) * 100.0
         print(f"{role:<16}{rss0:>14.1f}{rss1:>12.1f}{(rss1 - rss0) / run_h:>14.1f}{cpu_pct:>8.1f}")
     print(f"total RSS: peak {sampler.peak_total_mb:.1f} MB over all processes (goal <= {TARGET_TOTAL_RSS_MB:g})")
+    growth = growth_after_first_hour(sampler.series, args.speed)
+    for role, rate in growth.items():
+        print(f"  {role}: {rate:+.2f} MB per run hour after its first run hour")
     for report in sorted((work / "tracemalloc").glob("*.txt")):
         print(f"tracemalloc {report.stem}: " + "\n  ".join(report.read_text(encoding="utf-8").splitlines()[:12]))
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
@@ -200,6 +231,18 @@ def main() -> int:
     if latencies:
         print(f"  tick -> fill mean {statistics.fmean(latencies):.2f} ms, max {max(latencies):.2f} ms")
     print(f"run folder: {run_dir}" + ("" if args.keep else " (removed)"))
+    print(machine_load())
+    peak_met = "met" if sampler.peak_total_mb <= TARGET_TOTAL_RSS_MB else "not met"
+    print(f"target rss_total_peak: {sampler.peak_total_mb:.1f} MB (goal <= {TARGET_TOTAL_RSS_MB:g}): {peak_met}")
+    if growth:
+        worst = max(growth, key=lambda r: growth[r])
+        met = "met" if growth[worst] <= TARGET_GROWTH_MB_PER_H else "not met"
+        print(
+            f"target rss_growth_after_first_hour: {growth[worst]:.2f} MB/h ({worst}) "
+            f"(goal <= {TARGET_GROWTH_MB_PER_H:g}): {met}"
+        )
+    else:
+        print("target rss_growth_after_first_hour: n/a (the run was shorter than 1.5 run hours): not met")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if proc.returncode == 0 else 1
