@@ -29,7 +29,6 @@ from minibot.journal.atomic import atomic_write_bytes, write_critical_json
 from minibot.journal.doorbell import ring_all, ring_roles
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.metrics.collector import MetricsCollector
-from minibot.metrics.prometheus import PrometheusEndpoint
 from minibot.reasons import NoreError, ReasonCode
 from minibot.rolenames import SHUTDOWN_STAGES
 from minibot.roles.process import Heartbeat, RoleEnv
@@ -41,6 +40,7 @@ from minibot.watchdog.summary import summary_lines
 from minibot.watchdog.watch import Finding, JournalWatch
 
 if TYPE_CHECKING:
+    from minibot.metrics.prometheus import PrometheusEndpoint
     from minibot.watchdog.console import ConsoleDashboard
     from minibot.watchdog.simproc import SimulatorProcess
     from minibot.watchdog.suspend import SuspendWatch

@@ -5,7 +5,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minibot.metrics.pnl import PnlTracker, compare_figures, pnl_figures
 from minibot.metrics.stats import Samples, summarize
@@ -22,6 +25,16 @@ def test_percentiles_are_nearest_rank_observed_values() -> None:
     assert (two.summary()["p50"], two.summary()["p95"]) == (10.0, 20.0)  # never 19.5: a latency that happened
     assert summarize([7.25])["p99"] == 7.25
     assert summarize([]) == {"count": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
+
+
+@given(st.lists(st.floats(min_value=0.0, max_value=1e6, allow_nan=False), min_size=1, max_size=300))
+def test_percentiles_match_numpys_inverted_cdf(values: list[float]) -> None:
+    # the supervisor's plain-Python percentiles are numpy's nearest-rank definition, value for value
+    s = summarize(values)
+    expected = np.percentile(np.asarray(values), (50, 95, 99), method="inverted_cdf")
+    assert [s["p50"], s["p95"], s["p99"]] == [float(v) for v in expected]
+    assert s["max"] == max(values)
+    assert s["mean"] == pytest.approx(float(np.mean(values)), rel=1e-12, abs=1e-12)
 
 
 def fill(side: str, qty: float, price: float, fee: float, n: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
