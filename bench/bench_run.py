@@ -73,6 +73,10 @@ class Sampler:
         self.last: dict[str, tuple[float, float, float, int]] = {}
         self.series: dict[str, list[tuple[float, float]]] = {}  # role -> (t, rss_mb) of its current process
         self.peak_total_mb = 0.0
+        self.peak_live_mb = 0.0  # without the simulator: the processes of a live night
+        # Shared library pages counted once: PSS (Linux) sums to the memory the processes really take; where
+        # there is no PSS (Windows), USS, the private memory Task Manager's Memory column shows.
+        self.peak_shared_once_mb = 0.0
 
     def pids(self) -> dict[str, int]:
         """Every NORE process of the run: the roles (pid files), the supervisor and its simulator."""
@@ -91,13 +95,15 @@ class Sampler:
 
     def sample(self) -> None:
         """One sample of every process that is running."""
-        total = 0.0
+        total = live = shared_once = 0.0
         for role, pid in self.pids().items():
             try:
                 proc = psutil.Process(pid)
                 with proc.oneshot():
                     times = proc.cpu_times()
                     point = (time.monotonic(), proc.memory_info().rss / MB, times.user + times.system, pid)
+                    full = proc.memory_full_info()
+                    shared_once += getattr(full, "pss", full.uss) / MB
             except psutil.Error:
                 continue
             if role not in self.first or self.first[role][3] != pid:
@@ -106,7 +112,10 @@ class Sampler:
             self.last[role] = point
             self.series[role].append((point[0], point[1]))
             total += point[1]
+            live += 0.0 if role == "simulator" else point[1]
         self.peak_total_mb = max(self.peak_total_mb, total)
+        self.peak_live_mb = max(self.peak_live_mb, live)
+        self.peak_shared_once_mb = max(self.peak_shared_once_mb, shared_once)
 
 
 def growth_after_first_hour(series: dict[str, list[tuple[float, float]]], speed: float) -> dict[str, float]:
@@ -212,6 +221,9 @@ def main() -> int:
         cpu_pct = (cpu1 - cpu0) / max(t1 - t0, 1e-9) * 100.0
         print(f"{role:<16}{rss0:>14.1f}{rss1:>12.1f}{(rss1 - rss0) / run_h:>14.1f}{cpu_pct:>8.1f}")
     print(f"total RSS: peak {sampler.peak_total_mb:.1f} MB over all processes (goal <= {TARGET_TOTAL_RSS_MB:g})")
+    print(f"  without the simulator (a live night's processes): peak {sampler.peak_live_mb:.1f} MB")
+    kind = "PSS" if hasattr(psutil.Process().memory_full_info(), "pss") else "USS (private)"
+    print(f"  {kind}, shared library pages counted once: peak {sampler.peak_shared_once_mb:.1f} MB")
     growth = growth_after_first_hour(sampler.series, args.speed)
     for role, rate in growth.items():
         print(f"  {role}: {rate:+.2f} MB per run hour after its first run hour")
