@@ -100,6 +100,8 @@ class Sampler:
             try:
                 proc = psutil.Process(pid)
                 with proc.oneshot():
+                    if proc.status() == psutil.STATUS_ZOMBIE:  # ended, not yet reaped: no memory to report
+                        continue
                     times = proc.cpu_times()
                     point = (time.monotonic(), proc.memory_info().rss / MB, times.user + times.system, pid)
                     full = proc.memory_full_info()
