@@ -32,6 +32,7 @@ from minibot.journal.segments import (
     APPEND_FLAGS,
     FsyncPolicy,
     SegmentAppender,
+    SegmentNames,
     list_segments,
     repair_torn_tail,
     segment_path,
@@ -93,7 +94,7 @@ class Consumer:
         self._fh_segment = -1
         self._cursor_dirty = False
         self._cursor_written = time.monotonic()
-        self._names: dict[int, str] = {}
+        self._name = SegmentNames(paths.folder, INBOX)  # `poll` stats these on every round of an idle role
         self.more = False  # the last poll may have left lines unread (see `poll`)
         self._acks_path: tuple[int, Path] = (-1, paths.folder)  # (segment, path) of the acks tail checked
 
@@ -126,16 +127,6 @@ class Consumer:
         write_critical_json(self.paths.cursor(self.name), data, fsync=self.policy.mode == "always")
 
     # ---- reading --------------------------------------------------------------------------------
-    def _name(self, segment: int) -> str:
-        """The path of queue segment `segment` as a string, built once: `poll` looks at it on every round
-        of an idle role (issue 14, idle cost)."""
-        name = self._names.get(segment)
-        if name is None:
-            if len(self._names) > 4:
-                self._names.clear()
-            name = self._names[segment] = str(segment_path(self.paths.folder, INBOX, segment))
-        return name
-
     def _file(self, segment: int) -> Any:
         if self._fh_segment != segment:
             if self._fh is not None:
