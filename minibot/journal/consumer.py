@@ -32,6 +32,7 @@ from minibot.journal.segments import (
     APPEND_FLAGS,
     FsyncPolicy,
     SegmentAppender,
+    SegmentNames,
     list_segments,
     repair_torn_tail,
     segment_path,
@@ -93,7 +94,7 @@ class Consumer:
         self._fh_segment = -1
         self._cursor_dirty = False
         self._cursor_written = time.monotonic()
-        self._names: dict[int, str] = {}
+        self._name = SegmentNames(paths.folder, INBOX)  # `poll` stats these on every round of an idle role
         self.more = False  # the last poll may have left lines unread (see `poll`)
         self._acks_path: tuple[int, Path] = (-1, paths.folder)  # (segment, path) of the acks tail checked
 
@@ -126,16 +127,6 @@ class Consumer:
         write_critical_json(self.paths.cursor(self.name), data, fsync=self.policy.mode == "always")
 
     # ---- reading --------------------------------------------------------------------------------
-    def _name(self, segment: int) -> str:
-        """The path of queue segment `segment` as a string, built once: `poll` looks at it on every round
-        of an idle role (issue 14, idle cost)."""
-        name = self._names.get(segment)
-        if name is None:
-            if len(self._names) > 4:
-                self._names.clear()
-            name = self._names[segment] = str(segment_path(self.paths.folder, INBOX, segment))
-        return name
-
     def _file(self, segment: int) -> Any:
         if self._fh_segment != segment:
             if self._fh is not None:
@@ -156,6 +147,10 @@ class Consumer:
         limit = max_events or self.batch_max
         out: list[Record] = []
         pos = self._read
+        # Where the last whole line ended while `pos` has moved on to a next segment with no line read from it
+        # yet: an ack must name a line where it ends, (k, end of k), never (k+1, 0) (verify and `Record.end`
+        # do; the producer creates k+1 just before its first write there, so this is seen at rotations).
+        ended: Cursor | None = None
         while len(out) < limit and self._pending_error is None:
             if not os.path.exists(self._name(pos.segment)):
                 if pos.offset > 0:
@@ -182,6 +177,8 @@ class Consumer:
                 if buf:
                     self._fail(pos, buf, CursorDesync("closed segment ends inside a line", ReasonCode.LINE_TORN))
                     break
+                if pos.offset:
+                    ended = pos
                 pos = Cursor(pos.segment + 1, 0, pos.line, pos.last_id, pos.last_sha256, 0, 0)
                 continue
             base = pos.offset
@@ -204,7 +201,7 @@ class Consumer:
                 line_no, last_id, last_sha = line_no + 1, event_id, digest
                 begin = nl + 1
             pos = Cursor(pos.segment, base + begin, line_no, last_id, last_sha, 0, 0)
-        self._read = pos
+        self._read = ended if ended is not None and pos.offset == 0 else pos
         # Stopped by the limit (lines may be left) or by an invalid line (its error is raised on the next
         # poll): the role must poll again without waiting for a ring (minibot/roles/process.py `run_loop`).
         self.more = len(out) >= limit or self._pending_error is not None

@@ -34,6 +34,27 @@ def segment_path(folder: Path, stem: str, index: int) -> Path:
     return folder / (f"{stem}.jsonl" if index == 0 else f"{stem}.{index:06d}.jsonl")
 
 
+class SegmentNames:
+    """`segment_path` of one journal, each segment's path built once: the hot paths that stat or open a
+    segment on every round of an idle role (consumer polls, watermark reads, publishes; issue 14) reuse it.
+    Holds the few most recent segments only (a night rotates a handful of times)."""
+
+    _KEEP = 4
+
+    def __init__(self, folder: Path, stem: str) -> None:
+        self.folder = folder
+        self.stem = stem
+        self._paths: dict[int, Path] = {}
+
+    def __call__(self, index: int) -> Path:
+        path = self._paths.get(index)
+        if path is None:
+            if len(self._paths) >= self._KEEP:
+                self._paths.clear()
+            path = self._paths[index] = segment_path(self.folder, self.stem, index)
+        return path
+
+
 def list_segments(folder: Path, stem: str, suffix: str = "") -> list[tuple[int, Path]]:
     """Existing segments of `stem` in order (with `suffix`: the files named after them, e.g. `.chain`)."""
     pattern = re.compile(SEGMENT_RE.format(stem=re.escape(stem), suffix=re.escape(suffix)))
@@ -268,20 +289,13 @@ class SegmentAppender(PolicyFile):
         self.stem = stem
         self.segment_max_bytes = segment_max_bytes
         self.index = -1
-        self._names: dict[int, Path] = {}
+        self._name = SegmentNames(folder, stem)
 
     def _open(self, index: int) -> None:
         self.close()
         path = segment_path(self.folder, self.stem, index)
         self._fd = os.open(path, APPEND_FLAGS, 0o644)
         self.index = index
-
-    def _name(self, index: int) -> Path:
-        """Segment `index`'s path, built once per segment (a Path keeps its string once made)."""
-        name = self._names.get(index)
-        if name is None:
-            name = self._names[index] = segment_path(self.folder, self.stem, index)
-        return name
 
     def current_path(self) -> Path:
         """Path of the segment being appended to."""

@@ -47,11 +47,11 @@ from minibot.journal.reader import decode_event
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments, repair_torn_tail
 from minibot.rolenames import Role
 from minibot.roles.process import RoleEnv, role_main
+from minibot.roles.timeline import MARKET
 from minibot.runlayout import METRICS_FILE, MODEL_EVENTS_STEM
 
 ROLE = Role.AI.value
 OUTPUT_QUEUE = "ai_recommendations"
-MARKET_QUEUE = "market_ticks"
 NICE = 10
 _TAIL_CHUNK = 1 << 16
 
@@ -154,7 +154,7 @@ class AiRole:
             # Off the trading path (recommendations at most every `ai.recommend_interval_ms`, taken by the
             # strategy as they arrive): the AI reads market ticks in batches at the safety-net poll
             # (`queues.poll_interval_ms`) instead of waking for every tick (issue 14, idle cost).
-            env.waker.bell.mute((MARKET_QUEUE,))
+            env.waker.bell.mute((MARKET,))
         env.log.info(
             "ai_role started: reads %s, %d recent causes already answered, active model %s, priority %s",
             inputs,

@@ -24,7 +24,7 @@ from minibot.contracts.core import Output
 from minibot.contracts.envelope import build_envelope
 from minibot.ids import deterministic_id
 from minibot.journal.layout import QueuePaths
-from minibot.journal.segments import segment_path
+from minibot.journal.segments import SegmentNames
 
 MARKET = "market_ticks"
 MSEQ = "mseq"
@@ -97,13 +97,7 @@ class Watermark:
         self.line = -1
         self._seen: tuple[int, int] = (-1, -1)
         self._index = 0
-        self._names: dict[int, str] = {}
-
-    def _name(self, index: int) -> str:
-        name = self._names.get(index)
-        if name is None:  # one entry per segment: a few per night at most
-            name = self._names[index] = str(segment_path(self.folder, self.stem, index))
-        return name
+        self._name = SegmentNames(self.folder, self.stem)
 
     def _size(self) -> int | None:
         """Size of the newest acks segment (moving on to later ones once this one is final); None: none yet."""

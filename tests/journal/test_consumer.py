@@ -9,20 +9,28 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 
+from minibot.contracts.codec import split_line
+from minibot.contracts.envelope import encode_event
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.journal.atomic import file_lock, read_critical_json, write_critical_json
+from minibot.journal.chain import chain_path
 from minibot.journal.consumer import CURSOR_INTERVAL_S, Consumer
 from minibot.journal.context import RunContext, scratch_queues
+from minibot.journal.layout import INBOX
+from minibot.journal.segments import segment_path
 from minibot.journal.verify import verify_path
 from minibot.metrics.verdict import Reasons
 from minibot.metrics.verify_journals import check_integrity
 from minibot.reasons import CursorDesync
 
 
-def _ctx(tmp: Path, fsync: str = "always") -> RunContext:
-    queues = replace(scratch_queues(), base_dir="queues", fsync=fsync, segment_max_bytes=64 << 20, batch_max_events=3)
+def _ctx(tmp: Path, fsync: str = "always", segment_max_bytes: int = 64 << 20) -> RunContext:
+    queues = replace(
+        scratch_queues(), base_dir="queues", fsync=fsync, segment_max_bytes=segment_max_bytes, batch_max_events=3
+    )
     ctx = RunContext(tmp, EXAMPLE_RUN_ID, EXAMPLE_CMDLINE_HASH, lambda: 1_723_161_255_342, queues)
     ctx.queue_paths("market_ticks").create()
     return ctx
@@ -148,3 +156,43 @@ def test_more_says_whether_a_poll_stopped_before_the_end_of_the_queue(tmp_path: 
     assert len(consumer.poll(5)) == 1
     assert not consumer.more
     consumer.close()
+
+
+@pytest.mark.parametrize("state", ["empty", "half a line"])
+def test_an_ack_at_a_rotation_names_the_line_where_it_ends_not_the_start_of_the_next_segment(
+    tmp_path: Path, state: str
+) -> None:
+    # A producer rotating to segment 1 creates it (sidecar first, then the segment) just before its first
+    # write there; a consumer that reached the end of segment 0 in between, or while that write was only
+    # partly visible, acked (1, 0) for a line that ends at (0, end): verify reported CURSOR_DESYNC ("ack
+    # names line 4 at segment 1 offset 0 ..., the queue has (0, 2575, ...)") and a night STOPped on it.
+    ctx = _ctx(tmp_path, segment_max_bytes=4096)
+    _publish(ctx, 5)
+    paths = ctx.queue_paths("market_ticks")
+    segment = segment_path(paths.folder, INBOX, 1)
+    chain_path(segment).touch()
+    producer = ctx.producer("market_ticks", "market_role")
+    line = encode_event(producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"]), paths.contract)
+    half = 0 if state == "empty" else len(line) // 2
+    segment.write_bytes(line[:half])
+    consumer = ctx.consumer("market_ticks", "strategy_role")
+    records = consumer.poll(10)
+    assert [(r.line, r.segment) for r in records] == [(n, 0) for n in range(5)]
+    consumer.ack()
+    _, raw = split_line((paths.folder / "acks.jsonl").read_bytes().splitlines(keepends=True)[-1])
+    ack = orjson.loads(raw)["payload"]
+    assert (ack["segment"], ack["offset"], ack["last_line"]) == (0, records[-1].end, 4), ack
+    # Verify run now also sees the half-written line as a torn tail (the write is still under way).
+    codes = [p.reason_code for p in verify_path(paths.folder).problems]
+    assert codes == ([] if state == "empty" else ["LINE_TORN"]), codes
+    # The write completes and the producer goes on in segment 1: the consumer reads on from there.
+    with segment.open("ab") as fh:
+        fh.write(line[half:])
+    producer.publish([producer.event("market_tick", EXAMPLE_PAYLOADS["market_tick"])])
+    producer.close()
+    records = consumer.poll()
+    assert [(r.line, r.segment) for r in records] == [(5, 1), (6, 1)]
+    consumer.ack()
+    consumer.close()
+    report = verify_path(paths.folder)
+    assert report.ok, report.problems
