@@ -69,9 +69,8 @@ class Sampler:
         self.run_dir = run_dir
         self.roles = roles
         self.supervisor = supervisor
-        self.first: dict[str, tuple[float, float, float, int]] = {}  # role -> (t, rss_mb, cpu_s, pid)
-        self.last: dict[str, tuple[float, float, float, int]] = {}
-        self.series: dict[str, list[tuple[float, float]]] = {}  # role -> (t, rss_mb) of its current process
+        # role -> (t, rss_mb, cpu_s, pid) of every sample of its current process (a restart starts a new one)
+        self.series: dict[str, list[tuple[float, float, float, int]]] = {}
         self.peak_total_mb = 0.0
         self.peak_live_mb = 0.0  # without the simulator: the processes of a live night
         # Shared library pages counted once: PSS (Linux) sums to the memory the processes really take; where
@@ -103,16 +102,15 @@ class Sampler:
                     if proc.status() == psutil.STATUS_ZOMBIE:  # ended, not yet reaped: no memory to report
                         continue
                     times = proc.cpu_times()
-                    point = (time.monotonic(), proc.memory_info().rss / MB, times.user + times.system, pid)
-                    full = proc.memory_full_info()
+                    full = proc.memory_full_info()  # rss, and pss (Linux) or uss, in one read
+                    point = (time.monotonic(), full.rss / MB, times.user + times.system, pid)
                     shared_once += getattr(full, "pss", full.uss) / MB
             except psutil.Error:
                 continue
-            if role not in self.first or self.first[role][3] != pid:
-                self.first[role] = point  # a restarted role starts a new span
-                self.series[role] = []
-            self.last[role] = point
-            self.series[role].append((point[0], point[1]))
+            series = self.series.get(role)
+            if series is None or series[0][3] != pid:
+                series = self.series[role] = []  # a restarted role starts a new span
+            series.append(point)
             total += point[1]
             live += 0.0 if role == "simulator" else point[1]
         self.peak_total_mb = max(self.peak_total_mb, total)
@@ -120,7 +118,7 @@ class Sampler:
         self.peak_shared_once_mb = max(self.peak_shared_once_mb, shared_once)
 
 
-def growth_after_first_hour(series: dict[str, list[tuple[float, float]]], speed: float) -> dict[str, float]:
+def growth_after_first_hour(series: dict[str, list[tuple[float, float, float, int]]], speed: float) -> dict[str, float]:
     """RSS growth (MB per run hour) of each process from its first run hour to its last sample.
 
     Only processes that were sampled for at least 1.5 run hours count: the first hour is when bounded
@@ -128,10 +126,8 @@ def growth_after_first_hour(series: dict[str, list[tuple[float, float]]], speed:
     """
     out = {}
     for role, points in series.items():
-        if not points:
-            continue
         t0 = points[0][0]
-        after = [(t, rss) for t, rss in points if (t - t0) * speed >= 3600.0]
+        after = [(t, rss) for t, rss, _, _ in points if (t - t0) * speed >= 3600.0]
         if not after or (points[-1][0] - t0) * speed < 5400.0:
             continue
         # the median of the first and the last five samples, so one allocator swing is not a trend
@@ -209,16 +205,16 @@ def main() -> int:
         f"nore run --sim, {args.symbols} symbols, {args.minutes:g} min at speed {args.speed:g} (exit {proc.returncode})"
     )
     print(summary.strip())
-    spans = [sampler.last[r][0] - sampler.first[r][0] for r in sampler.first]
+    spans = [points[-1][0] - points[0][0] for points in sampler.series.values()]
     span_min = max(spans, default=0.0) / 60
     print(f"process figures over {span_min:.1f} wall min = {span_min * args.speed / 60:.2f} h of run clock")
     print(f"{'role':<16}{'rss start MB':>14}{'rss end MB':>12}{'MB per run h':>14}{'cpu %':>8}")
     for role in [*roles, "supervisor", "simulator"]:
-        if role not in sampler.first:
+        if role not in sampler.series:
             print(f"{role:<16}  not sampled")
             continue
-        t0, rss0, cpu0, _ = sampler.first[role]
-        t1, rss1, cpu1, _ = sampler.last[role]
+        t0, rss0, cpu0, _ = sampler.series[role][0]
+        t1, rss1, cpu1, _ = sampler.series[role][-1]
         run_h = max(t1 - t0, 1e-9) * args.speed / 3600.0  # growth per hour of the night, also under --speed
         cpu_pct = (cpu1 - cpu0) / max(t1 - t0, 1e-9) * 100.0
         print(f"{role:<16}{rss0:>14.1f}{rss1:>12.1f}{(rss1 - rss0) / run_h:>14.1f}{cpu_pct:>8.1f}")
