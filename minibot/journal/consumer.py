@@ -27,7 +27,7 @@ from minibot.journal.atomic import file_lock, read_critical_json, write_critical
 from minibot.journal.cursor import Cursor, verify_position
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
 from minibot.journal.reader import decode_event, iter_lines
-from minibot.journal.seen import SeenWindow, seed_from_queue
+from minibot.journal.seen import SeenWindow, seed_from_queue, window_for
 from minibot.journal.segments import (
     APPEND_FLAGS,
     FsyncPolicy,
@@ -70,7 +70,7 @@ class Consumer:
         clock: Callable[[], int],
         fsync: FsyncPolicy | str = "always",
         batch_max: int = 1000,
-        dedupe_window: int = 1 << 16,
+        dedupe_window: int | None = None,
     ) -> None:
         if consumer not in paths.contract.consumers:
             raise CursorDesync(f"{consumer!r} is not a declared consumer of queue {paths.contract.name!r}")
@@ -82,13 +82,14 @@ class Consumer:
         self.policy = FsyncPolicy.parse(fsync) if isinstance(fsync, str) else fsync
         self.batch_max = batch_max
         self.duplicates_dropped = 0
-        self._seen = SeenWindow(dedupe_window)
+        window = dedupe_window if dedupe_window is not None else window_for(batch_max)
+        self._seen = SeenWindow(window)
         self._pending_error: NoreError | None = None
         paths.folder.mkdir(parents=True, exist_ok=True)
         self._acks = SegmentAppender(paths.folder, paths.acks_stem(consumer), self.policy, 64 << 20)
         self.committed = self._recover()
         # Ids consumed before a restart stay in the window: a duplicate written after it is still dropped.
-        seed_from_queue(self._seen, paths.folder, INBOX, self.committed.segment, self.committed.offset, dedupe_window)
+        seed_from_queue(self._seen, paths.folder, INBOX, self.committed.segment, self.committed.offset, window)
         self._read = self.committed  # read position, ahead of `committed` until ack()
         self._fh: Any = None
         self._fh_segment = -1

@@ -5,6 +5,14 @@ positive would silently drop a real event). Compact: every envelope id is a UUID
 checks it before an id gets here), kept as one 128-bit int rather than a 36-character str in an
 OrderedDict: ~84 bytes an id instead of ~160 (65,536 ids: ~5.5 MB instead of ~10.6 MB, tracemalloc).
 
+How many (`window_for`: eight read batches, at least 8,192 ids, ~0.7 MB): our producers never write a
+duplicate; the one way they could is a restarted role re-publishing outputs it had already written, and
+those are outputs of the inputs after its last ack, at most one read batch (`queues.batch_max_events`,
+default 1,000). Eight batches cover that with room to spare; the former 65,536 ids cost ~5.5 MB per
+consumer (a role reading four queues filled ~22 MB over the first hours of a night: issue 14, item 4) and
+protected nothing more.
+`nore journal verify` still reports any duplicate anywhere in a queue as `DUPLICATE_ID`.
+
 A restarted consumer seeds its window from the ids of the lines just before its cursor (`seed_from_queue`),
 so a duplicate that a restarted producer writes after the consumer's own restart is still dropped.
 """
@@ -21,6 +29,13 @@ from minibot.contracts.codec import split_line
 from minibot.journal.segments import list_segments, segment_path
 
 _CHUNK = 1 << 20
+MIN_WINDOW = 8192
+BATCHES_IN_WINDOW = 8
+
+
+def window_for(batch_max: int) -> int:
+    """The id window of a consumer that reads at most `batch_max` lines a poll."""
+    return max(MIN_WINDOW, BATCHES_IN_WINDOW * batch_max)
 
 
 def id_key(event_id: str) -> int:

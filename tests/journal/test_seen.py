@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.ids import deterministic_id
 from minibot.journal.context import RunContext, scratch_queues
-from minibot.journal.seen import SeenWindow, id_key, seed_from_queue
+from minibot.journal.seen import SeenWindow, id_key, seed_from_queue, window_for
 from minibot.journal.segments import list_segments
 from minibot.reasons import JournalCorrupt
 
@@ -56,6 +56,12 @@ def test_65536_ids_cost_well_under_the_ordered_dict_of_str() -> None:
     used, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert used < 7_000_000, f"{used} bytes for 65,536 ids"  # the OrderedDict of str took ~10.6 MB
+
+
+def test_the_window_covers_eight_read_batches_and_never_fewer_than_8192_ids() -> None:
+    assert window_for(1000) == 8192  # the shipped queues.batch_max_events
+    assert window_for(1) == 8192
+    assert window_for(5000) == 40_000
 
 
 def _ctx(tmp: Path, segment_max_bytes: int = 64 << 20) -> RunContext:
