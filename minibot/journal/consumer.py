@@ -34,9 +34,9 @@ from minibot.journal.segments import (
     SegmentAppender,
     SegmentNames,
     list_segments,
-    repair_torn_tail,
     segment_path,
 )
+from minibot.journal.tail import repair_torn_tail
 from minibot.reasons import CursorDesync, NoreError, ReasonCode
 
 _READ_CHUNK = 1 << 20

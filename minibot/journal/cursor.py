@@ -9,7 +9,8 @@ import orjson
 
 from minibot.contracts.codec import split_line
 from minibot.journal.layout import INBOX, QueuePaths
-from minibot.journal.segments import last_line, segment_path
+from minibot.journal.segments import segment_path
+from minibot.journal.tail import last_line
 from minibot.reasons import CursorDesync, NoreError
 
 

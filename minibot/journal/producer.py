@@ -22,7 +22,8 @@ from minibot.ids import random_id
 from minibot.journal.atomic import held_lock
 from minibot.journal.chain import Checkpoint, SidecarWriter, chain_path, covered, link, truncated
 from minibot.journal.layout import INBOX, RECOVERY, QueuePaths
-from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe, repair_torn_tail
+from minibot.journal.segments import FsyncPolicy, SegmentAppender
+from minibot.journal.tail import repair_and_describe, repair_torn_tail
 from minibot.reasons import CursorDesync
 
 Clock = Callable[[], int]

@@ -44,7 +44,8 @@ from minibot.journal.consumer import Consumer
 from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event
-from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments, repair_torn_tail
+from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments
+from minibot.journal.tail import repair_torn_tail
 from minibot.rolenames import Role
 from minibot.roles.process import RoleEnv, role_main
 from minibot.roles.timeline import MARKET

@@ -18,7 +18,8 @@ from minibot.contracts.registry import QueueContract, registry
 from minibot.ids import random_id
 from minibot.journal.atomic import held_lock
 from minibot.journal.context import RunContext
-from minibot.journal.segments import FsyncPolicy, SegmentAppender, repair_and_describe
+from minibot.journal.segments import FsyncPolicy, SegmentAppender
+from minibot.journal.tail import repair_and_describe
 from minibot.market.rest import RequestRecord
 from minibot.runlayout import REQUESTS_JOURNAL, REQUESTS_STEM
 

@@ -34,8 +34,9 @@ from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
 from minibot.journal.producer import Producer
 from minibot.journal.reader import decode_event, iter_lines
-from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments, repair_torn_tail
+from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments
 from minibot.journal.stop import is_stopped, stop_flag_path
+from minibot.journal.tail import repair_torn_tail
 from minibot.reasons import CursorDesync, ReasonCode
 from minibot.roles.timeline import MARKET, MarketClock, event_mseq, wrap_outputs
 from minibot.runlayout import INPUT_LOG_STEM, role_dir
