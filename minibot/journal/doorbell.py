@@ -15,7 +15,12 @@ Nothing depends on a datagram arriving: no port file yet, a stale port of a rest
 lost or refused only mean that the role finds the new lines on its next safety-net poll
 (`queues.poll_interval_ms`). A ring never blocks the producer (non-blocking send, errors swallowed).
 Port files are re-read at most every `RECHECK_S` and after a failed send. Loopback UDP and `select()` on a
-socket behave the same on Windows; the datagram carries no data, so a stray one only costs a wake-up.
+socket behave the same on Windows.
+
+The datagram's one byte says what it announces: `!` new lines (an append, a watermark), anything else a
+control file (STOP.flag, a shutdown request). A role stats its control files only after a control ring or
+at its safety net (minibot/roles/wake.py `ControlWatch`), not on every round of a busy market; a stray or
+unknown datagram counts as a control ring, so it costs at most a wake-up and a few stats.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from minibot.journal.atomic import atomic_write_bytes
 HOST = "127.0.0.1"
 PORT_FILE = "doorbell.port"
 RECHECK_S = 1.0  # a restarted role's new port reaches its producers this late (the safety net covers it)
-_RING = b"!"
+_RING = b"!"  # new lines to read
+_CONTROL = b"C"  # a control file to look at (STOP.flag, control/shutdown*)
 _DRAIN_MAX = 4096  # datagrams read per wake at most (a backlog of rings means the same as one)
 _sender: socket.socket | None = None
 _sender_lock = threading.Lock()
@@ -54,6 +60,11 @@ def _send_socket() -> socket.socket:
             sock.setblocking(False)
             _sender = sock
         return _sender
+
+
+def is_control(data: bytes) -> bool:
+    """Whether a received datagram announces a control file (anything but the new-lines ring)."""
+    return data != _RING
 
 
 def read_bell(path: Path) -> tuple[int, frozenset[str]] | None:
@@ -78,6 +89,7 @@ class Doorbell:
             self.sock.bind((HOST, 0))
             self.sock.setblocking(False)
             self.port = int(self.sock.getsockname()[1])
+            self.control = False  # a control ring (or an unknown datagram) arrived: see `take_control`
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.mute(())
         except BaseException:
@@ -101,7 +113,7 @@ class Doorbell:
         rung = False
         for _ in range(_DRAIN_MAX):
             try:
-                self.sock.recv(16)
+                data = self.sock.recv(16)
             except (BlockingIOError, InterruptedError):
                 return rung
             except ConnectionResetError:
@@ -110,7 +122,14 @@ class Doorbell:
             except OSError:
                 return rung  # closed: nothing more to wait for
             rung = True
+            if is_control(data):
+                self.control = True
         return rung
+
+    def take_control(self) -> bool:
+        """Whether a control ring arrived since the last call (consumed)."""
+        control, self.control = self.control, False
+        return control
 
     def close(self) -> None:
         """Close the socket (the port file stays: a ring to a closed port is simply lost)."""
@@ -124,10 +143,11 @@ def queue_ringer(run_dir: Path, consumers: tuple[str, ...], queue: str) -> Calla
 
 class Ringer:
     """Rings the doorbells of a fixed set of roles of one run: the consumers of `queue` (roles that muted it
-    are skipped), or with `queue` None unconditionally (STOP, shutdown, a watermark)."""
+    are skipped), or with `queue` None unconditionally (a watermark; with `control`: STOP, shutdown)."""
 
-    def __init__(self, run_dir: Path, roles: Iterable[str], queue: str | None = None) -> None:
+    def __init__(self, run_dir: Path, roles: Iterable[str], queue: str | None = None, control: bool = False) -> None:
         self.queue = queue
+        self._byte = _CONTROL if control else _RING
         self._paths = [doorbell_path(run_dir, role) for role in dict.fromkeys(roles)]
         self._ports: list[int | None] = [None] * len(self._paths)
         self._checked: list[float] = [float("-inf")] * len(self._paths)
@@ -145,18 +165,19 @@ class Ringer:
             if port is None:
                 continue
             try:
-                sender.sendto(_RING, (HOST, port))
+                sender.sendto(self._byte, (HOST, port))
             except OSError:
                 self._checked[i] = float("-inf")  # a stale port (or a full buffer): read the file next time
 
 
 def ring_roles(run_dir: Path, roles: Iterable[str]) -> None:
-    """Ring `roles` once (control files: a shutdown request)."""
-    Ringer(run_dir, roles).ring()
+    """Ring `roles` once about a control file (a shutdown request)."""
+    Ringer(run_dir, roles, control=True).ring()
 
 
 def ring_all(run_dir: Path) -> None:
-    """Ring every role of the run that has a doorbell (a STOP: every role must halt at once)."""
+    """Ring every role of the run that has a doorbell about a control file (a STOP: every role must halt at
+    once)."""
     with contextlib.suppress(OSError):
         roles = [p.parent.name for p in (Path(run_dir) / "roles").glob(f"*/{PORT_FILE}")]
         ring_roles(run_dir, roles)

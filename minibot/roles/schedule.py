@@ -58,6 +58,10 @@ class Schedule(Protocol):
         """True while inputs are held back (read or unread)."""
         ...
 
+    def close(self) -> None:
+        """Release the files the schedule holds open (the peers' acks journals)."""
+        ...
+
 
 def _drain(consumer: Consumer, into: deque[Record]) -> None:
     """Everything published so far on a low-volume queue (signals, fills, results, intents)."""
@@ -122,6 +126,9 @@ class ArrivalSchedule:
     def waiting(self) -> bool:
         return False
 
+    def close(self) -> None:
+        pass
+
 
 class _TimelineSchedule:
     """Shared part of risk and execution: buffers per input, polled after the peers' watermarks are read."""
@@ -145,6 +152,10 @@ class _TimelineSchedule:
 
     def waiting(self) -> bool:
         return any(self.buffers.values()) or self.runner.lagging()
+
+    def close(self) -> None:
+        for mark in self.peers.values():
+            mark.close()
 
     def _finish(self, batcher: _Batcher) -> int:
         batcher.flush()

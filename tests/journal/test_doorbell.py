@@ -177,3 +177,27 @@ def test_a_muted_queue_does_not_ring_but_unconditional_rings_do(tmp_path: Path) 
         assert bell.wait(WAKE_BOUND_S)
     finally:
         bell.close()
+
+
+def test_a_control_ring_is_told_apart_from_a_ring_for_new_lines(tmp_path: Path) -> None:
+    """A STOP or a shutdown request rings with the control byte, so the role reads its control files only
+    then (and at the safety net); an append or a watermark does not make it look, and a stray datagram
+    counts as a control ring (one wasted look, never a missed one)."""
+    bell = Doorbell(tmp_path, "risk_role")
+    try:
+        assert _tick(_ctx(tmp_path)) == 1
+        Ringer(tmp_path, ["risk_role"]).ring()  # a watermark
+        assert bell.wait(WAKE_BOUND_S)
+        assert not bell.take_control()
+        stop(
+            _ctx(tmp_path), source="strategy_role", component="test", reason_code=ReasonCode.INTERNAL_ERROR, detail="x"
+        )
+        assert bell.wait(WAKE_BOUND_S)
+        assert bell.take_control()
+        assert not bell.take_control()  # consumed
+        stray = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stray.sendto(b"?", ("127.0.0.1", bell.port))
+        stray.close()
+        assert bell.wait(WAKE_BOUND_S) and bell.take_control()
+    finally:
+        bell.close()
