@@ -25,7 +25,7 @@ from minibot.contracts.core import Core
 from minibot.contracts.registry import registry
 from minibot.execution import ExecutionCore
 from minibot.journal.atomic import read_critical_json
-from minibot.journal.doorbell import Ringer
+from minibot.journal.doorbell import Ringer, watermark_ring
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.model.config import ExecutionConfig
 from minibot.model.filters import SymbolFilters, filters_from_exchange_info
@@ -110,7 +110,7 @@ class CoreRole:
         self.schedule = make_schedule(self.runner, core)
         self._idle_s = env.ctx.queues.poll_interval_ms / 1000.0
         # The roles whose schedule waits for this role's market_ticks watermark: rung when it advances.
-        self._watchers = Ringer(env.run_dir, watchers(env.role))
+        self._watchers = Ringer(env.run_dir, watchers(env.role), ring=watermark_ring(env.role))
         self._market = self.runner.by_queue[MARKET]
         if env.waker is not None and env.waker.bell is not None:
             env.waker.bell.mute(MUTED.get(env.role, ()))
@@ -161,6 +161,10 @@ class CoreRole:
             self._paused = True
             return 1
         return count
+
+    def skips(self, marks: frozenset[str]) -> bool:
+        """Whether a wake-up by the watermark rings of `marks` alone needs no round (the schedule's `skips`)."""
+        return self.schedule.skips(marks)
 
     def backlog(self) -> bool:
         """An input left unread by the last round, or a pause for a peer at the end of the run: go on at once."""

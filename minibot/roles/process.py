@@ -230,9 +230,28 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
     heartbeat.beat("STARTING", force=True)
     guard = OrphanGuard(env.run)
     control = control_of(env, waker)
+    skips: Callable[[frozenset[str]], bool] | None = getattr(role, "skips", None)
+    round_at = time.monotonic()
+
+    def wanted() -> bool:
+        """Whether the rings since the last look ask for a round: anything but watermark rings the role
+        `skips`, and always once the safety net or a heartbeat is due (a stream of skipped rings must not
+        hold off the control files, the orphan check or the heartbeat)."""
+        marks = waker.take_rings()
+        return (
+            not marks  # new lines, a control file, or no ring at all
+            or skips is None
+            or control.shutdown
+            or not skips(marks)
+            or time.monotonic() - round_at >= waker.timer.safety_s
+            or heartbeat.due_in_s() <= 0
+        )
+
     try:
         while True:
             waker.drain()  # before anything is looked at: a ring arriving after this wakes the next sleep
+            waker.take_rings()  # the round reads everything those rings announced
+            round_at = time.monotonic()
             control.refresh()
             if control.stopped:
                 return ExitCode.STOPPED
@@ -250,8 +269,11 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
             # it started (rings drained first): another round is needed at once only if a ring came during it,
             # an input was left unread or the role is draining for the end of the run. Otherwise the sleep
             # ends at the next ring; before, each busy round cost one more, empty round (issue 14, idle cost).
-            if handled == 0 or not (waker.drain() or role.backlog() or control.shutdown):
-                waker.sleep(heartbeat.due_in_s())
+            # A ring that only says a peer's watermark moved while the role holds nothing back for that peer
+            # wakes no round either (`wanted`).
+            if handled == 0 or not ((waker.drain() and wanted()) or role.backlog() or control.shutdown):
+                while waker.sleep(heartbeat.due_in_s()) and not wanted():
+                    pass
     except BaseException as exc:  # fail closed on anything, then report it
         if isinstance(exc, KeyboardInterrupt):
             return ExitCode.OK

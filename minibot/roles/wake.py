@@ -92,6 +92,8 @@ class Waker:
         self.bell = bell
         self.timer = timer
         self.control = control
+        self._announced = False  # a new-lines or control ring since `take_rings`
+        self._marks: set[str] = set()  # the peers whose watermark rings came since `take_rings`
 
     def sleep(self, *deadlines_s: float | None) -> bool:
         """Sleep until a ring or the nearest deadline; True when rung."""
@@ -101,7 +103,7 @@ class Waker:
         """Sleep until a ring or `timeout_s`; True when rung."""
         if self.bell is not None:
             rung = self.bell.wait(timeout_s)
-            self._pass_control()
+            self._collect()
             return rung
         if timeout_s > 0:
             time.sleep(timeout_s)
@@ -113,12 +115,26 @@ class Waker:
         if self.bell is None:
             return False
         rung = self.bell.drain()
-        self._pass_control()
+        self._collect()
         return rung
 
-    def _pass_control(self) -> None:
-        if self.control is not None and self.bell is not None and self.bell.take_control():
+    def take_rings(self) -> frozenset[str] | None:
+        """What the rings received since the last call announced: None when new lines or a control file
+        (the role must look), else the roles whose watermark rings came (maybe none)."""
+        announced, marks = self._announced, frozenset(self._marks)
+        self._announced = False
+        self._marks.clear()
+        return None if announced else marks
+
+    def _collect(self) -> None:
+        if self.bell is None:
+            return
+        control = self.bell.take_control()
+        if control and self.control is not None:
             self.control.rung()
+        lines, marks = self.bell.take_rings()
+        self._announced = self._announced or lines or control
+        self._marks |= marks
 
     def close(self) -> None:
         """Close the doorbell."""

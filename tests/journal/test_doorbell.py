@@ -10,7 +10,16 @@ from pathlib import Path
 
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.journal.context import RunContext, scratch_queues
-from minibot.journal.doorbell import RECHECK_S, Doorbell, Ringer, doorbell_path, queue_ringer, read_bell, ring_all
+from minibot.journal.doorbell import (
+    RECHECK_S,
+    Doorbell,
+    Ringer,
+    doorbell_path,
+    queue_ringer,
+    read_bell,
+    ring_all,
+    watermark_ring,
+)
 from minibot.journal.stop import stop
 from minibot.reasons import ReasonCode
 from minibot.roles.wake import Waker, WakeTimer
@@ -199,5 +208,19 @@ def test_a_control_ring_is_told_apart_from_a_ring_for_new_lines(tmp_path: Path) 
         stray.sendto(b"?", ("127.0.0.1", bell.port))
         stray.close()
         assert bell.wait(WAKE_BOUND_S) and bell.take_control()
+    finally:
+        bell.close()
+
+
+def test_a_watermark_ring_names_its_role(tmp_path: Path) -> None:
+    bell = Doorbell(tmp_path, "risk_role")
+    try:
+        Ringer(tmp_path, ["risk_role"], ring=watermark_ring("execution_role")).ring()
+        assert bell.wait(WAKE_BOUND_S)
+        assert not bell.take_control()
+        assert bell.take_rings() == (False, frozenset({"execution_role"}))
+        Ringer(tmp_path, ["risk_role"]).ring()
+        assert bell.wait(WAKE_BOUND_S)
+        assert bell.take_rings() == (True, frozenset())
     finally:
         bell.close()
