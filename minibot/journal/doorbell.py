@@ -15,7 +15,14 @@ Nothing depends on a datagram arriving: no port file yet, a stale port of a rest
 lost or refused only mean that the role finds the new lines on its next safety-net poll
 (`queues.poll_interval_ms`). A ring never blocks the producer (non-blocking send, errors swallowed).
 Port files are re-read at most every `RECHECK_S` and after a failed send. Loopback UDP and `select()` on a
-socket behave the same on Windows; the datagram carries no data, so a stray one only costs a wake-up.
+socket behave the same on Windows.
+
+The datagram says what it announces: `!` new lines of a queue, `w<role>` that role's market_ticks watermark
+advanced, anything else a control file (STOP.flag, a shutdown request). A role stats its control files only
+after a control ring or at its safety net (minibot/roles/wake.py `ControlWatch`), not on every round of a
+busy market, and skips a round a watermark ring asks for when it holds nothing back for that peer
+(minibot/roles/schedule.py `skips`); a stray or unknown datagram counts as a control ring, so it costs at
+most a wake-up and a round.
 """
 
 from __future__ import annotations
@@ -34,7 +41,9 @@ from minibot.journal.atomic import atomic_write_bytes
 HOST = "127.0.0.1"
 PORT_FILE = "doorbell.port"
 RECHECK_S = 1.0  # a restarted role's new port reaches its producers this late (the safety net covers it)
-_RING = b"!"
+LINES_RING = b"!"  # new lines to read
+CONTROL_RING = b"C"  # a control file to look at (STOP.flag, control/shutdown*)
+_MARK = b"w"  # + the role: its market_ticks watermark advanced
 _DRAIN_MAX = 4096  # datagrams read per wake at most (a backlog of rings means the same as one)
 _sender: socket.socket | None = None
 _sender_lock = threading.Lock()
@@ -54,6 +63,16 @@ def _send_socket() -> socket.socket:
             sock.setblocking(False)
             _sender = sock
         return _sender
+
+
+def watermark_ring(role: str) -> bytes:
+    """The datagram `role` sends when its market_ticks watermark advanced."""
+    return _MARK + role.encode("ascii")
+
+
+def is_control(data: bytes) -> bool:
+    """Whether a received datagram announces a control file (anything but a new-lines or a watermark ring)."""
+    return data != LINES_RING and not data.startswith(_MARK)
 
 
 def read_bell(path: Path) -> tuple[int, frozenset[str]] | None:
@@ -78,6 +97,9 @@ class Doorbell:
             self.sock.bind((HOST, 0))
             self.sock.setblocking(False)
             self.port = int(self.sock.getsockname()[1])
+            self.control = False  # a control ring (or an unknown datagram) arrived: see `take_control`
+            self.lines = False  # a new-lines ring arrived: see `take_rings`
+            self.marks: set[str] = set()  # the roles whose watermark rings arrived: see `take_rings`
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.mute(())
         except BaseException:
@@ -101,7 +123,7 @@ class Doorbell:
         rung = False
         for _ in range(_DRAIN_MAX):
             try:
-                self.sock.recv(16)
+                data = self.sock.recv(16)
             except (BlockingIOError, InterruptedError):
                 return rung
             except ConnectionResetError:
@@ -110,7 +132,26 @@ class Doorbell:
             except OSError:
                 return rung  # closed: nothing more to wait for
             rung = True
+            if data == LINES_RING:
+                self.lines = True
+            elif is_control(data):
+                self.control = True
+            else:
+                self.marks.add(data[len(_MARK) :].decode("ascii", "replace"))
         return rung
+
+    def take_control(self) -> bool:
+        """Whether a control ring arrived since the last call (consumed)."""
+        control, self.control = self.control, False
+        return control
+
+    def take_rings(self) -> tuple[bool, frozenset[str]]:
+        """(whether a new-lines ring arrived, the roles whose watermark rings arrived) since the last call
+        (consumed)."""
+        lines, marks = self.lines, frozenset(self.marks)
+        self.lines = False
+        self.marks.clear()
+        return lines, marks
 
     def close(self) -> None:
         """Close the socket (the port file stays: a ring to a closed port is simply lost)."""
@@ -124,10 +165,12 @@ def queue_ringer(run_dir: Path, consumers: tuple[str, ...], queue: str) -> Calla
 
 class Ringer:
     """Rings the doorbells of a fixed set of roles of one run: the consumers of `queue` (roles that muted it
-    are skipped), or with `queue` None unconditionally (STOP, shutdown, a watermark)."""
+    are skipped), or with `queue` None unconditionally with the datagram `ring` (a watermark, a STOP, a
+    shutdown request)."""
 
-    def __init__(self, run_dir: Path, roles: Iterable[str], queue: str | None = None) -> None:
+    def __init__(self, run_dir: Path, roles: Iterable[str], queue: str | None = None, ring: bytes = LINES_RING) -> None:
         self.queue = queue
+        self._byte = ring
         self._paths = [doorbell_path(run_dir, role) for role in dict.fromkeys(roles)]
         self._ports: list[int | None] = [None] * len(self._paths)
         self._checked: list[float] = [float("-inf")] * len(self._paths)
@@ -145,18 +188,19 @@ class Ringer:
             if port is None:
                 continue
             try:
-                sender.sendto(_RING, (HOST, port))
+                sender.sendto(self._byte, (HOST, port))
             except OSError:
                 self._checked[i] = float("-inf")  # a stale port (or a full buffer): read the file next time
 
 
 def ring_roles(run_dir: Path, roles: Iterable[str]) -> None:
-    """Ring `roles` once (control files: a shutdown request)."""
-    Ringer(run_dir, roles).ring()
+    """Ring `roles` once about a control file (a shutdown request)."""
+    Ringer(run_dir, roles, ring=CONTROL_RING).ring()
 
 
 def ring_all(run_dir: Path) -> None:
-    """Ring every role of the run that has a doorbell (a STOP: every role must halt at once)."""
+    """Ring every role of the run that has a doorbell about a control file (a STOP: every role must halt at
+    once)."""
     with contextlib.suppress(OSError):
         roles = [p.parent.name for p in (Path(run_dir) / "roles").glob(f"*/{PORT_FILE}")]
         ring_roles(run_dir, roles)

@@ -248,11 +248,13 @@ class SegmentAppender(PolicyFile):
 
     def append(self, data: bytes) -> tuple[int, int]:
         """Write `data` (whole lines) with one write(); return (segment index, end offset)."""
-        if self.needs_rotation(len(data)):
+        size = self.size()  # one fstat serves the rotation check and the end offset (issue 14, idle cost)
+        if size and size + len(data) > self.segment_max_bytes:
             self._flush_now()
             self._open(self.index + 1)
+            assert self._fd is not None
+            size = os.fstat(self._fd).st_size
         assert self._fd is not None
-        size = os.fstat(self._fd).st_size
         try:
             written = os.write(self._fd, data)
         except OSError:

@@ -4,7 +4,8 @@ Same semantics as `process.run_loop`: heartbeats (STARTING first, STOPPING on a 
 end when the role's shutdown file exists (exit `ExitCode.OK`), halt when `STOP.flag` exists (`ExitCode.STOPPED`),
 ending when the supervisor is gone (`OrphanGuard`),
 fail-closed STOP on anything that escapes (`process.fail_closed`). The role's own work runs as one task
-(`run()`); meanwhile the loop checks the control files, calls `tick()` and beats, then sleeps until the
+(`run()`); meanwhile the loop checks the control files (after a control ring or at the safety net:
+minibot/roles/wake.py `ControlWatch`), calls `tick()` and beats, then sleeps until the
 role sets its `wake` event (new data to publish), its doorbell rings (a STOP, a shutdown request:
 minibot/journal/doorbell.py, received through the event loop), or the nearest deadline passes (the one
 `tick()` returns, the next heartbeat, a group commit owed, the safety net: minibot/roles/wake.py). A role
@@ -21,18 +22,17 @@ from typing import Any, Protocol
 
 from minibot.config.views import WatchdogConfig
 from minibot.exitcodes import ExitCode
-from minibot.journal.doorbell import Doorbell
-from minibot.journal.stop import is_stopped
+from minibot.journal.doorbell import Doorbell, is_control
+from minibot.journal.flusher import FLUSHER
 from minibot.reasons import NoreError, ReasonCode
 from minibot.roles.process import (
     Heartbeat,
     OrphanGuard,
     RoleEnv,
     fail_closed,
-    shutdown_requested,
     start_role,
 )
-from minibot.roles.wake import WakeTimer
+from minibot.roles.wake import ControlWatch, WakeTimer
 
 
 class AsyncRole(Protocol):
@@ -118,16 +118,21 @@ async def _end(task: asyncio.Task[None], role: AsyncRole, grace_s: float) -> Non
 
 
 class _Rings(asyncio.DatagramProtocol):
-    """The doorbell socket inside the event loop: any datagram (or socket error) sets the role's `wake`."""
+    """The doorbell socket inside the event loop: any datagram (or socket error) sets the role's `wake`; a
+    control ring also has the control files read at the next round."""
 
-    def __init__(self, wake: asyncio.Event) -> None:
+    def __init__(self, wake: asyncio.Event, control: ControlWatch) -> None:
         self.wake = wake
+        self.control = control
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if is_control(data):
+            self.control.rung()
         self.wake.set()
 
     def error_received(self, exc: Exception) -> None:
-        self.wake.set()  # e.g. Windows reporting an earlier ICMP: wake, look, sleep again
+        self.control.rung()  # e.g. Windows reporting an earlier ICMP: wake, look, sleep again
+        self.wake.set()
 
 
 async def _sleep(task: asyncio.Task[None], wake: asyncio.Event, timeout_s: float) -> None:
@@ -150,18 +155,21 @@ async def run_async_loop(
     heartbeat.beat("STARTING", force=True)
     task = asyncio.create_task(role.run(), name=f"{env.role}-run")
     guard = OrphanGuard(env.run)
+    # Without a doorbell nothing rings about the control files: read them at every round.
+    control = ControlWatch(env.run_dir, env.role, timer.safety_s if bell is not None else 0.0)
     transport: asyncio.BaseTransport | None = None
     if bell is not None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Rings(role.wake), sock=bell.sock)
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Rings(role.wake, control), sock=bell.sock)
     try:
         while True:
-            if is_stopped(env.run_dir):
+            control.refresh()
+            if control.stopped:
                 return ExitCode.STOPPED
             if guard.orphaned():
                 env.log.error("the supervisor is gone: ending without it (nobody would watch or restart this role)")
                 return ExitCode.OK
-            if shutdown_requested(env.run_dir, env.role):
+            if control.shutdown:
                 await _end(task, role, grace_s)
                 failure = None if task.cancelled() else task.exception()
                 if failure is not None:
@@ -172,9 +180,10 @@ async def run_async_loop(
             if task.done():
                 task.result()  # re-raises what ended the role
                 raise RuntimeError(f"{env.role}: run() returned without a shutdown request or a STOP")
-            due = role.tick()
-            role.wake.clear()  # tick() ran synchronously: it published everything that had set it
-            heartbeat.beat(role.state)
+            with FLUSHER.held():  # the round's group-commit fsyncs go to the flusher thread as one job
+                due = role.tick()
+                role.wake.clear()  # tick() ran synchronously: it published everything that had set it
+                heartbeat.beat(role.state)
             await _sleep(task, role.wake, timer.before_sleep(due, heartbeat.due_in_s()))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return ExitCode.OK

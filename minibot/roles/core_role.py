@@ -25,14 +25,14 @@ from minibot.contracts.core import Core
 from minibot.contracts.registry import registry
 from minibot.execution import ExecutionCore
 from minibot.journal.atomic import read_critical_json
-from minibot.journal.doorbell import Ringer
+from minibot.journal.doorbell import Ringer, watermark_ring
 from minibot.journal.stop import is_stopped, read_stop
 from minibot.model.config import ExecutionConfig
 from minibot.model.filters import SymbolFilters, filters_from_exchange_info
 from minibot.reasons import ConfigInvalid
 from minibot.risk import RiskCore
 from minibot.rolenames import TRADING_CORE_ROLES, Role
-from minibot.roles.process import RoleEnv, RoleLoop, role_main, shutdown_requested
+from minibot.roles.process import RoleEnv, RoleLoop, control_of, role_main
 from minibot.roles.runner import BatchHook, RoleRunner
 from minibot.roles.schedule import MUTED, ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule, watchers
 from minibot.roles.timeline import MARKET
@@ -110,7 +110,7 @@ class CoreRole:
         self.schedule = make_schedule(self.runner, core)
         self._idle_s = env.ctx.queues.poll_interval_ms / 1000.0
         # The roles whose schedule waits for this role's market_ticks watermark: rung when it advances.
-        self._watchers = Ringer(env.run_dir, watchers(env.role))
+        self._watchers = Ringer(env.run_dir, watchers(env.role), ring=watermark_ring(env.role))
         self._market = self.runner.by_queue[MARKET]
         if env.waker is not None and env.waker.bell is not None:
             env.waker.bell.mute(MUTED.get(env.role, ()))
@@ -119,12 +119,19 @@ class CoreRole:
         self._test_delay_s = float(os.environ.get(TEST_DELAY_ENV, "0") or 0) / 1000.0
         self._rng = random.Random()
         self._paused = False
+        # STOP.flag and the shutdown files as of this round (re-read after a control ring or at the safety net).
+        self.control = control_of(env, env.waker)
+        self.runner.stop_probe = self._stopped
         if self.runner.recovered_outputs:
             env.log.warning("%s: restart recovery wrote %d missing outputs", env.role, self.runner.recovered_outputs)
 
+    def _stopped(self) -> bool:
+        self.control.refresh()
+        return self.control.stopped
+
     def halt_if_stopped(self) -> bool:
         """If STOP.flag exists, halt the core (when it can be halted); returns whether it exists."""
-        if not (self.runner.halted or is_stopped(self.env.run_dir)):
+        if not (self.runner.halted or self._stopped()):
             return False
         halt = getattr(self.core, "halt", None)
         if halt is not None:
@@ -149,11 +156,15 @@ class CoreRole:
             time.sleep(self._rng.random() * self._test_delay_s)
         if self.halt_if_stopped():
             return count
-        if count == 0 and shutdown_requested(self.env.run_dir, self.env.role) and self.schedule.waiting():
+        if count == 0 and self.control.shutdown and self.schedule.waiting():
             self._pause()  # a peer's progress rings this role
             self._paused = True
             return 1
         return count
+
+    def skips(self, marks: frozenset[str]) -> bool:
+        """Whether a wake-up by the watermark rings of `marks` alone needs no round (the schedule's `skips`)."""
+        return self.schedule.skips(marks)
 
     def backlog(self) -> bool:
         """An input left unread by the last round, or a pause for a peer at the end of the run: go on at once."""
@@ -172,6 +183,7 @@ class CoreRole:
     def close(self) -> None:
         """Halt the core if the run is stopped, then flush and close every file."""
         self.halt_if_stopped()
+        self.schedule.close()
         self.runner.close()
 
 

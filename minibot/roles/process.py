@@ -13,8 +13,8 @@ supervisor), rebuilds the run clock from its anchor, and loops until:
 
 Between rounds with nothing (more) to do the loop sleeps on the role's doorbell until a ring (an append to a
 queue it reads, a STOP, a shutdown request) or its nearest deadline (minibot/roles/wake.py): an idle role
-costs no CPU, and the control files above are checked on every wake-up, at least every
-`queues.poll_interval_ms` (the safety net).
+costs no CPU. The control files above are read after a control ring (a STOP, a shutdown request) and at
+least every `queues.poll_interval_ms` (the safety net), not on every round (`ControlWatch`).
 
 Logging: `role_main` sends every `logging` record to `<run>/<logging.dir>/<role>.log` (JSON lines, rotated
 by size; `minibot.logs`). Roles that drive their own loop (asyncio) use the same pieces:
@@ -44,13 +44,14 @@ from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.doorbell import Doorbell, queue_ringer
+from minibot.journal.flusher import FLUSHER
 from minibot.journal.producer import Producer
-from minibot.journal.stop import is_stopped, stop, unexpected_error_reason
+from minibot.journal.stop import stop, unexpected_error_reason
 from minibot.logs import LoggingConfig, configure_logging
 from minibot.memtrace import start_from_env
 from minibot.reasons import NoreError
 from minibot.roles.instance import InstanceLock, hold_instance, instance_token
-from minibot.roles.wake import Waker, WakeTimer
+from minibot.roles.wake import ControlWatch, Waker, WakeTimer
 from minibot.runlayout import RUN_FILE, SHUTDOWN_FILE, role_shutdown_file
 
 ORPHAN_CHECK_S = 1.0
@@ -228,26 +229,51 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
     heartbeat = Heartbeat(env)
     heartbeat.beat("STARTING", force=True)
     guard = OrphanGuard(env.run)
+    control = control_of(env, waker)
+    skips: Callable[[frozenset[str]], bool] | None = getattr(role, "skips", None)
+    round_at = time.monotonic()
+
+    def wanted() -> bool:
+        """Whether the rings since the last look ask for a round: anything but watermark rings the role
+        `skips`, and always once the safety net or a heartbeat is due (a stream of skipped rings must not
+        hold off the control files, the orphan check or the heartbeat)."""
+        marks = waker.take_rings()
+        return (
+            not marks  # new lines, a control file, or no ring at all
+            or skips is None
+            or control.shutdown
+            or not skips(marks)
+            or time.monotonic() - round_at >= waker.timer.safety_s
+            or heartbeat.due_in_s() <= 0
+        )
+
     try:
         while True:
             waker.drain()  # before anything is looked at: a ring arriving after this wakes the next sleep
-            if is_stopped(env.run_dir):
+            waker.take_rings()  # the round reads everything those rings announced
+            round_at = time.monotonic()
+            control.refresh()
+            if control.stopped:
                 return ExitCode.STOPPED
-            if shutdown_requested(env.run_dir, env.role) and role.run_once() == 0:
+            if control.shutdown and role.run_once() == 0:
                 heartbeat.beat("STOPPING", force=True)
                 return ExitCode.OK
             if guard.orphaned():
                 env.log.error("the supervisor is gone: ending without it (nobody would watch or restart this role)")
                 return ExitCode.OK
-            handled = role.run_once()
-            role.flush_if_due()
-            heartbeat.beat()
+            with FLUSHER.held():  # the round's group-commit fsyncs go to the flusher thread as one job
+                handled = role.run_once()
+                role.flush_if_due()
+                heartbeat.beat()
             # Every append rings its readers after it is visible, and the round read everything visible when
             # it started (rings drained first): another round is needed at once only if a ring came during it,
             # an input was left unread or the role is draining for the end of the run. Otherwise the sleep
             # ends at the next ring; before, each busy round cost one more, empty round (issue 14, idle cost).
-            if handled == 0 or not (waker.drain() or role.backlog() or shutdown_requested(env.run_dir, env.role)):
-                waker.sleep(heartbeat.due_in_s())
+            # A ring that only says a peer's watermark moved while the role holds nothing back for that peer
+            # wakes no round either (`wanted`).
+            if handled == 0 or not ((waker.drain() and wanted()) or role.backlog() or control.shutdown):
+                while waker.sleep(heartbeat.due_in_s()) and not wanted():
+                    pass
     except BaseException as exc:  # fail closed on anything, then report it
         if isinstance(exc, KeyboardInterrupt):
             return ExitCode.OK
@@ -255,6 +281,14 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
     finally:
         role.close()
         heartbeat.close()
+
+
+def control_of(env: RoleEnv, waker: Waker | None) -> ControlWatch:
+    """The control-file watch of `waker` (re-read after a control ring or at the safety net), or one that
+    re-reads the files at every round when the role has no doorbell."""
+    if waker is not None and waker.control is not None:
+        return waker.control
+    return ControlWatch(env.run_dir, env.role, 0.0)
 
 
 def start_role(role: str, argv: list[str] | None) -> tuple[RoleEnv, InstanceLock | None]:
@@ -293,5 +327,6 @@ def role_main(role: str, build: Callable[[RoleEnv], RoleLoop], argv: list[str] |
 def with_doorbell(env: RoleEnv) -> RoleEnv:
     """`env` with the process's doorbell bound and its port recorded (call while holding the instance lock,
     so a refused duplicate never redirects the rings)."""
-    waker = Waker(Doorbell(env.run_dir, env.role), WakeTimer(env.ctx.queues))
+    timer = WakeTimer(env.ctx.queues)
+    waker = Waker(Doorbell(env.run_dir, env.role), timer, ControlWatch(env.run_dir, env.role, timer.safety_s))
     return dataclasses.replace(env, waker=waker)

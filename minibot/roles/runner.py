@@ -20,6 +20,7 @@ are published and its input acked: the place for a role's wall-clock side work (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,9 @@ class RoleRunner:
         self.stepper = Stepper(ctx.run_id, ctx.cmdline_hash, role, core)
         self.next_line: dict[str, int] = {}
         self._done: dict[str, Record] = {}
+        # Whether STOP.flag exists: stat'ed on every call unless the role process gives a cheaper view of it
+        # (minibot/roles/wake.py `ControlWatch`, re-read after a control ring or at the safety net).
+        self.stop_probe: Callable[[], bool] = functools.partial(is_stopped, ctx.run_dir)
         self.recovered_outputs = self._recover()
 
     # ---- restart recovery -----------------------------------------------------------------------
@@ -254,7 +258,7 @@ class RoleRunner:
 
     def stopped(self) -> bool:
         """True once this role raised a STOP or STOP.flag exists: nothing more is processed."""
-        if not self.halted and is_stopped(self.ctx.run_dir):
+        if not self.halted and self.stop_probe():
             self.halted = True
         return self.halted
 

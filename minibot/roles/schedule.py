@@ -41,6 +41,10 @@ PEERS: Mapping[str, tuple[str, ...]] = {
 # watermark has reached M, and the strategy's progress rings it (minibot/journal/doorbell.py).
 MUTED: Mapping[str, tuple[str, ...]] = {Role.RISK.value: (MARKET,)}
 
+# The peers whose watermark ring also stands for the ring of a muted queue (the strategy passing M means tick M
+# is there for risk_role): a round they ask for is never skipped (`skips`).
+ANNOUNCES: Mapping[str, frozenset[str]] = {Role.RISK.value: frozenset((Role.STRATEGY.value,))}
+
 
 def watchers(role: str) -> tuple[str, ...]:
     """The roles that wait for `role`'s watermark: rung when it advances (minibot/journal/doorbell.py)."""
@@ -56,6 +60,14 @@ class Schedule(Protocol):
 
     def waiting(self) -> bool:
         """True while inputs are held back (read or unread)."""
+        ...
+
+    def close(self) -> None:
+        """Release the files the schedule holds open (the peers' acks journals)."""
+        ...
+
+    def skips(self, marks: frozenset[str]) -> bool:
+        """Whether a round woken only by the watermark rings of `marks` would find nothing to do."""
         ...
 
 
@@ -122,6 +134,12 @@ class ArrivalSchedule:
     def waiting(self) -> bool:
         return False
 
+    def close(self) -> None:
+        pass
+
+    def skips(self, marks: frozenset[str]) -> bool:
+        return False  # waits for no peer: receives no watermark ring
+
 
 class _TimelineSchedule:
     """Shared part of risk and execution: buffers per input, polled after the peers' watermarks are read."""
@@ -131,6 +149,7 @@ class _TimelineSchedule:
         market = runner.ctx.queue_paths(MARKET)
         self.peers = {role: Watermark(market, role) for role in peers}
         self.buffers: dict[str, deque[Record]] = {q: deque() for q, _ in runner.consumers}
+        self._announcing = ANNOUNCES.get(runner.role, frozenset())
         self._batch_max = runner.by_queue[MARKET].batch_max
 
     def _fill_buffers(self) -> dict[str, int]:
@@ -145,6 +164,17 @@ class _TimelineSchedule:
 
     def waiting(self) -> bool:
         return any(self.buffers.values()) or self.runner.lagging()
+
+    def close(self) -> None:
+        for mark in self.peers.values():
+            mark.close()
+
+    def skips(self, marks: frozenset[str]) -> bool:
+        """A peer's watermark matters only to inputs held back for it: with nothing buffered, every input
+        visible at the last round was processed and any newer one is announced by its own ring (or, for a
+        muted queue, by the ring of the peer in `ANNOUNCES`), so the round would only re-read watermarks
+        (issue 14, idle cost: one empty round per tick for risk_role and execution_role)."""
+        return not (marks & self._announcing) and not any(self.buffers.values())
 
     def _finish(self, batcher: _Batcher) -> int:
         batcher.flush()

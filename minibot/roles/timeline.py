@@ -85,10 +85,11 @@ class Watermark:
     """How far another core role has got on the market timeline: the last line of market_ticks it acked
     (-1 before its first ack). Reads only the tail of its acks journal, and only when the file grew.
 
-    Read before every poll of a timeline role, so it costs one stat while nothing changed (issue 14, idle
-    cost): the newest acks segment is remembered, and the next one is looked for only when the current one
-    did not grow since it was last read (its writer starts segment k+1 only after k is final:
-    minibot/journal/segments.py), so a rotation is followed one read late at most."""
+    Read before every poll of a timeline role, so it costs one fstat while nothing changed (issue 14, idle
+    cost): the newest acks segment is held open (unbuffered: a seek and a read when it grew, no open and
+    close per read) and the next one is looked for only when the current one did not grow since it was last
+    read (its writer starts segment k+1 only after k is final: minibot/journal/segments.py), so a rotation
+    is followed one read late at most. `close()` releases the file (Windows cannot delete an open one)."""
 
     def __init__(self, market: QueuePaths, role: str) -> None:
         self.folder = market.folder
@@ -98,14 +99,27 @@ class Watermark:
         self._seen: tuple[int, int] = (-1, -1)
         self._index = 0
         self._name = SegmentNames(self.folder, self.stem)
+        self._fh: Any = None  # segment `_fh_index` of the acks journal, open for reading
+        self._fh_index = -1
+
+    def _file(self) -> Any:
+        """The open segment `_index` (None while it does not exist yet)."""
+        if self._fh_index != self._index:
+            self.close()
+            try:
+                self._fh = open(self._name(self._index), "rb", buffering=0)  # noqa: SIM115 - held, see close()
+            except FileNotFoundError:
+                return None
+            self._fh_index = self._index
+        return self._fh
 
     def _size(self) -> int | None:
         """Size of the newest acks segment (moving on to later ones once this one is final); None: none yet."""
         while True:
-            try:
-                size = os.stat(self._name(self._index)).st_size
-            except FileNotFoundError:
+            fh = self._file()
+            if fh is None:
                 return None
+            size = os.fstat(fh.fileno()).st_size
             grown = self._seen[0] == self._index and self._seen[1] != size
             if grown or not os.path.exists(self._name(self._index + 1)):
                 return size
@@ -116,9 +130,9 @@ class Watermark:
         size = self._size()
         if size is None or (self._index, size) == self._seen:
             return self.line
-        with open(self._name(self._index), "rb") as fh:
-            fh.seek(max(0, size - 4096))
-            tail = fh.read(size - max(0, size - 4096))
+        start = max(0, size - 4096)
+        self._fh.seek(start)
+        tail = self._fh.read(size - start)
         lines = tail.split(b"\n")
         for raw in reversed(lines[:-1]):  # the last piece is empty or a line still being written
             if raw.startswith(b"sha256:"):
@@ -128,3 +142,9 @@ class Watermark:
                 self._seen = (self._index, size)
                 break
         return self.line
+
+    def close(self) -> None:
+        """Release the open acks segment (read again, reopened, on the next `read()`)."""
+        if self._fh is not None:
+            self._fh.close()
+        self._fh, self._fh_index = None, -1

@@ -10,7 +10,16 @@ from pathlib import Path
 
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.journal.context import RunContext, scratch_queues
-from minibot.journal.doorbell import RECHECK_S, Doorbell, Ringer, doorbell_path, queue_ringer, read_bell, ring_all
+from minibot.journal.doorbell import (
+    RECHECK_S,
+    Doorbell,
+    Ringer,
+    doorbell_path,
+    queue_ringer,
+    read_bell,
+    ring_all,
+    watermark_ring,
+)
 from minibot.journal.stop import stop
 from minibot.reasons import ReasonCode
 from minibot.roles.wake import Waker, WakeTimer
@@ -175,5 +184,43 @@ def test_a_muted_queue_does_not_ring_but_unconditional_rings_do(tmp_path: Path) 
         assert not bell.wait(0.2)
         Ringer(tmp_path, ["risk_role"]).ring()  # no queue: a watermark, a STOP, a shutdown request
         assert bell.wait(WAKE_BOUND_S)
+    finally:
+        bell.close()
+
+
+def test_a_control_ring_is_told_apart_from_a_ring_for_new_lines(tmp_path: Path) -> None:
+    """A STOP or a shutdown request rings with the control byte, so the role reads its control files only
+    then (and at the safety net); an append or a watermark does not make it look, and a stray datagram
+    counts as a control ring (one wasted look, never a missed one)."""
+    bell = Doorbell(tmp_path, "risk_role")
+    try:
+        assert _tick(_ctx(tmp_path)) == 1
+        Ringer(tmp_path, ["risk_role"]).ring()  # a watermark
+        assert bell.wait(WAKE_BOUND_S)
+        assert not bell.take_control()
+        stop(
+            _ctx(tmp_path), source="strategy_role", component="test", reason_code=ReasonCode.INTERNAL_ERROR, detail="x"
+        )
+        assert bell.wait(WAKE_BOUND_S)
+        assert bell.take_control()
+        assert not bell.take_control()  # consumed
+        stray = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stray.sendto(b"?", ("127.0.0.1", bell.port))
+        stray.close()
+        assert bell.wait(WAKE_BOUND_S) and bell.take_control()
+    finally:
+        bell.close()
+
+
+def test_a_watermark_ring_names_its_role(tmp_path: Path) -> None:
+    bell = Doorbell(tmp_path, "risk_role")
+    try:
+        Ringer(tmp_path, ["risk_role"], ring=watermark_ring("execution_role")).ring()
+        assert bell.wait(WAKE_BOUND_S)
+        assert not bell.take_control()
+        assert bell.take_rings() == (False, frozenset({"execution_role"}))
+        Ringer(tmp_path, ["risk_role"]).ring()
+        assert bell.wait(WAKE_BOUND_S)
+        assert bell.take_rings() == (True, frozenset())
     finally:
         bell.close()

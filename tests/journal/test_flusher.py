@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from minibot.journal.flusher import FLUSHER
 from minibot.journal.segments import FsyncPolicy, SegmentAppender
 
 REAL_FSYNC = os.fsync
@@ -105,3 +106,41 @@ def test_the_writer_may_close_while_its_fsync_runs(tmp_path: Path, monkeypatch: 
     _settle(appender)
     assert appender._sync_error is None
     assert "nore-fsync" in threads
+
+
+def test_a_held_round_hands_its_fsyncs_over_as_one_job_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside `FLUSHER.held()` (a role's round) nothing is fsynced until the block ends; then the flusher
+    thread fsyncs every file of the round, in the order they were written. Another thread's fsync is not
+    held back by the block."""
+    order: list[int] = []
+    names: dict[int, str] = {}
+
+    def fsync(fd: int) -> None:
+        order.append(os.fstat(fd).st_ino)
+        REAL_FSYNC(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    files = [SegmentAppender(tmp_path, stem, GROUP, 1 << 20) for stem in ("log", "out", "acks")]
+    for appender in files:
+        appender.sync_to_newest()
+        names[os.fstat(appender._fd or -1).st_ino] = appender.stem
+    time.sleep(PAST_INTERVAL_S)
+    other = SegmentAppender(tmp_path, "other", GROUP, 1 << 20)
+    other.sync_to_newest()
+    with FLUSHER.held():
+        for appender in files:
+            appender.append(b"x\n")  # due: asked for, held
+        time.sleep(PAST_INTERVAL_S)
+        assert order == []
+        thread = threading.Thread(target=lambda: (time.sleep(PAST_INTERVAL_S), other.append(b"y\n")))
+        thread.start()
+        thread.join()
+        _settle(other)  # not held: another thread's
+        assert len(order) == 1
+    for appender in files:
+        _settle(appender)
+    assert [names.get(ino, "other") for ino in order] == ["other", "log", "out", "acks"]
+    for appender in [*files, other]:
+        appender.close()

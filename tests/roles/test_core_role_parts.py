@@ -165,3 +165,30 @@ def test_snapshot_ahead_of_the_journal_is_a_mismatch(tmp_path: Path) -> None:
     with pytest.raises(NoreError) as caught:
         execution_role.build(load_env("execution_role", tmp_path))
     assert caught.value.reason_code == ReasonCode.PORTFOLIO_SNAPSHOT_MISMATCH
+
+
+def test_a_watermark_ring_wakes_a_round_only_for_inputs_held_back(tmp_path: Path) -> None:
+    """The executor holds tick 1 back until risk has decided tick 0: risk's watermark ring must wake it then;
+    once nothing is held back, a ring that only says risk moved on needs no round (issue 14, idle cost).
+    risk_role never skips the strategy's ring: it stands for the market_ticks ring risk mutes."""
+    ctx = make_run_dir(tmp_path)
+    role = execution_role.build(load_env("execution_role", tmp_path))
+    assert isinstance(role, CoreRole)
+    ts = ctx.clock()
+    _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 1}], ts)
+    _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 2}], ts + 1000)
+    assert role.run_once() == 1  # tick 0; tick 1 waits for risk's decision on tick 0
+    assert not role.skips(frozenset({"risk_role"}))
+    risk = ctx.consumer("market_ticks", "risk_role")
+    risk.poll()
+    risk.ack()
+    risk.close()
+    assert role.run_once() == 1
+    assert role.skips(frozenset({"risk_role"}))
+    role.close()
+    make_run_dir(tmp_path / "fresh")  # a risk_role of its own run (its cursor above names no logged input)
+    risk_role = build_role(load_env("risk_role", tmp_path / "fresh"))
+    assert isinstance(risk_role, CoreRole)
+    assert risk_role.skips(frozenset({"execution_role"}))
+    assert not risk_role.skips(frozenset({"strategy_role"}))
+    risk_role.close()

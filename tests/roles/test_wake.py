@@ -1,4 +1,4 @@
-"""When a waiting role wakes (issue 14, item 1): deadlines, the safety net, and group commits owed."""
+"""When a waiting role wakes (issue 14, item 1): deadlines, the safety net, group commits owed, control rings."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import scratch_queues
+from minibot.journal.doorbell import Doorbell, Ringer, ring_roles
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, commit_owed
-from minibot.roles.wake import COMMIT_MARGIN_S, Waker, WakeTimer
+from minibot.journal.stop import stop_flag_path
+from minibot.roles.wake import COMMIT_MARGIN_S, ControlWatch, Waker, WakeTimer
+from minibot.runlayout import SHUTDOWN_FILE, role_shutdown_file
 
 QUEUES = replace(scratch_queues(), poll_interval_ms=500)
 
@@ -41,3 +45,48 @@ def test_a_waker_without_a_doorbell_sleeps_the_timeout() -> None:
     t0 = time.monotonic()
     assert not waker.sleep()
     assert time.monotonic() - t0 >= 0.045
+
+
+def test_control_files_are_read_after_a_control_ring_or_at_the_safety_net(tmp_path: Path) -> None:
+    """STOP.flag and the shutdown files are not stat'ed on every round: a file that appears without a ring is
+    seen at the next safety-net read at the latest, one announced by a control ring at the next round."""
+    control = ControlWatch(tmp_path, "risk_role", 0.3)
+    control.refresh()  # the first refresh reads the files
+    assert not control.stopped and not control.shutdown
+    write_critical_json(stop_flag_path(tmp_path), {"x": 1})
+    control.refresh()
+    assert not control.stopped  # no ring, safety net not due: not looked at
+    control.rung()
+    control.refresh()
+    assert control.stopped
+    (tmp_path / "control").mkdir()
+    role_shutdown_file(tmp_path, "risk_role").write_bytes(b"")
+    control.refresh()
+    assert not control.shutdown
+    time.sleep(0.35)
+    control.refresh()
+    assert control.shutdown
+    stop_flag_path(tmp_path).unlink()
+    control.rung()
+    control.refresh()
+    assert control.stopped and control.shutdown  # both only ever appear during a run: seen once is enough
+
+
+def test_a_waker_hands_a_control_ring_to_its_watch(tmp_path: Path) -> None:
+    bell = Doorbell(tmp_path, "risk_role")
+    control = ControlWatch(tmp_path, "risk_role", 60.0)
+    waker = Waker(bell, WakeTimer(QUEUES), control)
+    try:
+        control.refresh()
+        (tmp_path / "control").mkdir()
+        (tmp_path / SHUTDOWN_FILE).write_bytes(b"")
+        Ringer(tmp_path, ["risk_role"]).ring()  # new lines only
+        assert waker.sleep()
+        control.refresh()
+        assert not control.shutdown
+        ring_roles(tmp_path, ["risk_role"])
+        assert waker.sleep()
+        control.refresh()
+        assert control.shutdown
+    finally:
+        bell.close()

@@ -40,8 +40,15 @@ def test_watermark_follows_the_acks_journal_into_its_next_segment(tmp_path: Path
         fh.write(_ack(12))
     assert mark.read() == 12
     # A fresh reader (a restarted role) walks to the newest segment at once.
-    assert Watermark(market, "risk_role").read() == 12
+    fresh = Watermark(market, "risk_role")
+    assert fresh.read() == 12
+    fresh.close()
     # Never decreases, even if a later line names an earlier one.
     with second.open("ab") as fh:
         fh.write(_ack(4))
     assert mark.read() == 12
+    mark.close()  # released, and read again from the file when asked
+    with second.open("ab") as fh:
+        fh.write(_ack(15))
+    assert mark.read() == 15
+    mark.close()

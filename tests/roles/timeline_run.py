@@ -100,6 +100,8 @@ def run_roles(
         for role, proc in procs.items():
             assert proc.wait(30) == 0, f"{role} exit code {proc.returncode}"
     finally:
+        for mark in marks.values():
+            mark.close()
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
