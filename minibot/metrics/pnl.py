@@ -11,12 +11,18 @@ ordering rule that merges the two journals:
 So the equity curve, and the max drawdown taken on it, is a pure function of the two journals: `nore
 verify` recomputes it from a prefix of them and must find metrics.json's figures bit for bit.
 
-Incremental and bounded: everything up to a checkpoint time (the newest tick minus `settle_ms`) is folded
-into a checkpoint portfolio once and forgotten; only later events are kept, and re-applied to a copy on
-each call. A fill or tick that arrives older than the checkpoint (a role far behind) makes the tracker
-start over: at the next figures it re-reads every tick and fill it was given from `history` (the journals
-on disk) and folds them again, streaming, so even that never holds the night in memory (issue 14, item 4:
-keeping every tick cost 20 bytes each, ~1.6 MB per hour at 2 symbols, 100 times that at 200).
+Incremental and bounded: everything up to a checkpoint time (the newest tick minus `settle_ms`, moved on
+by at least half of that at a time) is folded into a checkpoint portfolio once and forgotten; only later
+events are kept. A live portfolio (the checkpoint plus every kept event) takes new events as they come
+when they arrive in the merge order, which is the common case; one that arrives out of order (a fill
+stamped before ticks already read) makes the next call rebuild it from the checkpoint and the kept events.
+So a call does not re-sort and re-apply ten minutes of ticks (issue 14, item 4: that churned ~1 MB of
+short-lived tuples per metrics write).
+
+A fill or tick that arrives older than the checkpoint (a role far behind) makes the tracker start over: at
+the next figures it re-reads every tick and fill it was given from `history` (the journals on disk) and
+folds them again, streaming, so even that never holds the night in memory (issue 14, item 4: keeping every
+tick cost 20 bytes each, ~1.6 MB per hour at 2 symbols, 100 times that at 200).
 """
 
 from __future__ import annotations
@@ -76,6 +82,10 @@ class PnlTracker:
     def _clear(self) -> None:
         self._cp = Portfolio(self.initial_cash, self.quote_asset)
         self._cp_ts = _NEVER
+        self._live: Portfolio | None = None  # checkpoint + the first _live_ticks / _live_fills kept events
+        self._live_ticks = 0
+        self._live_fills = 0
+        self._last_key = (_NEVER, _TICK)  # the latest (time, kind) given: an older one is out of order
         self._max_tick_ts = _NEVER
         self._last_fill_time = _NEVER
         self._symbols: list[str] = []
@@ -93,6 +103,7 @@ class PnlTracker:
         if ts <= self._cp_ts:
             self._stale = True
         if not self._stale:
+            self._note((ts, _TICK))
             self._keep_tick(ts, symbol, (bid + ask) * 0.5)
 
     def add_fill(self, ts: int, payload: dict[str, Any]) -> None:
@@ -103,8 +114,16 @@ class PnlTracker:
         if time < self._cp_ts:
             self._stale = True
         if not self._stale:
+            self._note((time, _FILL))
             self._fill_time.append(time)
             self._fill_payload.append(payload)
+
+    def _note(self, key: tuple[int, int]) -> None:
+        """An event out of the merge order invalidates the live portfolio (rebuilt at the next call)."""
+        if key < self._last_key:
+            self._live = None
+        else:
+            self._last_key = key
 
     def _keep_tick(self, ts: int, symbol: str, mid: float) -> None:
         index = self._sym_index.get(symbol)
@@ -116,10 +135,13 @@ class PnlTracker:
         self._tick_mid.append(mid)
         self._max_tick_ts = max(self._max_tick_ts, ts)
 
-    def _ordered(self) -> list[tuple[int, int, int]]:
-        """(time, kind, index) of the kept events in the merge order: time, ticks before fills, journal order."""
-        merged = [(ts, _TICK, i) for i, ts in enumerate(self._tick_ts)]
-        merged.extend((time, _FILL, i) for i, time in enumerate(self._fill_time))
+    def _ordered(self, first_tick: int = 0, first_fill: int = 0) -> list[tuple[int, int, int]]:
+        """(time, kind, index) of the kept events from `first_tick` / `first_fill` on in the merge order:
+        time, ticks before fills, journal order."""
+        ts = self._tick_ts
+        merged = [(ts[i], _TICK, i) for i in range(first_tick, len(ts))]
+        times = self._fill_time
+        merged.extend((times[i], _FILL, i) for i in range(first_fill, len(times)))
         merged.sort()
         return merged
 
@@ -134,7 +156,7 @@ class PnlTracker:
     def _settle(self) -> None:
         """Fold everything up to (newest tick - settle_ms) into the checkpoint and forget it."""
         target = self._max_tick_ts - self.settle_ms
-        if target <= self._cp_ts:
+        if target <= self._cp_ts + self.settle_ms // 2:
             return
         merged = self._ordered()
         cut = 0
@@ -149,6 +171,7 @@ class PnlTracker:
         self._tick_mid = array("d", (self._tick_mid[i] for i in kept_ticks))
         self._fill_time = [self._fill_time[i] for i in kept_fills]
         self._fill_payload = [self._fill_payload[i] for i in kept_fills]
+        self._live_ticks, self._live_fills = len(kept_ticks), len(kept_fills)
 
     def _start_over(self) -> None:
         """Fold again, from the first tick and fill, the ticks and fills given so far (read from `history`).
@@ -191,16 +214,22 @@ class PnlTracker:
             self._fill_payload.append(pending[1])
             pending = next(fills, None)
         self._last_fill_time = last_fill_time
+        self._last_key = (max(self._max_tick_ts, last_fill_time), _FILL)  # at least the latest: safe
         return True
 
     def portfolio(self) -> Portfolio:
-        """The account after every tick and fill given so far."""
+        """The account after every tick and fill given so far (the tracker's own: read it, never change it)."""
         if self._stale:
             self._start_over()
-        self._settle()
-        pf = copy.deepcopy(self._cp)
-        self._apply(pf, self._ordered())
-        return pf
+        live = self._live
+        if live is None:
+            live = copy.deepcopy(self._cp)
+            self._live_ticks = self._live_fills = 0
+        self._live = None  # until the events below are applied (fills that do not add up raise)
+        self._apply(live, self._ordered(self._live_ticks, self._live_fills))
+        self._live, self._live_ticks, self._live_fills = live, len(self._tick_ts), len(self._fill_time)
+        self._settle()  # every kept event is in the live portfolio: folding some into the checkpoint keeps it
+        return live
 
     def figures(self) -> dict[str, Any]:
         """The R-N2 PnL figures (quote asset amounts; drawdown as a fraction and in %)."""

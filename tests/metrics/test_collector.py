@@ -213,10 +213,11 @@ def test_a_late_fill_starts_the_pnl_over_from_the_journals(tmp_path: Path) -> No
         b.tick(T0 + k * step, mid - 0.5, mid + 0.5)
         c.poll(T0 + k * step + 1)
     held = len(c.pnl._tick_ts)
-    assert held <= 600_000 // step + 1  # the checkpoint is 10 minutes behind the newest tick: the rest is folded
+    # the checkpoint is 10 to 15 minutes behind the newest tick: the rest is folded and forgotten
+    assert held <= 900_000 // step + 1
     b.fill(T0 + 5 * 60_000, "BUY", 0.01, 50_040.5, 0.5, 1)  # decided at minute 5, written at minute 30
     c.poll(T0 + 61 * step)
-    assert c.pnl.start_overs == 1 and len(c.pnl._tick_ts) == held
+    assert c.pnl.start_overs == 1 and len(c.pnl._tick_ts) <= held
     for k in range(61, 81):
         mid = 50_100.0 + 10.0 * (k % 3)
         b.tick(T0 + k * step, mid - 0.5, mid + 0.5)

@@ -202,3 +202,31 @@ def test_a_start_over_streams_with_checkpoints_and_equals_one_pass(monkeypatch: 
     held.clear()
     assert live.figures() == expected
     assert live.tracker.start_overs == 2 and max(held) >= 400
+
+
+def test_events_in_merge_order_extend_the_live_portfolio_without_a_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-order ticks and fills are applied to the live portfolio as they come (no copy of the checkpoint,
+    no re-sort of the kept ticks); one fill stamped before ticks already given makes exactly one rebuild;
+    the figures equal one pass all along."""
+    copies: list[int] = []
+    deepcopy = pnl_module.copy.deepcopy
+    monkeypatch.setattr(pnl_module.copy, "deepcopy", lambda x: copies.append(1) or deepcopy(x))
+    rng = random.Random(3)
+    ticks: list[Tick] = []
+    fills: list[Fill] = []
+    live = Fed(100_000.0)
+    for k in range(1, 600):
+        mid = 100 + rng.random()
+        ticks.append((k * 10_000, "BTCUSDT", mid - 0.01, mid + 0.01))
+        live.add_tick(*ticks[-1])
+        if k % 50 == 0:  # a fill at its tick's time: in the merge order (ticks first at equal times)
+            fills.append((k * 10_000, fill("BUY" if k % 100 else "SELL", 1.0, mid, 0.01, k)))
+            live.add_fill(*fills[-1])
+        live.figures()
+    assert len(copies) == 1  # the first call only
+    assert live.figures() == one_pass(ticks, fills)
+    copies.clear()
+    fills.append((599 * 10_000 - 25_000, fill("SELL", 1.0, 100.0, 0.01, 600)))  # stamped 2.5 ticks back
+    live.add_fill(*fills[-1])
+    assert live.figures() == one_pass(ticks, fills) and live.tracker.start_overs == 0
+    assert len(copies) == 2  # one rebuild (one_pass's own tracker made the other copy)
