@@ -151,7 +151,7 @@ def check_no_orders(run_dir: Path, reasons: Reasons) -> None:
         )
     else:
         tail = JournalTail(folder, REQUESTS_STEM, strict=False)
-        for n, event in enumerate(tail.read(), start=1):
+        for n, event in enumerate(tail.events(), start=1):
             problem = order_problem(event["payload"]) if event["type"] == "http_request" else None
             if problem is not None:
                 reasons.add(
@@ -179,7 +179,7 @@ def check_no_orders(run_dir: Path, reasons: Reasons) -> None:
 def check_cause(run_dir: Path, queues_dir: Path, reasons: Reasons) -> None:
     """What cut the night short, named first: the machine slept (MACHINE_SUSPENDED: the STOPs after it follow
     from it) or the console was closed / the user logged off / Ctrl+Break (RUN_ENDED_BY_CONSOLE)."""
-    for event in JournalTail(queues_dir / "stop_journal", INBOX, strict=False).read():
+    for event in JournalTail(queues_dir / "stop_journal", INBOX, strict=False).events():
         p = event["payload"]
         if p.get("reason_code") == ReasonCode.MACHINE_SUSPENDED.value:
             reasons.add(
@@ -199,7 +199,7 @@ def check_stops(run_dir: Path, queues_dir: Path, reasons: Reasons) -> None:
     """No STOP, or only injected ones; STOP.flag, when raised, holds a journaled STOP."""
     folder = queues_dir / "stop_journal"
     ids: set[str] = set()
-    for event in JournalTail(folder, INBOX, strict=False).read():
+    for event in JournalTail(folder, INBOX, strict=False).events():
         ids.add(event["id"])
         p = event["payload"]
         if p.get("injected") is not True:
