@@ -39,8 +39,10 @@ _SCALAR_KEYWORDS = frozenset({"type", "pattern", "minLength", "maxLength", "enum
 _ARRAY_KEYWORDS = frozenset(("type", "items", "prefixItems", "minItems", "maxItems"))
 _SCALARS: Mapping[str, Any] = {"string": str, "number": float, "integer": int, "boolean": bool, "null": type(None)}
 _DOLLAR = re.compile(r"(?<!\\)\$")  # an unescaped `$`: matches only at the very end, as in JSON Schema
-PATTERN_CACHE = 4096
-"""Matched values remembered per pattern (least recently used dropped first)."""
+PATTERN_CACHE = 256
+"""Matched values remembered per pattern (least recently used dropped first). The values worth remembering
+repeat and are few (source, run_id, cmdline_hash, symbol, instance); unique ones (event ids, cause ids) never
+hit, and 4,096 of them per pattern and event type held ~0.6 MB each in every process (issue 14, item 4)."""
 
 
 class Unsupported(Exception):

@@ -11,7 +11,7 @@ both. Figures and their definitions: docs/metrics.md.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from minibot.journal.segments import FsyncPolicy, SegmentAppender
 from minibot.liveness import silent_after_run_ms
 from minibot.metrics.aggregates import BinanceRequests, Heartbeats, Stops, Timings
 from minibot.metrics.latency import OrderArrivals, latency_section
-from minibot.metrics.pnl import PnlTracker
+from minibot.metrics.pnl import Fill, PnlTracker, Tick, fill_of, tick_of
 from minibot.metrics.processes import ProcessSampler
 from minibot.metrics.tail import JournalTail
 from minibot.model.config import ExecutionConfig
@@ -90,7 +90,7 @@ class MetricsCollector:
         self.risk_reasons: Counter[str] = Counter()
         self.order_results: Counter[str] = Counter()
         ex = ExecutionConfig.from_config(self.config)
-        self.pnl = PnlTracker(ex.initial_cash, ex.quote_asset)
+        self.pnl = PnlTracker(ex.initial_cash, ex.quote_asset, history=self._pnl_history)
         self._sampler = ProcessSampler()
         self._roles: dict[str, dict[str, Any]] = {}
         self.now_ms = self.start_ms
@@ -113,14 +113,14 @@ class MetricsCollector:
         `roles`: role -> {pid, started_ms, restarts, alive} (a mapping or an object with those attributes).
         """
         for name, tail in self._queues.items():
-            for event in tail.read():
+            for event in tail.events():
                 self.last_event_ms = max(self.last_event_ms, int(event["ts"]))
                 self._fold(name, event)
         self.now_ms = self.last_event_ms if now_ms is None else int(now_ms)
         for key, tail in self._acks.items():
-            for event in tail.read():
+            for event in tail.events():
                 self._acked[key] = int(event["payload"]["last_line"]) + 1
-        for event in self._requests.read():
+        for event in self._requests.events():
             self.binance.add(event["payload"])
         if roles is not None:
             self._sample_roles(roles)
@@ -128,9 +128,9 @@ class MetricsCollector:
     def _fold(self, queue: str, event: dict[str, Any]) -> None:
         p = event["payload"]
         if queue == "market_ticks":
-            self.pnl.add_tick(int(event["ts"]), str(p["symbol"]), float(p["bid"]), float(p["ask"]))
+            self.pnl.add_tick(*tick_of(event))
         elif queue == "fills":
-            self.pnl.add_fill(int(event["ts"]), p)
+            self.pnl.add_fill(*fill_of(event))
         elif queue == "health":
             self.heartbeats.add(int(event["ts"]), p)
         elif queue == "stop_journal":
@@ -145,6 +145,16 @@ class MetricsCollector:
             self.arrivals.add_intent(event)
         elif queue == "timing":
             self.timings.add(p)
+
+    def _pnl_history(self) -> tuple[Iterator[Tick], Iterator[Fill]]:
+        """Every market_tick and fill from the first line, read again from the queues (a PnL start-over):
+        the tracker keeps only what is newer than its checkpoint."""
+        ticks = self._queues.get("market_ticks")
+        fills = self._queues.get("fills")
+        return (
+            (tick_of(e) for e in (ticks.rewound().events() if ticks is not None else ())),
+            (fill_of(e) for e in (fills.rewound().events() if fills is not None else ())),
+        )
 
     def _sample_roles(self, roles: Mapping[str, Any]) -> None:
         """The supervisor's view per role, plus RSS / CPU of its live process. A process that has ended

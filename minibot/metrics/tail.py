@@ -7,6 +7,7 @@ A trailing partial line is not read (it is not published yet) and is picked up w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,26 @@ class JournalTail:
         self.skipped: list[SkippedLine] = []
         self.broken = False
 
+    def rewound(self) -> JournalTail:
+        """A new tail of the same journal, at its first line (this one keeps its place)."""
+        return JournalTail(
+            self.folder,
+            self.stem,
+            self.contract,
+            run_id=self.run_id,
+            cmdline_hash=self.cmdline_hash,
+            strict=self.strict,
+        )
+
     def read(self) -> list[dict[str, Any]]:
         """Decode and return every whole line appended since the last call."""
-        events: list[dict[str, Any]] = []
+        return list(self.events())
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """Every whole line appended since the last call, decoded one at a time: the position moves past
+        each line as it is yielded, so a caller folding them holds one event, not a whole night's backlog."""
         if self.broken:
-            return events
+            return
         try:
             for raw in iter_lines(self.folder, self.stem, self.segment, self.offset):
                 try:
@@ -72,10 +88,11 @@ class JournalTail:
                     self.skipped.append(
                         SkippedLine(str(self._where(raw.segment)), self.lines + 1, exc.reason_code.value, exc.detail)
                     )
-                else:
-                    events.append(event)
+                    event = None
                 self.segment, self.offset = raw.segment, raw.end
                 self.lines += 1
+                if event is not None:
+                    yield event
         except NoreError as exc:  # an older segment ends inside a line: nothing after it can be trusted
             if self.strict:
                 raise
@@ -83,7 +100,6 @@ class JournalTail:
                 SkippedLine(str(self.folder / self.stem), self.lines + 1, exc.reason_code.value, exc.detail)
             )
             self.broken = True
-        return events
 
     def _where(self, segment: int) -> str:
         return f"{segment_path(self.folder, self.stem, segment)}:{self.lines + 1}"

@@ -5,7 +5,8 @@ Each check appends its failures to a `Reasons`; definitions of the figures are i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from minibot.journal.console_record import console_ending
 from minibot.journal.layout import INBOX
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.market.rest import FORBIDDEN_PARAMS, PUBLIC_PATHS
-from minibot.metrics.pnl import PnlTracker, compare_figures
+from minibot.metrics.pnl import Fill, PnlTracker, Tick, compare_figures, fill_of, tick_of
 from minibot.metrics.tail import JournalTail
 from minibot.metrics.verdict import Reasons
 from minibot.model.config import ExecutionConfig
@@ -150,7 +151,7 @@ def check_no_orders(run_dir: Path, reasons: Reasons) -> None:
         )
     else:
         tail = JournalTail(folder, REQUESTS_STEM, strict=False)
-        for n, event in enumerate(tail.read(), start=1):
+        for n, event in enumerate(tail.events(), start=1):
             problem = order_problem(event["payload"]) if event["type"] == "http_request" else None
             if problem is not None:
                 reasons.add(
@@ -178,7 +179,7 @@ def check_no_orders(run_dir: Path, reasons: Reasons) -> None:
 def check_cause(run_dir: Path, queues_dir: Path, reasons: Reasons) -> None:
     """What cut the night short, named first: the machine slept (MACHINE_SUSPENDED: the STOPs after it follow
     from it) or the console was closed / the user logged off / Ctrl+Break (RUN_ENDED_BY_CONSOLE)."""
-    for event in JournalTail(queues_dir / "stop_journal", INBOX, strict=False).read():
+    for event in JournalTail(queues_dir / "stop_journal", INBOX, strict=False).events():
         p = event["payload"]
         if p.get("reason_code") == ReasonCode.MACHINE_SUSPENDED.value:
             reasons.add(
@@ -198,7 +199,7 @@ def check_stops(run_dir: Path, queues_dir: Path, reasons: Reasons) -> None:
     """No STOP, or only injected ones; STOP.flag, when raised, holds a journaled STOP."""
     folder = queues_dir / "stop_journal"
     ids: set[str] = set()
-    for event in JournalTail(folder, INBOX, strict=False).read():
+    for event in JournalTail(folder, INBOX, strict=False).events():
         ids.add(event["id"])
         p = event["payload"]
         if p.get("injected") is not True:
@@ -215,17 +216,13 @@ def check_stops(run_dir: Path, queues_dir: Path, reasons: Reasons) -> None:
             )
 
 
-def _prefix(folder: Path, lines: int) -> list[dict[str, Any]]:
-    """The decodable events among the first `lines` lines of a queue."""
-    events: list[dict[str, Any]] = []
-    for n, raw in enumerate(iter_lines(folder, INBOX)):
-        if n >= lines:
-            break
+def _prefix(folder: Path, lines: int) -> Iterator[dict[str, Any]]:
+    """The decodable events among the first `lines` lines of a queue, one at a time."""
+    for raw in islice(iter_lines(folder, INBOX), lines):
         try:
-            events.append(decode_event(raw.data)[1])
+            yield decode_event(raw.data)[1]
         except NoreError:
             continue  # reported by check_integrity; the collector skipped it too
-    return events
 
 
 def check_metrics(
@@ -266,12 +263,19 @@ def check_metrics(
 def _pnl_of_prefix(queues_dir: Path, config: Mapping[str, Any], covered: Mapping[str, int]) -> dict[str, Any]:
     """PnL figures of the first `covered[queue]` lines of market_ticks and fills."""
     ex = ExecutionConfig.from_config(config)
-    tracker = PnlTracker(ex.initial_cash, ex.quote_asset)
-    for event in _prefix(queues_dir / "market_ticks", covered["market_ticks"]):
-        p = event["payload"]
-        tracker.add_tick(int(event["ts"]), str(p["symbol"]), float(p["bid"]), float(p["ask"]))
-    for event in _prefix(queues_dir / "fills", covered["fills"]):
-        tracker.add_fill(int(event["ts"]), event["payload"])
+
+    def history() -> tuple[Iterator[Tick], Iterator[Fill]]:
+        return (
+            map(tick_of, _prefix(queues_dir / "market_ticks", covered["market_ticks"])),
+            map(fill_of, _prefix(queues_dir / "fills", covered["fills"])),
+        )
+
+    tracker = PnlTracker(ex.initial_cash, ex.quote_asset, history=history)
+    ticks, fills = history()
+    for tick in ticks:
+        tracker.add_tick(*tick)
+    for fill in fills:
+        tracker.add_fill(*fill)
     try:
         return tracker.figures()
     except NoreError as exc:

@@ -226,3 +226,14 @@ def test_patterns_end_at_the_end_of_the_string() -> None:
     pattern = compile_pattern("^[a-z]{2}$")
     assert pattern.search("ab") and not pattern.search("ab\n")
     assert compile_pattern(r"^\$x$").search("$x")
+
+
+def test_a_pattern_remembers_few_values() -> None:
+    """Unique values (event ids) never hit the cache of matched values: it stays small (issue 14, item 4)."""
+    from minibot.contracts.typed import PATTERN_CACHE, _matcher
+
+    matches = _matcher(r"^[0-9a-f]{32}$")
+    assert all(matches(f"{n:032x}") for n in range(5 * PATTERN_CACHE))
+    assert not matches("not an id")
+    info = matches.cache_info()  # type: ignore[attr-defined]
+    assert info.currsize == PATTERN_CACHE <= 256

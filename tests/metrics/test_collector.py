@@ -11,7 +11,8 @@ from minibot.journal.atomic import read_critical_json
 from minibot.journal.stop import stop
 from minibot.journal.verify import verify_path
 from minibot.metrics.collector import MetricsCollector
-from minibot.reasons import JournalCorrupt, ReasonCode
+from minibot.metrics.verify import verify_run
+from minibot.reasons import JournalCorrupt, ReasonCode, VerifyCode
 
 from .runbuild import END, PID, T0, RunBuilder, finish, populate, roles_view, trade
 
@@ -198,3 +199,36 @@ def test_process_figures_of_a_live_pid(tmp_path: Path) -> None:
         T0 + 10_000,
     )
     b.close()
+
+
+def test_a_late_fill_starts_the_pnl_over_from_the_journals(tmp_path: Path) -> None:
+    """The collector keeps only the ticks newer than its PnL checkpoint; a fill written long after newer ticks
+    (a lagging execution_role) is older than the checkpoint: the figures start over from the queues on disk,
+    and still equal one pass over the journals and what `nore verify` recomputes, bit for bit."""
+    b = RunBuilder(tmp_path / "var")
+    c = MetricsCollector(b.run_dir)
+    step = 30_000
+    for k in range(61):  # 30 minutes of ticks, a metrics write after each
+        mid = 50_000.0 + 40.0 * (k % 7)
+        b.tick(T0 + k * step, mid - 0.5, mid + 0.5)
+        c.poll(T0 + k * step + 1)
+    held = len(c.pnl._tick_ts)
+    # the checkpoint is 10 to 15 minutes behind the newest tick: the rest is folded and forgotten
+    assert held <= 900_000 // step + 1
+    b.fill(T0 + 5 * 60_000, "BUY", 0.01, 50_040.5, 0.5, 1)  # decided at minute 5, written at minute 30
+    c.poll(T0 + 61 * step)
+    assert c.pnl.start_overs == 1 and len(c.pnl._tick_ts) <= held
+    for k in range(61, 81):
+        mid = 50_100.0 + 10.0 * (k % 3)
+        b.tick(T0 + k * step, mid - 0.5, mid + 0.5)
+        c.poll(T0 + k * step + 1)
+    b.fill(T0 + 80 * step, "SELL", 0.01, 50_099.5, 0.5, 2)
+    b.close()
+    c.update(T0 + 81 * step)
+    live = c.write(final=True)["pnl"]
+    c.close()
+    offline = MetricsCollector(b.run_dir, strict=False)
+    offline.update(None)
+    assert offline.pnl.start_overs == 0 and offline.metrics()["pnl"] == live
+    assert live["trips"] == 1 and live["realized_pnl"] == pytest.approx((50_099.5 - 50_040.5) * 0.01 - 1.0)
+    assert not any(r.code == VerifyCode.METRICS_MISMATCH.value for r in verify_run(b.run_dir).reasons)

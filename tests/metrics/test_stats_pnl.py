@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minibot.metrics.pnl import PnlTracker, compare_figures, pnl_figures
+from minibot.metrics import pnl as pnl_module
+from minibot.metrics.pnl import Fill, PnlTracker, Tick, compare_figures, pnl_figures
 from minibot.metrics.stats import Samples, summarize
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import RiskBreach
@@ -37,12 +38,38 @@ def test_percentiles_match_numpys_inverted_cdf(values: list[float]) -> None:
     assert s["mean"] == pytest.approx(float(np.mean(values)), rel=1e-12, abs=1e-12)
 
 
+class Fed:
+    """A tracker and everything fed to it, in order: its history for a start-over (what the collector
+    re-reads from the journals)."""
+
+    def __init__(self, initial_cash: float, settle_ms: int = pnl_module.SETTLE_MS) -> None:
+        self.ticks: list[Tick] = []
+        self.fills: list[Fill] = []
+        self.history_reads = 0
+        self.tracker = PnlTracker(initial_cash, settle_ms=settle_ms, history=self.history)
+
+    def history(self) -> tuple[list[Tick], list[Fill]]:
+        self.history_reads += 1
+        return self.ticks, self.fills
+
+    def add_tick(self, ts: int, symbol: str, bid: float, ask: float) -> None:
+        self.ticks.append((ts, symbol, bid, ask))
+        self.tracker.add_tick(ts, symbol, bid, ask)
+
+    def add_fill(self, ts: int, payload: dict[str, Any]) -> None:
+        self.fills.append((ts, payload))
+        self.tracker.add_fill(ts, payload)
+
+    def figures(self) -> dict[str, Any]:
+        return self.tracker.figures()
+
+
 def fill(side: str, qty: float, price: float, fee: float, n: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
     return {"order_id": f"o{n}", "symbol": symbol, "side": side, "qty": qty, "price": price, "fee": fee}
 
 
 def test_hand_computed_round_trips() -> None:
-    t = PnlTracker(10_000.0)
+    t = Fed(10_000.0)
     t.add_tick(1000, "BTCUSDT", 99.0, 101.0)
     t.add_fill(1000, fill("BUY", 10.0, 100.0, 1.0, 1))  # cash 8999
     t.add_tick(2000, "BTCUSDT", 89.0, 91.0)  # mark 90: equity 8999 + 900 = 9899
@@ -60,7 +87,7 @@ def test_hand_computed_round_trips() -> None:
 
 
 def test_open_position_is_marked_at_the_latest_mid() -> None:
-    t = PnlTracker(1_000.0)
+    t = Fed(1_000.0)
     t.add_fill(10, fill("BUY", 1.0, 100.0, 0.0, 1))
     t.add_tick(20, "BTCUSDT", 104.0, 106.0)
     f = t.figures()
@@ -85,7 +112,7 @@ def test_incremental_equals_one_pass_bit_for_bit_even_with_late_fills() -> None:
             held = 0.0 if side == "SELL" else held + qty
             late = rng.random() < 0.2  # the fill is written well after newer ticks (a lagging role)
             events.append(("fill", ts - (50_000_000 if late else 0), fill(side, qty, mid, 0.01, n)))
-    live, offline = PnlTracker(100_000.0, settle_ms=600_000), PnlTracker(100_000.0)
+    live, offline = Fed(100_000.0, settle_ms=600_000), Fed(100_000.0)
     for i, (kind, when, data) in enumerate(events):
         for t in (live, offline):
             if kind == "tick":
@@ -95,12 +122,15 @@ def test_incremental_equals_one_pass_bit_for_bit_even_with_late_fills() -> None:
         if i % 97 == 0:
             live.figures()
     assert live.figures() == offline.figures()
-    assert live.start_overs > 0 and offline.start_overs == 0  # the late fills did force replays
+    assert live.tracker.start_overs > 0 and offline.tracker.start_overs == 0  # the late fills forced replays
+    assert live.history_reads == live.tracker.start_overs and offline.history_reads == 0
     assert not compare_figures(live.figures(), offline.figures())
+    # Bounded: only what is newer than the checkpoint (10 minutes of run clock) is held, not the 3000 ticks.
+    assert len(live.tracker._tick_ts) < 100
 
 
 def test_inconsistent_fills_raise() -> None:
-    t = PnlTracker(1_000.0)
+    t = Fed(1_000.0)
     t.add_fill(1, fill("SELL", 1.0, 100.0, 0.0, 1))
     with pytest.raises(RiskBreach):
         t.figures()
@@ -116,3 +146,87 @@ def test_compare_figures_names_each_difference() -> None:
     assert len(diffs) == 3 and diffs[0].startswith("realized_pnl: metrics.json has 1.0")
     assert any(d.startswith("open_positions.BTCUSDT.qty") for d in diffs)
     assert compare_figures({**good, "equity": good["equity"] * (1 + 1e-12)}, good) == []
+
+
+def one_pass(ticks: list[Tick], fills: list[Fill]) -> dict[str, Any]:
+    """The figures of everything at once (no figures asked before: no checkpoint, no start-over)."""
+    t = Fed(100_000.0)
+    for tick in ticks:
+        t.add_tick(*tick)
+    for f in fills:
+        t.add_fill(*f)
+    figures = t.figures()
+    assert t.tracker.start_overs == 0
+    return figures
+
+
+def test_a_start_over_streams_with_checkpoints_and_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start-over folds the history again with a checkpoint every few events (bounded), and the result is
+    the one-pass result bit for bit; a tick far out of journal order makes it replay once more without."""
+    monkeypatch.setattr(pnl_module, "REPLAY_SETTLE_EVERY", 5)
+    rng = random.Random(11)
+    ticks: list[Tick] = []
+    fills: list[Fill] = []
+    ts, n = 0, 0
+    for i in range(400):
+        ts += rng.randint(1, 300_000)
+        mid = 100 + rng.random()
+        # tick 200 is stamped 2 hours early (more than settle_ms behind the ticks before it in the journal)
+        ticks.append((ts - (7_200_000 if i == 200 else 0), "BTCUSDT", mid - 0.01, mid + 0.01))
+        if i < 200 and rng.random() < 0.1:
+            n += 1
+            late = rng.choice([0, 0, 30_000_000])
+            fills.append((ts - late, fill("BUY" if n % 2 else "SELL", 1.0, mid, 0.01, n)))
+    held: list[int] = []  # ticks held when a checkpoint is taken
+    settle = PnlTracker._settle
+
+    def counting_settle(self: PnlTracker) -> None:
+        held.append(len(self._tick_ts))
+        settle(self)
+
+    monkeypatch.setattr(PnlTracker, "_settle", counting_settle)
+    live = Fed(100_000.0)
+    for i, tick in enumerate(ticks[:200]):
+        live.add_tick(*tick)
+        if i % 50 == 49:
+            live.figures()
+    for f in fills:  # written long after the ticks (a lagging execution_role): behind the checkpoint
+        live.add_fill(*f)
+    expected = one_pass(ticks[:200], fills)
+    held.clear()
+    assert live.figures() == expected
+    assert live.tracker.start_overs == 1 and len(held) > 30 and max(held) <= 5 + 20  # streamed, bounded
+    for tick in ticks[200:]:  # tick 200 is older than the checkpoint: a start-over that must go without
+        live.add_tick(*tick)
+    expected = one_pass(ticks, fills)
+    held.clear()
+    assert live.figures() == expected
+    assert live.tracker.start_overs == 2 and max(held) >= 400
+
+
+def test_events_in_merge_order_extend_the_live_portfolio_without_a_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-order ticks and fills are applied to the live portfolio as they come (no copy of the checkpoint,
+    no re-sort of the kept ticks); one fill stamped before ticks already given makes exactly one rebuild;
+    the figures equal one pass all along."""
+    copies: list[int] = []
+    deepcopy = pnl_module.copy.deepcopy
+    monkeypatch.setattr(pnl_module.copy, "deepcopy", lambda x: copies.append(1) or deepcopy(x))
+    rng = random.Random(3)
+    ticks: list[Tick] = []
+    fills: list[Fill] = []
+    live = Fed(100_000.0)
+    for k in range(1, 600):
+        mid = 100 + rng.random()
+        ticks.append((k * 10_000, "BTCUSDT", mid - 0.01, mid + 0.01))
+        live.add_tick(*ticks[-1])
+        if k % 50 == 0:  # a fill at its tick's time: in the merge order (ticks first at equal times)
+            fills.append((k * 10_000, fill("BUY" if k % 100 else "SELL", 1.0, mid, 0.01, k)))
+            live.add_fill(*fills[-1])
+        live.figures()
+    assert len(copies) == 1  # the first call only
+    assert live.figures() == one_pass(ticks, fills)
+    copies.clear()
+    fills.append((599 * 10_000 - 25_000, fill("SELL", 1.0, 100.0, 0.01, 600)))  # stamped 2.5 ticks back
+    live.add_fill(*fills[-1])
+    assert live.figures() == one_pass(ticks, fills) and live.tracker.start_overs == 0
+    assert len(copies) == 2  # one rebuild (one_pass's own tracker made the other copy)
