@@ -17,9 +17,10 @@ import sys
 
 import psutil
 
+# scipy.stats: most of scikit-learn's cost (sklearn.base imports it through sklearn.utils.fixes).
 LIBRARIES = [
     "orjson", "jsonschema", "aiohttp", "psutil", "typer", "rich", "filelock",
-    "numpy", "sklearn", "sklearn.linear_model", "sklearn.ensemble",
+    "numpy", "scipy.stats", "sklearn", "sklearn.linear_model", "sklearn.ensemble",
 ]  # fmt: skip
 PROCESSES = [
     "minibot.roles.market_role", "minibot.roles.health_role", "minibot.roles.strategy_role",

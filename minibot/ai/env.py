@@ -14,6 +14,7 @@ from pathlib import Path
 
 from minibot.config.views import SecretsConfig
 from minibot.journal.atomic import read_critical_json
+from minibot.memtrace import DIR_ENV, INTERVAL_ENV
 from minibot.rolenames import Role
 from minibot.runlayout import RUN_FILE
 
@@ -35,8 +36,11 @@ BASE_ALLOWED = frozenset(
         "PYTHONHASHSEED",
     }
 )
-# Non-secret settings the ai_role runner may pass (run identity and where to write), nothing else.
-NORE_AI_VARS = frozenset({"NORE_ROLE", "NORE_RUN_DIR", "NORE_AI_DIR", "NORE_RUN_ID", "NORE_CMDLINE_HASH"})
+# Non-secret settings the ai_role runner may pass (run identity and where to write), nothing else; and the
+# memory benchmark's opt-in tracing (a report folder and an interval), so ai_role's growth is traced too.
+NORE_AI_VARS = frozenset(
+    {"NORE_ROLE", "NORE_RUN_DIR", "NORE_AI_DIR", "NORE_RUN_ID", "NORE_CMDLINE_HASH", DIR_ENV, INTERVAL_ENV}
+)
 ALLOWED = BASE_ALLOWED | NORE_AI_VARS
 SECRET_NAME_RE = re.compile(r"KEY|SECRET|TOKEN|PASS|BINANCE|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
 

@@ -28,7 +28,7 @@ from minibot.market.errors import Banned, MarketError
 from minibot.market.gaps import AggTradeGapFiller, GapReport
 from minibot.market.health import HealthChecker, HealthPolicy, ProbeResult
 from minibot.market.models import AggTrade, MarketMessage
-from minibot.market.rest import BinanceRest, RequestRecord
+from minibot.market.rest import JOURNALED_LOG_SIZE, LOG_SIZE, BinanceRest, RequestRecord
 from minibot.market.streamgroup import StreamGroup
 from minibot.market.ws import StreamStatus, stream_names
 from minibot.reasons import ReasonCode
@@ -58,7 +58,9 @@ class MarketFeed:
         self.on_message = on_message
         self.on_gap_cb = on_gap
         self.on_stream_status = on_stream_status
-        self.rest = BinanceRest(cfg.rest_base_url, cfg.rest_timeout_s, cfg.weight_limit, clock, on_request)
+        # With a hook the records are journaled: memory keeps only the newest (rest.JOURNALED_LOG_SIZE).
+        log_size = JOURNALED_LOG_SIZE if on_request is not None else LOG_SIZE
+        self.rest = BinanceRest(cfg.rest_base_url, cfg.rest_timeout_s, cfg.weight_limit, clock, on_request, log_size)
         self.rest.weights.slow_fraction = cfg.weight_slow_fraction
         self.gaps = AggTradeGapFiller(
             self.rest,
@@ -220,7 +222,7 @@ class MarketFeed:
             "agg_unfilled": self.gaps.unfilled,
             "fallback_polls": self.fallback_polls,
             "fallback_errors": self.fallback_errors,
-            "requests": len(self.rest.request_log),
+            "requests": self.rest.requests_sent,
             "weight_used": self.rest.weights.used,
             "weight_slowdowns": self.rest.weights.slowdowns,
             "rate_limited": self.rest.weights.rate_limited,

@@ -4,7 +4,11 @@ There is no request-signing code in this project and no way to reach an order or
 this client: `_get` is the single place a request is made, it refuses any path outside `PUBLIC_PATHS`
 and any parameter a signed request would carry, sends no API-key header and follows no redirects.
 Every request, including refused and failed ones, lands in `request_log` (and the `on_request` hook), so
-a run can later prove that no order request was ever sent.
+a run can later prove that no order request was ever sent. `request_log` keeps the newest `log_size`
+records (~240 bytes each); a role that journals every record through the hook keeps only
+`JOURNALED_LOG_SIZE` of them: 10,000 took ~2.4 MB in each of market_role and health_role, filled over the
+first hours of a night (issue 14, item 4), for records the journal already holds. `requests_sent` counts them
+all.
 """
 
 from __future__ import annotations
@@ -96,6 +100,10 @@ class Kline:
     trades: int
 
 
+LOG_SIZE = 10_000  # records kept in memory by default
+JOURNALED_LOG_SIZE = 100  # in memory when `on_request` journals every record (the journal is the proof)
+
+
 class BinanceRest:
     """Async client for the public market-data endpoints of one Binance base URL."""
 
@@ -106,7 +114,7 @@ class BinanceRest:
         weight_limit: int = 6000,
         clock: RunClock | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
-        log_size: int = 10_000,
+        log_size: int = LOG_SIZE,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
@@ -118,6 +126,7 @@ class BinanceRest:
         self.timeout_s = timeout_s
         self.weights = WeightTracker(self.clock, weight_limit)
         self.request_log: deque[RequestRecord] = deque(maxlen=log_size)
+        self.requests_sent = 0
         self.on_request = on_request
         self._session: aiohttp.ClientSession | None = None
 
@@ -134,6 +143,7 @@ class BinanceRest:
         await self.close()
 
     def _record(self, record: RequestRecord) -> None:
+        self.requests_sent += 1
         self.request_log.append(record)
         if self.on_request is not None:
             self.on_request(record)

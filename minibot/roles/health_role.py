@@ -20,7 +20,7 @@ from typing import Any
 
 from minibot.config.binance import BinanceConfig
 from minibot.market.health import HealthChecker, HealthPolicy, ProbeResult
-from minibot.market.rest import BinanceRest
+from minibot.market.rest import JOURNALED_LOG_SIZE, BinanceRest
 from minibot.reasons import ReasonCode
 from minibot.rolenames import Role
 from minibot.roles.async_loop import PolicyRole, async_role_main
@@ -42,7 +42,9 @@ class HealthRole(PolicyRole):
         cfg = BinanceConfig.from_config(env.config)
         clock = env.clock
         self.requests = RequestJournal(env.ctx, ROLE)
-        self.rest = BinanceRest(cfg.rest_base_url, cfg.rest_timeout_s, cfg.weight_limit, clock, self.requests.append)
+        self.rest = BinanceRest(
+            cfg.rest_base_url, cfg.rest_timeout_s, cfg.weight_limit, clock, self.requests.append, JOURNALED_LOG_SIZE
+        )
         self.rest.weights.slow_fraction = cfg.weight_slow_fraction
         policy = HealthPolicy.for_run(cfg, clock)
         self.latency = LatencySamples(cfg.health.error_rate_window)

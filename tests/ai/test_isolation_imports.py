@@ -71,6 +71,16 @@ def test_scrubbed_env_keeps_only_the_allow_list() -> None:
     ]
 
 
+def test_scrubbed_env_keeps_the_memory_benchmarks_tracing_but_not_a_secret_folder() -> None:
+    # The memory bench traces ai_role too; a tracing folder inside the secrets path is still dropped.
+    parent = {"NORE_TRACEMALLOC_DIR": "/tmp/trace", "NORE_TRACEMALLOC_S": "60", "PATH": "/usr/bin"}
+    assert scrubbed_env(parent) == parent
+    assert scrubbed_env({**parent, "NORE_TRACEMALLOC_DIR": "/opt/secrets/trace"}, None, ["/opt/secrets"]) == {
+        "NORE_TRACEMALLOC_S": "60",
+        "PATH": "/usr/bin",
+    }
+
+
 @pytest.mark.process
 def test_child_started_with_scrubbed_env_sees_no_secret_and_loads_no_trading_code() -> None:
     parent = {**os.environ, "BINANCE_API_SECRET": "canary", "NORE_SECRETS_PATH": "/x/.env"}

@@ -10,12 +10,13 @@ import pytest
 
 from minibot.clock import RunClock
 from minibot.market.clock_skew import measure_skew
-from minibot.market.errors import HttpError
+from minibot.market.errors import ForbiddenRequest, HttpError
 from minibot.market.gaps import AggTradeGapFiller, GapReport
 from minibot.market.health import HealthChecker, HealthPolicy
-from minibot.market.rest import BinanceRest
+from minibot.market.rest import BinanceRest, RequestRecord
 from minibot.sim.runner import RunningSimulator, SimConfig, start_simulator
 
+from .conftest import SteppedClock
 from .simharness import SYMBOLS
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
@@ -140,3 +141,22 @@ def test_health_checker_rounds_and_latency_samples() -> None:
         assert all(s.ok and s.latency_ms > 0 for s in samples)
 
     with_sim(body)
+
+
+def test_a_journaling_client_keeps_only_the_newest_records_in_memory_and_counts_them_all() -> None:
+    journal: list[RequestRecord] = []
+
+    async def attempt() -> BinanceRest:
+        # Refused locally (a forbidden path): recorded like any request, nothing is sent.
+        rest = BinanceRest("http://127.0.0.1:9", 1.0, clock=SteppedClock(), on_request=journal.append, log_size=3)
+        try:
+            for n in range(5):
+                with pytest.raises(ForbiddenRequest):
+                    await rest._get("/api/v3/order", {"n": str(n)})
+        finally:
+            await rest.close()
+        return rest
+
+    rest = asyncio.run(asyncio.wait_for(attempt(), 10))
+    assert rest.requests_sent == len(journal) == 5
+    assert [r.query for r in rest.request_log] == [r.query for r in journal[-3:]] == ["n=2", "n=3", "n=4"]
