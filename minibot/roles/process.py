@@ -18,15 +18,14 @@ least every `queues.poll_interval_ms` (the safety net), not on every round (`Con
 
 Logging: `role_main` sends every `logging` record to `<run>/<logging.dir>/<role>.log` (JSON lines, rotated
 by size; `minibot.logs`). Roles that drive their own loop (asyncio) use the same pieces:
-`load_env`, `setup_role_logging`, `Heartbeat`, `shutdown_requested(run_dir, role)`, `is_stopped`,
-`OrphanGuard`, `fail_closed`.
+`load_env`, `setup_role_logging`, `Heartbeat`, `ControlWatch` (minibot/roles/wake.py: STOP.flag and the
+shutdown files), `OrphanGuard`, `fail_closed`.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import logging
 import os
 import time
@@ -52,7 +51,7 @@ from minibot.memtrace import start_from_env
 from minibot.reasons import NoreError
 from minibot.roles.instance import InstanceLock, hold_instance, instance_token
 from minibot.roles.wake import ControlWatch, Waker, WakeTimer
-from minibot.runlayout import RUN_FILE, SHUTDOWN_FILE, role_shutdown_file
+from minibot.runlayout import RUN_FILE
 
 ORPHAN_CHECK_S = 1.0
 
@@ -104,20 +103,6 @@ def load_env(role: str, run_dir: Path) -> RoleEnv:
     queues = QueuesConfig.from_config(config)
     ctx = RunContext(run_dir, run["run_id"], run["cmdline_hash"], clock.now_ms, queues, queue_ringer)
     return RoleEnv(role, ctx, config, run, clock, logging.getLogger(f"nore.{role}"))
-
-
-@functools.lru_cache(maxsize=16)
-def _shutdown_names(run_dir: Path, role: str | None) -> tuple[str, ...]:
-    names = [str(run_dir / SHUTDOWN_FILE)]
-    if role is not None:
-        names.append(str(role_shutdown_file(run_dir, role)))
-    return tuple(names)
-
-
-def shutdown_requested(run_dir: Path, role: str | None = None) -> bool:
-    """The supervisor asked every role (or this `role`) to finish: not a STOP. Checked every round of
-    every role, so the paths are built once."""
-    return any(os.path.exists(name) for name in _shutdown_names(run_dir, role))
 
 
 def setup_role_logging(env: RoleEnv) -> None:

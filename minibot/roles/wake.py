@@ -52,6 +52,18 @@ class WakeTimer:
         return max(0.0, wait)
 
 
+def shutdown_names(run_dir: Path, role: str | None) -> tuple[str, ...]:
+    """The files whose existence asks every role (or this `role`) to finish."""
+    names = [run_dir / SHUTDOWN_FILE] + ([role_shutdown_file(run_dir, role)] if role is not None else [])
+    return tuple(str(name) for name in names)
+
+
+def shutdown_requested(run_dir: Path, role: str | None = None) -> bool:
+    """The supervisor asked every role (or this `role`) to finish: not a STOP (the supervisor's check after a
+    role ended; a running role reads the same files through `ControlWatch`)."""
+    return any(os.path.exists(name) for name in shutdown_names(run_dir, role))
+
+
 class ControlWatch:
     """Whether STOP.flag exists and whether the supervisor asked this role (or every role) to end, from the
     files themselves, re-read at `refresh()` only after a control ring (`rung()`) or when `safety_s` has passed
@@ -59,8 +71,7 @@ class ControlWatch:
 
     def __init__(self, run_dir: Path, role: str | None, safety_s: float) -> None:
         self._flag = str(stop_flag_path(run_dir))
-        names = [run_dir / SHUTDOWN_FILE] + ([role_shutdown_file(run_dir, role)] if role is not None else [])
-        self._shutdown_names = tuple(str(name) for name in names)
+        self._shutdown_names = shutdown_names(run_dir, role)
         self.safety_s = safety_s
         self.stopped = False
         self.shutdown = False

@@ -29,7 +29,7 @@ from minibot.exitcodes import ExitCode
 from minibot.journal.stop import is_stopped
 from minibot.liveness import silent_after_wall_s
 from minibot.reasons import ReasonCode
-from minibot.roles.process import shutdown_requested
+from minibot.roles.wake import shutdown_requested
 from minibot.watchdog.procs import RoleProcess
 from minibot.watchdog.watch import Finding, JournalWatch
 
