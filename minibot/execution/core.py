@@ -94,6 +94,11 @@ class ExecutionCore:
         """Intents decided but not yet executed (they still owe an order_result)."""
         return len(self._inflight)
 
+    @property
+    def open_orders(self) -> int:
+        """Orders in flight or resting on the book: the ones a later tick can fill or expire."""
+        return len(self._inflight) + sum(len(orders) for orders in self._resting.values())
+
     def step(self, event: Mapping[str, Any]) -> list[Output]:
         """Apply one envelope."""
         etype = event["type"]

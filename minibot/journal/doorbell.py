@@ -17,12 +17,14 @@ lost or refused only mean that the role finds the new lines on its next safety-n
 Port files are re-read at most every `RECHECK_S` and after a failed send. Loopback UDP and `select()` on a
 socket behave the same on Windows.
 
-The datagram says what it announces: `!` new lines of a queue, `w<role>` that role's market_ticks watermark
-advanced, anything else a control file (STOP.flag, a shutdown request). A role stats its control files only
-after a control ring or at its safety net (minibot/roles/wake.py `ControlWatch`), not on every round of a
-busy market, and skips a round a watermark ring asks for when it holds nothing back for that peer
-(minibot/roles/schedule.py `skips`); a stray or unknown datagram counts as a control ring, so it costs at
-most a wake-up and a round.
+The datagram says what it announces: `!<queue>` new lines of that queue (`!` alone: of some queue),
+`w<role>` that role's market_ticks watermark advanced, anything else a control file (STOP.flag, a shutdown
+request). A role stats its control files only after a control ring or at its safety net
+(minibot/roles/wake.py `ControlWatch`), not on every round of a busy market; it skips a round a watermark
+ring asks for when it holds nothing back for that peer, and one a queue's ring asks for when it may leave
+that queue to its safety net (execution_role and market_ticks while it has no order open): minibot/roles/
+schedule.py `skips`. A stray or unknown datagram counts as a control ring, so it costs at most a wake-up and
+a round.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from minibot.journal.atomic import atomic_write_bytes
 HOST = "127.0.0.1"
 PORT_FILE = "doorbell.port"
 RECHECK_S = 1.0  # a restarted role's new port reaches its producers this late (the safety net covers it)
-LINES_RING = b"!"  # new lines to read
+LINES_RING = b"!"  # new lines to read (+ the queue's name)
 CONTROL_RING = b"C"  # a control file to look at (STOP.flag, control/shutdown*)
 _MARK = b"w"  # + the role: its market_ticks watermark advanced
 _DRAIN_MAX = 4096  # datagrams read per wake at most (a backlog of rings means the same as one)
@@ -65,6 +67,11 @@ def _send_socket() -> socket.socket:
         return _sender
 
 
+def lines_ring(queue: str | None) -> bytes:
+    """The datagram a producer of `queue` sends after an append (None: a queue it does not name)."""
+    return LINES_RING + (queue or "").encode("ascii")
+
+
 def watermark_ring(role: str) -> bytes:
     """The datagram `role` sends when its market_ticks watermark advanced."""
     return _MARK + role.encode("ascii")
@@ -72,7 +79,7 @@ def watermark_ring(role: str) -> bytes:
 
 def is_control(data: bytes) -> bool:
     """Whether a received datagram announces a control file (anything but a new-lines or a watermark ring)."""
-    return data != LINES_RING and not data.startswith(_MARK)
+    return not data.startswith(LINES_RING) and not data.startswith(_MARK)
 
 
 def read_bell(path: Path) -> tuple[int, frozenset[str]] | None:
@@ -98,7 +105,7 @@ class Doorbell:
             self.sock.setblocking(False)
             self.port = int(self.sock.getsockname()[1])
             self.control = False  # a control ring (or an unknown datagram) arrived: see `take_control`
-            self.lines = False  # a new-lines ring arrived: see `take_rings`
+            self.lines: set[str] = set()  # the queues whose new-lines rings arrived ("": unnamed): `take_rings`
             self.marks: set[str] = set()  # the roles whose watermark rings arrived: see `take_rings`
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.mute(())
@@ -132,8 +139,8 @@ class Doorbell:
             except OSError:
                 return rung  # closed: nothing more to wait for
             rung = True
-            if data == LINES_RING:
-                self.lines = True
+            if data.startswith(LINES_RING):
+                self.lines.add(data[len(LINES_RING) :].decode("ascii", "replace"))
             elif is_control(data):
                 self.control = True
             else:
@@ -145,11 +152,11 @@ class Doorbell:
         control, self.control = self.control, False
         return control
 
-    def take_rings(self) -> tuple[bool, frozenset[str]]:
-        """(whether a new-lines ring arrived, the roles whose watermark rings arrived) since the last call
-        (consumed)."""
-        lines, marks = self.lines, frozenset(self.marks)
-        self.lines = False
+    def take_rings(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(the queues whose new-lines rings arrived, "" for a ring naming none; the roles whose watermark
+        rings arrived) since the last call (consumed)."""
+        lines, marks = frozenset(self.lines), frozenset(self.marks)
+        self.lines.clear()
         self.marks.clear()
         return lines, marks
 
@@ -165,12 +172,14 @@ def queue_ringer(run_dir: Path, consumers: tuple[str, ...], queue: str) -> Calla
 
 class Ringer:
     """Rings the doorbells of a fixed set of roles of one run: the consumers of `queue` (roles that muted it
-    are skipped), or with `queue` None unconditionally with the datagram `ring` (a watermark, a STOP, a
-    shutdown request)."""
+    are skipped) with the datagram naming it, or with `queue` None unconditionally with the datagram `ring` (a
+    watermark, a STOP, a shutdown request; by default an unnamed new-lines ring)."""
 
-    def __init__(self, run_dir: Path, roles: Iterable[str], queue: str | None = None, ring: bytes = LINES_RING) -> None:
+    def __init__(
+        self, run_dir: Path, roles: Iterable[str], queue: str | None = None, ring: bytes | None = None
+    ) -> None:
         self.queue = queue
-        self._byte = ring
+        self._byte = ring if ring is not None else lines_ring(queue)
         self._paths = [doorbell_path(run_dir, role) for role in dict.fromkeys(roles)]
         self._ports: list[int | None] = [None] * len(self._paths)
         self._checked: list[float] = [float("-inf")] * len(self._paths)

@@ -36,6 +36,7 @@ from minibot.roles.process import RoleEnv, RoleLoop, control_of, role_main
 from minibot.roles.runner import BatchHook, RoleRunner
 from minibot.roles.schedule import MUTED, ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule, watchers
 from minibot.roles.timeline import MARKET
+from minibot.roles.wake import Rings
 from minibot.runlayout import EXCHANGE_INFO_FILE
 from minibot.strategies import StrategyCore
 
@@ -162,9 +163,9 @@ class CoreRole:
             return 1
         return count
 
-    def skips(self, marks: frozenset[str]) -> bool:
-        """Whether a wake-up by the watermark rings of `marks` alone needs no round (the schedule's `skips`)."""
-        return self.schedule.skips(marks)
+    def skips(self, rings: Rings) -> bool:
+        """Whether a wake-up by `rings` alone needs no round (the schedule's `skips`)."""
+        return self.schedule.skips(rings)
 
     def backlog(self) -> bool:
         """An input left unread by the last round, or a pause for a peer at the end of the run: go on at once."""

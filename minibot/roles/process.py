@@ -50,7 +50,7 @@ from minibot.logs import LoggingConfig, configure_logging
 from minibot.memtrace import start_from_env
 from minibot.reasons import NoreError
 from minibot.roles.instance import InstanceLock, hold_instance, instance_token
-from minibot.roles.wake import ControlWatch, Waker, WakeTimer
+from minibot.roles.wake import ControlWatch, Rings, Waker, WakeTimer
 from minibot.runlayout import RUN_FILE
 
 ORPHAN_CHECK_S = 1.0
@@ -215,22 +215,27 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
     heartbeat.beat("STARTING", force=True)
     guard = OrphanGuard(env.run)
     control = control_of(env, waker)
-    skips: Callable[[frozenset[str]], bool] | None = getattr(role, "skips", None)
+    skips: Callable[[Rings], bool] | None = getattr(role, "skips", None)
     round_at = time.monotonic()
 
     def wanted() -> bool:
-        """Whether the rings since the last look ask for a round: anything but watermark rings the role
-        `skips`, and always once the safety net or a heartbeat is due (a stream of skipped rings must not
-        hold off the control files, the orphan check or the heartbeat)."""
-        marks = waker.take_rings()
+        """Whether the rings since the last look ask for a round: any but those the role `skips`, and always
+        once the safety net or a heartbeat is due (a stream of skipped rings must not hold off the control
+        files, the orphan check, the heartbeat or the inputs left to the safety net)."""
+        rings = waker.take_rings()
         return (
-            not marks  # new lines, a control file, or no ring at all
+            rings is None  # a control file, or new lines of a queue the ring does not name
+            or not (rings.queues or rings.marks)  # no ring at all: a deadline
             or skips is None
             or control.shutdown
-            or not skips(marks)
+            or not skips(rings)
             or time.monotonic() - round_at >= waker.timer.safety_s
             or heartbeat.due_in_s() <= 0
         )
+
+    def safety_due_s() -> float:
+        """Seconds until the safety net asks for a round again (the last round started at `round_at`)."""
+        return round_at + waker.timer.safety_s - time.monotonic()
 
     try:
         while True:
@@ -257,7 +262,7 @@ def run_loop(env: RoleEnv, role: RoleLoop, waker: Waker) -> int:
             # A ring that only says a peer's watermark moved while the role holds nothing back for that peer
             # wakes no round either (`wanted`).
             if handled == 0 or not ((waker.drain() and wanted()) or role.backlog() or control.shutdown):
-                while waker.sleep(heartbeat.due_in_s()) and not wanted():
+                while waker.sleep(heartbeat.due_in_s(), safety_due_s()) and not wanted():
                     pass
     except BaseException as exc:  # fail closed on anything, then report it
         if isinstance(exc, KeyboardInterrupt):

@@ -14,10 +14,14 @@ only once it knows that nothing at or before M can still arrive (docs/architectu
   cannot arrive by M. So the executor runs ahead of risk by the latency window, and risk follows it.
 Each schedule's `run_once` returns how many inputs it processed; `waiting()` says whether inputs are held
 back for a peer (a role asked to end keeps running while that is so, or the end would cut the timeline).
+When it wakes is a matter of cost, never of outcome: risk_role and execution_role with no order open
+(`dormant`) take the ticks in batches at the safety net instead of a round per tick (`skips`), and the
+order above makes the outputs the same (issue 14, idle cost).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
 from typing import Protocol
@@ -29,6 +33,7 @@ from minibot.risk import RiskCore
 from minibot.rolenames import Role
 from minibot.roles.runner import RoleRunner
 from minibot.roles.timeline import MARKET, MSEQ, Watermark
+from minibot.roles.wake import Rings
 
 # Whose market_ticks watermark each timeline role waits for (see the module docstring).
 PEERS: Mapping[str, tuple[str, ...]] = {
@@ -44,6 +49,13 @@ MUTED: Mapping[str, tuple[str, ...]] = {Role.RISK.value: (MARKET,)}
 # The peers whose watermark ring also stands for the ring of a muted queue (the strategy passing M means tick M
 # is there for risk_role): a round they ask for is never skipped (`skips`).
 ANNOUNCES: Mapping[str, frozenset[str]] = {Role.RISK.value: frozenset((Role.STRATEGY.value,))}
+
+
+# Input queues whose rings a role leaves to its safety net while it is `dormant` (no order open): the
+# executor's ticks then only move its book forward, which one batch at the next round does just as well, and
+# in the same timeline order, so no output changes (issue 14, idle cost: a round per tick for nothing). The
+# ring of an intent still wakes it at once, and it reads every tick before the intent.
+LAZY: Mapping[str, frozenset[str]] = {Role.EXECUTION.value: frozenset((MARKET,))}
 
 
 def watchers(role: str) -> tuple[str, ...]:
@@ -66,8 +78,8 @@ class Schedule(Protocol):
         """Release the files the schedule holds open (the peers' acks journals)."""
         ...
 
-    def skips(self, marks: frozenset[str]) -> bool:
-        """Whether a round woken only by the watermark rings of `marks` would find nothing to do."""
+    def skips(self, rings: Rings) -> bool:
+        """Whether a round woken only by `rings` would find nothing it must do before the safety net."""
         ...
 
 
@@ -137,11 +149,11 @@ class ArrivalSchedule:
     def close(self) -> None:
         pass
 
-    def skips(self, marks: frozenset[str]) -> bool:
-        return False  # waits for no peer: receives no watermark ring
+    def skips(self, rings: Rings) -> bool:
+        return False  # every tick may make a signal
 
 
-class _TimelineSchedule:
+class _TimelineSchedule(ABC):
     """Shared part of risk and execution: buffers per input, polled after the peers' watermarks are read."""
 
     def __init__(self, runner: RoleRunner, peers: tuple[str, ...]) -> None:
@@ -150,6 +162,7 @@ class _TimelineSchedule:
         self.peers = {role: Watermark(market, role) for role in peers}
         self.buffers: dict[str, deque[Record]] = {q: deque() for q, _ in runner.consumers}
         self._announcing = ANNOUNCES.get(runner.role, frozenset())
+        self._lazy = LAZY.get(runner.role, frozenset())
         self._batch_max = runner.by_queue[MARKET].batch_max
 
     def _fill_buffers(self) -> dict[str, int]:
@@ -169,12 +182,24 @@ class _TimelineSchedule:
         for mark in self.peers.values():
             mark.close()
 
-    def skips(self, marks: frozenset[str]) -> bool:
-        """A peer's watermark matters only to inputs held back for it: with nothing buffered, every input
-        visible at the last round was processed and any newer one is announced by its own ring (or, for a
-        muted queue, by the ring of the peer in `ANNOUNCES`), so the round would only re-read watermarks
-        (issue 14, idle cost: one empty round per tick for risk_role and execution_role)."""
-        return not (marks & self._announcing) and not any(self.buffers.values())
+    @abstractmethod
+    def dormant(self) -> bool:
+        """Whether the role has no order open, so that ticks cannot make it write anything at once."""
+
+    def skips(self, rings: Rings) -> bool:
+        """Whether a round woken only by `rings` would find nothing it must do now:
+        - never when a ring names a queue the role reads at once (not in `LAZY`), or an input other than a
+          tick is held back;
+        - a `dormant` role leaves the ticks (their `LAZY` rings, the watermark rings that announce them) to
+          its safety net: it processes them later in one batch, in the same order (issue 14, idle cost);
+        - otherwise a peer's watermark matters only to inputs held back for it: with nothing buffered, every
+          input visible at the last round was processed and any newer one is announced by its own ring (or,
+          for a muted queue, by the ring of the peer in `ANNOUNCES`)."""
+        if rings.queues - self._lazy or any(held for queue, held in self.buffers.items() if queue != MARKET):
+            return False
+        if self.dormant():
+            return True
+        return not rings.queues and not (rings.marks & self._announcing) and not self.buffers[MARKET]
 
     def _finish(self, batcher: _Batcher) -> int:
         batcher.flush()
@@ -191,6 +216,13 @@ class RiskSchedule(_TimelineSchedule):
     def __init__(self, runner: RoleRunner, core: RiskCore) -> None:
         super().__init__(runner, PEERS[Role.RISK.value])
         self.core = core
+
+    def dormant(self) -> bool:
+        """No order open: the executor has nothing to say about a tick, so risk's watermark holds nobody
+        up. A held position is still marked at every tick against the loss limits (R-K1..K4), in timeline
+        order, so a breach STOPs at the same tick; it is only noticed up to one safety-net interval later in
+        wall time, while no order can be placed or filled anyway (every signal after that tick is refused)."""
+        return not self.core.open_orders
 
     def run_once(self) -> int:
         marks = self._fill_buffers()
@@ -219,10 +251,15 @@ class ExecutionSchedule(_TimelineSchedule):
 
     def __init__(self, runner: RoleRunner, core: ExecutionCore) -> None:
         super().__init__(runner, PEERS[Role.EXECUTION.value])
+        self.core = core
         self.latency_ms = core.latency_ms
         self.market_ts = runner.stepper.clock.now
         # (line, market time) of the ticks processed but not yet covered by risk's watermark.
         self._times: deque[tuple[int, int]] = deque()
+
+    def dormant(self) -> bool:
+        """No order in flight or resting: a tick only updates the book."""
+        return not self.core.open_orders
 
     def run_once(self) -> int:
         risk = self._fill_buffers()[Role.RISK.value]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from minibot.config.views import QueuesConfig
@@ -95,6 +96,15 @@ class ControlWatch:
             self.shutdown = any(os.path.exists(name) for name in self._shutdown_names)
 
 
+@dataclass(frozen=True, slots=True)
+class Rings:
+    """What the rings since a role's last look named: the input queues with new lines, the peers whose
+    market_ticks watermark advanced (a role's `skips` decides whether they need a round)."""
+
+    queues: frozenset[str] = frozenset()
+    marks: frozenset[str] = frozenset()
+
+
 class Waker:
     """A role process's sleep: on its doorbell when it has one (plain sleep otherwise), for `WakeTimer`'s time;
     and its `control` files, re-read after a control ring or at the safety net."""
@@ -103,7 +113,8 @@ class Waker:
         self.bell = bell
         self.timer = timer
         self.control = control
-        self._announced = False  # a new-lines or control ring since `take_rings`
+        self._announced = False  # a control ring, or a new-lines ring naming no queue, since `take_rings`
+        self._queues: set[str] = set()  # the queues whose new-lines rings came since `take_rings`
         self._marks: set[str] = set()  # the peers whose watermark rings came since `take_rings`
 
     def sleep(self, *deadlines_s: float | None) -> bool:
@@ -129,13 +140,16 @@ class Waker:
         self._collect()
         return rung
 
-    def take_rings(self) -> frozenset[str] | None:
-        """What the rings received since the last call announced: None when new lines or a control file
-        (the role must look), else the roles whose watermark rings came (maybe none)."""
-        announced, marks = self._announced, frozenset(self._marks)
+    def take_rings(self) -> Rings | None:
+        """What the rings received since the last call announced: None when a control file or new lines of
+        an unnamed queue (the role must look), else the queues and the peers' watermarks they name (maybe
+        none: the sleep timed out)."""
+        announced = self._announced
+        rings = Rings(frozenset(self._queues), frozenset(self._marks))
         self._announced = False
+        self._queues.clear()
         self._marks.clear()
-        return None if announced else marks
+        return None if announced else rings
 
     def _collect(self) -> None:
         if self.bell is None:
@@ -143,8 +157,9 @@ class Waker:
         control = self.bell.take_control()
         if control and self.control is not None:
             self.control.rung()
-        lines, marks = self.bell.take_rings()
-        self._announced = self._announced or lines or control
+        queues, marks = self.bell.take_rings()
+        self._announced = self._announced or control or "" in queues
+        self._queues |= queues
         self._marks |= marks
 
     def close(self) -> None:

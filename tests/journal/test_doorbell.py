@@ -212,15 +212,22 @@ def test_a_control_ring_is_told_apart_from_a_ring_for_new_lines(tmp_path: Path) 
         bell.close()
 
 
-def test_a_watermark_ring_names_its_role(tmp_path: Path) -> None:
+def test_a_ring_names_its_queue_or_its_role(tmp_path: Path) -> None:
     bell = Doorbell(tmp_path, "risk_role")
     try:
         Ringer(tmp_path, ["risk_role"], ring=watermark_ring("execution_role")).ring()
         assert bell.wait(WAKE_BOUND_S)
         assert not bell.take_control()
-        assert bell.take_rings() == (False, frozenset({"execution_role"}))
+        assert bell.take_rings() == (frozenset(), frozenset({"execution_role"}))
         Ringer(tmp_path, ["risk_role"]).ring()
         assert bell.wait(WAKE_BOUND_S)
-        assert bell.take_rings() == (True, frozenset())
+        assert bell.take_rings() == (frozenset({""}), frozenset())  # new lines of a queue it does not name
+        Ringer(tmp_path, ["risk_role"], "market_ticks").ring()
+        Ringer(tmp_path, ["risk_role"], "signals").ring()
+        assert bell.wait(WAKE_BOUND_S)
+        time.sleep(0.05)
+        bell.drain()  # the second datagram too, if the wait woke on the first alone
+        assert bell.take_rings() == (frozenset({"market_ticks", "signals"}), frozenset())
+        assert not bell.take_control()
     finally:
         bell.close()

@@ -23,6 +23,7 @@ from minibot.roles import execution_role
 from minibot.roles.core_role import ROLE_INPUTS, CoreRole, build_role
 from minibot.roles.process import load_env
 from minibot.roles.runner import queue_events
+from minibot.roles.wake import Rings
 from minibot.runlayout import role_dir
 from tests.roles.core_run import make_run_dir, start_role
 
@@ -168,27 +169,50 @@ def test_snapshot_ahead_of_the_journal_is_a_mismatch(tmp_path: Path) -> None:
 
 
 def test_a_watermark_ring_wakes_a_round_only_for_inputs_held_back(tmp_path: Path) -> None:
-    """The executor holds tick 1 back until risk has decided tick 0: risk's watermark ring must wake it then;
-    once nothing is held back, a ring that only says risk moved on needs no round (issue 14, idle cost).
-    risk_role never skips the strategy's ring: it stands for the market_ticks ring risk mutes."""
+    """With an order resting, the executor holds tick 2 back until risk has decided tick 1: risk's watermark
+    ring must wake it then, and so must every new tick; once nothing is held back, a ring that only says risk
+    moved on needs no round (issue 14, idle cost)."""
     ctx = make_run_dir(tmp_path)
     role = execution_role.build(load_env("execution_role", tmp_path))
     assert isinstance(role, CoreRole)
     ts = ctx.clock()
-    _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 1}], ts)
+    tick_id = _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 1}], ts)[0]
+    resting = {**_intent(1, tick_id), "order_type": "LIMIT", "price": 30000.0, "qty": 0.002, "notional": 60.0}
+    _publish(ctx, "order_intents", "risk_role", "order_intent", [resting], ts)
     _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 2}], ts + 1000)
-    assert role.run_once() == 1  # tick 0; tick 1 waits for risk's decision on tick 0
-    assert not role.skips(frozenset({"risk_role"}))
+    _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 3}], ts + 2000)
     risk = ctx.consumer("market_ticks", "risk_role")
+    risk.poll(max_events=1)
+    risk.ack()  # risk decided tick 0 (the intent): the executor may process tick 1, not tick 2
+    assert role.run_once() == 3  # tick 0, the intent, tick 1 (the order rests on the book)
+    assert not role.skips(Rings(marks=frozenset({"risk_role"})))
+    assert not role.skips(Rings(queues=frozenset({"market_ticks"})))
     risk.poll()
     risk.ack()
     risk.close()
     assert role.run_once() == 1
-    assert role.skips(frozenset({"risk_role"}))
+    assert role.skips(Rings(marks=frozenset({"risk_role"})))
+    assert not role.skips(Rings(queues=frozenset({"market_ticks"})))  # the resting order meets every tick
+    assert not role.skips(Rings(queues=frozenset({"order_intents"})))
+    role.close()
+
+
+def test_a_role_with_nothing_open_leaves_the_ticks_to_its_safety_net(tmp_path: Path) -> None:
+    """No order open and no position: the executor and risk skip the rounds that would only read ticks (a
+    tick's ring, the watermark rings announcing ticks), never one an intent or a signal asks for; the ticks
+    are processed at the next round all the same (issue 14, idle cost)."""
+    ctx = make_run_dir(tmp_path)
+    role = execution_role.build(load_env("execution_role", tmp_path))
+    assert isinstance(role, CoreRole)
+    _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 1}], ctx.clock())
+    assert role.skips(Rings(queues=frozenset({"market_ticks"}), marks=frozenset({"risk_role"})))
+    assert not role.skips(Rings(queues=frozenset({"market_ticks", "order_intents"})))
+    assert role.run_once() == 1  # the safety net's round reads the tick
     role.close()
     make_run_dir(tmp_path / "fresh")  # a risk_role of its own run (its cursor above names no logged input)
     risk_role = build_role(load_env("risk_role", tmp_path / "fresh"))
     assert isinstance(risk_role, CoreRole)
-    assert risk_role.skips(frozenset({"execution_role"}))
-    assert not risk_role.skips(frozenset({"strategy_role"}))
+    assert risk_role.skips(Rings(marks=frozenset({"execution_role", "strategy_role"})))
+    assert not risk_role.skips(Rings(queues=frozenset({"signals"})))
+    assert not risk_role.skips(Rings(queues=frozenset({"fills"})))
     risk_role.close()
