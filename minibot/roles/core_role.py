@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +27,19 @@ from minibot.execution import ExecutionCore
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.doorbell import Ringer, watermark_ring
 from minibot.journal.stop import is_stopped, read_stop
-from minibot.model.config import ExecutionConfig
+from minibot.model.config import ExecutionConfig, StrategyConfig
 from minibot.model.filters import SymbolFilters, filters_from_exchange_info
 from minibot.reasons import ConfigInvalid
 from minibot.risk import RiskCore
 from minibot.rolenames import TRADING_CORE_ROLES, Role
 from minibot.roles.process import RoleEnv, RoleLoop, control_of, role_main
 from minibot.roles.runner import BatchHook, RoleRunner
-from minibot.roles.schedule import MUTED, ArrivalSchedule, ExecutionSchedule, RiskSchedule, Schedule, watchers
+from minibot.roles.schedule import MUTED, ExecutionSchedule, RiskSchedule, Schedule, StrategySchedule, watchers
 from minibot.roles.timeline import MARKET
 from minibot.roles.wake import Rings
 from minibot.runlayout import EXCHANGE_INFO_FILE
 from minibot.strategies import StrategyCore
+from minibot.strategies.bars import BarCloses
 
 # Each role's input queues in the fixed order the runner polls them (each must list the role as a consumer
 # in contracts.v1.json; a test checks it).
@@ -83,13 +84,14 @@ def build_core(role: str, config: Mapping[str, Any], filters: Mapping[str, Symbo
     raise ConfigInvalid(f"{role!r} is not a core role; expected one of {', '.join(TRADING_CORE_ROLES)}")
 
 
-def make_schedule(runner: RoleRunner, core: Core) -> Schedule:
-    """The schedule of `runner.role` (minibot/roles/schedule.py)."""
+def make_schedule(runner: RoleRunner, core: Core, config: Mapping[str, Any], ending: Callable[[], bool]) -> Schedule:
+    """The schedule of `runner.role` (minibot/roles/schedule.py); `ending`: whether the run asked it to end."""
+    closes = BarCloses(StrategyConfig.from_config(config).bar_interval_ms)
     if isinstance(core, RiskCore):
-        return RiskSchedule(runner, core)
+        return RiskSchedule(runner, core, closes)
     if isinstance(core, ExecutionCore):
         return ExecutionSchedule(runner, core)
-    return ArrivalSchedule(runner)
+    return StrategySchedule(runner, closes, runner.ctx.queues.poll_interval_ms / 1000.0, ending)
 
 
 def check_inputs(role: str) -> None:
@@ -108,7 +110,9 @@ class CoreRole:
         self.env = env
         self.core = core
         self.runner = RoleRunner(env.ctx, env.role, core, list(ROLE_INPUTS[env.role]), after_batch)
-        self.schedule = make_schedule(self.runner, core)
+        # STOP.flag and the shutdown files as of this round (re-read after a control ring or at the safety net).
+        self.control = control_of(env, env.waker)
+        self.schedule = make_schedule(self.runner, core, env.config, lambda: self.control.shutdown)
         self._idle_s = env.ctx.queues.poll_interval_ms / 1000.0
         # The roles whose schedule waits for this role's market_ticks watermark: rung when it advances.
         self._watchers = Ringer(env.run_dir, watchers(env.role), ring=watermark_ring(env.role))
@@ -120,8 +124,6 @@ class CoreRole:
         self._test_delay_s = float(os.environ.get(TEST_DELAY_ENV, "0") or 0) / 1000.0
         self._rng = random.Random()
         self._paused = False
-        # STOP.flag and the shutdown files as of this round (re-read after a control ring or at the safety net).
-        self.control = control_of(env, env.waker)
         self.runner.stop_probe = self._stopped
         if self.runner.recovered_outputs:
             env.log.warning("%s: restart recovery wrote %d missing outputs", env.role, self.runner.recovered_outputs)

@@ -5,10 +5,12 @@ executor (tick M: resting orders, then in-flight orders arriving at M) -> risk (
 then its order_results of M, then tick M) -> strategy (tick M) -> risk (the signals of M) -> executor (the
 intents of M go in flight). A role process follows the same order for its own inputs and processes mseq M
 only once it knows that nothing at or before M can still arrive (docs/architecture.md, "The market timeline"):
-- strategy_role never waits: its only timeline input is market_ticks (AI recommendations are taken as they
-  arrive, which the input log records: that is the one timing dependence left, and only with use_ai).
-- risk_role processes M when the strategy's watermark is >= M (the signals of M are published) and the
-  executor's is >= M, or risk has no order open (then the executor has nothing to say about M).
+- strategy_role never waits for a peer: its only timeline input is market_ticks (AI recommendations are
+  taken as they arrive, which the input log records: that is the one timing dependence left, and only with
+  use_ai). It holds the ticks that cannot close a bar until one that can arrives (`StrategySchedule`).
+- risk_role processes M when the strategy's watermark is >= M (the signals of M are published) or M cannot
+  close a bar (`BarCloses`: no signal can be made at it), and the executor's is >= M or risk has no order
+  open (then the executor has nothing to say about M).
 - execution_role processes tick M when risk's watermark W is >= M - 1, or when the market time of tick
   W + 1 plus `execution.latency_ms` is beyond that of M: an intent risk has yet to decide (at W + 1 or later)
   cannot arrive by M. So the executor runs ahead of risk by the latency window, and risk follows it.
@@ -21,9 +23,10 @@ order above makes the outputs the same (issue 14, idle cost).
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from minibot.execution import ExecutionCore
@@ -34,6 +37,7 @@ from minibot.rolenames import Role
 from minibot.roles.runner import RoleRunner
 from minibot.roles.timeline import MARKET, MSEQ, Watermark
 from minibot.roles.wake import Rings
+from minibot.strategies.bars import BarCloses
 
 # Whose market_ticks watermark each timeline role waits for (see the module docstring).
 PEERS: Mapping[str, tuple[str, ...]] = {
@@ -42,14 +46,14 @@ PEERS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-# Input queues whose appends need not wake the role: risk_role processes tick M only once the strategy's
-# watermark has reached M, and the strategy's progress rings it (minibot/journal/doorbell.py).
+# Input queues whose appends need not wake the role: risk_role processes a tick only after a peer's watermark
+# has passed it (the strategy's, for a tick that may close a bar; the executor's, while an order is open) or,
+# with no order open, at its safety net; those peers' progress rings it (minibot/journal/doorbell.py).
 MUTED: Mapping[str, tuple[str, ...]] = {Role.RISK.value: (MARKET,)}
 
-# The peers whose watermark ring also stands for the ring of a muted queue (the strategy passing M means tick M
-# is there for risk_role): a round they ask for is never skipped (`skips`).
-ANNOUNCES: Mapping[str, frozenset[str]] = {Role.RISK.value: frozenset((Role.STRATEGY.value,))}
-
+# The peers whose watermark ring also stands for the ring of a muted queue (a peer passing M means tick M is
+# there for risk_role): a round they ask for is skipped only while the role is `dormant`.
+ANNOUNCES: Mapping[str, frozenset[str]] = {Role.RISK.value: frozenset((Role.STRATEGY.value, Role.EXECUTION.value))}
 
 # Input queues whose rings a role leaves to its safety net while it is `dormant` (no order open): the
 # executor's ticks then only move its book forward, which one batch at the next round does just as well, and
@@ -111,6 +115,21 @@ def _take(buffer: deque[Record], upto: int) -> list[Record]:
     return out
 
 
+def _in_order(signals: list[Record], m: int) -> list[Record]:
+    """The signals taken at tick M must all be of M: one of an earlier tick means risk passed that tick
+    as one that cannot close a bar (`BarCloses`) while the strategy signalled at it, so the timeline order
+    is broken and the outputs would differ from the in-process chain's (fail closed)."""
+    for record in signals:
+        if _mseq(record) < m:
+            event = record.event
+            raise ContractViolation(
+                f"signal {event['id']} of market tick {_mseq(record)} arrived after risk_role had passed that "
+                f"tick (it took it for one that cannot close a bar): the market timeline order is broken",
+                ReasonCode.TIMELINE_ORDER,
+            )
+    return signals
+
+
 class _Batcher:
     """Collects consecutive records of one queue into one batch for the runner."""
 
@@ -134,23 +153,59 @@ class _Batcher:
         self.records = []
 
 
-class ArrivalSchedule:
-    """strategy_role: each input queue in turn, in the order its lines arrived."""
+class StrategySchedule:
+    """strategy_role: its inputs in the order they arrived (market_ticks, then AI recommendations, per round).
 
-    def __init__(self, runner: RoleRunner) -> None:
+    A tick that cannot close its symbol's bar cannot make a signal (`BarCloses`), so the ticks read are held,
+    read but not processed, until one that may close a bar arrives, an AI recommendation arrives, the run
+    ends, or the oldest has waited `hold_s` (the safety net). Then they are processed as one batch, in order:
+    the same inputs in the same order, so the same outputs; a quiet market costs a poll per tick instead of a
+    round (input-log line, ack, their fsyncs, a watermark ring). risk_role passes such ticks without waiting
+    for the strategy's watermark, which therefore has to move only for ticks that may close a bar."""
+
+    def __init__(self, runner: RoleRunner, closes: BarCloses, hold_s: float, ending: Callable[[], bool]) -> None:
         self.runner = runner
+        self.closes = closes
+        self.hold_s = hold_s
+        self.ending = ending
+        self.held: list[Record] = []
+        self._held_at = 0.0  # monotonic time the oldest held tick was read
 
     def run_once(self) -> int:
-        return self.runner.run_once()
+        runner = self.runner
+        if runner.stopped():
+            return 0
+        market = runner.by_queue[MARKET]
+        ticks = market.poll()
+        urgent = False
+        for record in ticks:
+            payload = record.event["payload"]
+            urgent = self.closes.feed(payload["symbol"], int(record.event["ts"])) or urgent
+        if ticks and not self.held:
+            self._held_at = time.monotonic()
+        self.held.extend(ticks)
+        others = [(queue, consumer.poll()) for queue, consumer in runner.consumers if queue != MARKET]
+        if not (urgent or market.more or any(records for _, records in others) or self._due()):
+            return 0
+        total = runner.process(MARKET, self.held)
+        self.held = []
+        for queue, records in others:
+            if not runner.stopped():
+                total += runner.process(queue, records)
+        runner.ack_done()
+        return total
+
+    def _due(self) -> bool:
+        return bool(self.held) and (self.ending() or time.monotonic() - self._held_at >= self.hold_s)
 
     def waiting(self) -> bool:
-        return False
+        return bool(self.held)
 
     def close(self) -> None:
         pass
 
     def skips(self, rings: Rings) -> bool:
-        return False  # every tick may make a signal
+        return False  # a tick's ring may bring one that closes a bar
 
 
 class _TimelineSchedule(ABC):
@@ -213,9 +268,12 @@ class _TimelineSchedule(ABC):
 class RiskSchedule(_TimelineSchedule):
     """risk_role: per mseq M, the executor's fills and results of M, tick M, the signals of M."""
 
-    def __init__(self, runner: RoleRunner, core: RiskCore) -> None:
+    def __init__(self, runner: RoleRunner, core: RiskCore, closes: BarCloses) -> None:
         super().__init__(runner, PEERS[Role.RISK.value])
         self.core = core
+        self.closes = closes
+        self._fed = -1  # the last tick line fed to `closes`
+        self._closing: set[int] = set()  # buffered ticks that may close a bar: they wait for the strategy
 
     def dormant(self) -> bool:
         """No order open: the executor has nothing to say about a tick, so risk's watermark holds nobody
@@ -224,25 +282,40 @@ class RiskSchedule(_TimelineSchedule):
         wall time, while no order can be placed or filled anyway (every signal after that tick is refused)."""
         return not self.core.open_orders
 
+    def _feed(self) -> None:
+        """Ask `closes` about every newly buffered tick, once each, in order."""
+        ticks = self.buffers[MARKET]
+        start = len(ticks)
+        while start and ticks[start - 1].line > self._fed:
+            start -= 1
+        for i in range(start, len(ticks)):
+            record = ticks[i]
+            event = record.event
+            if self.closes.feed(event["payload"]["symbol"], int(event["ts"])):
+                self._closing.add(record.line)
+            self._fed = record.line
+
     def run_once(self) -> int:
         marks = self._fill_buffers()
+        self._feed()
         strategy, execution = marks[Role.STRATEGY.value], marks[Role.EXECUTION.value]
         b = self.buffers
         ticks = b[MARKET]
         batcher = _Batcher(self.runner)
         while ticks and not self.runner.halted:
             m = ticks[0].line
-            if m > strategy:
-                break
+            if m > strategy and m in self._closing:
+                break  # the strategy may still publish a signal of M
             if m > execution:
                 if batcher.queue != MARKET:
                     batcher.flush()  # signals, fills and results change the open orders; ticks do not
                 if self.core.open_orders or self.runner.halted:
                     break
+            self._closing.discard(m)
             batcher.add("fills", _take(b["fills"], m))
             batcher.add("order_results", _take(b["order_results"], m))
             batcher.add(MARKET, [ticks.popleft()])
-            batcher.add("signals", _take(b["signals"], m))
+            batcher.add("signals", _in_order(_take(b["signals"], m), m))
         return self._finish(batcher)
 
 

@@ -50,3 +50,30 @@ class BarBuilder:
             "close": self.close,
             "ticks": self.ticks,
         }
+
+
+class BarCloses:
+    """Which ticks may close a bar, the only ticks a strategy signal can be made at (`StrategyCore.step`):
+    a tick of a later bucket than every earlier tick of its symbol. A symbol's first tick seen here counts as
+    one (whatever came before it is unknown), so the answer errs only towards "may close".
+
+    A pure function of the tick sequence (feed every tick once, in order), so the strategy's process can
+    hold the ticks that cannot close a bar and risk_role can pass them without waiting for the strategy
+    (minibot/roles/schedule.py; issue 14, idle cost)."""
+
+    __slots__ = ("_bucket", "interval_ms")
+
+    def __init__(self, interval_ms: int) -> None:
+        if interval_ms <= 0:
+            raise ValueError(f"bar interval must be > 0 ms, got {interval_ms}")
+        self.interval_ms = interval_ms
+        self._bucket: dict[str, int] = {}
+
+    def feed(self, symbol: str, ts: int) -> bool:
+        """Take the next tick; True when it may close its symbol's bar."""
+        bucket = ts // self.interval_ms
+        last = self._bucket.get(symbol)
+        if last is not None and bucket <= last:
+            return False
+        self._bucket[symbol] = bucket
+        return True
