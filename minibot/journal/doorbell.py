@@ -14,8 +14,8 @@ its next heartbeat, a pending group commit), so it costs nothing while nothing h
 Nothing depends on a datagram arriving: no port file yet, a stale port of a restarted role, a datagram
 lost or refused only mean that the role finds the new lines on its next safety-net poll
 (`queues.poll_interval_ms`). A ring never blocks the producer (non-blocking send, errors swallowed).
-Port files are re-read at most every `RECHECK_S` and after a failed send. Loopback UDP and `select()` on a
-socket behave the same on Windows.
+A producer stats each port file at every ring and reads it again when it changed or after a failed send.
+Loopback UDP and `select()` on a socket behave the same on Windows.
 
 The datagram says what it announces: `!<queue>` new lines of that queue (`!` alone: of some queue),
 `w<role>` that role's market_ticks watermark advanced, anything else a control file (STOP.flag, a shutdown
@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import select
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -42,10 +42,10 @@ from minibot.journal.atomic import atomic_write_bytes
 
 HOST = "127.0.0.1"
 PORT_FILE = "doorbell.port"
-RECHECK_S = 1.0  # a restarted role's new port reaches its producers this late (the safety net covers it)
 LINES_RING = b"!"  # new lines to read (+ the queue's name)
 CONTROL_RING = b"C"  # a control file to look at (STOP.flag, control/shutdown*)
 _MARK = b"w"  # + the role: its market_ticks watermark advanced
+_STALE = object()  # a doorbell file to read again at the next ring
 _DRAIN_MAX = 4096  # datagrams read per wake at most (a backlog of rings means the same as one)
 _sender: socket.socket | None = None
 _sender_lock = threading.Lock()
@@ -180,26 +180,40 @@ class Ringer:
     ) -> None:
         self.queue = queue
         self._byte = ring if ring is not None else lines_ring(queue)
-        self._paths = [doorbell_path(run_dir, role) for role in dict.fromkeys(roles)]
+        self._paths = [str(doorbell_path(run_dir, role)) for role in dict.fromkeys(roles)]
         self._ports: list[int | None] = [None] * len(self._paths)
-        self._checked: list[float] = [float("-inf")] * len(self._paths)
+        self._seen: list[object] = [None] * len(self._paths)  # (inode, mtime, size) of the file last read
 
     def ring(self) -> None:
-        """One datagram to each role's doorbell; never blocks, never raises."""
-        now = time.monotonic()
+        """One datagram to each role's doorbell that has not muted the queue; never blocks, never raises.
+
+        Each doorbell file is stat'ed at every ring and read again when it changed (a role replaces it
+        when it restarts on a new port or mutes / unmutes a queue), so a role that unmutes is rung from
+        the producer's next append on. A file that cannot be stat'ed or read this time (Windows: being
+        replaced) keeps its last known port."""
         sender = _send_socket()
         for i, path in enumerate(self._paths):
-            if now - self._checked[i] >= RECHECK_S:
-                bell = read_bell(path)
-                self._ports[i] = None if bell is None or self.queue in bell[1] else bell[0]
-                self._checked[i] = now
+            try:
+                st = os.stat(path)
+                key: object = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                key = None
+            except OSError:
+                key = self._seen[i]
+            if key != self._seen[i]:
+                bell = read_bell(Path(path)) if key is not None else None
+                if key is not None and bell is None:
+                    self._seen[i] = _STALE  # there but unreadable (Windows: being replaced): read it next time
+                else:
+                    self._ports[i] = None if bell is None or self.queue in bell[1] else bell[0]
+                    self._seen[i] = key
             port = self._ports[i]
             if port is None:
                 continue
             try:
                 sender.sendto(self._byte, (HOST, port))
             except OSError:
-                self._checked[i] = float("-inf")  # a stale port (or a full buffer): read the file next time
+                self._seen[i] = _STALE  # a stale port (or a full buffer): read the file next time
 
 
 def ring_roles(run_dir: Path, roles: Iterable[str]) -> None:

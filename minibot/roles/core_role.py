@@ -117,8 +117,12 @@ class CoreRole:
         # The roles whose schedule waits for this role's market_ticks watermark: rung when it advances.
         self._watchers = Ringer(env.run_dir, watchers(env.role), ring=watermark_ring(env.role))
         self._market = self.runner.by_queue[MARKET]
-        if env.waker is not None and env.waker.bell is not None:
-            env.waker.bell.mute(MUTED.get(env.role, ()))
+        self._bell = env.waker.bell if env.waker is not None else None
+        self._muted = MUTED.get(env.role, ())
+        self._lazy: frozenset[str] = frozenset()  # the queues muted on top of `_muted` (`_mute_lazy`)
+        self._relook = False
+        if self._bell is not None:
+            self._bell.mute(self._muted)
         # Test-only: a random pause of up to this many ms after every round, to show that the outputs do
         # not depend on how the roles are scheduled (tests/roles/test_timeline.py). Unset in real runs.
         self._test_delay_s = float(os.environ.get(TEST_DELAY_ENV, "0") or 0) / 1000.0
@@ -155,6 +159,7 @@ class CoreRole:
         count = self.schedule.run_once()
         if self._market.committed.line != mark:
             self._watchers.ring()
+        self._mute_lazy()
         if self._test_delay_s:
             time.sleep(self._rng.random() * self._test_delay_s)
         if self.halt_if_stopped():
@@ -169,9 +174,23 @@ class CoreRole:
         """Whether a wake-up by `rings` alone needs no round (the schedule's `skips`)."""
         return self.schedule.skips(rings)
 
+    def _mute_lazy(self) -> None:
+        """Mute the queues the schedule leaves to its safety net as things stand, unmute them when that ends
+        (execution_role and market_ticks while no order is open: no ring, no wake-up per tick)."""
+        lazy = self.schedule.lazy_now()
+        if lazy == self._lazy or self._bell is None:
+            return
+        self._bell.mute((*self._muted, *sorted(lazy)))
+        # A producer reads the doorbell file at its next ring: an append it made before that rang nobody,
+        # so a role that unmutes looks again at once (minibot/journal/doorbell.py `Ringer.ring`).
+        self._relook = self._relook or bool(self._lazy - lazy)
+        self._lazy = lazy
+
     def backlog(self) -> bool:
-        """An input left unread by the last round, or a pause for a peer at the end of the run: go on at once."""
-        return self._paused or self.runner.backlog()
+        """An input left unread by the last round, a queue unmuted by it, or a pause for a peer at the end of
+        the run: go on at once."""
+        relook, self._relook = self._relook, False
+        return relook or self._paused or self.runner.backlog()
 
     def _pause(self) -> None:
         if self.env.waker is None:

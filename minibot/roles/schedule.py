@@ -86,6 +86,10 @@ class Schedule(Protocol):
         """Whether a round woken only by `rings` would find nothing it must do before the safety net."""
         ...
 
+    def lazy_now(self) -> frozenset[str]:
+        """The input queues the role leaves to its safety net as things stand (their producers need not ring)."""
+        ...
+
 
 def _drain(consumer: Consumer, into: deque[Record]) -> None:
     """Everything published so far on a low-volume queue (signals, fills, results, intents)."""
@@ -207,6 +211,9 @@ class StrategySchedule:
     def skips(self, rings: Rings) -> bool:
         return False  # a tick's ring may bring one that closes a bar
 
+    def lazy_now(self) -> frozenset[str]:
+        return frozenset()
+
 
 class _TimelineSchedule(ABC):
     """Shared part of risk and execution: buffers per input, polled after the peers' watermarks are read."""
@@ -240,6 +247,9 @@ class _TimelineSchedule(ABC):
     @abstractmethod
     def dormant(self) -> bool:
         """Whether the role has no order open, so that ticks cannot make it write anything at once."""
+
+    def lazy_now(self) -> frozenset[str]:
+        return self._lazy if self.dormant() else frozenset()
 
     def skips(self, rings: Rings) -> bool:
         """Whether a round woken only by `rings` would find nothing it must do now:

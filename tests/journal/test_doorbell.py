@@ -11,7 +11,6 @@ from pathlib import Path
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.doorbell import (
-    RECHECK_S,
     Doorbell,
     Ringer,
     doorbell_path,
@@ -103,7 +102,7 @@ def test_a_missing_or_broken_port_file_or_a_dead_port_leaves_the_producer_unharm
     assert _tick(ctx, 3) == 3
 
 
-def test_a_restarted_role_is_rung_on_its_new_port_after_the_recheck(tmp_path: Path) -> None:
+def test_a_restarted_role_is_rung_on_its_new_port_at_once(tmp_path: Path) -> None:
     old = Doorbell(tmp_path, "risk_role")
     ringer = Ringer(tmp_path, ["risk_role"])
     ringer.ring()
@@ -111,7 +110,6 @@ def test_a_restarted_role_is_rung_on_its_new_port_after_the_recheck(tmp_path: Pa
     old.close()
     new = Doorbell(tmp_path, "risk_role")  # a new process: another port, the file replaced
     try:
-        time.sleep(RECHECK_S * 1.5)
         ringer.ring()
         assert new.wait(WAKE_BOUND_S)
     finally:
@@ -229,5 +227,22 @@ def test_a_ring_names_its_queue_or_its_role(tmp_path: Path) -> None:
         bell.drain()  # the second datagram too, if the wait woke on the first alone
         assert bell.take_rings() == (frozenset({"market_ticks", "signals"}), frozenset())
         assert not bell.take_control()
+    finally:
+        bell.close()
+
+
+def test_a_role_that_unmutes_is_rung_from_the_next_append_on(tmp_path: Path) -> None:
+    """The producer stats the doorbell file at every ring, so a mute or unmute counts from its next ring
+    (execution_role unmutes market_ticks when an order opens and needs every tick at once)."""
+    bell = Doorbell(tmp_path, "execution_role")
+    try:
+        ringer = Ringer(tmp_path, ["execution_role"], "market_ticks")
+        bell.mute(("market_ticks",))
+        ringer.ring()
+        assert not bell.wait(0.2)
+        bell.mute(())
+        ringer.ring()
+        assert bell.wait(WAKE_BOUND_S)
+        assert bell.take_rings() == (frozenset({"market_ticks"}), frozenset())
     finally:
         bell.close()

@@ -15,13 +15,14 @@ from minibot.exitcodes import ExitCode
 from minibot.ids import deterministic_id
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext
+from minibot.journal.doorbell import doorbell_path, read_bell
 from minibot.journal.stop import read_stop, stop
 from minibot.model.portfolio import Portfolio
 from minibot.reasons import NoreError, ReasonCode, RejectCode
 from minibot.rolenames import TRADING_CORE_ROLES
 from minibot.roles import execution_role
 from minibot.roles.core_role import ROLE_INPUTS, CoreRole, build_role
-from minibot.roles.process import load_env
+from minibot.roles.process import load_env, with_doorbell
 from minibot.roles.runner import queue_events
 from minibot.roles.wake import Rings
 from minibot.runlayout import role_dir
@@ -216,3 +217,30 @@ def test_a_role_with_nothing_open_leaves_the_ticks_to_its_safety_net(tmp_path: P
     assert not risk_role.skips(Rings(queues=frozenset({"signals"})))
     assert not risk_role.skips(Rings(queues=frozenset({"fills"})))
     risk_role.close()
+
+
+def test_the_executor_mutes_the_ticks_while_no_order_is_open(tmp_path: Path) -> None:
+    """No order open: market_role need not ring it per tick (its doorbell file mutes market_ticks); an
+    order that opens unmutes them, and the role looks again at once for a tick that came meanwhile."""
+    ctx = make_run_dir(tmp_path)
+    env = with_doorbell(load_env("execution_role", tmp_path))
+    assert env.waker is not None and env.waker.bell is not None
+    port = env.waker.bell.port
+    role = execution_role.build(env)
+    assert isinstance(role, CoreRole)
+    bell_file = doorbell_path(tmp_path, "execution_role")
+    try:
+        ts = ctx.clock()
+        tick_id = _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 1}], ts)[0]
+        assert role.run_once() == 1
+        assert read_bell(bell_file) == (port, frozenset({"market_ticks"}))
+        assert not role.backlog()
+        resting = {**_intent(1, tick_id), "order_type": "LIMIT", "price": 30000.0, "qty": 0.002, "notional": 60.0}
+        _publish(ctx, "order_intents", "risk_role", "order_intent", [resting], ts)
+        assert role.run_once() == 1
+        assert read_bell(bell_file) == (port, frozenset())
+        assert role.backlog()  # once: a tick appended before market_role saw the file rang nobody
+        assert not role.backlog()
+    finally:
+        role.close()
+        env.waker.close()
