@@ -341,8 +341,8 @@ class ExecutionSchedule(_TimelineSchedule):
         self._times: deque[tuple[int, int]] = deque()
 
     def dormant(self) -> bool:
-        """No order in flight or resting: a tick only updates the book."""
-        return not self.core.open_orders
+        """No order in flight or resting, and no intent waiting for its tick: a tick only updates the book."""
+        return not self.core.open_orders and not self.buffers["order_intents"]
 
     def run_once(self) -> int:
         risk = self._fill_buffers()[Role.RISK.value]
@@ -352,8 +352,12 @@ class ExecutionSchedule(_TimelineSchedule):
         b = self.buffers
         ticks = b[MARKET]
         batcher = _Batcher(self.runner)
+        following = self.runner.next_line.get(MARKET, 0)  # the tick after the last one processed or batched
         while not self.runner.halted:
-            upcoming = ticks[0].line if ticks else self.runner.next_line.get(MARKET, 0)
+            # The intents of the ticks before the next one go in flight now: those of the round's last tick
+            # too, not a round later (that round would wait for a tick's ring, or for the safety net while
+            # the executor mutes the ticks).
+            upcoming = ticks[0].line if ticks else following
             batcher.add("order_intents", _take(b["order_intents"], upcoming - 1))
             if not ticks:
                 break
@@ -367,4 +371,5 @@ class ExecutionSchedule(_TimelineSchedule):
             self.market_ts = tick_time
             times.append((m, tick_time))
             batcher.add(MARKET, [ticks.popleft()])
+            following = m + 1
         return self._finish(batcher)
