@@ -200,14 +200,17 @@ class SidecarWriter(PolicyFile):
         self.folder = folder
         self.stem = stem
         self.index = -1
+        self._path: Path | None = None
 
     def open(self, index: int) -> Path:
         """Create (if needed) and open the sidecar of segment `index`; returns its path."""
+        if self._fd is not None and index == self.index and self._path is not None:
+            return self._path  # every append lands here: its path is built once per segment (issue 14, idle cost)
         path = chain_path(segment_path(self.folder, self.stem, index))
-        if self._fd is None or index != self.index:
-            self.close()
-            self._fd = os.open(path, APPEND_FLAGS, 0o644)
-            self.index = index
+        self.close()
+        self._fd = os.open(path, APPEND_FLAGS, 0o644)
+        self.index = index
+        self._path = path
         return path
 
     def size(self) -> int:
