@@ -12,7 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minibot.ids import RUN_ID_RE, cmdline_hash, deterministic_id, new_run_id, process_command_line, sequential_ids
+from minibot.ids import (
+    RUN_ID_RE,
+    cmdline_hash,
+    deterministic_id,
+    new_run_id,
+    process_command_line,
+    random_id,
+    sequential_ids,
+)
 
 
 def test_run_id_is_utc_timestamp() -> None:
@@ -56,3 +64,20 @@ def test_cmdline_hash_is_sha256_of_the_process_command_line() -> None:
     assert out.stdout.strip() == f"{sys.executable} -c {code} --flag x y"
     assert cmdline_hash("abc") == hashlib.sha256(b"abc").hexdigest()
     assert len(cmdline_hash(process_command_line())) == 64
+
+
+def test_random_ids_are_canonical_uuid4_text_with_every_random_bit_used() -> None:
+    ids = [random_id() for _ in range(4000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == value
+    # Each of the 122 random bits is set in some ids and clear in others (a stuck bit would fail this).
+    ints = [uuid.UUID(v).int for v in ids]
+    random_bits = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+    ones = 0
+    zeros = 0
+    for value in ints:
+        ones |= value
+        zeros |= ~value
+    assert ones & random_bits == random_bits and zeros & random_bits == random_bits

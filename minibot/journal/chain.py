@@ -32,8 +32,9 @@ from minibot.reasons import CursorDesync, NoreError, ReasonCode
 CHAIN_SUFFIX = ".chain"
 GENESIS = "0" * 64
 _LINE = re.compile(rb"(\d{1,15}) (\d{1,19}) ([0-9a-f]{64})\n")
+_BLOCK = re.compile(rb"(?:\d{1,15} \d{1,19} [0-9a-f]{64}\n)*")  # whole checkpoint lines, any number
 _TAIL = 256  # a checkpoint line is at most ~100 bytes
-_CHUNK = 1 << 20
+_SIDECAR_CHUNK = 64 << 10  # ~750 checkpoints per read and block match (a scrub step may stop inside one)
 
 
 class ChainMismatch(NoreError):
@@ -93,22 +94,43 @@ def last_checkpoint(sidecar: Path) -> Checkpoint | None:
 
 def iter_checkpoints(sidecar: Path, offset: int = 0) -> Iterator[tuple[int, Checkpoint]]:
     """(offset after it, checkpoint) for every whole line of a sidecar from byte `offset`."""
+    for after, lines, end, chain in iter_checkpoint_rows(sidecar, offset):
+        yield after, Checkpoint(lines, end, chain.decode("ascii"))
+
+
+def iter_checkpoint_rows(sidecar: Path, offset: int = 0) -> Iterator[tuple[int, int, int, bytes]]:
+    """(offset after it, lines, end, chain hex) for every whole line of a sidecar from byte `offset`; a line
+    that is not a checkpoint raises ChainMismatch naming where.
+
+    The watchdog's scrub walks every checkpoint of the night on every pass (issue 14, idle cost), so each
+    block read is validated by one regex match, and lines are matched one by one only in a block that fails
+    (to name the bad one)."""
     with sidecar.open("rb") as fh:
         fh.seek(offset)
         rest = b""
-        while chunk := fh.read(_CHUNK):
+        while chunk := fh.read(_SIDECAR_CHUNK):
             buf = rest + chunk
-            begin = 0
-            while (nl := buf.find(b"\n", begin)) >= 0:
-                offset += nl + 1 - begin
-                raw = buf[begin : nl + 1]
-                m = _LINE.fullmatch(raw)  # inline: the watchdog's scrub parses every checkpoint every pass
-                if m is None:
-                    parse_checkpoint(raw, f"{sidecar.name} ({offset})")  # raises, naming where
-                    return
-                yield offset, Checkpoint(int(m.group(1)), int(m.group(2)), m.group(3).decode("ascii"))
-                begin = nl + 1
-            rest = buf[begin:]
+            whole = buf.rfind(b"\n") + 1
+            block, rest = buf[:whole], buf[whole:]
+            if _BLOCK.fullmatch(block) is None:
+                yield from _rows_until_bad(block, offset, sidecar.name)  # raises at the line that fails
+                return
+            for raw in block.split(b"\n")[:-1]:
+                offset += len(raw) + 1
+                lines, end, chain = raw.split(b" ")
+                yield offset, int(lines), int(end), chain
+
+
+def _rows_until_bad(block: bytes, offset: int, name: str) -> Iterator[tuple[int, int, int, bytes]]:
+    """The rows of `block` (whole lines from byte `offset`) up to its first line that is not a checkpoint,
+    then ChainMismatch naming where that line ends."""
+    begin = 0
+    while (nl := block.find(b"\n", begin)) >= 0:
+        offset += nl + 1 - begin
+        raw = block[begin : nl + 1]
+        cp = parse_checkpoint(raw, f"{name} ({offset})")  # raises, naming where
+        yield offset, cp.lines, cp.end, cp.chain.encode("ascii")
+        begin = nl + 1
 
 
 def seed(folder: Path, stem: str, index: int) -> str:
@@ -200,14 +222,17 @@ class SidecarWriter(PolicyFile):
         self.folder = folder
         self.stem = stem
         self.index = -1
+        self._path: Path | None = None
 
     def open(self, index: int) -> Path:
         """Create (if needed) and open the sidecar of segment `index`; returns its path."""
+        if self._fd is not None and index == self.index and self._path is not None:
+            return self._path  # every append lands here: its path is built once per segment (issue 14, idle cost)
         path = chain_path(segment_path(self.folder, self.stem, index))
-        if self._fd is None or index != self.index:
-            self.close()
-            self._fd = os.open(path, APPEND_FLAGS, 0o644)
-            self.index = index
+        self.close()
+        self._fd = os.open(path, APPEND_FLAGS, 0o644)
+        self.index = index
+        self._path = path
         return path
 
     def size(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from binascii import hexlify
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from minibot.journal.chain import (
     Checkpoint,
     chain_path,
     covered,
-    iter_checkpoints,
+    iter_checkpoint_rows,
     locate,
     start_of_segment,
     truncated,
@@ -69,44 +70,52 @@ class SegmentCheck:
             return 0, ChainFault(sidecar, 0, self._side_offset, exc)
 
     def _hash(self, segment: Path, sidecar: Path, budget: int) -> tuple[int, ChainFault | None]:
-        used = 0
+        # Plain locals per checkpoint, the verified one recorded once on the way out: a pass walks every
+        # checkpoint of the night (one per published batch), so their cost is the scrub's (issue 14, idle cost).
         at = self.verified
         assert at is not None
-        buf, buf_at = b"", at.end
-        with segment.open("rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            for side_end, cp in iter_checkpoints(sidecar, self._side_offset):
-                if cp.end <= at.end or cp.lines <= at.lines:
-                    self.done = True
-                    error = ChainMismatch(f"checkpoint {cp.lines} {cp.end} does not advance from {at.lines} {at.end}")
-                    return used, ChainFault(sidecar, 0, self._side_offset, error)
-                if cp.end > size:  # the checkpoint may be newer than the size read before it
-                    size = os.fstat(fh.fileno()).st_size
-                    if cp.end > size:
+        lines_at, end_at, chain_at, side_at = at.lines, at.end, bytes.fromhex(at.chain), self._side_offset
+        used = 0
+        buf, view, buf_at = b"", memoryview(b""), end_at
+        try:
+            with segment.open("rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                for side_end, lines, end, chain_hex in iter_checkpoint_rows(sidecar, side_at):
+                    if end <= end_at or lines <= lines_at:
                         self.done = True
-                        return used, truncated(segment, size, cp)
-                if cp.end > buf_at + len(buf):
-                    # One read for many checkpoints (one per published batch, usually a few hundred bytes):
-                    # a pass of a long night walks hundreds of thousands of them (issue 14, idle cost).
-                    fh.seek(at.end)
-                    buf, buf_at = fh.read(max(cp.end - at.end, min(_CHUNK, size - at.end))), at.end
-                    if buf_at + len(buf) < cp.end:  # shorter than fstat said a moment ago: cut under us
+                        error = ChainMismatch(f"checkpoint {lines} {end} does not advance from {lines_at} {end_at}")
+                        return used, ChainFault(sidecar, 0, side_at, error)
+                    if end > size:  # the checkpoint may be newer than the size read before it
+                        size = os.fstat(fh.fileno()).st_size
+                        if end > size:
+                            self.done = True
+                            return used, truncated(segment, size, Checkpoint(lines, end, chain_hex.decode("ascii")))
+                    if end > buf_at + len(buf):
+                        # One read for many checkpoints (one per published batch, usually a few hundred bytes).
+                        fh.seek(end_at)
+                        buf, buf_at = fh.read(max(end - end_at, min(_CHUNK, size - end_at))), end_at
+                        view = memoryview(buf)
+                        if buf_at + len(buf) < end:  # shorter than fstat said a moment ago: cut under us
+                            self.done = True
+                            cut = Checkpoint(lines, end, chain_hex.decode("ascii"))
+                            return used, truncated(segment, buf_at + len(buf), cut)
+                    begin, stop = end_at - buf_at, end - buf_at
+                    digest = hashlib.sha256(chain_at)
+                    digest.update(view[begin:stop])
+                    chain = digest.digest()
+                    used += end - end_at
+                    if hexlify(chain) != chain_hex or buf.count(b"\n", begin, stop) != lines - lines_at:
                         self.done = True
-                        return used, truncated(segment, buf_at + len(buf), cp)
-                begin, stop = at.end - buf_at, cp.end - buf_at
-                digest = hashlib.sha256(bytes.fromhex(at.chain))
-                digest.update(memoryview(buf)[begin:stop])
-                lines = buf.count(b"\n", begin, stop)
-                used += cp.end - at.end
-                if digest.hexdigest() != cp.chain or lines != cp.lines - at.lines:
-                    self.done = True
-                    return used, locate(segment, at.end, cp.end, at.lines)
-                at = self.verified = cp
-                self._side_offset = side_end
-                if used >= budget:
-                    return used, None
-        self.done = True
-        return used, None
+                        return used, locate(segment, end_at, end, lines_at)
+                    lines_at, end_at, chain_at, side_at = lines, end, chain, side_end
+                    if used >= budget:
+                        return used, None
+            self.done = True
+            return used, None
+        finally:
+            if (lines_at, end_at) != (at.lines, at.end):
+                self.verified = Checkpoint(lines_at, end_at, chain_at.hex())
+            self._side_offset = side_at
 
     def uncovered(self) -> int:
         """Bytes of the segment after its last verified checkpoint."""

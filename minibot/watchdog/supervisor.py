@@ -316,6 +316,7 @@ class Supervisor:
         check_every = max(CHECK_EVERY_RUN_S / env.clock.speed, CHECK_MIN_WALL_S)
         metrics_every = max(self.metrics_cfg.interval_s / env.clock.speed, METRICS_MIN_WALL_S)
         next_check = next_metrics = 0.0
+        rung = True  # whether the doorbell rang during the last wait (the first round reads everything)
         while True:
             # A suspension first: after one, every heartbeat looks late and a role's STOP may race this one.
             finding = suspend.finding()
@@ -328,7 +329,7 @@ class Supervisor:
                 return str(console["ended_by"]) if console is not None else "operator stop file"
             if env.clock.elapsed_ms() >= duration_ms:
                 return "duration reached"
-            finding = watch.poll() or suspend.finding() or supervision.tick() or watch.findings(env.clock.now_ms())
+            finding = watch.poll(rung) or suspend.finding() or supervision.tick() or watch.findings(env.clock.now_ms())
             if finding is None and time.monotonic() >= next_check:
                 next_check = time.monotonic() + check_every
                 finding = self._periodic(queues)
@@ -350,7 +351,7 @@ class Supervisor:
                 *restarts,
             )
             assert self.bell is not None
-            self.bell.wait(wait_s)
+            rung = self.bell.wait(wait_s)
 
     def _periodic(self, queues: QueueWatch) -> Finding | None:
         if self.sim is not None:

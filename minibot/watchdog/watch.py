@@ -46,6 +46,8 @@ class JournalWatch:
         self.threshold_ms = BinanceConfig.from_config(cfg).health.unreachable_threshold_ms
         watched = [q for q in ctx.queues.names if Role.WATCHDOG.value in registry().queues[q].consumers]
         self.consumers: dict[str, Consumer] = {q: ctx.consumer(q, Role.WATCHDOG.value) for q in watched}
+        self.safety_s = ctx.queues.poll_interval_ms / 1000.0
+        self._next_read = 0.0
         self.last_beat: dict[str, float] = {}
         self.down_since_ms: int | None = None
         self.stops_seen: list[dict[str, Any]] = []
@@ -56,8 +58,18 @@ class JournalWatch:
             "risk_actions": self._on_risk,
         }
 
-    def poll(self) -> Finding | None:
-        """Read everything new on the three queues; a broken line or event is a STOP finding."""
+    def poll(self, rung: bool = True) -> Finding | None:
+        """Read everything new on the watched queues; a broken line or event is a STOP finding.
+
+        `rung=False` (no doorbell ring since the last call: their producers ring on every append) reads
+        them only at the safety net, every `queues.poll_interval_ms`, like the roles (issue 14, idle cost);
+        cursor checkpoints that are due are still written."""
+        now = time.monotonic()
+        if not rung and now < self._next_read:
+            for consumer in self.consumers.values():
+                consumer.flush_if_due()
+            return None
+        self._next_read = now + self.safety_s
         for queue, consumer in self.consumers.items():
             try:
                 records = consumer.poll()

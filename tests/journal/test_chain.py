@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from minibot.cli import app
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
-from minibot.journal.chain import chain_path
+from minibot.journal.chain import ChainMismatch, chain_path, iter_checkpoints, parse_checkpoint
+from minibot.journal.chaincheck import verify_chain
 from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.segments import list_segments
 from minibot.journal.verify import verify_path
@@ -138,3 +139,35 @@ def test_nore_verify_names_a_deleted_inbox_its_acks_point_into(tmp_path: Path) -
     details = [f"{r.code} {r.detail}" for r in reasons.items]
     assert any("CURSOR_DESYNC" in d and "market_ticks/inbox.jsonl" in d and "missing" in d for d in details), details
     assert any("9 lines" in d for d in details), details
+
+
+def test_checkpoint_rows_read_in_blocks_are_the_sidecar_lines(tmp_path: Path) -> None:
+    """The block-validated reading (64 KiB blocks, a line cut between blocks) yields exactly what a line-by-line
+    parse does, from any offset."""
+    folder = _publish(_ctx(tmp_path), [1] * 1200)  # ~100 KB of checkpoints: two blocks
+    sidecar = folder / "inbox.jsonl.chain"
+    raw = sidecar.read_bytes()
+    assert len(raw) > 64 << 10
+    expected, offset = [], 0
+    for line in raw.splitlines(keepends=True):
+        offset += len(line)
+        expected.append((offset, parse_checkpoint(line, "x")))
+    assert list(iter_checkpoints(sidecar)) == expected
+    middle = expected[700][0]
+    assert [(o, cp.lines) for o, cp in iter_checkpoints(sidecar, middle)] == [(o, cp.lines) for o, cp in expected[701:]]
+    assert verify_chain(folder) == []
+
+
+@pytest.mark.parametrize("where", [10, 900])  # in the first block, in the second
+def test_a_damaged_checkpoint_line_is_named_where_it_ends(tmp_path: Path, where: int) -> None:
+    folder = _publish(_ctx(tmp_path), [1] * 1000)
+    sidecar = folder / "inbox.jsonl.chain"
+    lines = sidecar.read_bytes().splitlines(keepends=True)
+    lines[where] = lines[where].replace(b" ", b"  ", 1)
+    sidecar.write_bytes(b"".join(lines))
+    rows = []
+    with pytest.raises(ChainMismatch, match=rf"inbox.jsonl.chain \({sum(map(len, lines[: where + 1]))}\): not a "):
+        rows.extend(iter_checkpoints(sidecar))
+    assert len(rows) == where  # the checkpoints before it still come out
+    faults = verify_chain(folder)
+    assert len(faults) == 1 and isinstance(faults[0].error, ChainMismatch), faults

@@ -38,7 +38,8 @@ def test_scrub_passes_read_each_byte_once_within_a_budget_and_find_damage_behind
     producer.close()
     inbox = ctx.queue_paths("market_ticks").folder / "inbox.jsonl"
     size = inbox.stat().st_size
-    scrub = QueueScrub({"market_ticks": inbox.parent}, pass_wall_s=3600.0)  # slow passes: the minimum budget
+    now = [0.0]  # wall clock of the checks, in seconds
+    scrub = QueueScrub({"market_ticks": inbox.parent}, pass_wall_s=3600.0, clock=lambda: now[0])  # minimum budget
     calls = 0
     while scrub.passes == 0:
         before = scrub.bytes_read
@@ -46,10 +47,15 @@ def test_scrub_passes_read_each_byte_once_within_a_budget_and_find_damage_behind
         assert scrub.bytes_read - before <= SCRUB_MIN_BYTES + size // 60  # at most one batch over the budget
         calls += 1
     assert scrub.bytes_read == size and calls >= size // (SCRUB_MIN_BYTES + size // 60)
-    # Damage behind the scan (in bytes the last pass has read) is found by the next pass.
+    # Damage behind the scan (in bytes the last pass has read) is found by the next pass, which starts
+    # pass_wall_s after the last one started, not before.
     data = bytearray(inbox.read_bytes())
     data[100] ^= 0x01
     inbox.write_bytes(bytes(data))
+    now[0] = 3599.0
+    assert [scrub.check() for _ in range(calls + 1)] == [None] * (calls + 1)
+    assert scrub.bytes_read == size
+    now[0] = 3600.0
     findings = [scrub.check() for _ in range(calls + 1)]
     found = [f for f in findings if f is not None]
     assert found and found[0][0] is ReasonCode.LINE_HASH_MISMATCH and "inbox.jsonl:1 (0)" in found[0][1], found
