@@ -34,8 +34,9 @@ from minibot.risk import RiskCore
 from minibot.rolenames import TRADING_CORE_ROLES, Role
 from minibot.roles.process import RoleEnv, RoleLoop, control_of, role_main
 from minibot.roles.runner import BatchHook, RoleRunner
-from minibot.roles.schedule import MUTED, ExecutionSchedule, RiskSchedule, Schedule, StrategySchedule, watchers
+from minibot.roles.schedule import MUTED, Schedule, StrategySchedule, watchers
 from minibot.roles.timeline import MARKET
+from minibot.roles.timeline_schedule import ExecutionSchedule, RiskSchedule
 from minibot.roles.wake import Rings
 from minibot.runlayout import EXCHANGE_INFO_FILE
 from minibot.strategies import StrategyCore
