@@ -101,15 +101,18 @@ class _TimelineSchedule(ABC):
         self._lazy = LAZY.get(runner.role, frozenset())
         self._batch_max = runner.by_queue[MARKET].batch_max
 
-    def _fill_buffers(self) -> dict[str, int]:
+    def _fill_buffers(self) -> tuple[dict[str, int], list[Record]]:
+        """The peers' watermarks, read first; then every queue polled. Returns them and the ticks just read."""
         marks = {role: mark.read() for role, mark in self.peers.items()}  # before polling: see docstring
         for queue, consumer in self.runner.consumers:
             if queue != MARKET:
                 _drain(consumer, self.buffers[queue])
         ticks = self.buffers[MARKET]
         if len(ticks) < self._batch_max:
-            ticks.extend(self.runner.by_queue[MARKET].poll())
-        return marks
+            new = self.runner.by_queue[MARKET].poll()
+            ticks.extend(new)
+            return marks, new
+        return marks, []
 
     def waiting(self) -> bool:
         return any(self.buffers.values()) or self.runner.lagging()
@@ -156,7 +159,6 @@ class RiskSchedule(_TimelineSchedule):
         super().__init__(runner, PEERS[Role.RISK.value])
         self.core = core
         self.closes = closes
-        self._fed = -1  # the last tick line fed to `closes`
         self._closing: set[int] = set()  # buffered ticks that may close a bar: they wait for the strategy
 
     def dormant(self) -> bool:
@@ -166,22 +168,12 @@ class RiskSchedule(_TimelineSchedule):
         wall time, while no order can be placed or filled anyway (every signal after that tick is refused)."""
         return not self.core.open_orders
 
-    def _feed(self) -> None:
-        """Ask `closes` about every newly buffered tick, once each, in order."""
-        ticks = self.buffers[MARKET]
-        start = len(ticks)
-        while start and ticks[start - 1].line > self._fed:
-            start -= 1
-        for i in range(start, len(ticks)):
-            record = ticks[i]
+    def run_once(self) -> int:
+        marks, new = self._fill_buffers()
+        for record in new:  # each tick once, in order
             event = record.event
             if self.closes.feed(event["payload"]["symbol"], int(event["ts"])):
                 self._closing.add(record.line)
-            self._fed = record.line
-
-    def run_once(self) -> int:
-        marks = self._fill_buffers()
-        self._feed()
         strategy, execution = marks[Role.STRATEGY.value], marks[Role.EXECUTION.value]
         b = self.buffers
         ticks = b[MARKET]
@@ -219,7 +211,7 @@ class ExecutionSchedule(_TimelineSchedule):
         return not self.core.open_orders and not self.buffers["order_intents"]
 
     def run_once(self) -> int:
-        risk = self._fill_buffers()[Role.RISK.value]
+        risk = self._fill_buffers()[0][Role.RISK.value]
         times = self._times
         while times and times[0][0] <= risk:
             times.popleft()
