@@ -56,7 +56,7 @@ class RunClock:
         """Current run time in unix milliseconds."""
         return self.start_ms + int((time.perf_counter_ns() - self.anchor_perf_ns) * self.speed / NS_PER_MS)
 
-    def perf_ns_at(self, run_ms: int) -> int:
+    def perf_ns_at(self, run_ms: float) -> int:
         """The `time.perf_counter_ns()` reading at which this clock reads `run_ms` (past or future)."""
         return self.anchor_perf_ns + int((run_ms - self.start_ms) * NS_PER_MS / self.speed)
 
@@ -67,3 +67,10 @@ class RunClock:
     def real_seconds(self, run_ms: float) -> float:
         """How many real seconds a run-clock duration takes."""
         return run_ms / 1000.0 / self.speed
+
+    def seconds_until(self, run_ms: float) -> float:
+        """Real seconds from now until this clock reads `run_ms` (0 when it already has).
+
+        From the perf counter itself, not `run_ms - now_ms()`: `now_ms()` truncates to whole run-clock
+        milliseconds, which made every deadline up to 1 ms late (a conflated book's release, issue 14)."""
+        return max(0.0, (self.perf_ns_at(run_ms) - time.perf_counter_ns()) / 1e9)

@@ -49,6 +49,15 @@ def test_perf_ns_at_is_the_perf_reading_at_which_the_clock_reads_a_run_time() ->
     assert live.now_ms() >= due
 
 
+def test_seconds_until_is_measured_from_the_perf_counter_not_the_truncated_run_ms() -> None:
+    # 0.9 ms into run millisecond 0: now_ms() reads 0, yet run ms 1000 is only ~999.1 ms away.
+    clock = RunClock(0, 1.0, time.perf_counter_ns() - 900_000)
+    assert 0.9 < clock.seconds_until(1000) < 0.9995
+    assert clock.seconds_until(0) == 0.0  # already passed: no negative wait
+    fast = RunClock(0, 60.0, time.perf_counter_ns())
+    assert fast.seconds_until(60_000) == pytest.approx(1.0, abs=0.01)
+
+
 def test_a_speed_that_is_not_positive_is_refused() -> None:
     with pytest.raises(ValueError, match="speed must be > 0"):
         RunClock(START_MS, 0.0)

@@ -143,7 +143,7 @@ class MarketRole(PolicyRole):
                 ReasonCode.MARKET_DATA_STALE,
             )
         due = self.builder.next_due_ms()
-        return None if due is None else self.clock.real_seconds(max(0, due - now))
+        return None if due is None else self.clock.seconds_until(due)
 
     async def _release(self) -> None:
         """Publish what is held (conflated books included), then release the queue and the journal."""

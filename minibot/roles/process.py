@@ -188,7 +188,7 @@ class Heartbeat:
 
     def due_in_s(self) -> float:
         """Wall seconds until the next heartbeat is due (0 when it is already)."""
-        return max(0.0, self.env.clock.real_seconds(self._next_ms - self.env.clock.now_ms()))
+        return self.env.clock.seconds_until(self._next_ms)
 
     def close(self) -> None:
         """Release the health producer."""
