@@ -7,10 +7,11 @@
 - console control handler: closing the window, logoff, shutdown and Ctrl+Break call a Python function
   (`SetConsoleCtrlHandler`) instead of killing the process at once.
 - creation flags for role processes: no console of their own, their own process group.
+- timer resolution: 1 ms for market_role's timers (`timeBeginPeriod`, winmm) while it holds conflated books.
 - the power plan's sleep timeout (`powercfg`), for `nore doctor`.
 
-The kernel32 layer is the `Kernel32` protocol: tests inject a fake of it; the real one is loaded lazily
-on Windows only. Nothing here decides policy; callers (the supervisor) do.
+The kernel32 layer is the `Kernel32` protocol (winmm's two timer calls the `Winmm` one): tests inject a fake
+of it; the real one is loaded lazily on Windows only. Nothing here decides policy; callers (the supervisor) do.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ CONSOLE_EVENTS = {
 CREATE_NEW_PROCESS_GROUP = 0x00000200
 CREATE_NO_WINDOW = 0x08000000
 POWERCFG_TIMEOUT_S = 10.0
+TIMER_PERIOD_MS = 1
+TIMERR_NOERROR = 0
 
 
 class Kernel32(Protocol):
@@ -56,6 +59,14 @@ class Kernel32(Protocol):
     def SetConsoleMode(self, handle: int, mode: int) -> int: ...
 
     def SetConsoleCtrlHandler(self, handler: Callable[[int], int], add: bool) -> int: ...
+
+
+class Winmm(Protocol):
+    """winmm's timer-resolution calls (both return TIMERR_NOERROR on success)."""
+
+    def timeBeginPeriod(self, period_ms: int) -> int: ...
+
+    def timeEndPeriod(self, period_ms: int) -> int: ...
 
 
 def is_windows() -> bool:
@@ -113,6 +124,20 @@ if sys.platform == "win32":
                 self._callbacks.pop(handler, None)
             return ok
 
+    class _RealWinmm:
+        def __init__(self) -> None:
+            dll = ctypes.WinDLL("winmm")
+            for name in ("timeBeginPeriod", "timeEndPeriod"):
+                getattr(dll, name).restype = wintypes.UINT
+                getattr(dll, name).argtypes = [wintypes.UINT]
+            self._dll = dll
+
+        def timeBeginPeriod(self, period_ms: int) -> int:
+            return int(self._dll.timeBeginPeriod(period_ms))
+
+        def timeEndPeriod(self, period_ms: int) -> int:
+            return int(self._dll.timeEndPeriod(period_ms))
+
 
 _kernel32: Kernel32 | None = None
 
@@ -123,6 +148,39 @@ def kernel32() -> Kernel32 | None:
     if sys.platform == "win32" and _kernel32 is None:
         _kernel32 = _RealKernel32()
     return _kernel32
+
+
+def winmm() -> Winmm | None:
+    """The real winmm on Windows, None elsewhere."""
+    if sys.platform == "win32":
+        return _RealWinmm()
+    return None
+
+
+# ---- timer resolution ------------------------------------------------------------------------------------
+class FineTimers:
+    """1 ms timer resolution for this process while held (`timeBeginPeriod(1)`, released once).
+
+    Windows fires timers on the system tick, 15.6 ms unless a process asks for less, and asyncio's proactor
+    waits in GetQueuedCompletionStatus with its timeout: a conflated book would be released up to 15.6 ms
+    after its window ends (pipeline latency, issue 14). Since Windows 10 2004 the request changes only this
+    process's timers (a window-less process keeps it on Windows 11 too); it costs more timer interrupts."""
+
+    def __init__(self, mm: Winmm | None) -> None:
+        self.mm = mm
+        self.held = False
+
+    def acquire(self) -> bool:
+        """Ask for 1 ms timers; True when Windows granted it (always False elsewhere)."""
+        if self.mm is not None and not self.held:
+            self.held = self.mm.timeBeginPeriod(TIMER_PERIOD_MS) == TIMERR_NOERROR
+        return self.held
+
+    def release(self) -> None:
+        """Give the request back (idempotent)."""
+        if self.mm is not None and self.held:
+            self.mm.timeEndPeriod(TIMER_PERIOD_MS)
+            self.held = False
 
 
 # ---- keep-awake ------------------------------------------------------------------------------------------

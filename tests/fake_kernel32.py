@@ -1,4 +1,4 @@
-"""A fake of the kernel32 layer minibot.winsys wraps (the Windows calls cannot run here)."""
+"""Fakes of the kernel32 and winmm layers minibot.winsys wraps (the Windows calls cannot run here)."""
 
 from __future__ import annotations
 
@@ -50,3 +50,24 @@ class FakeKernel32:
                 return 0
             self.handlers = kept
         return 1
+
+
+class FakeWinmm:
+    """winmm's timer-resolution calls: records them, grants (TIMERR_NOERROR) or refuses (TIMERR_NOCANDO)."""
+
+    def __init__(self, accept: bool = True) -> None:
+        self.accept = accept
+        self.calls: list[tuple[str, int]] = []
+        self.requests = 0  # periods asked for and not given back
+
+    def timeBeginPeriod(self, period_ms: int) -> int:
+        self.calls.append(("timeBeginPeriod", period_ms))
+        if not self.accept:
+            return 97  # TIMERR_NOCANDO
+        self.requests += 1
+        return winsys.TIMERR_NOERROR
+
+    def timeEndPeriod(self, period_ms: int) -> int:
+        self.calls.append(("timeEndPeriod", period_ms))
+        self.requests -= 1
+        return winsys.TIMERR_NOERROR

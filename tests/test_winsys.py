@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from minibot import winsys
-from tests.fake_kernel32 import FakeKernel32
+from tests.fake_kernel32 import FakeKernel32, FakeWinmm
 
 
 def test_keep_awake_holds_the_system_not_the_display_and_releases_once() -> None:
@@ -115,9 +115,30 @@ def test_sleep_timeout_from_powercfg() -> None:
     assert "powercfg failed" in winsys.sleep_timeout(fails).note
 
 
+def test_fine_timers_ask_for_1_ms_once_and_give_it_back_once() -> None:
+    mm = FakeWinmm()
+    timers = winsys.FineTimers(mm)
+    assert timers.acquire() and timers.acquire()
+    assert mm.requests == 1
+    timers.release()
+    timers.release()
+    assert mm.requests == 0
+    assert mm.calls == [("timeBeginPeriod", 1), ("timeEndPeriod", 1)]
+
+
+def test_fine_timers_refused_are_not_given_back() -> None:
+    mm = FakeWinmm(accept=False)
+    timers = winsys.FineTimers(mm)
+    assert not timers.acquire()
+    timers.release()
+    assert mm.calls == [("timeBeginPeriod", 1)]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="the no-op side of the module")
 def test_off_windows_every_call_is_a_no_op() -> None:
     assert winsys.kernel32() is None
+    assert winsys.winmm() is None
+    assert not winsys.FineTimers(winsys.winmm()).acquire()
     assert not winsys.KeepAwake().acquire()
     assert not winsys.QuickEditOff().apply()
     assert not winsys.ConsoleEvents(lambda name: None).register()

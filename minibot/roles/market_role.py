@@ -35,6 +35,7 @@ from minibot.roles.async_loop import PolicyRole, async_role_main
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.roles.request_journal import RequestJournal
 from minibot.roles.tick_builder import Payload, TickBuilder
+from minibot.winsys import FineTimers, Winmm, winmm
 
 ROLE = Role.MARKET.value
 QUEUE = "market_ticks"
@@ -45,7 +46,7 @@ _OWN_FIELDS = frozenset({"role", "state", "uptime_s"})
 class MarketRole(PolicyRole):
     """One feed, one tick builder, one producer; driven by `run_async_loop`."""
 
-    def __init__(self, env: RoleEnv, heartbeat: Heartbeat) -> None:
+    def __init__(self, env: RoleEnv, heartbeat: Heartbeat, mm: Winmm | None = None) -> None:
         super().__init__()
         self.env = env
         self.clock = env.clock
@@ -83,6 +84,10 @@ class MarketRole(PolicyRole):
             self.cfg.conflation_ms,
             self.cfg.depth_levels,
         )
+        # A held book is released by a timer at its window's end: on Windows only 1 ms timers keep that on time.
+        self.fine_timers = FineTimers(mm if mm is not None else winmm())
+        if self.cfg.conflation_ms:
+            self.fine_timers.acquire()
 
     # Feed callbacks (on the event loop; must not block for long) --------------------------------------
 
@@ -152,6 +157,7 @@ class MarketRole(PolicyRole):
             self._add(self.builder.flush(now), now)
             self._publish()
         finally:
+            self.fine_timers.release()
             self.producer.close()
             self.requests.close()
 

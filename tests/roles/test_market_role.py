@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -9,12 +10,17 @@ from typing import Any
 
 import pytest
 
+from minibot.config.binance import BinanceConfig
 from minibot.exitcodes import ExitCode
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
 from minibot.market.rest import PUBLIC_PATHS
+from minibot.roles.market_role import MarketRole
+from minibot.roles.process import Heartbeat, load_env
 from minibot.roles.request_journal import journal_folder
 from minibot.runlayout import REQUESTS_STEM
+from tests.fake_kernel32 import FakeWinmm
+from tests.roles.core_run import make_run_dir
 from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_until
 
 pytestmark = pytest.mark.process
@@ -252,3 +258,15 @@ def test_depth_levels_ride_on_every_tick_and_a_stale_book_is_not_carried(tmp_pat
     assert stats["faults_injected"]["stale_book"] > 0
     assert any(name.endswith("@depth20@100ms") for name in stats["ws"]["served"])
     assert_clean_end(run)
+
+
+def test_market_role_holds_1_ms_timers_while_it_conflates_and_gives_them_back(tmp_path: Path) -> None:
+    """Windows fires timers every 15.6 ms unless asked: a conflated book's release would be that late."""
+    make_run_dir(tmp_path)
+    env = load_env("market_role", tmp_path)
+    assert BinanceConfig.from_config(env.config).conflation_ms > 0
+    mm = FakeWinmm()
+    role = MarketRole(env, Heartbeat(env), mm=mm)
+    assert mm.requests == 1
+    asyncio.run(role.close())
+    assert mm.requests == 0
