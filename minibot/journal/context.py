@@ -27,7 +27,7 @@ class RunContext:
     # Given by the role and supervisor processes (minibot/journal/doorbell.py `queue_ringer`): each batch a
     # producer appends rings the queue's consumers. Injected, not imported, so the AI package, which builds
     # contexts for its gate, never reaches a socket (import-linter's AI isolation contract).
-    ringer: Callable[[Path, tuple[str, ...], str], Callable[[], None]] | None = None
+    ringer: Callable[[Path, tuple[str, ...], str], Callable[[bool], None]] | None = None
 
     @property
     def queues_dir(self) -> Path:

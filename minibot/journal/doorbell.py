@@ -1,11 +1,15 @@
 """Loopback UDP doorbells: an append to a queue wakes the processes that read it (issue 14, item 1).
 
 A role process that waits for work binds one UDP socket on 127.0.0.1 (the OS picks the port) and records
-the port in `<run>/roles/<role>/doorbell.port` (JSON `{"port": N, "mute": [queue, ...]}`, atomic replace).
+the port in `<run>/roles/<role>/doorbell.port` (JSON `{"port": N, "mute": [queue, ...], "sparse": [queue, ...]}`,
+atomic replace).
 Whoever has made something visible that a role must react to sends that role one 1-byte datagram:
 - a producer, right after a batch is appended (readers can see it), rings every declared consumer of the
   queue (`RunContext.producer`) except those that muted it: a role that could not act on the queue's new
-  lines anyway (risk_role on market_ticks waits for the strategy's watermark, which rings it);
+  lines anyway (risk_role on market_ticks waits for the strategy's watermark, which rings it); a role that
+  listens to a queue sparsely is rung only for a batch its producer calls urgent (strategy_role on
+  market_ticks: only a tick that may close a bar can make a signal, so market_role rings it for those only
+  and it takes the others at its safety net);
 - a STOP rings every role of the run (`journal.stop.stop`); the supervisor rings a role it asks to end;
 - a core role whose market_ticks watermark advanced rings the peers that wait for it (roles/core_role.py).
 The waiting role blocks in `select()` on its socket until a ring or its timeout (the safety-net poll,
@@ -82,16 +86,16 @@ def is_control(data: bytes) -> bool:
     return not data.startswith(LINES_RING) and not data.startswith(_MARK)
 
 
-def read_bell(path: Path) -> tuple[int, frozenset[str]] | None:
-    """(port, muted queues) of a doorbell file; None when there is none (yet) or it is not one."""
+def read_bell(path: Path) -> tuple[int, frozenset[str], frozenset[str]] | None:
+    """(port, muted queues, sparse queues) of a doorbell file; None when there is none (yet) or it is not one."""
     try:
         doc = json.loads(path.read_bytes())
-        port, mute = doc["port"], frozenset(doc.get("mute", ()))
+        port, mute, sparse = doc["port"], frozenset(doc.get("mute", ())), frozenset(doc.get("sparse", ()))
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
-    if type(port) is not int or not 0 < port < 65536 or not all(isinstance(q, str) for q in mute):
+    if type(port) is not int or not 0 < port < 65536 or not all(isinstance(q, str) for q in mute | sparse):
         return None
-    return port, mute
+    return port, mute, sparse
 
 
 class Doorbell:
@@ -108,14 +112,15 @@ class Doorbell:
             self.lines: set[str] = set()  # the queues whose new-lines rings arrived ("": unnamed): `take_rings`
             self.marks: set[str] = set()  # the roles whose watermark rings arrived: see `take_rings`
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.mute(())
+            self.mute()
         except BaseException:
             self.sock.close()
             raise
 
-    def mute(self, queues: Iterable[str]) -> None:
-        """(Re)publish the port, asking producers of `queues` not to ring (the role waits for another ring)."""
-        doc = {"port": self.port, "mute": sorted(queues)}
+    def mute(self, queues: Iterable[str] = (), sparse: Iterable[str] = ()) -> None:
+        """(Re)publish the port, asking producers of `queues` not to ring (the role waits for another ring) and
+        producers of `sparse` to ring only for urgent batches (the role takes the others at its safety net)."""
+        doc = {"port": self.port, "mute": sorted(queues), "sparse": sorted(sparse)}
         # Not fsynced: after a crash of the machine the run is over; a reader sees old or new, never half.
         atomic_write_bytes(self.path, json.dumps(doc).encode("ascii"), fsync=False)
 
@@ -165,15 +170,16 @@ class Doorbell:
         self.sock.close()
 
 
-def queue_ringer(run_dir: Path, consumers: tuple[str, ...], queue: str) -> Callable[[], None]:
+def queue_ringer(run_dir: Path, consumers: tuple[str, ...], queue: str) -> Callable[[bool], None]:
     """What `RunContext(ringer=...)` calls per producer: rings `queue`'s consumers after each append."""
     return Ringer(run_dir, consumers, queue).ring
 
 
 class Ringer:
     """Rings the doorbells of a fixed set of roles of one run: the consumers of `queue` (roles that muted it
-    are skipped) with the datagram naming it, or with `queue` None unconditionally with the datagram `ring` (a
-    watermark, a STOP, a shutdown request; by default an unnamed new-lines ring)."""
+    are skipped, roles that listen to it sparsely are skipped unless the batch is urgent) with the datagram
+    naming it, or with `queue` None unconditionally with the datagram `ring` (a watermark, a STOP, a shutdown
+    request; by default an unnamed new-lines ring)."""
 
     def __init__(
         self, run_dir: Path, roles: Iterable[str], queue: str | None = None, ring: bytes | None = None
@@ -182,10 +188,12 @@ class Ringer:
         self._byte = ring if ring is not None else lines_ring(queue)
         self._paths = [str(doorbell_path(run_dir, role)) for role in dict.fromkeys(roles)]
         self._ports: list[int | None] = [None] * len(self._paths)
+        self._sparse: list[bool] = [False] * len(self._paths)  # rung for urgent batches only
         self._seen: list[object] = [None] * len(self._paths)  # (inode, mtime, size) of the file last read
 
-    def ring(self) -> None:
-        """One datagram to each role's doorbell that has not muted the queue; never blocks, never raises.
+    def ring(self, urgent: bool = True) -> None:
+        """One datagram to each role's doorbell that has not muted the queue (nor listens to it sparsely,
+        unless `urgent`); never blocks, never raises.
 
         Each doorbell file is stat'ed at every ring and read again when it changed (a role replaces it
         when it restarts on a new port or mutes / unmutes a queue), so a role that unmutes is rung from
@@ -206,9 +214,10 @@ class Ringer:
                     self._seen[i] = _STALE  # there but unreadable (Windows: being replaced): read it next time
                 else:
                     self._ports[i] = None if bell is None or self.queue in bell[1] else bell[0]
+                    self._sparse[i] = bell is not None and self.queue in bell[2]
                     self._seen[i] = key
             port = self._ports[i]
-            if port is None:
+            if port is None or (self._sparse[i] and not urgent):
                 continue
             try:
                 sender.sendto(self._byte, (HOST, port))

@@ -56,8 +56,9 @@ class Producer:
         self._lock_fh = open(paths.lock, "a+b")  # noqa: SIM115 - held for the producer's lifetime
         self._lock_name = str(paths.lock)  # names the lock in a LockTimeout; built once, not per publish
         self.repairs: list[dict[str, Any]] = []
-        # Called after each batch is appended, outside the lock (RunContext rings the consumers' doorbells).
-        self.after_publish: Callable[[], None] | None = None
+        # Called after each batch is appended, outside the lock, with the batch's urgency (RunContext rings the
+        # consumers' doorbells: minibot/journal/doorbell.py `Ringer.ring`).
+        self.after_publish: Callable[[bool], None] | None = None
 
     def event(
         self, type_: str, payload: Mapping[str, Any], *, ts: int | None = None, id_: str | None = None
@@ -73,9 +74,10 @@ class Producer:
             cmdline_hash=self.cmdline_hash,
         )
 
-    def publish(self, events: Iterable[Mapping[str, Any]]) -> int:
+    def publish(self, events: Iterable[Mapping[str, Any]], urgent: bool = True) -> int:
         """Validate and append `events` as one write; return how many were written.
 
+        `urgent` False: consumers that listen to this queue sparsely need not be rung for this batch.
         Raises ContractViolation before writing anything if any event is invalid.
         """
         contract = self.paths.contract
@@ -98,7 +100,7 @@ class Producer:
             self._chain.append(index, done)
             self._last = (index, done, self._chain.size())
         if self.after_publish is not None:
-            self.after_publish()
+            self.after_publish(urgent)
         return lines
 
     def _prepare(self) -> Checkpoint:

@@ -34,7 +34,7 @@ from minibot.risk import RiskCore
 from minibot.rolenames import TRADING_CORE_ROLES, Role
 from minibot.roles.process import RoleEnv, RoleLoop, control_of, role_main
 from minibot.roles.runner import BatchHook, RoleRunner
-from minibot.roles.schedule import MUTED, Schedule, StrategySchedule, watchers
+from minibot.roles.schedule import MUTED, SPARSE, Schedule, StrategySchedule, watchers
 from minibot.roles.timeline import MARKET
 from minibot.roles.timeline_schedule import ExecutionSchedule, RiskSchedule
 from minibot.roles.wake import Rings
@@ -120,10 +120,11 @@ class CoreRole:
         self._market = self.runner.by_queue[MARKET]
         self._bell = env.waker.bell if env.waker is not None else None
         self._muted = MUTED.get(env.role, ())
+        self._sparse = SPARSE.get(env.role, ())
         self._lazy: frozenset[str] = frozenset()  # the queues muted on top of `_muted` (`_mute_lazy`)
         self._relook = False
         if self._bell is not None:
-            self._bell.mute(self._muted)
+            self._bell.mute(self._muted, self._sparse)
         # Test-only: a random pause of up to this many ms after every round, to show that the outputs do
         # not depend on how the roles are scheduled (tests/roles/test_timeline.py). Unset in real runs.
         self._test_delay_s = float(os.environ.get(TEST_DELAY_ENV, "0") or 0) / 1000.0
@@ -181,7 +182,7 @@ class CoreRole:
         lazy = self.schedule.lazy_now()
         if lazy == self._lazy or self._bell is None:
             return
-        self._bell.mute((*self._muted, *sorted(lazy)))
+        self._bell.mute((*self._muted, *sorted(lazy)), self._sparse)
         # A producer reads the doorbell file at its next ring: an append it made before that rang nobody,
         # so a role that unmutes looks again at once (minibot/journal/doorbell.py `Ringer.ring`).
         self._relook = self._relook or bool(self._lazy - lazy)

@@ -29,12 +29,14 @@ from typing import Any
 from minibot.config.binance import BinanceConfig
 from minibot.market.feed import MarketFeed
 from minibot.market.models import MarketMessage
+from minibot.model.config import StrategyConfig
 from minibot.reasons import ConfigInvalid, NoreError, ReasonCode
 from minibot.rolenames import Role
 from minibot.roles.async_loop import PolicyRole, async_role_main
 from minibot.roles.process import Heartbeat, RoleEnv
 from minibot.roles.request_journal import RequestJournal
 from minibot.roles.tick_builder import Payload, TickBuilder
+from minibot.strategies.bars import BarCloses
 from minibot.winsys import FineTimers, Winmm, winmm
 
 ROLE = Role.MARKET.value
@@ -65,6 +67,10 @@ class MarketRole(PolicyRole):
         self.last_data_ms = self.clock.now_ms()
         self.published = 0
         self._batch: list[dict[str, Any]] = []
+        # strategy_role listens to the ticks sparsely (minibot/roles/schedule.py `SPARSE`): a batch rings it only
+        # when a tick of it may close a bar, by the rule and over the same tick sequence the strategy uses.
+        self.closes = BarCloses(StrategyConfig.from_config(env.config).bar_interval_ms)
+        self._urgent = False
         self.feed = MarketFeed(
             self.cfg,
             self.clock,
@@ -112,6 +118,9 @@ class MarketRole(PolicyRole):
             return
         event = self.producer.event
         self._batch.extend(event("market_tick", p, ts=now) for p in payloads)
+        feed = self.closes.feed
+        for p in payloads:
+            self._urgent = feed(p["symbol"], now) or self._urgent
         if len(self._batch) >= self.batch_max:
             self._publish()
         self.wake.set()
@@ -119,7 +128,8 @@ class MarketRole(PolicyRole):
     def _publish(self) -> None:
         batch, self._batch = self._batch, []
         if batch:
-            self.published += self.producer.publish(batch)
+            urgent, self._urgent = self._urgent, False
+            self.published += self.producer.publish(batch, urgent)
 
     # AsyncRole ---------------------------------------------------------------------------------------
 

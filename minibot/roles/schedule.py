@@ -47,6 +47,12 @@ PEERS: Mapping[str, tuple[str, ...]] = {
 # with no order open, at its safety net; those peers' progress rings it (minibot/journal/doorbell.py).
 MUTED: Mapping[str, tuple[str, ...]] = {Role.RISK.value: (MARKET,)}
 
+# Input queues a role listens to sparsely: their producer rings it only for a batch that may matter at once
+# (market_role for a tick that may close a bar, `BarCloses`: the only ticks a signal can be made at); the
+# strategy holds the other ticks anyway and takes them at its safety net (`StrategySchedule`), so a quiet
+# tick wakes one process fewer (issue 14: idle cost, and a CPU less contended on the tick -> fill path).
+SPARSE: Mapping[str, tuple[str, ...]] = {Role.STRATEGY.value: (MARKET,)}
+
 # The peers whose watermark ring also stands for the ring of a muted queue (a peer passing M means tick M is
 # there for risk_role): a round they ask for is skipped only while the role is `dormant`.
 ANNOUNCES: Mapping[str, frozenset[str]] = {Role.RISK.value: frozenset((Role.STRATEGY.value, Role.EXECUTION.value))}

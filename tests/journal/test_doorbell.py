@@ -56,7 +56,7 @@ def _timed_wait(bell: Doorbell, timeout_s: float, out: list[tuple[bool, float]])
 def test_a_ring_wakes_a_waiter_long_before_its_timeout(tmp_path: Path) -> None:
     bell = Doorbell(tmp_path, "risk_role")
     try:
-        assert read_bell(doorbell_path(tmp_path, "risk_role")) == (bell.port, frozenset())
+        assert read_bell(doorbell_path(tmp_path, "risk_role")) == (bell.port, frozenset(), frozenset())
         out: list[tuple[bool, float]] = []
         thread = _timed_wait(bell, LONG_WAIT_S, out)
         time.sleep(0.05)
@@ -177,7 +177,7 @@ def test_a_muted_queue_does_not_ring_but_unconditional_rings_do(tmp_path: Path) 
     bell = Doorbell(tmp_path, "risk_role")
     try:
         bell.mute(["signals"])
-        assert read_bell(doorbell_path(tmp_path, "risk_role")) == (bell.port, frozenset({"signals"}))
+        assert read_bell(doorbell_path(tmp_path, "risk_role")) == (bell.port, frozenset({"signals"}), frozenset())
         assert _tick(_ctx(tmp_path)) == 1
         assert not bell.wait(0.2)
         Ringer(tmp_path, ["risk_role"]).ring()  # no queue: a watermark, a STOP, a shutdown request
@@ -246,3 +246,29 @@ def test_a_role_that_unmutes_is_rung_from_the_next_append_on(tmp_path: Path) -> 
         assert bell.take_rings() == (frozenset({"market_ticks"}), frozenset())
     finally:
         bell.close()
+
+
+def test_a_sparse_listener_is_rung_for_urgent_batches_only(tmp_path: Path) -> None:
+    """strategy_role listens to market_ticks sparsely: market_role rings it only for a batch holding a tick
+    that may close a bar; every other consumer of the queue is rung for every batch."""
+    strategy, execution = Doorbell(tmp_path, "strategy_role"), Doorbell(tmp_path, "execution_role")
+    try:
+        strategy.mute((), sparse=("market_ticks",))
+        assert read_bell(doorbell_path(tmp_path, "strategy_role")) == (
+            strategy.port,
+            frozenset(),
+            frozenset({"market_ticks"}),
+        )
+        ringer = Ringer(tmp_path, ["strategy_role", "execution_role"], "market_ticks")
+        ringer.ring(urgent=False)
+        assert execution.wait(WAKE_BOUND_S)
+        assert not strategy.wait(0.2)
+        ringer.ring(urgent=True)
+        assert strategy.wait(WAKE_BOUND_S) and execution.wait(WAKE_BOUND_S)
+        assert strategy.take_rings() == (frozenset({"market_ticks"}), frozenset())
+        strategy.mute()
+        ringer.ring(urgent=False)  # no longer sparse: rung from the next ring on
+        assert strategy.wait(WAKE_BOUND_S)
+    finally:
+        strategy.close()
+        execution.close()

@@ -234,12 +234,12 @@ def test_the_executor_mutes_the_ticks_while_no_order_is_open(tmp_path: Path) -> 
         ts = ctx.clock()
         tick_id = _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 1}], ts)[0]
         assert role.run_once() == 1
-        assert read_bell(bell_file) == (port, frozenset({"market_ticks"}))
+        assert read_bell(bell_file) == (port, frozenset({"market_ticks"}), frozenset())
         assert not role.backlog()
         resting = {**_intent(1, tick_id), "order_type": "LIMIT", "price": 30000.0, "qty": 0.002, "notional": 60.0}
         _publish(ctx, "order_intents", "risk_role", "order_intent", [resting], ts)
         assert role.run_once() == 1
-        assert read_bell(bell_file) == (port, frozenset())
+        assert read_bell(bell_file) == (port, frozenset(), frozenset())
         assert role.backlog()  # once: a tick appended before market_role saw the file rang nobody
         assert not role.backlog()
     finally:

@@ -270,3 +270,29 @@ def test_market_role_holds_1_ms_timers_while_it_conflates_and_gives_them_back(tm
     assert mm.requests == 1
     asyncio.run(role.close())
     assert mm.requests == 0
+
+
+def test_a_batch_is_urgent_only_when_a_tick_of_it_may_close_a_bar(tmp_path: Path) -> None:
+    """strategy_role listens to market_ticks sparsely: only a tick of a later bar bucket of its symbol rings it."""
+    make_run_dir(tmp_path)
+    env = load_env("market_role", tmp_path)
+    role = MarketRole(env, Heartbeat(env), mm=FakeWinmm())
+    rings: list[bool] = []
+    role.producer.after_publish = rings.append
+    interval = role.closes.interval_ms
+    start = (role.clock.now_ms() // interval + 1) * interval
+
+    def tick(symbol: str, at: int) -> None:
+        payload = {"symbol": symbol, "price": 100.0, "bid": 99.99, "ask": 100.01, "bid_qty": 1.0, "ask_qty": 1.0}
+        payload |= {"kind": "book", "exchange_ts": None, "trade_id": None, "conflated": 0, "recv_perf_ns": 1}
+        role._add([payload], at)
+        role._publish()
+
+    tick("BTCUSDT", start)  # the first tick of a symbol may close a bar (what came before is unknown)
+    tick("BTCUSDT", start + interval - 1)  # same bucket
+    tick("ETHUSDT", start + interval - 1)  # another symbol's first
+    tick("BTCUSDT", start + interval)  # the next bucket
+    tick("ETHUSDT", start + interval)  # the next bucket for it too
+    tick("ETHUSDT", start + interval + 1)  # same bucket as its last
+    assert rings == [True, False, True, True, True, False]
+    asyncio.run(role.close())
