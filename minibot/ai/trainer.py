@@ -102,6 +102,9 @@ def train_model(X: np.ndarray, y: np.ndarray, feature_names: Sequence[str], para
         raise TrainingSkipped(f"need both classes to train, got {X.shape[0]} rows of {classes}")
     if classes != [0, 1]:
         raise TrainingSkipped(f"unexpected classes {classes}")
+    bad = int(np.size(X) - np.count_nonzero(np.isfinite(X)))
+    if bad:  # a feature bug, not a quiet window: the engine journals the round as TRAINING_FAILED
+        raise ValueError(f"{bad} non-finite feature values in the {X.shape[0]} training rows")
     mean, scale = standardize(X)
     coef, intercept = fit_logistic((X - mean) / scale, y, params.alpha, params.epochs)
     return PlainModel(

@@ -155,6 +155,13 @@ def test_windows_without_both_classes_are_skipped(labels: list[int]) -> None:
         train_model(np.ones((y.size, 2)), y, ["a", "b"], SHIPPED)
 
 
+def test_non_finite_features_fail_the_round_with_a_clear_error() -> None:
+    X = np.ones((10, 2))
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="1 non-finite feature values in the 10 training rows"):
+        train_model(X, np.arange(10) % 2, ["a", "b"], SHIPPED)
+
+
 @pytest.mark.process
 def test_ai_role_imports_neither_sklearn_nor_scipy() -> None:
     probe = (
