@@ -1,7 +1,7 @@
 """Training one candidate: standardize, then L2-regularized logistic regression by Newton's method (R-G4).
 
 The model family is the one scikit-learn's `StandardScaler` + `SGDClassifier(log_loss, l2)` fitted before
-(issue 14: scikit-learn and the scipy it imports cost ai_role ~100 MB of its ~130): `standardize` gives
+(issue 14: scikit-learn and the scipy it imports cost ai_role ~94 MB of its ~133): `standardize` gives
 StandardScaler's mean and population std, scale 1.0 for a (near-)constant feature; `fit_logistic` minimizes
 mean log loss + alpha/2 * |coef|^2 (intercept not penalized), the objective of sklearn's SGDClassifier and
 of LogisticRegression with C = 1 / (alpha * rows). The objective is strictly convex, so the fit is its one
