@@ -78,7 +78,7 @@ def build_candidate(
             },
             "dataset": {"version": window.dataset_version, "manifest_sha256": window.manifest_sha256},
             "trainer": {
-                "kind": "sklearn.SGDClassifier(log_loss)+StandardScaler",
+                "kind": "standardize+logistic_l2(newton)",
                 "alpha": settings.trainer.alpha,
                 "epochs": settings.trainer.epochs,
                 "seed": settings.seed,

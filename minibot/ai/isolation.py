@@ -43,7 +43,7 @@ TRADING_PACKAGES = (
     "minibot.risk",
 )
 NETWORK_CLIENTS = ("binance", "ccxt", "aiohttp", "websockets", "requests", "httpx")
-# The AI's own code must not open sockets either; scikit-learn's dependencies import `socket` themselves,
+# The AI's own code must not open sockets either; the process's libraries (psutil) import `socket` themselves,
 # so these are checked in the AI's sources only, not among the modules loaded at runtime.
 STDLIB_NETWORK = ("socket", "http.client", "urllib.request")
 FORBIDDEN_PREFIXES = TRADING_PACKAGES + NETWORK_CLIENTS + STDLIB_NETWORK

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import sklearn
 
 from minibot.ai.model import ModelInvalid, PlainModel
 from minibot.journal.atomic import atomic_write_bytes, read_critical_json, write_critical_json
@@ -51,8 +50,9 @@ class Snapshot:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of what produced a model, recorded in its manifest."""
-    return {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+    """Versions of what produced a model, recorded in its manifest (the trainer is numpy alone; manifests of
+    earlier runs also list scikit-learn, and load the same: loading does not read this record)."""
+    return {"python": platform.python_version(), "numpy": np.__version__}
 
 
 def scan(root: Path) -> tuple[list[str], list[str]]:

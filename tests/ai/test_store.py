@@ -14,9 +14,14 @@ from minibot.ai.features import FeatureSpec
 from minibot.ai.labels import LabeledRow, Sample
 from minibot.ai.model import PlainModel
 from minibot.ai.registry import Registry
+from minibot.ai.settings import AiSettings
 from minibot.ai.snapshots import SnapshotRefused, load_snapshot, next_version, scan, write_snapshot
 from minibot.journal.atomic import read_critical_json
 from minibot.reasons import NonAtomicWrite
+from minibot.sectionview import build_view
+
+from . import sgd_snapshot
+from .aidata import KLINES_CFG, ai_cfg
 
 SPEC = FeatureSpec((1000, 5000), 2000, 2000, 1000)
 NAMES = SPEC.names
@@ -83,9 +88,21 @@ def test_snapshot_roundtrip_and_manifest(tmp_path: Path) -> None:
     assert snap.model == _model() and version == "m000001"
     manifest = snap.manifest
     assert set(manifest["files"]) == {"model.json"}
-    assert {"python", "numpy", "scikit-learn"} <= set(manifest["libraries"])
+    assert set(manifest["libraries"]) == {"python", "numpy"}  # the trainer is numpy alone
     doc = orjson.loads((tmp_path / version / "model.json").read_bytes())
     assert doc["format"] == "nore.ai.plain_logistic" and len(doc["coef"]) == len(NAMES)
+
+
+def test_snapshot_of_the_earlier_sklearn_trainer_still_loads(tmp_path: Path) -> None:
+    folder = tmp_path / sgd_snapshot.VERSION
+    folder.mkdir()
+    (folder / "model.json").write_bytes(sgd_snapshot.MODEL_JSON)
+    (folder / "manifest.json").write_bytes(sgd_snapshot.MANIFEST_JSON)
+    names = build_view(AiSettings, ai_cfg(KLINES_CFG)).features.names
+    snap = load_snapshot(tmp_path, sgd_snapshot.VERSION, names)
+    assert snap.manifest["libraries"]["scikit-learn"] == "1.9.1"
+    assert snap.model == PlainModel.from_json(orjson.loads(sgd_snapshot.MODEL_JSON))
+    assert next_version(tmp_path) == "m000002"
 
 
 @pytest.mark.parametrize("how", ["model_byte", "manifest_edit", "extra_file", "missing_model", "wrong_features"])
