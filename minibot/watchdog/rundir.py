@@ -33,7 +33,6 @@ KEY_PACKAGES = (
     "psutil",
     "typer",
     "numpy",
-    "scikit-learn",
     "prometheus-client",
 )
 
