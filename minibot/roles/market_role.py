@@ -6,8 +6,8 @@ reconnect, REST snapshot and fallback, aggTrade gap back-fill, health probes) an
 into ticks with `TickBuilder` (payloads + per-symbol conflation of book updates; with `binance.depth_levels`
 N > 0 the feed also follows `<symbol>@depth<N>@100ms` and every tick carries the top N levels). Ticks are published in
 batches, one write per batch: when `queues.batch_max_events` are waiting, else as soon as the frames already
-received are handled (a new tick sets `wake`, so the loop's next round publishes them: no polling delay), and
-a conflated book when its window ends (`tick()` returns that deadline).
+received are handled (a new tick schedules `_publish_soon` for the event loop's next pass: no polling
+delay), and a conflated book when its window ends (`tick()` returns that deadline).
 
 Fail-closed:
 - the feed's health policy decides STOP (BINANCE_UNREACHABLE / BINANCE_ERROR_RATE / BINANCE_BANNED):
@@ -22,6 +22,7 @@ Every REST request the client makes is journaled in `<run>/market/requests.jsonl
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import Any
@@ -71,6 +72,7 @@ class MarketRole(PolicyRole):
         # when a tick of it may close a bar, by the rule and over the same tick sequence the strategy uses.
         self.closes = BarCloses(StrategyConfig.from_config(env.config).bar_interval_ms)
         self._urgent = False
+        self._soon = False  # a `_publish_soon` is scheduled
         self.feed = MarketFeed(
             self.cfg,
             self.clock,
@@ -104,6 +106,11 @@ class MarketRole(PolicyRole):
         recv_perf_ns = time.perf_counter_ns()
         self.last_data_ms = now
         self._add(self.builder.on_message(message, now, recv_perf_ns), now)
+        if self._batch and not self._soon:
+            # Publish once the frames already received are handled: a callback of the loop's next pass, not
+            # the round that `wake` starts a few passes later (pipeline latency, issue 14).
+            self._soon = True
+            asyncio.get_running_loop().call_soon(self._publish_soon)
 
     def _on_health(self, payload: dict[str, Any]) -> None:
         self._state = str(payload["state"])
@@ -124,6 +131,11 @@ class MarketRole(PolicyRole):
         if len(self._batch) >= self.batch_max:
             self._publish()
         self.wake.set()
+
+    def _publish_soon(self) -> None:
+        self._soon = False
+        if not self._closed:
+            self._publish()
 
     def _publish(self) -> None:
         batch, self._batch = self._batch, []
