@@ -25,13 +25,8 @@ from minibot.exitcodes import ExitCode
 from minibot.journal.doorbell import Doorbell, is_control
 from minibot.journal.flusher import FLUSHER
 from minibot.reasons import NoreError, ReasonCode
-from minibot.roles.process import (
-    Heartbeat,
-    OrphanGuard,
-    RoleEnv,
-    fail_closed,
-    start_role,
-)
+from minibot.roles.orphan import OrphanGuard
+from minibot.roles.process import Heartbeat, RoleEnv, fail_closed, start_role
 from minibot.roles.wake import ControlWatch, WakeTimer
 
 

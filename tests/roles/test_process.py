@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minibot.roles.process import ORPHAN_CHECK_S, OrphanGuard, supervisor_dead
+from minibot.roles.orphan import ORPHAN_CHECK_S, OrphanGuard, supervisor_dead
 from tests.watchdog.runproc import NoreRun, heartbeat_pids, role_pid, wait_until
 
 pytestmark = pytest.mark.process
