@@ -12,7 +12,7 @@ from minibot.journal.chaincheck import SegmentCheck, closed_tail, segment_indexe
 from minibot.journal.layout import INBOX
 from minibot.journal.segments import segment_path
 from minibot.reasons import NoreError, ReasonCode
-from minibot.watchdog.ledger import Fingerprint, Mismatch, WatchedFile, recheck
+from minibot.watchdog.ledger import Mismatch, WatchedFile, recheck
 
 Finding = tuple[ReasonCode, str]
 
@@ -82,10 +82,6 @@ class QueueFiles:
             self.folder, INBOX, index, sink=segment.ledger.extend, side_sink=sidecar.ledger.extend
         )
         return self._check
-
-    def changed(self, fingerprints: dict[Path, Fingerprint | None]) -> list[WatchedFile]:
-        """Trusted files whose fingerprint (by path; None: the file is gone) differs from the trusted one."""
-        return [f for f in self.watched() if f.trusted is not None and fingerprints.get(f.path) != f.trusted]
 
 
 def recheck_whole(file: WatchedFile) -> tuple[int, Mismatch | None]:
