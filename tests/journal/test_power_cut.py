@@ -23,6 +23,7 @@ from minibot.contracts.core import Output
 from minibot.contracts.examples import EXAMPLE_PAYLOADS
 from minibot.ids import deterministic_id
 from minibot.journal.context import RunContext, scratch_queues
+from minibot.journal.flusher import FLUSHER
 from minibot.journal.ordering import WriteOrder, using
 from minibot.journal.producer import Producer
 from minibot.roles.runner import RoleRunner, queue_events
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="th
 
 RUN_ID = "20261128_111111"
 HASH = "e" * 64
-ROUNDS = 14
+ROUNDS = 12
 
 
 class AnswerCore:
@@ -47,7 +48,7 @@ class AnswerCore:
 def _context(run_dir: Path, always: bool) -> RunContext:
     overrides = {"signals": "always", "risk_actions": "always"} if always else {}
     queues = replace(
-        scratch_queues(), base_dir="queues", fsync="group:1ms", fsync_overrides=overrides, segment_max_bytes=4096
+        scratch_queues(), base_dir="queues", fsync="group:2ms", fsync_overrides=overrides, segment_max_bytes=4096
     )
     return RunContext(run_dir, RUN_ID, HASH, lambda: int(time.time() * 1000), queues)
 
@@ -67,13 +68,29 @@ class Processes:
             self.strategy = RoleRunner(ctx, "strategy_role", EchoCore(), ["market_ticks"])
         with using(WriteOrder()) as self.risk_order:
             self.risk = RoleRunner(ctx, "risk_role", AnswerCore(), ["signals"])
+        self.orders = [self.market_order, self.strategy_order, self.risk_order]
 
-    def round(self) -> int:
-        """One round of each consumer and the group commits they owe."""
-        done = self.strategy.run_once() + self.risk.run_once()
-        for order in (self.market_order, self.strategy_order, self.risk_order):
+    def step(self, runner: RoleRunner, order: WriteOrder) -> int:
+        """One round of a role as its process runs it: held, its group commit when the round ends (if due)."""
+        with using(order), FLUSHER.held():
+            done = runner.run_once()
+            runner.flush_if_due()
+        return done
+
+    def round(self, rng: random.Random) -> int:
+        """Both consumers' rounds in a random order, then the group commits some processes owe before they
+        sleep, also in a random order: each process has its own flusher, so any of them may get ahead."""
+        pair = [(self.strategy, self.strategy_order), (self.risk, self.risk_order)]
+        done = sum(self.step(runner, order) for runner, order in rng.sample(pair, 2))
+        for order in rng.sample(self.orders, rng.randint(0, 3)):
             order.commit_owed()
         return done
+
+    def settle(self) -> None:
+        """Wait for the flusher's jobs, so the recording is complete."""
+        for order in self.orders:
+            for job in list(order._jobs):
+                job.wait()
 
     def close(self) -> None:
         """Close every file (after the cut: the run that resumed)."""
@@ -82,16 +99,10 @@ class Processes:
         self.risk.close()
 
 
-def _settle(orders: list[WriteOrder]) -> None:
-    """Wait for the flusher's jobs, so the recording is complete."""
-    for order in orders:
-        for job in list(order._jobs):
-            job.wait()
-
-
 @pytest.fixture(scope="module", params=["group", "always"])
 def recorded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Recorder, bool]:
-    """A recorded run: ROUNDS rounds of 1-3 ticks, with small pauses so that group commits fall due."""
+    """A recorded run: ROUNDS rounds of 1-3 ticks, with pauses of random length (none, shorter or longer
+    than the group interval) so that some commits fall due and some not."""
     always = request.param == "always"
     run_dir = tmp_path_factory.mktemp("recorded")
     recorder = Recorder(run_dir)
@@ -102,12 +113,13 @@ def recorded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         sent = 0
         for _ in range(ROUNDS):
             count = rng.randint(1, 3)
-            procs.market.publish(_ticks(procs.market, "before", sent, count))
+            with using(procs.market_order), FLUSHER.held():
+                procs.market.publish(_ticks(procs.market, "before", sent, count))
             sent += count
-            procs.round()
-            time.sleep(rng.choice((0.0, 0.0005, 0.002)))
-            procs.round()
-        _settle([procs.market_order, procs.strategy_order, procs.risk_order])
+            procs.round(rng)
+            time.sleep(rng.choice((0.0, 0.0, 0.0005, 0.003)))
+            procs.round(rng)
+        procs.settle()
     return recorder, always
 
 
@@ -127,7 +139,7 @@ def test_every_cut_point_resumes(recorded: tuple[Recorder, bool], tmp_path: Path
                 market.close()
             procs = Processes(ctx)
             for _ in range(20):
-                if procs.round() == 0:
+                if procs.round(random.Random(cut)) == 0:
                     break
             procs.close()
         except Exception as exc:  # every cut point is checked, the failures listed together
