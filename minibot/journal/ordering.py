@@ -21,8 +21,8 @@ recovery needs, whatever the interleaving. Three rules hold it (docs/architectur
    thread (minibot/journal/flusher.py); inside a held round it starts when the round ends.
 2. A write to a file whose fsync is on the flusher waits for that fsync: otherwise the fsync, running behind
    earlier files' ones, would make the new line durable ahead of lines written before it. An `always` write,
-   an explicit flush, a rotation and a close first wait for every job on the flusher, then fsync inline
-   everything owed (`barrier`).
+   an explicit flush, a rotation and a close first fsync inline, in rank order, everything owed and
+   everything still on the flusher (`barrier`: not waiting for the flusher thread to be scheduled).
 3. A line another process may read is never written before its causes are durable: a core output (it names
    its cause) first makes this process's inputs and input log durable (`barrier(below=OUTPUT)`). So a
    consumer may fsync any line it reads, as rule 1 does with its inputs, without getting ahead of the
@@ -51,29 +51,30 @@ FlushFileBuffers refuses a read-only handle, POSIX fsync takes either."""
 
 
 class Job:
-    """One hand-over to the flusher: its entries' fsyncs in order; done when every one has run."""
+    """One hand-over to the flusher: its entries' fsyncs in order."""
 
-    def __init__(self, count: int) -> None:
-        self._left = count
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        if count == 0:
-            self._done.set()
+    def __init__(self, entries: list[Pending]) -> None:
+        self.entries = entries
+        self._left = len(entries)
+        self._cond = threading.Condition()
 
-    def finished_one(self) -> None:
-        """Called from the flusher thread after each fsync of the job."""
-        with self._lock:
+    def finished(self, entry: Pending, error: OSError | None) -> None:
+        """Called from the flusher thread after `entry`'s fsync."""
+        with self._cond:
+            entry._synced(error)
             self._left -= 1
-            if self._left == 0:
-                self._done.set()
+            self._cond.notify_all()
 
     def done(self) -> bool:
         """Whether every fsync of the job has run."""
-        return self._done.is_set()
+        return self._left == 0
 
-    def wait(self) -> None:
-        """Until every fsync of the job has run (as long as the disk takes, like an inline fsync)."""
-        self._done.wait()
+    def wait(self, entry: Pending | None = None) -> None:
+        """Until `entry`'s fsync (every fsync of the job, without one) has run: as long as the disk takes, like
+        an inline fsync."""
+        with self._cond:
+            while (entry._job is self) if entry is not None else self._left:
+                self._cond.wait()
 
 
 class Pending:
@@ -154,7 +155,7 @@ class WriteOrder:
                 return
             entries = self._take(None)
             syncs = [(e, fd) for e in entries if (fd := e.sync_fd()) is not None]
-            job = Job(len(syncs))
+            job = Job([e for e, _ in syncs])
             for entry in entries:
                 entry._last_sync = now
             for entry, _ in syncs:
@@ -163,27 +164,33 @@ class WriteOrder:
         FLUSHER.run([(fd, _done(entry, job)) for entry, fd in syncs])
 
     def barrier(self, below: int | None = None) -> None:
-        """Rule 2: after every job on the flusher, fsync inline what is owed (only ranks < `below` when given),
-        in order. A failed fsync raises; what it and the rest owed stays owed."""
+        """Rule 2: fsync inline, in rank order, what is owed and what is on the flusher (only ranks < `below`
+        when given). The files on the flusher are fsynced here too rather than waited for: their content is
+        what was written before their job, the job fsyncs them again (cheaply) later, and the writer does not
+        wait for another thread to be scheduled (a loaded machine). A failed fsync raises; what it and the
+        rest owed stays owed."""
         with self._lock:
-            jobs = list(self._busy())
-            if not jobs and not any(below is None or e.rank < below for e in self._pending):
+            flying = [e for job in self._busy() for e in job.entries if e._job is job]
+            if below is not None:
+                flying = [e for e in flying if e.rank < below]
+            if not flying and not any(below is None or e.rank < below for e in self._pending):
                 return  # the common case of rule 3: nothing of the causes is owed
-        for job in jobs:
-            job.wait()
-        with self._lock:
-            entries = self._take(below)
-        for i, entry in enumerate(entries):
+            owed = self._take(below)
+        left = set(owed)
+        for entry in sorted(flying + owed, key=lambda e: e.rank):
             fd = entry.sync_fd()
             try:
                 if fd is not None:
                     os.fsync(fd)
             except OSError:
-                for rest in entries[i:]:
-                    self.note(rest)
+                for rest in owed:
+                    if rest in left:
+                        self.note(rest)
                 raise
-            entry._last_sync = time.monotonic()
-            entry._durable_ns = time.perf_counter_ns()
+            if entry in left:
+                left.discard(entry)
+                entry._last_sync = time.monotonic()
+                entry._durable_ns = time.perf_counter_ns()
 
     def commit_owed(self) -> float | None:
         """Commit if due (rule 1); return the seconds until the next group commit falls due (None: nothing
@@ -204,8 +211,7 @@ def _done(entry: Pending, job: Job) -> Callable[[OSError | None], None]:
     """The flusher's callback for `entry`'s fsync in `job`."""
 
     def done(error: OSError | None) -> None:
-        entry._synced(error)
-        job.finished_one()
+        job.finished(entry, error)
 
     return done
 

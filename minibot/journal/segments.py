@@ -108,7 +108,7 @@ class PolicyFile(Pending):
         self._raise_sync_error()
         job = self._job
         if job is not None:
-            job.wait()
+            job.wait(self)
         if self.fsync.mode == "always":
             self.order.barrier()
 

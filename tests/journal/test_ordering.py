@@ -117,10 +117,12 @@ def test_a_write_waits_for_its_files_fsync_on_the_flusher(tmp_path: Path, monkey
         monkeypatch.setattr(os, "fsync", fsync)
         out.append(b"1\n")  # due: its fsync goes to the flusher, which holds it
         writer = threading.Thread(target=out.append, args=(b"2\n",))
-        writer.start()
-        writer.join(0.2)
-        assert writer.is_alive() and (tmp_path / "out.jsonl").read_bytes() == b"1\n"
-        release.set()
+        try:
+            writer.start()
+            writer.join(0.2)
+            assert writer.is_alive() and (tmp_path / "out.jsonl").read_bytes() == b"1\n"
+        finally:
+            release.set()
         writer.join(10)
         assert not writer.is_alive() and (tmp_path / "out.jsonl").read_bytes() == b"1\n2\n"
         _wait_jobs(order)
