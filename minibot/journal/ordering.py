@@ -20,9 +20,10 @@ recovery needs, whatever the interleaving. Three rules hold it (docs/architectur
 1. A group commit that falls due takes every file the process owes an fsync, as one job on the flusher
    thread (minibot/journal/flusher.py); inside a held round it starts when the round ends.
 2. A write to a file whose fsync is on the flusher waits for that fsync: otherwise the fsync, running behind
-   earlier files' ones, would make the new line durable ahead of lines written before it. An `always` write,
-   an explicit flush, a rotation and a close first fsync inline, in rank order, everything owed and
-   everything still on the flusher (`barrier`: not waiting for the flusher thread to be scheduled).
+   earlier files' ones, would make the new line durable ahead of lines written before it. An `always` write
+   first fsyncs inline its causes (ranks INPUT and LOG, owed or still on the flusher: `barrier(below=OUTPUT)`,
+   not waiting for the flusher thread to be scheduled); an explicit flush, a rotation and a close fsync
+   everything (`barrier()`).
 3. A line another process may read is never written before its causes are durable: a core output (it names
    its cause) first makes this process's inputs and input log durable (`barrier(below=OUTPUT)`). So a
    consumer may fsync any line it reads, as rule 1 does with its inputs, without getting ahead of the

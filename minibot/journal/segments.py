@@ -103,24 +103,26 @@ class PolicyFile(Pending):
 
     def _before_write(self) -> None:
         """Ordering rule 2, before each write: not while this file's fsync is on the flusher, and an `always`
-        write only after everything written before it is durable (the kernel may write a page back at any
-        time after the write, before its own fsync)."""
+        write only after its causes (the inputs read, the input log) are durable: before the write, not only
+        before its fsync, since the kernel may write a page back at any time after the write."""
         self._raise_sync_error()
         job = self._job
         if job is not None:
             job.wait(self)
         if self.fsync.mode == "always":
-            self.order.barrier()
+            self.order.barrier(below=OUTPUT)
 
     def _written(self) -> None:
         """Apply the policy after a write."""
         if self.fsync.mode == "none":
             self._durable_ns = time.perf_counter_ns()  # the write is all the policy asks for
-            return
-        self.order.note(self)
-        if self.fsync.mode == "always":
-            self.order.barrier()
+        elif self.fsync.mode == "always":
+            assert self._fd is not None
+            os.fsync(self._fd)
+            self._last_sync = time.monotonic()
+            self._durable_ns = time.perf_counter_ns()
         else:
+            self.order.note(self)
             self.order.commit_if_due()
 
     def _flush_now(self) -> None:
