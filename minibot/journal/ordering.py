@@ -19,8 +19,9 @@ recovery needs, whatever the interleaving. Three rules hold it (docs/architectur
 
 1. A group commit that falls due takes every file the process owes an fsync, as one job on the flusher
    thread (minibot/journal/flusher.py); inside a held round it starts when the round ends.
-2. A write to a file whose fsync is on the flusher waits for that fsync: otherwise the fsync, running behind
-   earlier files' ones, would make the new line durable ahead of lines written before it. An `always` write
+2. A write to a file whose fsync is on the flusher waits for that fsync while a file of a lower rank owes
+   one: otherwise the fsync would make the new line durable ahead of a cause written before it (with none
+   owed, the line may ride on the fsync: market_role's ticks do not wait). An `always` write
    first fsyncs inline its causes (ranks INPUT and LOG, owed or still on the flusher: `barrier(below=OUTPUT)`,
    not waiting for the flusher thread to be scheduled); an explicit flush, a rotation and a close fsync
    everything (`barrier()`).
@@ -129,6 +130,11 @@ class WriteOrder:
                 entry._pending = True
                 self._pending[entry] = None
 
+    def owes_below(self, rank: int) -> bool:
+        """Whether an entry of a rank below `rank` owes an fsync (a cause of what that rank writes may not be
+        durable yet)."""
+        return any(e.rank < rank for e in list(self._pending))
+
     def _take(self, below: int | None) -> list[Pending]:
         """Under the lock: the pending entries (of rank < `below`), ranks first, then first-write order."""
         taken = [e for e in self._pending if below is None or e.rank < below]
@@ -178,7 +184,7 @@ class WriteOrder:
                 return  # the common case of rule 3: nothing of the causes is owed
             owed = self._take(below)
         left = set(owed)
-        for entry in sorted(flying + owed, key=lambda e: e.rank):
+        for entry in sorted(owed + [e for e in flying if e not in left], key=lambda e: e.rank):
             fd = entry.sync_fd()
             try:
                 if fd is not None:

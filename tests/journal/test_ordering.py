@@ -111,8 +111,11 @@ def test_an_always_write_comes_after_its_causes_are_durable(tmp_path: Path, monk
             appender.close()
 
 
-def test_a_write_waits_for_its_files_fsync_on_the_flusher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Else the running job would make the new line durable ahead of lines written to files it has passed."""
+def test_a_write_waits_for_its_files_fsync_on_the_flusher_while_a_cause_is_owed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else the running fsync would make the new line durable ahead of the input-log line written before it.
+    With no cause owed, the write rides on that fsync at once (market_role's ticks)."""
     release = threading.Event()
 
     def fsync(fd: int) -> None:
@@ -122,20 +125,24 @@ def test_a_write_waits_for_its_files_fsync_on_the_flusher(tmp_path: Path, monkey
 
     with using(WriteOrder()) as order:
         out = _appender(tmp_path, "out")
+        log = _appender(tmp_path, "log", FsyncPolicy.parse("group:10000ms"), LOG)
         time.sleep(PAST_INTERVAL_S)
         monkeypatch.setattr(os, "fsync", fsync)
-        out.append(b"1\n")  # due: its fsync goes to the flusher, which holds it
-        writer = threading.Thread(target=out.append, args=(b"2\n",))
+        writer = threading.Thread(target=out.append, args=(b"3\n",))
         try:
+            out.append(b"1\n")  # due: its fsync goes to the flusher, which holds it
+            out.append(b"2\n")  # no cause owed: written at once
+            log.append(b"l\n")
             writer.start()
             writer.join(0.2)
-            assert writer.is_alive() and (tmp_path / "out.jsonl").read_bytes() == b"1\n"
+            assert writer.is_alive() and (tmp_path / "out.jsonl").read_bytes() == b"1\n2\n"
         finally:
             release.set()
         writer.join(10)
-        assert not writer.is_alive() and (tmp_path / "out.jsonl").read_bytes() == b"1\n2\n"
+        assert not writer.is_alive() and (tmp_path / "out.jsonl").read_bytes() == b"1\n2\n3\n"
         _wait_jobs(order)
         out.close()
+        log.close()
 
 
 def test_a_failed_inline_fsync_raises_and_leaves_the_files_owed(
