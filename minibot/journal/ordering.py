@@ -19,12 +19,12 @@ recovery needs, whatever the interleaving. Three rules hold it (docs/architectur
 
 1. A group commit that falls due takes every file the process owes an fsync, as one job on the flusher
    thread (minibot/journal/flusher.py); inside a held round it starts when the round ends.
-2. A write to a file whose fsync is on the flusher waits for that fsync while a file of a lower rank owes
-   one: otherwise the fsync would make the new line durable ahead of a cause written before it (with none
-   owed, the line may ride on the fsync: market_role's ticks do not wait). An `always` write
-   first fsyncs inline its causes (ranks INPUT and LOG, owed or still on the flusher: `barrier(below=OUTPUT)`,
-   not waiting for the flusher thread to be scheduled); an explicit flush, a rotation and a close fsync
-   everything (`barrier()`).
+2. A write to a file whose fsync is on the flusher first fsyncs inline whatever of a lower rank owes one:
+   otherwise that fsync would make the new line durable ahead of a cause written before it (with none owed,
+   the line rides on it: market_role's ticks). Nothing waits for the flusher thread, whose scheduling on a
+   loaded machine would be the latency. An `always` write
+   first fsyncs inline its causes (ranks INPUT and LOG, owed or still on the flusher: `barrier(below=OUTPUT)`);
+   an explicit flush, a rotation and a close fsync everything (`barrier()`).
 3. A line another process may read is never written before its causes are durable: a core output (it names
    its cause) first makes this process's inputs and input log durable (`barrier(below=OUTPUT)`). So a
    consumer may fsync any line it reads, as rule 1 does with its inputs, without getting ahead of the
@@ -71,11 +71,10 @@ class Job:
         """Whether every fsync of the job has run."""
         return self._left == 0
 
-    def wait(self, entry: Pending | None = None) -> None:
-        """Until `entry`'s fsync (every fsync of the job, without one) has run: as long as the disk takes, like
-        an inline fsync."""
+    def wait(self) -> None:
+        """Until every fsync of the job has run (as long as the disk takes)."""
         with self._cond:
-            while (entry._job is self) if entry is not None else self._left:
+            while self._left:
                 self._cond.wait()
 
 

@@ -102,16 +102,15 @@ class PolicyFile(Pending):
         return self._fd
 
     def _before_write(self) -> None:
-        """Ordering rule 2, before each write: not while this file's fsync is on the flusher and a file of a
-        lower rank owes one, and an `always` write only after its causes (the inputs read, the input log) are
-        durable: before the write, not only before its fsync, since the kernel may write a page back at any
-        time after the write."""
+        """Ordering rule 2, before each write: while this file's fsync is on the flusher, whatever of a lower
+        rank owes one is fsynced first (inline), and an `always` write comes only after its causes (the inputs
+        read, the input log) are durable: before the write, not only before its fsync, since the kernel may
+        write a page back at any time after the write."""
         self._raise_sync_error()
-        job = self._job
-        if job is not None and self.order.owes_below(self.rank):
-            job.wait(self)
         if self.fsync.mode == "always":
             self.order.barrier(below=OUTPUT)
+        elif self._job is not None and self.order.owes_below(self.rank):
+            self.order.barrier(below=self.rank)
 
     def _written(self) -> None:
         """Apply the policy after a write."""

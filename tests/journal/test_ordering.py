@@ -111,16 +111,20 @@ def test_an_always_write_comes_after_its_causes_are_durable(tmp_path: Path, monk
             appender.close()
 
 
-def test_a_write_waits_for_its_files_fsync_on_the_flusher_while_a_cause_is_owed(
+def test_a_write_to_a_file_on_the_flusher_first_makes_its_owed_causes_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Else the running fsync would make the new line durable ahead of the input-log line written before it.
-    With no cause owed, the write rides on that fsync at once (market_role's ticks)."""
+    With no cause owed, the write rides on that fsync at once (market_role's ticks). Nobody waits for the
+    flusher thread."""
     release = threading.Event()
+    inline: list[str] = []
 
     def fsync(fd: int) -> None:
         if threading.current_thread().name == "nore-fsync":
             assert release.wait(10)
+        else:
+            inline.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
         REAL_FSYNC(fd)
 
     with using(WriteOrder()) as order:
@@ -128,18 +132,15 @@ def test_a_write_waits_for_its_files_fsync_on_the_flusher_while_a_cause_is_owed(
         log = _appender(tmp_path, "log", FsyncPolicy.parse("group:10000ms"), LOG)
         time.sleep(PAST_INTERVAL_S)
         monkeypatch.setattr(os, "fsync", fsync)
-        writer = threading.Thread(target=out.append, args=(b"3\n",))
         try:
             out.append(b"1\n")  # due: its fsync goes to the flusher, which holds it
-            out.append(b"2\n")  # no cause owed: written at once
+            out.append(b"2\n")  # no cause owed: written at once, nothing fsynced inline
+            assert inline == [] and out._job is not None
             log.append(b"l\n")
-            writer.start()
-            writer.join(0.2)
-            assert writer.is_alive() and (tmp_path / "out.jsonl").read_bytes() == b"1\n2\n"
+            out.append(b"3\n")  # the log line first
+            assert inline == ["log.jsonl"] and (tmp_path / "out.jsonl").read_bytes() == b"1\n2\n3\n"
         finally:
             release.set()
-        writer.join(10)
-        assert not writer.is_alive() and (tmp_path / "out.jsonl").read_bytes() == b"1\n2\n3\n"
         _wait_jobs(order)
         out.close()
         log.close()
