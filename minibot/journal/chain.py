@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minibot.contracts.codec import split_line
+from minibot.journal.atomic import fsync_dir
+from minibot.journal.ordering import CHAIN
 from minibot.journal.segments import APPEND_FLAGS, FsyncPolicy, PolicyFile, segment_path
 from minibot.reasons import CursorDesync, NoreError, ReasonCode
 
@@ -218,7 +220,7 @@ class SidecarWriter(PolicyFile):
     """
 
     def __init__(self, folder: Path, stem: str, fsync: FsyncPolicy) -> None:
-        super().__init__(fsync)
+        super().__init__(fsync, CHAIN)  # fsynced after the segments whose bytes it names
         self.folder = folder
         self.stem = stem
         self.index = -1
@@ -230,7 +232,13 @@ class SidecarWriter(PolicyFile):
             return self._path  # every append lands here: its path is built once per segment (issue 14, idle cost)
         path = chain_path(segment_path(self.folder, self.stem, index))
         self.close()
+        created = not path.exists()
         self._fd = os.open(path, APPEND_FLAGS, 0o644)
+        if created and self.fsync.mode != "none":
+            # Its existence is durable before any byte of its segment can be: after a power cut a segment
+            # with data but no sidecar would read as a deleted proof (`covered`), not as unchained lines.
+            os.fsync(self._fd)
+            fsync_dir(self.folder)
         self.index = index
         self._path = path
         return path
@@ -243,5 +251,6 @@ class SidecarWriter(PolicyFile):
         """Record `checkpoint` for segment `index`."""
         self.open(index)
         assert self._fd is not None
+        self._before_write()
         os.write(self._fd, checkpoint.encode())
         self._written()

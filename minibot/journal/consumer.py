@@ -26,6 +26,7 @@ from minibot.ids import deterministic_id, random_id
 from minibot.journal.atomic import file_lock, read_critical_json, write_critical_json
 from minibot.journal.cursor import Cursor, verify_position
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
+from minibot.journal.ordering import ACK, InputSync
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.seen import SeenWindow, seed_from_queue, window_for
 from minibot.journal.segments import (
@@ -86,7 +87,10 @@ class Consumer:
         self._seen = SeenWindow(window)
         self._pending_error: NoreError | None = None
         paths.folder.mkdir(parents=True, exist_ok=True)
-        self._acks = SegmentAppender(paths.folder, paths.acks_stem(consumer), self.policy, 64 << 20)
+        self._acks = SegmentAppender(paths.folder, paths.acks_stem(consumer), self.policy, 64 << 20, ACK)
+        # What this consumer read is made durable before its acks, or anything else the process writes
+        # after reading it, can be (minibot/journal/ordering.py): a power cut cannot keep an ack of a lost line.
+        self._input = InputSync()
         self.committed = self._recover()
         # Ids consumed before a restart stay in the window: a duplicate written after it is still dropped.
         seed_from_queue(self._seen, paths.folder, INBOX, self.committed.segment, self.committed.offset, window)
@@ -202,7 +206,10 @@ class Consumer:
                 line_no, last_id, last_sha = line_no + 1, event_id, digest
                 begin = nl + 1
             pos = Cursor(pos.segment, base + begin, line_no, last_id, last_sha, 0, 0)
-        self._read = ended if ended is not None and pos.offset == 0 else pos
+        read = ended if ended is not None and pos.offset == 0 else pos
+        if read != self._read and read.offset:
+            self._input.read(self._name(read.segment), read.segment)
+        self._read = read
         # Stopped by the limit (lines may be left) or by an invalid line (its error is raised on the next
         # poll): the role must poll again without waiting for a ring (minibot/roles/process.py `run_loop`).
         self.more = len(out) >= limit or self._pending_error is not None
@@ -338,3 +345,4 @@ class Consumer:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        self._input.close()

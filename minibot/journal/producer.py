@@ -22,6 +22,7 @@ from minibot.ids import random_id
 from minibot.journal.atomic import held_lock
 from minibot.journal.chain import Checkpoint, SidecarWriter, chain_path, covered, link, truncated
 from minibot.journal.layout import INBOX, RECOVERY, QueuePaths
+from minibot.journal.ordering import OUTPUT
 from minibot.journal.segments import FsyncPolicy, SegmentAppender
 from minibot.journal.tail import repair_and_describe, repair_torn_tail
 from minibot.reasons import CursorDesync
@@ -81,9 +82,18 @@ class Producer:
         Raises ContractViolation before writing anything if any event is invalid.
         """
         contract = self.paths.contract
-        data = b"".join(encode_event(ev, contract) for ev in events)
+        caused = False
+        parts = []
+        for ev in events:
+            parts.append(encode_event(ev, contract))
+            caused = caused or "cause_id" in ev["payload"]
+        data = b"".join(parts)
         if not data:
             return 0
+        if caused:
+            # A line caused by what this process read is never visible before its causes are durable: a
+            # reader may fsync it at once (minibot/journal/ordering.py, rule 3).
+            self._appender.order.barrier(below=OUTPUT)
         lines = data.count(b"\n")
         with held_lock(self._lock_fh, self._lock_name):
             at = self._prepare()

@@ -13,11 +13,11 @@ import errno
 import os
 import re
 import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibot.journal.flusher import FLUSHER
+from minibot.journal.ordering import OUTPUT, Pending
+from minibot.journal.ordering import commit_owed as commit_owed  # where minibot/roles/wake.py finds it
 
 SEGMENT_RE = r"^{stem}(?:\.(\d{{6}}))?\.jsonl{suffix}$"
 
@@ -85,104 +85,64 @@ class FsyncPolicy:
         return f"group:{self.interval_ms}ms" if self.mode == "group" else self.mode
 
 
-_OWED: weakref.WeakSet[PolicyFile] = weakref.WeakSet()
+class PolicyFile(Pending):
+    """An append-only file descriptor fsynced by a policy: `always` at each write, `group` at most every
+    interval on the process's flusher thread (minibot/journal/flusher.py), `none` never; in either case no
+    later than every file the process wrote before (minibot/journal/ordering.py). Shared by segments and their
+    chain sidecars."""
 
-
-def commit_owed() -> float | None:
-    """Fsync every file of this process whose group commit has fallen due; return the seconds until the
-    next one falls due (None: no file owes one).
-
-    A role process calls this before it sleeps and wakes by the time returned, so every `group:<N>ms` file
-    it wrote (queues, acks, heartbeats, journals) is fsynced on time however long it would otherwise sleep
-    and whoever owns the file (minibot/roles/wake.py)."""
-    now = time.monotonic()
-    left: list[float] = []
-    for owed in list(_OWED):
-        owed.flush_if_due()
-        if owed._dirty:
-            due = owed.commit_at() - now
-            if owed._in_flight:
-                # Its previous fsync is still running on the flusher (a slow disk): the next cannot start
-                # before it ends, so look again one interval later instead of waking at once, over and over.
-                due = max(due, owed.fsync.interval_ms / 1000.0)
-            left.append(due)
-    return max(0.0, min(left)) if left else None
-
-
-class PolicyFile:
-    """An append-only file descriptor fsynced by a policy: `always` after each write, `group` at most every
-    interval (plus `flush_if_due` on idle ticks) on the process's flusher thread (minibot/journal/flusher.py),
-    `none` never. Shared by segments and their chain sidecars."""
-
-    def __init__(self, fsync: FsyncPolicy) -> None:
+    def __init__(self, fsync: FsyncPolicy, rank: int = OUTPUT) -> None:
+        super().__init__(rank)
         self.fsync = fsync
+        self.interval_s = fsync.interval_ms / 1000.0 if fsync.mode == "group" else None
         self._fd: int | None = None
-        self._dirty = False
-        self._last_sync = time.monotonic()
-        self._durable_ns = time.perf_counter_ns()
-        self._in_flight = False  # a group-commit fsync handed to the flusher has not finished yet
-        self._sync_error: OSError | None = None
+
+    def sync_fd(self) -> int | None:
+        """The descriptor to fsync (None while closed)."""
+        return self._fd
+
+    def _before_write(self) -> None:
+        """Ordering rule 2, before each write: while this file's fsync is on the flusher, whatever of a lower
+        rank owes one is fsynced first (inline), and an `always` write comes only after its causes (the inputs
+        read, the input log) are durable: before the write, not only before its fsync, since the kernel may
+        write a page back at any time after the write."""
+        self._raise_sync_error()
+        if self.fsync.mode == "always":
+            self.order.barrier(below=OUTPUT)
+        elif self._job is not None and self.order.owes_below(self.rank):
+            self.order.barrier(below=self.rank)
 
     def _written(self) -> None:
         """Apply the policy after a write."""
-        self._dirty = True
-        if self.fsync.mode == "always":
-            self._flush_now()
-        elif self.fsync.mode == "group":
-            self.flush_if_due()
-            if self._dirty:
-                _OWED.add(self)
+        if self.fsync.mode == "none":
+            self._durable_ns = time.perf_counter_ns()  # the write is all the policy asks for
+        elif self.fsync.mode == "always":
+            assert self._fd is not None
+            os.fsync(self._fd)
+            self._last_sync = time.monotonic()
+            self._durable_ns = time.perf_counter_ns()
         else:
-            self._durable_ns = time.perf_counter_ns()  # `none`: the write is all the policy asks for
-
-    def commit_at(self) -> float:
-        """Monotonic time at which `flush_if_due` fsyncs what is written (group commit)."""
-        return self._last_sync + self.fsync.interval_ms / 1000.0
+            self.order.note(self)
+            self.order.commit_if_due()
 
     def _flush_now(self) -> None:
+        """Fsync now, inline, with everything the process wrote before (never under `none`)."""
         self._raise_sync_error()
-        if self._fd is not None and self._dirty and self.fsync.mode != "none":
-            os.fsync(self._fd)
-        self._dirty = False
-        _OWED.discard(self)
-        self._last_sync = time.monotonic()
-        self._durable_ns = time.perf_counter_ns()
+        if self.fsync.mode != "none":
+            self.order.barrier()
 
     def durable_ns(self) -> int | None:
         """`time.perf_counter_ns()` when everything written so far had completed its fsync policy; None while
         a write waits for its group commit (the pipeline latency ends there: minibot/roles/fill_timing.py)."""
-        return None if (self._dirty or self._in_flight) and self.fsync.mode == "group" else self._durable_ns
+        if self.fsync.mode == "group" and (self._pending or self._job is not None):
+            return None
+        return self._durable_ns
 
     def flush_if_due(self) -> None:
-        """Group commit: when the interval has passed since the last fsync, have the flusher thread run one
-        (the next waits until it is done, so a slow disk gets fewer, not more). A failed one raises here."""
+        """Group commit tick: when an interval has passed, the flusher fsyncs what the process owes (ordering
+        rule 1; the next waits until it is done, so a slow disk gets fewer, not more). A failed one raises here."""
         self._raise_sync_error()
-        if (
-            self._dirty
-            and not self._in_flight
-            and (time.monotonic() - self._last_sync) * 1000.0 >= self.fsync.interval_ms
-        ):
-            if self._fd is None or self.fsync.mode != "group":
-                self._flush_now()
-                return
-            self._in_flight = True
-            self._dirty = False
-            _OWED.discard(self)
-            self._last_sync = time.monotonic()
-            FLUSHER.submit(self._fd, self._synced)
-
-    def _synced(self, error: OSError | None) -> None:
-        """Called from the flusher thread when the fsync it ran for this file is done."""
-        if error is not None:
-            self._sync_error = error
-        else:
-            self._durable_ns = time.perf_counter_ns()  # what was written before the submit is on disk now
-        self._in_flight = False
-
-    def _raise_sync_error(self) -> None:
-        if self._sync_error is not None:
-            error, self._sync_error = self._sync_error, None
-            raise error
+        self.order.commit_if_due()
 
     def close(self) -> None:
         """Flush (per policy) and close."""
@@ -198,8 +158,8 @@ class SegmentAppender(PolicyFile):
     Not thread-safe; callers serialize (a process lock plus, for shared queues, a file lock).
     """
 
-    def __init__(self, folder: Path, stem: str, fsync: FsyncPolicy, segment_max_bytes: int) -> None:
-        super().__init__(fsync)
+    def __init__(self, folder: Path, stem: str, fsync: FsyncPolicy, segment_max_bytes: int, rank: int = OUTPUT) -> None:
+        super().__init__(fsync, rank)
         self.folder = folder
         self.stem = stem
         self.segment_max_bytes = segment_max_bytes
@@ -255,6 +215,7 @@ class SegmentAppender(PolicyFile):
             assert self._fd is not None
             size = os.fstat(self._fd).st_size
         assert self._fd is not None
+        self._before_write()
         try:
             written = os.write(self._fd, data)
         except OSError:

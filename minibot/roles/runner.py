@@ -33,6 +33,7 @@ from minibot.journal.atomic import write_critical_json
 from minibot.journal.consumer import Consumer, Record
 from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
+from minibot.journal.ordering import LOG
 from minibot.journal.producer import Producer
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import FsyncPolicy, SegmentAppender, list_segments
@@ -159,7 +160,8 @@ class RoleRunner:
         self.after_batch = after_batch
         folder = role_dir(ctx.run_dir, role)
         folder.mkdir(parents=True, exist_ok=True)
-        self._log = SegmentAppender(folder, INPUT_LOG_STEM, FsyncPolicy.parse(ctx.queues.fsync), 64 << 20)
+        # Ranked LOG: durable before the outputs and acks that follow from it (minibot/journal/ordering.py).
+        self._log = SegmentAppender(folder, INPUT_LOG_STEM, FsyncPolicy.parse(ctx.queues.fsync), 64 << 20, LOG)
         self.producers: dict[str, Producer] = {q: ctx.producer(q, role) for q in sorted(set(self.routes.values()))}
         self.consumers: list[tuple[str, Consumer]] = [(q, ctx.consumer(q, role)) for q in inputs]
         self.by_queue: dict[str, Consumer] = dict(self.consumers)

@@ -34,9 +34,9 @@ def _spy(monkeypatch: pytest.MonkeyPatch, before: Callable[[], None] = lambda: N
 
 def _settle(appender: SegmentAppender) -> None:
     deadline = time.monotonic() + 10
-    while appender._in_flight and time.monotonic() < deadline:
+    while appender._job is not None and time.monotonic() < deadline:
         time.sleep(0.001)
-    assert not appender._in_flight
+    assert appender._job is None
 
 
 def test_group_commit_fsyncs_on_the_flusher_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,33 +87,38 @@ def test_a_failed_background_fsync_is_raised_to_the_writer(tmp_path: Path, monke
     appender.close()
 
 
-def test_the_writer_may_close_while_its_fsync_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    closed = threading.Event()
+def test_a_close_fsyncs_inline_what_is_on_the_flusher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A close is a flush: what it fsyncs includes the file whose group commit the flusher still runs (on a
+    duplicate of the descriptor), inline, without waiting for the flusher thread."""
+    release = threading.Event()
 
-    def wait_for_close() -> None:
+    def hold() -> None:
         if threading.current_thread().name == "nore-fsync":
-            assert closed.wait(10)
+            assert release.wait(10)
 
-    threads = _spy(monkeypatch, wait_for_close)
+    threads = _spy(monkeypatch, hold)
     appender = SegmentAppender(tmp_path, "inbox", GROUP, 1 << 20)
-    appender.sync_to_newest()
-    appender.append(b"a\n")
-    time.sleep(PAST_INTERVAL_S)
-    appender.append(b"b\n")
-    assert appender._in_flight
-    appender.close()  # closes its own descriptor; the flusher holds a duplicate
-    closed.set()
+    try:
+        appender.sync_to_newest()
+        appender.append(b"a\n")
+        time.sleep(PAST_INTERVAL_S)
+        appender.append(b"b\n")
+        assert appender._job is not None
+        closer = threading.Thread(target=appender.close, name="closer")
+        closer.start()
+        closer.join(10)
+        assert not closer.is_alive() and "closer" in threads
+    finally:
+        release.set()
     _settle(appender)
-    assert appender._sync_error is None
-    assert "nore-fsync" in threads
+    assert appender._sync_error is None and "nore-fsync" in threads
 
 
 def test_a_held_round_hands_its_fsyncs_over_as_one_job_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Inside `FLUSHER.held()` (a role's round) nothing is fsynced until the block ends; then the flusher
-    thread fsyncs every file of the round, in the order they were written. Another thread's fsync is not
-    held back by the block."""
+    """Inside `FLUSHER.held()` (a role's round) no group commit starts until the block ends; then the flusher
+    thread fsyncs every file of the round, in the order they were written."""
     order: list[int] = []
     names: dict[int, str] = {}
 
@@ -127,20 +132,14 @@ def test_a_held_round_hands_its_fsyncs_over_as_one_job_in_order(
         appender.sync_to_newest()
         names[os.fstat(appender._fd or -1).st_ino] = appender.stem
     time.sleep(PAST_INTERVAL_S)
-    other = SegmentAppender(tmp_path, "other", GROUP, 1 << 20)
-    other.sync_to_newest()
     with FLUSHER.held():
         for appender in files:
-            appender.append(b"x\n")  # due: asked for, held
+            appender.append(b"x\n")  # due, held back
+            appender.flush_if_due()
         time.sleep(PAST_INTERVAL_S)
         assert order == []
-        thread = threading.Thread(target=lambda: (time.sleep(PAST_INTERVAL_S), other.append(b"y\n")))
-        thread.start()
-        thread.join()
-        _settle(other)  # not held: another thread's
-        assert len(order) == 1
     for appender in files:
         _settle(appender)
-    assert [names.get(ino, "other") for ino in order] == ["other", "log", "out", "acks"]
-    for appender in [*files, other]:
+    assert [names[ino] for ino in order] == ["log", "out", "acks"]
+    for appender in files:
         appender.close()
