@@ -4,9 +4,9 @@ For 2, 20, 50 and 200 symbols (`--symbols`), one `nore run --sim --speed 1` of `
 3), through the real processes and queues; every process of the run (roles, supervisor, simulator) is
 sampled with psutil. Per run: market ticks/s written, CPU % of one core (all processes summed, and NORE
 only: without the simulator), pipeline latency p50/p99 (the run's `timing` events of kind tick_to_fill,
-wall ms), peak total RSS (with and without the simulator), and bytes the run wrote per hour; then CPU % and
-peak RSS of each process per symbol count. The machine load is printed first and last. Then the
-extra cost of each added symbol between consecutive counts (marginal). The last line is the target, the
+wall ms, with how many fills they come from), peak total RSS (with and without the simulator), and bytes
+the run wrote per hour; then CPU % and peak RSS of each process per symbol count, and which folders of the
+largest run took the bytes. The machine load is printed first and last. Then the extra cost of each added symbol between consecutive counts (marginal). The last line is the target, the
 worst of: NORE CPU % per symbol and bytes per hour per symbol at the largest count over the same figures at
 20 symbols, and the marginal NORE CPU % and MB/h of the last span (50 -> 200) over the span before
 (20 -> 50) (goal <= 1.2 each: cost grows at most linearly with symbols, plus noise). The per-symbol
@@ -64,16 +64,29 @@ class Point:
     nore_cpu_pct: float  # without the simulator: the processes of a real night
     p50_ms: float | None
     p99_ms: float | None
+    fills: int  # tick -> fill samples behind p50 / p99
     rss_mb: float  # peak total RSS, the simulator included
     nore_rss_mb: float
     bytes_per_h: float
     procs: dict[str, tuple[float, float]]  # process -> (CPU % of one core, peak RSS MB)
+    written: dict[str, int]  # bytes per folder of the run (each queue on its own)
     ending: str  # exit code and the summary's STOP line: a scale that only works by stopping does not count
 
 
 def folder_bytes(folder: Path) -> int:
     """Bytes of every file under `folder`."""
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def written_by_folder(run_dir: Path) -> dict[str, int]:
+    """Bytes under each entry of the run folder, each queue of `queues/` on its own."""
+    out: dict[str, int] = {}
+    for entry in run_dir.iterdir():
+        parts = sorted(entry.iterdir()) if entry.is_dir() and entry.name == "queues" else [entry]
+        for part in parts:
+            name = str(part.relative_to(run_dir))
+            out[name] = folder_bytes(part) if part.is_dir() else part.stat().st_size
+    return out
 
 
 def count_lines(folder: Path) -> int:
@@ -132,9 +145,11 @@ def run_once(count: int, minutes: float, sample_s: float, warmup_s: float) -> Po
             nore_cpu_pct=sum(cpu for name, (cpu, _) in procs.items() if name != SIMULATOR),
             p50_ms=percentile(latencies, 50),
             p99_ms=percentile(latencies, 99),
+            fills=len(latencies),
             rss_mb=sampler.peak_total_mb,
             nore_rss_mb=sampler.peak_live_mb,
             bytes_per_h=folder_bytes(run_dir) / (wall_s / 3600.0),
+            written=written_by_folder(run_dir),
             procs=procs,
             ending=f"exit {proc.returncode}, {stop}",
         )
@@ -204,12 +219,12 @@ def main() -> int:
     print(machine_load().replace("machine load", "machine load at the end"))
     print(
         f"{'symbols':>8}{'ticks/s':>10}{'cpu %':>8}{'nore %':>8}{'nore %/sym':>11}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'rss MB':>8}{'nore MB':>8}{'MB/h':>9}{'MB/h/sym':>9}  ending"
+        f"{'fills':>6}{'rss MB':>8}{'nore MB':>8}{'MB/h':>9}{'MB/h/sym':>9}  ending"
     )
     for p in points:
         print(
             f"{p.symbols:>8}{p.ticks_per_s:>10.1f}{p.cpu_pct:>8.1f}{p.nore_cpu_pct:>8.1f}"
-            f"{p.nore_cpu_pct / p.symbols:>11.2f}{fmt(p.p50_ms):>8}{fmt(p.p99_ms):>8}{p.rss_mb:>8.1f}"
+            f"{p.nore_cpu_pct / p.symbols:>11.2f}{fmt(p.p50_ms):>8}{fmt(p.p99_ms):>8}{p.fills:>6}{p.rss_mb:>8.1f}"
             f"{p.nore_rss_mb:>8.1f}{p.bytes_per_h / 1e6:>9.1f}{p.bytes_per_h / 1e6 / p.symbols:>9.2f}  {p.ending}"
         )
     names = sorted({name for p in points for name in p.procs}, key=lambda n: (n == SIMULATOR, n))
@@ -218,6 +233,13 @@ def main() -> int:
     for name in names:
         cells = [p.procs.get(name) for p in points]
         print(f"{name:<18}" + "".join("-".rjust(16) if c is None else f"{c[0]:>8.1f}{c[1]:>8.1f}" for c in cells))
+    top = max(points, key=lambda p: p.symbols)
+    total = max(sum(top.written.values()), 1)
+    largest = sorted(top.written.items(), key=lambda kv: -kv[1])[:6]
+    print(
+        f"written at {top.symbols} symbols, share of the bytes: "
+        + ", ".join(f"{k} {v / total:.0%}" for k, v in largest)
+    )
     print_target(points)
     return 0
 
