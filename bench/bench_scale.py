@@ -6,8 +6,8 @@ sampled with psutil. Per run: market ticks/s written, CPU % of one core (all pro
 only: without the simulator), pipeline latency p50/p99 (the run's `timing` events of kind tick_to_fill,
 wall ms, with how many fills they come from), peak total RSS (with and without the simulator), and bytes
 the run wrote per hour; then CPU % and peak RSS of each process per symbol count, and which folders of the
-largest run took the bytes. The machine load is printed first and last. Then the extra cost of each added symbol between consecutive counts (marginal). The last line is the target, the
-worst of: NORE CPU % per symbol and bytes per hour per symbol at the largest count over the same figures at
+largest run took the bytes. The machine load is printed first and last. Then the extra cost of each
+added symbol between consecutive counts (marginal). The last line is the target, the worst of: NORE CPU % per symbol and bytes per hour per symbol at the largest count over the same figures at
 20 symbols, and the marginal NORE CPU % and MB/h of the last span (50 -> 200) over the span before
 (20 -> 50) (goal <= 1.2 each: cost grows at most linearly with symbols, plus noise). The per-symbol
 averages alone would pass any growth once a fixed cost dominates the small counts (F + aN^2 per symbol
