@@ -1,19 +1,19 @@
 """How a whole `nore run --sim` scales with the number of symbols (issue 14, item 5).
 
-For 2, 20, 50 and 200 symbols (`--symbols`), one `nore run --sim --speed 1` of `--minutes` each (default
-3), through the real processes and queues; every process of the run (roles, supervisor, simulator) is
-sampled with psutil. Per run: market ticks/s written, CPU % of one core (all processes summed, and NORE
-only: without the simulator), pipeline latency p50/p99 (the run's `timing` events of kind tick_to_fill,
-wall ms, with how many fills they come from), peak total RSS (with and without the simulator), and bytes
-the run wrote per hour; then CPU % and peak RSS of each process per symbol count, and which folders of the
-largest run took the bytes. The machine load is printed first and last. Then the extra cost of each
-added symbol between consecutive counts (marginal). The last line is the target, the worst of: NORE CPU % per symbol and bytes per hour per symbol at the largest count over the same figures at
-20 symbols, and the marginal NORE CPU % and MB/h of the last span (50 -> 200) over the span before
-(20 -> 50) (goal <= 1.2 each: cost grows at most linearly with symbols, plus noise). The per-symbol
-averages alone would pass any growth once a fixed cost dominates the small counts (F + aN^2 per symbol
-falls from 20 to 200 symbols when F is large), the marginal ratios do not. The simulator stands in for
-Binance and does not run on a real night, so its CPU is printed beside the target but not judged by it
-(as in bench_idle.py); bytes per hour count every file of the run folder: the NORE journals, and the
+For 2, 20, 50 and 200 symbols (`--symbols`), one `nore run --sim --speed 1` of `--minutes` each (default 3),
+through the real processes and queues; every process of the run (roles, supervisor, simulator) is sampled with
+psutil. Per run: market ticks/s written, CPU % of one core (all processes summed, and NORE only: without the
+simulator), pipeline latency p50/p99 (the run's `timing` events of kind tick_to_fill, wall ms, with how many
+fills they come from), peak total RSS (with and without the simulator), and bytes the run wrote per hour; then
+CPU % and peak RSS of each process per symbol count, and which folders of the largest run took the bytes. The
+machine load is printed first and last. Then the extra cost of each added symbol between consecutive counts
+(marginal). The last line is the target, the worst of: NORE CPU % per symbol and bytes per hour per symbol at
+the largest count over the same figures at 20 symbols, and the marginal NORE CPU % and MB/h of the last span
+(50 -> 200) over the span before (20 -> 50) (goal <= 1.2 each: cost grows at most linearly with symbols, plus
+noise). The per-symbol averages alone would pass any growth once a fixed cost dominates the small counts (F +
+aN^2 per symbol falls from 20 to 200 symbols when F is large), the marginal ratios do not. The simulator
+stands in for Binance and does not run on a real night, so its CPU is printed beside the target but not judged
+by it (as in bench_idle.py); bytes per hour count every file of the run folder: the NORE journals, and the
 simulator's small stderr log.
 
 Usage (the full benchmark takes ~15 minutes; run it on a quiet machine):
