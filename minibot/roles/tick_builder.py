@@ -34,6 +34,7 @@ No clock, no I/O: run-clock `now_ms` and the receipt time come with each call.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,11 @@ class TickBuilder:
         self.duplicates = 0
         self._next_book_ms: dict[str, int] = {}
         self._pending: dict[str, _Pending] = {}
+        # (window end ms, when it started to be held, symbol) of every held book: `due` and `next_due_ms` run
+        # on every pass of the market role, so they must not scan every held symbol (a pass would cost more
+        # with every symbol, and there are more passes with more symbols: quadratic).
+        self._due_heap: list[tuple[int, int, str]] = []
+        self._held_count = 0
         self._waiting: dict[str, list[tuple[TradeFields, int]]] = {}
         self._last_trade_id: dict[tuple[str, str], int] = {}
 
@@ -127,30 +133,31 @@ class TickBuilder:
         return [] if tick is None else [tick]
 
     def due(self, now_ms: int) -> list[Payload]:
-        """Conflated book ticks whose window has ended by `now_ms`."""
-        if not self._pending:
+        """Conflated book ticks whose window has ended by `now_ms` (in the order they started to be held)."""
+        heap = self._due_heap
+        if not heap or heap[0][0] > now_ms:
             return []
         self._now_ms = now_ms
-        next_ms = self._next_book_ms
-        ready = [s for s in self._pending if now_ms >= next_ms[s]]
-        if not ready:
-            return []
+        ready = []
+        while heap and heap[0][0] <= now_ms:
+            ready.append(heapq.heappop(heap))
+        ready.sort(key=lambda entry: entry[1])
         out = []
-        for symbol in ready:
+        for release_ms, _, symbol in ready:
             pending = self._pending.pop(symbol)
-            recv = self._released(pending, self._next_book_ms[symbol])
-            out.append(self._book_tick(pending.book, recv, pending.replaced, now_ms))
+            out.append(self._book_tick(pending.book, self._released(pending, release_ms), pending.replaced, now_ms))
         return out
 
     def next_due_ms(self) -> int | None:
         """Run-clock ms at which the next held book's window ends (None: nothing held)."""
-        return min((self._next_book_ms[s] for s in self._pending), default=None)
+        return self._due_heap[0][0] if self._due_heap else None
 
     def flush(self, now_ms: int | None = None) -> list[Payload]:
         """Every conflated book still held, regardless of its window (end of the run, at `now_ms`)."""
         if now_ms is not None:
             self._now_ms = now_ms
         pending, self._pending = self._pending, {}
+        self._due_heap.clear()
         return [
             self._book_tick(p.book, self._released(p, min(self._next_book_ms[s], self._now_ms)), p.replaced, None)
             for s, p in pending.items()
@@ -204,7 +211,9 @@ class TickBuilder:
         elif self.conflation_ms == 0 or now_ms >= self._next_book_ms.get(symbol, now_ms):
             out.append(self._book_tick(book, recv_perf_ns, 0, now_ms))
         else:
+            self._held_count += 1
             self._pending[symbol] = _Pending(book, recv_perf_ns, 0)
+            heapq.heappush(self._due_heap, (self._next_book_ms[symbol], self._held_count, symbol))
         waiting = self._waiting.pop(symbol, None)
         if waiting:
             out.extend(t for t in (self._trade_tick(f, ns) for f, ns in waiting) if t is not None)

@@ -141,6 +141,21 @@ def test_next_due_names_the_end_of_the_first_held_window() -> None:
     assert builder.next_due_ms() is None
 
 
+def test_books_due_together_go_out_in_the_order_they_were_held() -> None:
+    """Windows end in one order (BTC, then ETH), the books were held in the other: one `due` that releases
+    both keeps the held order, one that releases only the first window's book leaves the other held."""
+    for now, expected in ((T0 + 120, ["ETHUSDT", "BTCUSDT"]), (T0 + 105, ["BTCUSDT"])):
+        builder = TickBuilder(100)
+        builder.on_message(book(symbol="BTCUSDT"), T0, 0)  # BTCUSDT's window ends at T0 + 100
+        builder.on_message(book(symbol="ETHUSDT"), T0 + 10, 0)  # ETHUSDT's at T0 + 110
+        builder.on_message(book(99.0, 99.5, symbol="ETHUSDT"), T0 + 20, 0)  # held first
+        builder.on_message(book(99.0, 99.5, symbol="BTCUSDT"), T0 + 30, 0)
+        assert builder.next_due_ms() == T0 + 100
+        assert [t["symbol"] for t in builder.due(now)] == expected
+        assert [t["symbol"] for t in builder.flush(now)] == ["ETHUSDT", "BTCUSDT"][: 2 - len(expected)]
+        assert builder.next_due_ms() is None and builder.due(now + 1000) == []
+
+
 def test_conflation_is_per_symbol_and_never_holds_trades() -> None:
     builder = TickBuilder(1000)
     builder.on_message(book(symbol="BTCUSDT"), T0, 0)
