@@ -168,7 +168,9 @@ class Consumer:
             if size == pos.offset and not os.path.exists(self._name(pos.segment + 1)):
                 break  # nothing new: an idle poll (most polls of a quiet market) reads no bytes
             fh.seek(pos.offset)
-            buf = fh.read(_READ_CHUNK)
+            # Sized to what is there: read(n) allocates n bytes before it reads, and 1 MB per poll for a few
+            # KB of lines churns the C heap (fragmentation the process keeps all night; issue 14, item 4).
+            buf = fh.read(min(_READ_CHUNK, size - pos.offset))
             last_nl = buf.rfind(b"\n")
             if not buf and os.fstat(fh.fileno()).st_size < pos.offset:
                 raise self._vanished(pos)

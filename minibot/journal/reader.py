@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from minibot.journal.segments import list_segments, segment_path
 from minibot.reasons import ContractViolation, JournalCorrupt, ReasonCode
 
 _CHUNK = 1 << 20
+_MIN_READ = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,11 @@ def iter_lines(folder: Path, stem: str, segment: int = 0, offset: int = 0) -> It
             fh.seek(start)
             rest = b""
             while True:
-                chunk = fh.read(_CHUNK)
+                # Sized to what is there (at least a little, for lines appended since the fstat): read(n)
+                # allocates n bytes before it reads, and the metrics collector reads every queue each poll,
+                # so 1 MB reads for a few KB of lines churn the C heap all night (issue 14, item 4).
+                left = os.fstat(fh.fileno()).st_size - start - len(rest)
+                chunk = fh.read(min(_CHUNK, max(left, _MIN_READ)))
                 if not chunk:
                     break
                 buf = rest + chunk

@@ -7,6 +7,7 @@ that are replaced atomically (cursors, critical JSON) or appended (queues), so t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +58,15 @@ class LineCounter:
             if index > state.segment:
                 state.segment, state.offset = index, 0
             with path.open("rb") as fh:
-                while True:
+                size = os.fstat(fh.fileno()).st_size
+                while state.offset < size:
                     fh.seek(state.offset)
-                    chunk = fh.read(_READ_CHUNK)
+                    # Sized to what is there: read(n) allocates n bytes first, and 1 MB per queue per check
+                    # for a few KB of new lines churns the C heap all night (issue 14, item 4).
+                    chunk = fh.read(min(_READ_CHUNK, size - state.offset))
                     state.lines += chunk.count(b"\n")
                     state.offset += chunk.rfind(b"\n") + 1  # a partial last line is read again next time
-                    if len(chunk) < _READ_CHUNK or b"\n" not in chunk:
+                    if b"\n" not in chunk:
                         break
         return state.lines
 

@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -196,3 +197,34 @@ def test_an_ack_at_a_rotation_names_the_line_where_it_ends_not_the_start_of_the_
     consumer.close()
     report = verify_path(paths.folder)
     assert report.ok, report.problems
+
+
+def test_a_poll_reads_only_what_the_segment_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # read(n) allocates n bytes first: 1 MB per poll for a few lines churned every process's C heap
+    # (issue 14, item 4); the reads follow the file's size instead, and every event is still read.
+    ctx = _ctx(tmp_path)
+    _publish(ctx, 7)
+    consumer = ctx.consumer("market_ticks", "strategy_role")
+    asked: list[int] = []
+    real_file = consumer._file
+
+    def spying_file(segment: int) -> Any:
+        fh = real_file(segment)
+        real_read = fh.read
+
+        class _Spy:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(fh, name)
+
+            def read(self, n: int = -1) -> bytes:
+                asked.append(n)
+                return real_read(n)
+
+        return _Spy()
+
+    monkeypatch.setattr(consumer, "_file", spying_file)
+    size = segment_path(ctx.queue_paths("market_ticks").folder, INBOX, 0).stat().st_size
+    got = [r.line for _ in range(4) for r in consumer.poll()]
+    assert got == list(range(7))
+    assert asked and max(asked) <= size
+    consumer.close()

@@ -14,6 +14,7 @@ from minibot.reasons import ConfigInvalid, ReasonCode
 from minibot.watchdog.checks import LineCounter, QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.options import parse_duration_ms
 from minibot.watchdog.secrets import load_secrets, parse_env_file, repository_root
+from tests.readspy import spy_reads
 
 FAKE = "NORE_TEST_FAKE_KEY_0123456789abcdef"
 
@@ -78,6 +79,20 @@ def test_line_counter_is_incremental_across_chunks_and_segments(tmp_path: Path) 
     assert counter.lines() == 3001
     (tmp_path / "inbox.000001.jsonl").write_bytes(line * 5)
     assert counter.lines() == 3006
+
+
+def test_line_counter_reads_only_what_the_file_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A check counts every queue: a 1 MB read(n) for a few new lines churned the supervisor's C heap.
+    inbox = tmp_path / "inbox.jsonl"
+    inbox.write_bytes(b"x" * 99 + b"\n")
+    counter = LineCounter(tmp_path)
+    asked = spy_reads(monkeypatch)
+    assert counter.lines() == 1
+    with inbox.open("ab") as fh:
+        fh.write(b"y" * 49 + b"\npart")
+    assert counter.lines() == 2
+    assert counter.lines() == 2
+    assert asked and max(asked) <= 100
 
 
 def _ctx(tmp_path: Path) -> RunContext:
