@@ -20,8 +20,9 @@ from minibot.journal.chaincheck import SegmentCheck
 from minibot.journal.context import RunContext
 from minibot.journal.producer import Producer
 from minibot.reasons import ReasonCode
-from minibot.watchdog.ledger import BLOCK, Ledger, WatchedFile, fingerprint, racy, recheck
+from minibot.watchdog.ledger import BLOCK, Ledger, Mismatch, WatchedFile, fingerprint, racy, recheck
 from minibot.watchdog.scrub import SCRUB_BOUND_RUN_S, SCRUB_SLOW_BYTES_PER_S, QueueScrub
+from minibot.watchdog.scrubfiles import diagnose
 
 PASS_S = SCRUB_BOUND_RUN_S / 2
 CHECK_S = 5.0  # the supervisor's periodic check at 1x
@@ -293,3 +294,18 @@ def test_the_sinks_get_exactly_the_verified_bytes_of_segment_and_sidecar(tmp_pat
             break
     assert check.done and check.checkpoints == 5
     assert bytes(got["segment"]) == segment.read_bytes() and bytes(got["sidecar"]) == sidecar.read_bytes()
+
+
+def test_a_cut_the_rolling_pass_reads_first_is_the_same_truncation_the_tip_check_reports(tmp_path: Path) -> None:
+    """A cut can land between a check's tip check and its rolling pass: the pass's finding is still the
+    CURSOR_DESYNC of a truncation, not a CHAIN_MISMATCH or a torn line."""
+    night = Night(tmp_path, segment_max_bytes=1 << 30)
+    night.publish(40)
+    assert night.check() is None
+    newest = next(f for q in night.scrub.queues for f in q.watched() if not f.sidecar)
+    size = newest.path.stat().st_size
+    with newest.path.open("r+b") as fh:
+        fh.truncate(size // 2 + 7)  # mid-line
+    queue = night.scrub.queues[0]
+    code, detail = diagnose(queue, newest, Mismatch(size // 2, size // 2 + 7))
+    assert code is ReasonCode.CURSOR_DESYNC and "truncated" in detail, detail
