@@ -18,6 +18,7 @@ from typing import Any
 
 from minibot.contracts.codec import encode_line
 from minibot.contracts.envelope import build_envelope, encode_event
+from minibot.contracts.registry import registry
 from minibot.ids import random_id
 from minibot.journal.atomic import held_lock
 from minibot.journal.chain import Checkpoint, SidecarWriter, chain_path, covered, link, truncated
@@ -57,6 +58,10 @@ class Producer:
         self._lock_fh = open(paths.lock, "a+b")  # noqa: SIM115 - held for the producer's lifetime
         self._lock_name = str(paths.lock)  # names the lock in a LockTimeout; built once, not per publish
         self.repairs: list[dict[str, Any]] = []
+        # Whether an event of this queue can name a cause at all: market ticks cannot, so their batches skip the
+        # per-event look for one.
+        schemas = registry().payload_schemas
+        self._may_be_caused = any("cause_id" in schemas[t].get("properties", {}) for t in paths.contract.types)
         # Called after each batch is appended, outside the lock, with the batch's urgency (RunContext rings the
         # consumers' doorbells: minibot/journal/doorbell.py `Ringer.ring`).
         self.after_publish: Callable[[bool], None] | None = None
@@ -82,15 +87,11 @@ class Producer:
         Raises ContractViolation before writing anything if any event is invalid.
         """
         contract = self.paths.contract
-        caused = False
-        parts = []
-        for ev in events:
-            parts.append(encode_event(ev, contract))
-            caused = caused or "cause_id" in ev["payload"]
-        data = b"".join(parts)
+        batch = list(events)
+        data = b"".join([encode_event(ev, contract) for ev in batch])
         if not data:
             return 0
-        if caused:
+        if self._may_be_caused and any("cause_id" in ev["payload"] for ev in batch):
             # A line caused by what this process read is never visible before its causes are durable: a
             # reader may fsync it at once (minibot/journal/ordering.py, rule 3).
             self._appender.order.barrier(below=OUTPUT)
