@@ -28,8 +28,11 @@ import time
 from typing import Any
 
 from minibot.config.binance import BinanceConfig
+from minibot.journal.flusher import FLUSHER
+from minibot.journal.segments import commit_owed
 from minibot.market.feed import MarketFeed
 from minibot.market.models import MarketMessage
+from minibot.market.rest import RequestRecord
 from minibot.model.config import StrategyConfig
 from minibot.reasons import ConfigInvalid, NoreError, ReasonCode
 from minibot.rolenames import Role
@@ -79,7 +82,7 @@ class MarketRole(PolicyRole):
             on_message=self._on_message,
             on_health=self._on_health,
             on_stop=self._on_stop,
-            on_request=self.requests.append,
+            on_request=self._on_request,
             health_role=ROLE,
             depth_levels=self.cfg.depth_levels,
         )
@@ -105,12 +108,21 @@ class MarketRole(PolicyRole):
         # fill latency across processes, never used by the trading core.
         recv_perf_ns = time.perf_counter_ns()
         self.last_data_ms = now
+        held = self.builder.next_due_ms()
         self._add(self.builder.on_message(message, now, recv_perf_ns), now)
-        if self._batch and not self._soon:
+        if len(self._batch) >= self.batch_max:
+            self._publish_between_rounds()
+        elif self._batch and not self._soon:
             # Publish once the frames already received are handled: a callback of the loop's next pass, not
-            # the round that `wake` starts a few passes later (pipeline latency, issue 14).
+            # a round of the loop (pipeline latency, issue 14).
             self._soon = True
             asyncio.get_running_loop().call_soon(self._publish_soon)
+        if self.builder.next_due_ms() != held:
+            self.wake.set()  # a book newly held: the loop's sleep must end when its window does
+
+    def _on_request(self, record: RequestRecord) -> None:
+        self.requests.append(record)
+        self.wake.set()  # the next round journals it
 
     def _on_health(self, payload: dict[str, Any]) -> None:
         self._state = str(payload["state"])
@@ -128,20 +140,30 @@ class MarketRole(PolicyRole):
         feed = self.closes.feed
         for p in payloads:
             self._urgent = feed(p["symbol"], now) or self._urgent
-        if len(self._batch) >= self.batch_max:
-            self._publish()
-        self.wake.set()
 
     def _publish_soon(self) -> None:
         self._soon = False
         if not self._closed:
+            self._publish_between_rounds()
+
+    def _publish_between_rounds(self) -> None:
+        """Publish outside the loop's round, without starting one when the batch's fsyncs leave nothing owed.
+
+        Held like a round, the segment and its chain sidecar go to the flusher as one job, at once when the
+        last group commit is older than its interval (a quiet market). Only a group commit still owed (a
+        burst, or the last job still running) needs the round that sleeps until it is due: the loop's sleep
+        began before it was owed."""
+        with FLUSHER.held():
             self._publish()
+        if commit_owed() is not None:
+            self.wake.set()
 
     def _publish(self) -> None:
         batch, self._batch = self._batch, []
         if batch:
             urgent, self._urgent = self._urgent, False
-            self.published += self.producer.publish(batch, urgent)
+            for at in range(0, len(batch), self.batch_max):
+                self.published += self.producer.publish(batch[at : at + self.batch_max], urgent)
 
     # AsyncRole ---------------------------------------------------------------------------------------
 

@@ -12,13 +12,16 @@ import pytest
 
 from minibot.config.binance import BinanceConfig
 from minibot.exitcodes import ExitCode
+from minibot.journal.atomic import read_critical_json, write_critical_json
+from minibot.journal.ordering import WriteOrder, using
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
+from minibot.market.models import AggTrade, BookTicker
 from minibot.market.rest import PUBLIC_PATHS
 from minibot.roles.market_role import MarketRole
 from minibot.roles.process import Heartbeat, load_env
 from minibot.roles.request_journal import journal_folder
-from minibot.runlayout import REQUESTS_STEM
+from minibot.runlayout import REQUESTS_STEM, RUN_FILE
 from tests.fake_kernel32 import FakeWinmm
 from tests.roles.core_run import make_run_dir
 from tests.roles.market_harness import SYMBOLS, Run, make_run, ticks_of, wait_until
@@ -295,4 +298,56 @@ def test_a_batch_is_urgent_only_when_a_tick_of_it_may_close_a_bar(tmp_path: Path
     tick("ETHUSDT", start + interval)  # the next bucket for it too
     tick("ETHUSDT", start + interval + 1)  # same bucket as its last
     assert rings == [True, False, True, True, True, False]
+    asyncio.run(role.close())
+
+
+def test_a_quiet_publish_starts_no_round_and_a_held_book_or_an_owed_commit_does(tmp_path: Path) -> None:
+    """Idle cost (issue 14): a tick is published between the loop's rounds; the loop wakes only when its sleep
+    must end sooner: a group commit still owed after the publish, or a book newly held (its window's end)."""
+    make_run_dir(tmp_path, speed=1.0)  # a book's 250 ms window in real time: the second book is surely inside it
+    run = read_critical_json(tmp_path / RUN_FILE)
+    # A 300 ms group commit: a burst's two publishes are surely inside one interval, even on a starved CI box.
+    run["config"]["queues"]["fsync_overrides"]["market_ticks"] = "group:300ms"
+    write_critical_json(tmp_path / RUN_FILE, run)
+    env = load_env("market_role", tmp_path)
+    with using(WriteOrder()) as order:
+        role = MarketRole(env, Heartbeat(env), mm=FakeWinmm())
+    assert role.cfg.conflation_ms > 0
+
+    def trade(agg_id: int) -> AggTrade:
+        return AggTrade("BTCUSDT", agg_id, 100.0, 0.5, agg_id, agg_id, 1_000 + agg_id, None, False)
+
+    def book(symbol: str, bid: float, update_id: int) -> BookTicker:
+        return BookTicker(symbol, bid, 1.0, 101.0, 1.0, update_id)
+
+    async def publish(message: AggTrade | BookTicker) -> bool:
+        role.wake.clear()
+        role._on_message(message)
+        await asyncio.sleep(0)  # the `_publish_soon` callback
+        return role.wake.is_set()
+
+    async def quiet() -> None:
+        """What the loop's rounds would do: the owed group commit, its fsyncs done; then an interval without one."""
+        for _ in range(100):
+            if order.commit_owed() is None and not order._busy():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.35)
+
+    async def drive() -> list[bool]:
+        woken = [await publish(book("BTCUSDT", 99.0, 1))]
+        await quiet()
+        woken.append(await publish(trade(1)))
+        await quiet()
+        woken.append(await publish(trade(2)))
+        woken.append(await publish(trade(3)))  # a burst: its group commit is not due yet
+        await quiet()
+        woken.append(await publish(book("BTCUSDT", 99.5, 2)))  # its window has ended: published
+        woken.append(await publish(book("BTCUSDT", 99.6, 3)))  # inside the window the last one opened: held
+        return woken
+
+    with using(order):
+        woken = asyncio.run(drive())
+    assert role.published == 5 and role.builder.next_due_ms() is not None  # the last book is held
+    assert woken == [True, False, False, True, False, True], woken  # the very first publish: nothing was committed yet
     asyncio.run(role.close())
