@@ -36,6 +36,15 @@ def test_deterministic_ids_are_uuid4_and_stable(parts: list[str]) -> None:
     assert value == deterministic_id(*parts) == str(parsed)
 
 
+@given(st.lists(st.text(max_size=10), max_size=5))
+def test_deterministic_ids_equal_the_uuid_module_formatting_of_the_digest(parts: list[str]) -> None:
+    # The ids written by earlier runs must not change: the former construction through uuid.UUID, by hand.
+    digest = bytearray(hashlib.sha256(b"minibot.nore.id.v1\0" + "\0".join(parts).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x40
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    assert deterministic_id(*parts) == str(uuid.UUID(bytes=bytes(digest)))
+
+
 @given(st.lists(st.text(max_size=10), max_size=3), st.integers(0, 2**48 - 1))
 def test_sequential_ids_are_uuid4_stable_and_keep_the_prefix_bits(prefix: list[str], n: int) -> None:
     value = sequential_ids(*prefix)(n)
