@@ -26,6 +26,7 @@ from minibot.journal.ordering import InputSync
 from minibot.journal.reader import decode_event
 from minibot.journal.seen import SeenWindow, seed_from_queue, window_for
 from minibot.journal.segments import APPEND_FLAGS, FsyncPolicy, SegmentNames, list_segments, segment_path
+from minibot.journal.watermark import mark_path
 from minibot.reasons import CursorDesync, NoreError, ReasonCode
 
 _READ_CHUNK = 1 << 20
@@ -74,7 +75,7 @@ class Consumer:
         paths.folder.mkdir(parents=True, exist_ok=True)
         # What this consumer read is made durable before its acks, or anything else the process writes
         # after reading it, can be (minibot/journal/ordering.py): a power cut cannot keep an ack of a lost line.
-        self._input = InputSync()
+        self._input = InputSync(mark_path(paths.folder, INBOX))
         self._log = AckLog(paths, consumer, run_id=run_id, cmdline_hash=cmdline_hash, clock=clock, policy=self.policy)
         # Ids consumed before a restart stay in the window: a duplicate written after it is still dropped.
         seed_from_queue(self._seen, paths.folder, INBOX, self.committed.segment, self.committed.offset, window)
@@ -168,7 +169,7 @@ class Consumer:
             pos = Cursor(pos.segment, base + begin, line_no, last_id, last_sha, 0, 0)
         read = ended if ended is not None and pos.offset == 0 else pos
         if read != self._read and read.offset:
-            self._input.read(self._name(read.segment), read.segment)
+            self._input.read(self._name(read.segment), read.segment, read.offset)
         self._read = read
         # Stopped by the limit (lines may be left) or by an invalid line (its error is raised on the next
         # poll): the role must poll again without waiting for a ring (minibot/roles/process.py `run_loop`).
