@@ -1,49 +1,35 @@
-"""Queue consumer: whole lines only, full validation, ack + cursor, deadletter, recovery (R-A2, R-T1/T2/T6).
+"""Queue consumer: whole lines only, full validation, deadletter, recovery (R-A2, R-T1/T2/T6).
 
-Commit protocol per batch: append one `ack` line (first..last line, last id, end position) to the acks
-journal, then (at most every CURSOR_INTERVAL_S, and on close) atomically rewrite the cursor (a checkpoint that also
-records where the next ack goes). Before each ack the acks journal must still end where this consumer's
-last ack did (not deleted, truncated or written by anyone else), and a queue that has become shorter than
-what this consumer read is a desync: both STOP during the run instead of being found by verify later.
-On open, the cursor is checked against the queue (the line ending at its offset must have its sha256)
-and every ack written after it is rolled forward (a crash between ack and cursor loses nothing). Anything
-that does not add up raises CursorDesync; an invalid line is copied verbatim to the deadletter and
-raised after the valid lines before it have been handed out, so nothing before it is lost.
+A consumer reads whole lines from its read position, validates each and hands the valid ones out; `ack()`
+commits them through its acks journal and cursor (minibot/journal/acklog.py, which also recovers the position
+on open). A queue that has become shorter than what this consumer read is a desync: it STOPs during the run
+instead of being found by verify later. An invalid line is copied verbatim to the deadletter and raised after
+the valid lines before it have been handed out, so nothing before it is lost.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from minibot.contracts.codec import encode_line
 from minibot.contracts.envelope import build_envelope
-from minibot.ids import deterministic_id, random_id
-from minibot.journal.atomic import file_lock, read_critical_json, write_critical_json
-from minibot.journal.cursor import Cursor, verify_position
+from minibot.ids import random_id
+from minibot.journal.acklog import CURSOR_INTERVAL_S as CURSOR_INTERVAL_S  # where tests find it
+from minibot.journal.acklog import AckLog
+from minibot.journal.atomic import file_lock
+from minibot.journal.cursor import Cursor
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
-from minibot.journal.ordering import ACK, InputSync
-from minibot.journal.reader import decode_event, iter_lines
+from minibot.journal.ordering import InputSync
+from minibot.journal.reader import decode_event
 from minibot.journal.seen import SeenWindow, seed_from_queue, window_for
-from minibot.journal.segments import (
-    APPEND_FLAGS,
-    FsyncPolicy,
-    SegmentAppender,
-    SegmentNames,
-    list_segments,
-    segment_path,
-)
-from minibot.journal.tail import repair_torn_tail
+from minibot.journal.segments import APPEND_FLAGS, FsyncPolicy, SegmentNames, list_segments, segment_path
+from minibot.journal.watermark import mark_path
 from minibot.reasons import CursorDesync, NoreError, ReasonCode
 
 _READ_CHUNK = 1 << 20
-CURSOR_INTERVAL_S = 5.0
-"""Cursor checkpoints at most this often (group commit): the acks journal is the durable log, and
-recovery rolls the cursor forward over every ack written after it, so nothing depends on a fresher one."""
 
 
 class Record(NamedTuple):
@@ -87,49 +73,22 @@ class Consumer:
         self._seen = SeenWindow(window)
         self._pending_error: NoreError | None = None
         paths.folder.mkdir(parents=True, exist_ok=True)
-        self._acks = SegmentAppender(paths.folder, paths.acks_stem(consumer), self.policy, 64 << 20, ACK)
         # What this consumer read is made durable before its acks, or anything else the process writes
         # after reading it, can be (minibot/journal/ordering.py): a power cut cannot keep an ack of a lost line.
-        self._input = InputSync()
-        self.committed = self._recover()
+        self._input = InputSync(mark_path(paths.folder, INBOX))
+        self._log = AckLog(paths, consumer, run_id=run_id, cmdline_hash=cmdline_hash, clock=clock, policy=self.policy)
         # Ids consumed before a restart stay in the window: a duplicate written after it is still dropped.
         seed_from_queue(self._seen, paths.folder, INBOX, self.committed.segment, self.committed.offset, window)
         self._read = self.committed  # read position, ahead of `committed` until ack()
         self._fh: Any = None
         self._fh_segment = -1
-        self._cursor_dirty = False
-        self._cursor_written = time.monotonic()
         self._name = SegmentNames(paths.folder, INBOX)  # `poll` stats these on every round of an idle role
         self.more = False  # the last poll may have left lines unread (see `poll`)
-        self._acks_path: tuple[int, Path] = (-1, paths.folder)  # (segment, path) of the acks tail checked
 
-    # ---- recovery -------------------------------------------------------------------------------
-    def _recover(self) -> Cursor:
-        stem = self.paths.acks_stem(self.name)
-        for _, path in list_segments(self.paths.folder, stem)[-1:]:
-            repair_torn_tail(path)  # a torn ack was never committed: the batch is simply redone
-        path = self.paths.cursor(self.name)
-        cursor = Cursor.initial() if not path.exists() else Cursor.from_dict(read_critical_json(path))
-        verify_position(self.paths, cursor)
-        rolled = cursor
-        for raw in iter_lines(self.paths.folder, stem, cursor.acks_segment, cursor.acks_offset):
-            _, ack = decode_event(raw.data, None, run_id=self.run_id)
-            p = ack["payload"]
-            if ack["type"] != "ack" or p["consumer"] != self.name or p["first_line"] != rolled.line:
-                raise CursorDesync(
-                    f"{stem} ({raw.start}): ack for lines {p.get('first_line')}..{p.get('last_line')} "
-                    f"does not continue the cursor at line {rolled.line}",
-                    ReasonCode.ACKS_OUT_OF_ORDER,
-                )
-            rolled = Cursor(p["segment"], p["offset"], p["last_line"] + 1, p["last_id"], None, raw.segment, raw.end)
-            verify_position(self.paths, rolled)
-        if rolled != cursor or not path.exists():
-            self._write_cursor(rolled)
-        return rolled
-
-    def _write_cursor(self, cursor: Cursor) -> None:
-        data = cursor.to_dict(self.paths.contract.name, self.name, self.run_id, self.clock())
-        write_critical_json(self.paths.cursor(self.name), data, fsync=self.policy.mode == "always")
+    @property
+    def committed(self) -> Cursor:
+        """Position after the last line acked."""
+        return self._log.committed
 
     # ---- reading --------------------------------------------------------------------------------
     def _file(self, segment: int) -> Any:
@@ -210,7 +169,7 @@ class Consumer:
             pos = Cursor(pos.segment, base + begin, line_no, last_id, last_sha, 0, 0)
         read = ended if ended is not None and pos.offset == 0 else pos
         if read != self._read and read.offset:
-            self._input.read(self._name(read.segment), read.segment)
+            self._input.read(self._name(read.segment), read.segment, read.offset)
         self._read = read
         # Stopped by the limit (lines may be left) or by an invalid line (its error is raised on the next
         # poll): the role must poll again without waiting for a ring (minibot/roles/process.py `run_loop`).
@@ -274,63 +233,13 @@ class Consumer:
             target = Cursor(through.segment, through.end, through.line + 1, through.event["id"], through.sha256, 0, 0)
         if target.line <= self.committed.line:
             return
-        first = self.committed.line
-        last_id = target.last_id or ""
-        ack = build_envelope(
-            type_="ack",
-            payload={
-                "consumer": self.name,
-                "first_line": first,
-                "last_line": target.line - 1,
-                "last_id": last_id,
-                "segment": target.segment,
-                "offset": target.offset,
-            },
-            ts=self.clock(),
-            id_=deterministic_id(self.run_id, "ack", self.paths.contract.name, self.name, str(target.line - 1)),
-            source=self.name,
-            run_id=self.run_id,
-            cmdline_hash=self.cmdline_hash,
-        )
-        self._check_acks_tail()
-        seg, end = self._acks.append(encode_line(ack))
-        self.committed = Cursor(
-            target.segment, target.offset, target.line, target.last_id, target.last_sha256, seg, end
-        )
+        self._log.commit(target)
         if self._read.line <= target.line:
             self._read = self.committed
-        self._cursor_dirty = True
-        self.flush_if_due()
-
-    def _check_acks_tail(self) -> None:
-        """This consumer is its acks journal's only writer: it must still end where the last ack did."""
-        c = self.committed
-        if self._acks_path[0] != c.acks_segment:
-            acks = segment_path(self.paths.folder, self.paths.acks_stem(self.name), c.acks_segment)
-            self._acks_path = (c.acks_segment, acks)
-        path = self._acks_path[1]
-        try:
-            size: int | None = os.stat(path).st_size
-        except FileNotFoundError:
-            size = None
-        if size == c.acks_offset or (size is None and c.acks_offset == 0):
-            return
-        state = "does not exist" if size is None else f"is {size} bytes"
-        raise CursorDesync(
-            f"{self.paths.contract.name}/{path.name} {state} but {self.name}'s last ack ended at byte "
-            f"{c.acks_offset} (line {c.line}): the acks journal was deleted, truncated or written by another process"
-        )
 
     def flush_if_due(self, force: bool = False) -> None:
         """Rewrite the cursor checkpoint at most every CURSOR_INTERVAL_S, and on close (group commit)."""
-        if not self._cursor_dirty:
-            return
-        now = time.monotonic()
-        if force or now - self._cursor_written >= CURSOR_INTERVAL_S:
-            self._acks.flush()  # the acks a checkpoint names are on disk before it is
-            self._write_cursor(self.committed)
-            self._cursor_dirty = False
-            self._cursor_written = now
+        self._log.flush_if_due(force)
 
     def lag_bytes(self) -> int:
         """Bytes published but not yet acked by this consumer."""
@@ -342,8 +251,7 @@ class Consumer:
 
     def close(self) -> None:
         """Flush acks, write the cursor checkpoint and close files."""
-        self._acks.close()
-        self.flush_if_due(force=True)
+        self._log.close()
         if self._fh is not None:
             self._fh.close()
             self._fh = None

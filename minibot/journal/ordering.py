@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from minibot.journal.flusher import FLUSHER
+from minibot.journal.watermark import MarkReader, publish
 
 INPUT, LOG, OUTPUT, CHAIN, ACK = range(5)
 
@@ -95,6 +96,13 @@ class Pending:
     def sync_fd(self) -> int | None:
         """The descriptor to fsync (None: nothing open)."""
         raise NotImplementedError
+
+    def sync_mark(self) -> object:
+        """Taken just before an fsync of `sync_fd()` starts: what it will make durable (see `after_sync`)."""
+        return None
+
+    def after_sync(self, mark: object) -> None:
+        """After an fsync that started when `sync_mark()` returned `mark` completed (any thread)."""
 
     def commit_at(self) -> float:
         """Monotonic time at which a group commit of what this entry owes falls due."""
@@ -160,14 +168,14 @@ class WriteOrder:
             if not any(e.interval_s is not None and now >= e.commit_at() for e in self._pending):
                 return
             entries = self._take(None)
-            syncs = [(e, fd) for e in entries if (fd := e.sync_fd()) is not None]
-            job = Job([e for e, _ in syncs])
+            syncs = [(e, fd, e.sync_mark()) for e in entries if (fd := e.sync_fd()) is not None]
+            job = Job([e for e, _, _ in syncs])
             for entry in entries:
                 entry._last_sync = now
-            for entry, _ in syncs:
+            for entry, _, _ in syncs:
                 entry._job = job
             self._jobs.append(job)
-        FLUSHER.run([(fd, _done(entry, job)) for entry, fd in syncs])
+        FLUSHER.run([(fd, _done(entry, job, mark)) for entry, fd, mark in syncs])
 
     def barrier(self, below: int | None = None) -> None:
         """Rule 2: fsync inline, in rank order, what is owed and what is on the flusher (only ranks < `below`
@@ -187,7 +195,9 @@ class WriteOrder:
             fd = entry.sync_fd()
             try:
                 if fd is not None:
+                    mark = entry.sync_mark()
                     os.fsync(fd)
+                    entry.after_sync(mark)
             except OSError:
                 for rest in owed:
                     if rest in left:
@@ -213,10 +223,12 @@ class WriteOrder:
         return max(0.0, left)
 
 
-def _done(entry: Pending, job: Job) -> Callable[[OSError | None], None]:
-    """The flusher's callback for `entry`'s fsync in `job`."""
+def _done(entry: Pending, job: Job, mark: object) -> Callable[[OSError | None], None]:
+    """The flusher's callback for `entry`'s fsync in `job` (`mark`: what it made durable)."""
 
     def done(error: OSError | None) -> None:
+        if error is None:
+            entry.after_sync(mark)
         job.finished(entry, error)
 
     return done
@@ -224,25 +236,53 @@ def _done(entry: Pending, job: Job) -> Callable[[OSError | None], None]:
 
 class InputSync(Pending):
     """The segment of another process's queue this process reads: its lines are made durable (rule 1) before
-    anything written after reading them, which may name them (input log, acks, outputs)."""
+    anything written after reading them, which may name them (input log, acks, outputs). Not when the queue's
+    durable watermark already covers them (its producer, or another consumer, fsynced them:
+    minibot/journal/watermark.py); an fsync it does make raises the watermark for the other consumers."""
 
-    def __init__(self) -> None:
+    def __init__(self, mark: Path | None = None) -> None:
         super().__init__(INPUT)
         self._fd: int | None = None
         self._segment = -1
+        self._end = 0
+        self._mark = MarkReader(mark) if mark is not None else None
+        self._marked = (-1, -1)
+        self._mark_lock = threading.Lock()  # the flusher thread and an inline barrier may both publish
+        self.skipped = 0  # fsyncs the watermark made unnecessary
 
     def sync_fd(self) -> int | None:
-        """The descriptor of the segment read last."""
+        """The descriptor of the segment read last; None when nothing is open or the producer's watermark
+        says every byte read is durable already (no fsync needed)."""
+        if self._fd is not None and self._mark is not None and self._mark.covers(self._segment, self._end):
+            self.skipped += 1
+            return None
         return self._fd
 
-    def read(self, path: Path, segment: int) -> None:
-        """Lines of `segment` (at `path`) were read. A segment left behind needs nothing more: its writer
-        fsynced it before starting the next (minibot/journal/segments.py `SegmentAppender.append`)."""
+    def sync_mark(self) -> object:
+        """(segment, size) of the segment as its fsync starts: what it makes durable."""
+        if self._mark is None or self._fd is None:
+            return None
+        return (self._segment, os.fstat(self._fd).st_size)
+
+    def after_sync(self, mark: object) -> None:
+        """Publish the watermark the completed fsync reached (the queue's other consumers need not repeat it)."""
+        if not isinstance(mark, tuple) or self._mark is None:
+            return
+        with self._mark_lock:
+            if mark <= self._marked:
+                return
+            self._marked = mark
+            publish(self._mark.path, *mark)
+
+    def read(self, path: Path, segment: int, end: int) -> None:
+        """Lines of `segment` (at `path`) were read up to byte `end`. A segment left behind needs nothing more:
+        its writer fsynced it before starting the next (minibot/journal/segments.py `SegmentAppender.append`)."""
         self._raise_sync_error()
         if segment != self._segment:
             self.close()
             self._fd = os.open(path, _WRITE_FLAGS)
             self._segment = segment
+        self._end = end
         self.order.note(self)
 
     def close(self) -> None:
@@ -251,6 +291,8 @@ class InputSync(Pending):
             os.close(self._fd)
             self._fd = None
             self._segment = -1
+        if self._mark is not None:
+            self._mark.close()
 
 
 ORDER = WriteOrder()

@@ -52,7 +52,7 @@ class Producer:
         self.clock = clock
         policy = FsyncPolicy.parse(fsync) if isinstance(fsync, str) else fsync
         paths.folder.mkdir(parents=True, exist_ok=True)
-        self._appender = SegmentAppender(paths.folder, INBOX, policy, segment_max_bytes)
+        self._appender = SegmentAppender(paths.folder, INBOX, policy, segment_max_bytes, watermark=True)
         self._chain = SidecarWriter(paths.folder, INBOX, policy)
         self._last: tuple[int, Checkpoint, int] | None = None  # (segment, checkpoint, sidecar size) of the last batch
         self._lock_fh = open(paths.lock, "a+b")  # noqa: SIM115 - held for the producer's lifetime

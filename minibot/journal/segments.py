@@ -12,12 +12,14 @@ import contextlib
 import errno
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from minibot.journal.ordering import OUTPUT, Pending
 from minibot.journal.ordering import commit_owed as commit_owed  # where minibot/roles/wake.py finds it
+from minibot.journal.watermark import mark_path, publish
 
 SEGMENT_RE = r"^{stem}(?:\.(\d{{6}}))?\.jsonl{suffix}$"
 
@@ -118,7 +120,9 @@ class PolicyFile(Pending):
             self._durable_ns = time.perf_counter_ns()  # the write is all the policy asks for
         elif self.fsync.mode == "always":
             assert self._fd is not None
+            mark = self.sync_mark()
             os.fsync(self._fd)
+            self.after_sync(mark)
             self._last_sync = time.monotonic()
             self._durable_ns = time.perf_counter_ns()
         else:
@@ -158,13 +162,43 @@ class SegmentAppender(PolicyFile):
     Not thread-safe; callers serialize (a process lock plus, for shared queues, a file lock).
     """
 
-    def __init__(self, folder: Path, stem: str, fsync: FsyncPolicy, segment_max_bytes: int, rank: int = OUTPUT) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        stem: str,
+        fsync: FsyncPolicy,
+        segment_max_bytes: int,
+        rank: int = OUTPUT,
+        *,
+        watermark: bool = False,
+    ) -> None:
         super().__init__(fsync, rank)
         self.folder = folder
         self.stem = stem
         self.segment_max_bytes = segment_max_bytes
         self.index = -1
         self._name = SegmentNames(folder, stem)
+        # With `watermark`, each completed fsync publishes how far the segments are durable, so the consumers
+        # need not fsync them again (minibot/journal/watermark.py).
+        self._mark = mark_path(folder, stem) if watermark and fsync.mode != "none" else None
+        self._marked = (-1, -1)
+        self._mark_lock = threading.Lock()  # the flusher thread and an inline barrier may both publish
+
+    def sync_mark(self) -> object:
+        """(segment, size) of the open segment as its fsync starts: what it makes durable."""
+        if self._mark is None or self._fd is None:
+            return None
+        return (self.index, os.fstat(self._fd).st_size)
+
+    def after_sync(self, mark: object) -> None:
+        """Publish the watermark the completed fsync reached, unless an earlier one is as high."""
+        if not isinstance(mark, tuple) or self._mark is None:
+            return
+        with self._mark_lock:
+            if mark <= self._marked:
+                return
+            self._marked = mark
+            publish(self._mark, *mark)
 
     def _open(self, index: int) -> None:
         self.close()

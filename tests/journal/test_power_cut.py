@@ -120,6 +120,10 @@ def recorded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             time.sleep(rng.choice((0.0, 0.0, 0.0005, 0.003)))
             procs.round(rng)
         procs.settle()
+    # The consumers relied on their producers' durable watermarks (minibot/journal/watermark.py) for some of
+    # their inputs: the cuts below check that skipping those fsyncs keeps every effect behind its cause.
+    skipped = sum(c._input.skipped for runner in (procs.strategy, procs.risk) for _, c in runner.consumers)
+    assert skipped or not always  # `always` signals are fsynced inline before risk_role reads them
     return recorder, always
 
 
