@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from minibot.journal.flusher import FLUSHER
-from minibot.journal.watermark import MarkReader, publish
+from minibot.journal.watermark import MarkReader
 
 INPUT, LOG, OUTPUT, CHAIN, ACK = range(5)
 
@@ -237,8 +237,7 @@ def _done(entry: Pending, job: Job, mark: object) -> Callable[[OSError | None], 
 class InputSync(Pending):
     """The segment of another process's queue this process reads: its lines are made durable (rule 1) before
     anything written after reading them, which may name them (input log, acks, outputs). Not when the queue's
-    durable watermark already covers them (its producer, or another consumer, fsynced them:
-    minibot/journal/watermark.py); an fsync it does make raises the watermark for the other consumers."""
+    durable watermark already covers them (its producer fsynced them: minibot/journal/watermark.py)."""
 
     def __init__(self, mark: Path | None = None) -> None:
         super().__init__(INPUT)
@@ -246,8 +245,6 @@ class InputSync(Pending):
         self._segment = -1
         self._end = 0
         self._mark = MarkReader(mark) if mark is not None else None
-        self._marked = (-1, -1)
-        self._mark_lock = threading.Lock()  # the flusher thread and an inline barrier may both publish
         self.skipped = 0  # fsyncs the watermark made unnecessary
 
     def sync_fd(self) -> int | None:
@@ -257,22 +254,6 @@ class InputSync(Pending):
             self.skipped += 1
             return None
         return self._fd
-
-    def sync_mark(self) -> object:
-        """(segment, size) of the segment as its fsync starts: what it makes durable."""
-        if self._mark is None or self._fd is None:
-            return None
-        return (self._segment, os.fstat(self._fd).st_size)
-
-    def after_sync(self, mark: object) -> None:
-        """Publish the watermark the completed fsync reached (the queue's other consumers need not repeat it)."""
-        if not isinstance(mark, tuple) or self._mark is None:
-            return
-        with self._mark_lock:
-            if mark <= self._marked:
-                return
-            self._marked = mark
-            publish(self._mark.path, *mark)
 
     def read(self, path: Path, segment: int, end: int) -> None:
         """Lines of `segment` (at `path`) were read up to byte `end`. A segment left behind needs nothing more:
