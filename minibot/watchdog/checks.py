@@ -92,8 +92,11 @@ class QueueWatch:
         return {name: counter.lines() for name, counter in self.counters.items()}
 
     def check(self, max_lag: int) -> Finding | None:
-        """Consumer cursors, acks and lag (`_consumers`), then this call's share of re-verifying the queues."""
-        return self._consumers(max_lag) or self.scrub.check()
+        """This call's share of re-verifying the queues, then consumer cursors, acks and lag (`_consumers`).
+
+        The scrub first: a queue cut short also leaves cursors beyond its end, and the STOP should name the cut
+        (the cause), not the cursor it strands."""
+        return self.scrub.check() or self._consumers(max_lag)
 
     def _consumers(self, max_lag: int) -> Finding | None:
         """Read every consumer's cursor (a damaged one is T3) and check its acks journal still holds what the

@@ -58,6 +58,7 @@ FEEDER_FILES = {
     "queues/market_ticks/inbox.jsonl",
     "queues/market_ticks/inbox.jsonl.chain",
     "queues/market_ticks/.producer.lock",
+    "queues/market_ticks/inbox.durable",  # the feeder's durable watermark (minibot/journal/watermark.py)
 }
 # Short feature windows: a restarted engine is warm again after a few seconds of ticks.
 SHORT_FEATURES = {
