@@ -116,9 +116,14 @@ def test_depth_gap_and_stale_book_faults() -> None:
     assert _gaps(eth) == []
     pauses = [b["E"] - a["E"] for a, b in itertools.pairwise(eth)]
     assert max(pauses) >= 4_800
-    partial_ids = [d["lastUpdateId"] for d in _by_stream(messages, "ethusdt@depth5@100ms")]
-    repeats = sum(1 for a, b in itertools.pairwise(partial_ids) if a == b)
-    assert repeats >= 40  # 5 s of run clock at 100 ms
+    # The partial pushes that arrived inside the diff stream's pause (one connection keeps the order) all
+    # repeat one book. How many there are depends on wall-clock timing (a late timer skips slots), so only
+    # a floor far below the window's 50 slots is asserted.
+    eth_at = [i for i, m in enumerate(messages) if m["stream"] == "ethusdt@depth@100ms"]
+    paused_after = max(range(len(pauses)), key=pauses.__getitem__)
+    inside = messages[eth_at[paused_after] + 1 : eth_at[paused_after + 1]]
+    frozen = [m["data"]["lastUpdateId"] for m in inside if m["stream"] == "ethusdt@depth5@100ms"]
+    assert len(frozen) >= 5 and len(set(frozen)) == 1, frozen
     assert stats["faults_injected"]["stale_book"] > 0
 
 
