@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 from minibot.contracts.codec import encode_line
 from minibot.contracts.envelope import build_envelope
 from minibot.ids import random_id
-from minibot.journal.acklog import CURSOR_INTERVAL_S as CURSOR_INTERVAL_S  # where tests find it
 from minibot.journal.acklog import AckLog
 from minibot.journal.atomic import file_lock
 from minibot.journal.cursor import Cursor

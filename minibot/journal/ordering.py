@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from minibot.journal.flusher import FLUSHER
-from minibot.journal.watermark import MarkReader
+from minibot.journal.watermark import Mark, MarkReader
 
 INPUT, LOG, OUTPUT, CHAIN, ACK = range(5)
 
@@ -97,11 +97,16 @@ class Pending:
         """The descriptor to fsync (None: nothing open)."""
         raise NotImplementedError
 
-    def sync_mark(self) -> object:
+    def needs_sync(self) -> bool:
+        """Whether what it owes still needs an fsync of `sync_fd()` (InputSync: not when its producer's watermark
+        covers it)."""
+        return True
+
+    def sync_mark(self) -> Mark | None:
         """Taken just before an fsync of `sync_fd()` starts: what it will make durable (see `after_sync`)."""
         return None
 
-    def after_sync(self, mark: object) -> None:
+    def after_sync(self, mark: Mark | None) -> None:
         """After an fsync that started when `sync_mark()` returned `mark` completed (any thread)."""
 
     def commit_at(self) -> float:
@@ -168,7 +173,7 @@ class WriteOrder:
             if not any(e.interval_s is not None and now >= e.commit_at() for e in self._pending):
                 return
             entries = self._take(None)
-            syncs = [(e, fd, e.sync_mark()) for e in entries if (fd := e.sync_fd()) is not None]
+            syncs = [(e, fd, e.sync_mark()) for e in entries if (fd := e.sync_fd()) is not None and e.needs_sync()]
             job = Job([e for e, _, _ in syncs])
             for entry in entries:
                 entry._last_sync = now
@@ -194,7 +199,7 @@ class WriteOrder:
         for entry in sorted(owed + [e for e in flying if e not in left], key=lambda e: e.rank):
             fd = entry.sync_fd()
             try:
-                if fd is not None:
+                if fd is not None and entry.needs_sync():
                     mark = entry.sync_mark()
                     os.fsync(fd)
                     entry.after_sync(mark)
@@ -223,7 +228,7 @@ class WriteOrder:
         return max(0.0, left)
 
 
-def _done(entry: Pending, job: Job, mark: object) -> Callable[[OSError | None], None]:
+def _done(entry: Pending, job: Job, mark: Mark | None) -> Callable[[OSError | None], None]:
     """The flusher's callback for `entry`'s fsync in `job` (`mark`: what it made durable)."""
 
     def done(error: OSError | None) -> None:
@@ -248,12 +253,15 @@ class InputSync(Pending):
         self.skipped = 0  # fsyncs the watermark made unnecessary
 
     def sync_fd(self) -> int | None:
-        """The descriptor of the segment read last; None when nothing is open or the producer's watermark
-        says every byte read is durable already (no fsync needed)."""
-        if self._fd is not None and self._mark is not None and self._mark.covers(self._segment, self._end):
-            self.skipped += 1
-            return None
+        """The descriptor of the segment read last (None: nothing open)."""
         return self._fd
+
+    def needs_sync(self) -> bool:
+        """False when the producer's watermark says every byte read is durable already (counted in `skipped`)."""
+        if self._mark is not None and self._mark.covers(self._segment, self._end):
+            self.skipped += 1
+            return False
+        return True
 
     def read(self, path: Path, segment: int, end: int) -> None:
         """Lines of `segment` (at `path`) were read up to byte `end`. A segment left behind needs nothing more:

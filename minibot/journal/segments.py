@@ -19,7 +19,7 @@ from pathlib import Path
 
 from minibot.journal.ordering import OUTPUT, Pending
 from minibot.journal.ordering import commit_owed as commit_owed  # where minibot/roles/wake.py finds it
-from minibot.journal.watermark import mark_path, publish
+from minibot.journal.watermark import Mark, MarkWriter, mark_path
 
 SEGMENT_RE = r"^{stem}(?:\.(\d{{6}}))?\.jsonl{suffix}$"
 
@@ -180,31 +180,37 @@ class SegmentAppender(PolicyFile):
         self._name = SegmentNames(folder, stem)
         # With `watermark`, each completed fsync publishes how far the segments are durable, so the consumers
         # need not fsync them again (minibot/journal/watermark.py).
-        self._mark = mark_path(folder, stem) if watermark and fsync.mode != "none" else None
-        self._marked = (-1, -1)
+        self._mark = MarkWriter(mark_path(folder, stem)) if watermark and fsync.mode != "none" else None
+        self._end: Mark = (-1, -1)  # where this appender's last write ended
+        self._marked: Mark = (-1, -1)
         self._mark_lock = threading.Lock()  # the flusher thread and an inline barrier may both publish
 
-    def sync_mark(self) -> object:
-        """(segment, size) of the open segment as its fsync starts: what it makes durable."""
-        if self._mark is None or self._fd is None:
-            return None
-        return (self.index, os.fstat(self._fd).st_size)
+    def sync_mark(self) -> Mark | None:
+        """Where this appender's last write ended, as an fsync starts: what the fsync makes durable at least
+        (another producer's later bytes in a shared segment make the mark lower than it could be, never false)."""
+        return self._end if self._mark is not None else None
 
-    def after_sync(self, mark: object) -> None:
+    def after_sync(self, mark: Mark | None) -> None:
         """Publish the watermark the completed fsync reached, unless an earlier one is as high."""
-        if not isinstance(mark, tuple) or self._mark is None:
+        if mark is None or self._mark is None:
             return
         with self._mark_lock:
             if mark <= self._marked:
                 return
             self._marked = mark
-            publish(self._mark, *mark)
+            self._mark.publish(*mark)
 
     def _open(self, index: int) -> None:
-        self.close()
+        super().close()  # the segment's descriptor only: the mark's stays open across rotations
         path = segment_path(self.folder, self.stem, index)
         self._fd = os.open(path, APPEND_FLAGS, 0o644)
         self.index = index
+
+    def close(self) -> None:
+        """Flush (per policy) and close the segment and the mark."""
+        super().close()
+        if self._mark is not None:
+            self._mark.close()
 
     def current_path(self) -> Path:
         """Path of the segment being appended to."""
@@ -261,8 +267,9 @@ class SegmentAppender(PolicyFile):
                 errno.ENOSPC,
                 f"{os.strerror(errno.ENOSPC)}: short write to {self.current_path()}: {written} of {len(data)} bytes",
             )
+        self._end = (self.index, size + written)
         self._written()
-        return self.index, size + written
+        return self._end
 
     def _cut_back(self, size: int) -> None:
         """Truncate the segment to `size`, its length before a failed append (best effort: disk trouble)."""

@@ -24,6 +24,10 @@ _SIZE = len(_FORMAT.format(segment=0, offset=0, crc=0))
 _FLAGS = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
 
 
+Mark = tuple[int, int]
+"""(segment, offset): every byte of `segment` up to `offset`, and of every earlier segment, is durable."""
+
+
 def mark_path(folder: Path, stem: str) -> Path:
     """The mark file of journal `stem` in `folder`."""
     return folder / f"{stem}.durable"
@@ -38,7 +42,7 @@ def encode(segment: int, offset: int) -> bytes:
     return _FORMAT.format(segment=segment, offset=offset, crc=_crc(segment, offset)).encode("ascii")
 
 
-def decode(raw: bytes) -> tuple[int, int] | None:
+def decode(raw: bytes) -> Mark | None:
     """(segment, offset) of a mark line, None for anything else (missing, torn, interleaved)."""
     if len(raw) != _SIZE:
         return None
@@ -50,14 +54,27 @@ def decode(raw: bytes) -> tuple[int, int] | None:
     return (segment, offset) if crc == _crc(segment, offset) else None
 
 
-def publish(path: Path, segment: int, offset: int) -> None:
-    """Rewrite the mark in place (not fsynced: see the module docstring). Called only after the fsync that
-    made `segment` durable up to `offset` completed."""
-    fd = os.open(path, _FLAGS, 0o644)
-    try:
-        os.write(fd, encode(segment, offset))
-    finally:
-        os.close(fd)
+class MarkWriter:
+    """Rewrites one queue's mark through a descriptor kept open across segment rotations (a producer publishes
+    after every completed fsync, so open and close each time would double its system calls)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def publish(self, segment: int, offset: int) -> None:
+        """Rewrite the mark in place (not fsynced: see the module docstring). Called only after the fsync that
+        made `segment` durable up to `offset` completed."""
+        if self._fd is None:
+            self._fd = os.open(self.path, _FLAGS, 0o644)
+        os.lseek(self._fd, 0, os.SEEK_SET)  # no os.pwrite on Windows
+        os.write(self._fd, encode(segment, offset))
+
+    def close(self) -> None:
+        """Close the descriptor."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class MarkReader:
@@ -66,8 +83,9 @@ class MarkReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._seen: Mark | None = None  # the highest mark read: durable bytes never shrink, so it stays true
 
-    def read(self) -> tuple[int, int] | None:
+    def read(self) -> Mark | None:
         """The mark now, or None when there is none (yet) or it cannot be read whole."""
         if self._fd is None:
             try:
@@ -76,19 +94,26 @@ class MarkReader:
                 return None
         try:
             os.lseek(self._fd, 0, os.SEEK_SET)  # no os.pread on Windows
-            return decode(os.read(self._fd, _SIZE + 1))
+            mark = decode(os.read(self._fd, _SIZE + 1))
         except OSError:
             self.close()
             return None
+        if mark is not None and (self._seen is None or mark > self._seen):
+            self._seen = mark
+        return mark
 
     def covers(self, segment: int, offset: int) -> bool:
         """Whether every byte of `segment` up to `offset` is durable by the mark (a mark in a later segment
-        covers all of it: a writer fsyncs a segment before it starts the next)."""
-        mark = self.read()
-        return mark is not None and (mark[0] > segment or (mark[0] == segment and mark[1] >= offset))
+        covers all of it: a writer fsyncs a segment before it starts the next). The file is read only when the
+        highest mark seen so far does not cover them already."""
+        return _covers(self._seen, segment, offset) or _covers(self.read(), segment, offset)
 
     def close(self) -> None:
         """Close the descriptor."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _covers(mark: Mark | None, segment: int, offset: int) -> bool:
+    return mark is not None and (mark[0] > segment or (mark[0] == segment and mark[1] >= offset))

@@ -16,9 +16,10 @@ import pytest
 from minibot.contracts.codec import split_line
 from minibot.contracts.envelope import encode_event
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
+from minibot.journal.acklog import CURSOR_INTERVAL_S
 from minibot.journal.atomic import file_lock, read_critical_json, write_critical_json
 from minibot.journal.chain import chain_path
-from minibot.journal.consumer import CURSOR_INTERVAL_S, Consumer
+from minibot.journal.consumer import Consumer
 from minibot.journal.context import RunContext, scratch_queues
 from minibot.journal.layout import INBOX
 from minibot.journal.segments import segment_path

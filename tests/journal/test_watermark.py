@@ -16,7 +16,7 @@ from minibot.journal.layout import INBOX
 from minibot.journal.ordering import WriteOrder, using
 from minibot.journal.producer import Producer
 from minibot.journal.segments import segment_path
-from minibot.journal.watermark import MarkReader, decode, encode, mark_path, publish
+from minibot.journal.watermark import MarkReader, MarkWriter, decode, encode, mark_path
 
 RUN_ID = "20261128_121212"
 HASH = "d" * 64
@@ -33,12 +33,16 @@ def test_mark_line_round_trips_and_a_damaged_one_is_no_mark() -> None:
 
 def test_a_mark_covers_its_segment_up_to_its_offset_and_every_earlier_segment(tmp_path: Path) -> None:
     reader = MarkReader(tmp_path / "inbox.durable")
+    writer = MarkWriter(tmp_path / "inbox.durable")
     assert reader.read() is None and not reader.covers(0, 1)  # none yet: the consumer fsyncs
-    publish(tmp_path / "inbox.durable", 2, 10)
+    writer.publish(2, 10)
     assert reader.covers(2, 10) and reader.covers(1, 10**9)
     assert not reader.covers(2, 11) and not reader.covers(3, 0)
-    publish(tmp_path / "inbox.durable", 2, 40)  # rewritten in place: the open descriptor sees it
+    writer.publish(2, 40)  # rewritten in place by one descriptor: the reader's open descriptor sees it
     assert reader.covers(2, 40)
+    writer.publish(2, 20)  # another producer's lower mark: still true, and the highest one seen still counts
+    assert reader.read() == (2, 20) and reader.covers(2, 40) and not reader.covers(2, 41)
+    writer.close()
     reader.close()
 
 
@@ -107,3 +111,20 @@ def test_no_mark_under_fsync_none(tmp_path: Path) -> None:
         _ticks(ctx, order, producer, 2)
         producer.close()
     assert not mark_path(ctx.queue_paths("market_ticks").folder, INBOX).exists()
+
+
+def test_the_mark_follows_the_producer_across_segment_rotations(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, "always")
+    ctx = replace(ctx, queues=replace(ctx.queues, segment_max_bytes=2_000))
+    folder = ctx.queue_paths("market_ticks").folder
+    with using(WriteOrder()) as order:
+        producer = ctx.producer("market_ticks", "market_role")
+        reader = MarkReader(mark_path(folder, INBOX))
+        for _ in range(12):
+            _ticks(ctx, order, producer, 2)
+            index = producer._appender.index
+            # `always`: each write is fsynced before publish returns, and the mark names its end exactly.
+            assert reader.read() == (index, segment_path(folder, INBOX, index).stat().st_size)
+        assert producer._appender.index >= 2, "the test must rotate"
+        producer.close()
+        reader.close()
