@@ -56,6 +56,20 @@ def test_dataset_shards_manifest_and_reload(tmp_path: Path) -> None:
     assert np.array_equal(again.window(11_000).X, window.X)
 
 
+def test_memory_holds_only_the_window_and_only_what_training_reads(tmp_path: Path) -> None:
+    store = DatasetStore(tmp_path, SPEC, horizon_ms=5000, shard_rows=4, window_ms=10_000)
+    for ts in range(1000, 41_000, 1000):
+        store.add(_row(ts, ts // 1000 % 2))
+    window = store.window(40_000)
+    assert window.rows == 10 and int(window.ts[0]) == 31_000
+    held = [c.dtype.names for c in store._chunks]
+    assert held and all(names == ("ts", "label", "features") for names in held)  # no symbol, no feature hash
+    assert sum(len(c) for c in store._chunks) <= 10 + 4  # the window, plus at most one shard reaching into it
+    again = DatasetStore(tmp_path, SPEC, horizon_ms=5000, shard_rows=4, window_ms=10_000)
+    assert again.rows == 40 and sum(len(c) for c in again._chunks) <= 10 + 4  # reload keeps the window only
+    assert np.array_equal(again.window(40_000).X, window.X)
+
+
 def test_tampered_dataset_shard_is_refused(tmp_path: Path) -> None:
     store = DatasetStore(tmp_path, SPEC, horizon_ms=5000, shard_rows=2, window_ms=10_000)
     for ts in (1000, 2000):
