@@ -20,8 +20,8 @@ from minibot.ids import random_id
 from minibot.journal.acklog import AckLog
 from minibot.journal.atomic import file_lock
 from minibot.journal.cursor import Cursor
+from minibot.journal.inputsync import InputSync
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
-from minibot.journal.ordering import InputSync
 from minibot.journal.reader import decode_event
 from minibot.journal.seen import SeenWindow, seed_from_queue, window_for
 from minibot.journal.segments import APPEND_FLAGS, FsyncPolicy, SegmentNames, list_segments, segment_path
