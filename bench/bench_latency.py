@@ -5,13 +5,16 @@ fill is made at to that fill line being durable (the fills queue's fsync policy 
 latency (`execution.latency_ms`, market time) and the conflation hold are not in it. The figures come from
 the run's own `timing` events (`tick_to_fill`, one per fill), with the percentiles metrics.json uses.
 
-Two runs of `nore run --sim` on the embedded simulator, 20 symbols (config override):
-  (a) `--speed 1` for `--minutes` (default 10): targets p50 <= 3 ms and p99 <= 10 ms;
-  (b) `--speed 60` for `--night-minutes` of run clock (default 30, i.e. 30 s of wall time) while a spinning
-      busy-loop process keeps another core busy (pinned to the last CPU where the OS allows): p99 <= 50 ms.
+Two runs of `nore run --sim` on the embedded simulator:
+  (a) `--speed 1` for `--minutes` (default 10), 20 symbols (`--symbols`): targets p50 <= 3 ms and p99 <= 10 ms;
+  (b) `--speed 60` for `--night-minutes` of run clock (default 30, i.e. 30 s of wall time), the shipped night's
+      2 symbols (`--night-symbols`; issue 14 asks 20 symbols of the 1x run only, and measured its own
+      `--speed 60` baseline on the shipped config), while a spinning busy-loop process keeps another core busy
+      (pinned to the last CPU where the OS allows): p99 <= 50 ms. `--night-symbols 20` shows where 60 times
+      the tick rate of 20 symbols (~4,000 ticks/s) saturates the one core left.
 The machine load is printed first. Baselines measured in the same invocation: the cost of appending and
 fsyncing one line in the run's folder (the floor under every fill with fsync `always`) and the loopback REST
-ping of health_role's probes (metrics.json). Each run also checks that all 20 symbols produced ticks.
+ping of health_role's probes (metrics.json). Each run also checks that all its symbols produced ticks.
 
 The strategy trades more often for the bench (1 s bars, a short warm-up, wider RSI bands) and the risk
 limits are widened (more trades per hour, no per-symbol gap, loss limits out of reach), so a short run has
@@ -208,9 +211,12 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=10.0, help="(a): run minutes at --speed 1 (= wall minutes)")
     ap.add_argument("--night-minutes", type=float, default=30.0, help="(b): run minutes at --speed 60")
     ap.add_argument("--symbols", type=int, default=20, choices=range(1, len(SYMBOLS) + 1), metavar="1..20")
+    ap.add_argument(
+        "--night-symbols", type=int, default=2, choices=range(1, len(SYMBOLS) + 1), metavar="1..20", help="(b)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the run folders (printed)")
     args = ap.parse_args()
-    symbols = SYMBOLS[: args.symbols]
+    symbols, night = SYMBOLS[: args.symbols], SYMBOLS[: args.night_symbols]
     print(f"machine: {machine_load()}")
     print(f"overrides for enough fills: risk {RISK_OVERRIDES}, strategy {STRATEGY_OVERRIDES}")
     work = Path(tempfile.mkdtemp(prefix="bench_latency_"))
@@ -221,18 +227,18 @@ def main() -> int:
         spinner = busy_loop()
         try:
             print(f"machine with the busy loop (pid {spinner.pid}): {machine_load()}")
-            b = run_night(work / "b", 60.0, args.night_minutes, symbols)
+            b = run_night(work / "b", 60.0, args.night_minutes, night)
         finally:
             spinner.kill()
             spinner.wait(10)
-        report(f"(b) --speed 60, {args.symbols} symbols, {args.night_minutes:g} run min, a core kept busy", b, symbols)
-        ticking = min(sum(1 for s in symbols if r["ticks"].get(s)) for r in (a, b))
+        report(f"(b) --speed 60, {len(night)} symbols, {args.night_minutes:g} run min, a core kept busy", b, night)
+        ticking = sum(1 for s in symbols if a["ticks"].get(s)) + sum(1 for s in night if b["ticks"].get(s))
         lines = [
             target("pipeline_p50_speed1", a["pipeline"]["p50"], 3.0),
             target("pipeline_p99_speed1", a["pipeline"]["p99"], 10.0),
             target("pipeline_p99_speed60_busy", b["pipeline"]["p99"], 50.0),
-            f"target symbols_with_ticks: {ticking} symbols (goal {len(symbols)}): "
-            + ("met" if ticking == len(symbols) else "not met"),
+            f"target symbols_with_ticks: {ticking} symbols (goal {len(symbols) + len(night)}, (a) and (b)): "
+            + ("met" if ticking == len(symbols) + len(night) else "not met"),
         ]
     finally:
         print(f"run folders: {work}" + ("" if args.keep else " (removed)"))
