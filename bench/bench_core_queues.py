@@ -13,7 +13,13 @@ timeline"), so what they write must be byte for byte what `CoreChain` (minibot/b
 on the same market_ticks journal, whatever the machine load. Each run checks it and prints the verdict; a
 difference is an error (exit 1).
 
-Usage: python bench/bench_core_queues.py [--ticks N] [--repeat N]
+`--floor` measures, in this process, the CPU per tick of what the queues cannot skip: the producer's publish
+(envelope, line hash, write, chain checkpoint) and each consumer's check of every line it reads (frame,
+sha256, strict JSON, schema; the fail-closed validation issue 14 keeps), and prints the ticks/s that the
+machine's CPUs could reach with three consumers if nothing else cost anything. Above that ceiling the goal
+needs fewer checks per consumer or a faster runtime, not a better design of the roles.
+
+Usage: python bench/bench_core_queues.py [--ticks N] [--repeat N] [--floor]
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from bench.bench_core import core_run
 from minibot.config.loader import load_config
 from minibot.journal.context import RunContext
 from minibot.journal.layout import INBOX
-from minibot.journal.reader import iter_lines
+from minibot.journal.reader import decode_event, iter_lines
 from minibot.rolenames import TRADING_CORE_ROLES
 from minibot.roles.core_role import ROLE_INPUTS
 from minibot.roles.runner import queue_events
@@ -132,11 +138,46 @@ def queue_run(ticks: list[dict[str, Any]]) -> tuple[float, float, Counter[str], 
     return elapsed, published, counts, difference
 
 
+def floor(ticks: list[dict[str, Any]], repeat: int) -> list[str]:
+    """Report lines: the per-tick CPU of one publish and of one consumer's check of each line (best of
+    `repeat`), and the ticks/s ceiling on this machine's CPUs with three consumers (module docstring)."""
+    publish_us, check_us = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="nore-floor-") as tmp:
+            ctx = make_run_dir(Path(tmp))
+            producer = ctx.producer("market_ticks", "market_role")
+            events = [producer.event("market_tick", t["payload"], ts=t["ts"], id_=t["id"]) for t in ticks]
+            t0 = time.process_time()
+            for i in range(0, len(events), 1000):
+                producer.publish(events[i : i + 1000])
+            producer.close()
+            publish_us.append((time.process_time() - t0) * 1e6 / len(ticks))
+            paths = ctx.queue_paths("market_ticks")
+            lines = [raw.data for raw in iter_lines(paths.folder, INBOX)]
+            contract, run_id, digest = paths.contract, ctx.run_id, ctx.cmdline_hash
+            t0 = time.process_time()
+            for line in lines:
+                decode_event(line, contract, run_id=run_id, cmdline_hash=digest)
+            check_us.append((time.process_time() - t0) * 1e6 / len(lines))
+    produce, check = min(publish_us), min(check_us)
+    per_tick = produce + len(TRADING_CORE_ROLES) * check
+    cpus = os.cpu_count() or 1
+    return [
+        "floor per tick (CPU, best of --repeat; in one process, nothing else running):",
+        f"  publish (envelope, sha256 line, write, chain checkpoint)  {produce:5.2f} us",
+        f"  one consumer's check of the line (frame, sha256, JSON, schema)  {check:5.2f} us"
+        f" x {len(TRADING_CORE_ROLES)} consumers",
+        f"  sum {per_tick:5.2f} us -> at most {cpus * 1e6 / per_tick:,.0f} ticks/s on {cpus} CPUs "
+        f"(goal {TARGET_TICKS_S:,.0f}: {len(TRADING_CORE_ROLES) + 1} processes, perfectly parallel, no other work)",
+    ]
+
+
 def main() -> None:
     """Measure both, print the figures and the ratio."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=0, help="use only the first N ticks (0 = all)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
+    ap.add_argument("--floor", action="store_true", help="also the per-tick CPU floor of publish + checks")
     args = ap.parse_args()
     # Four processes share the CPUs here, so the machine's other load weighs on the queue figure.
     print(f"machine: {os.cpu_count()} CPUs, load average {_load()}")
@@ -174,6 +215,9 @@ def main() -> None:
         f"ratio queues / in-process: {queue_rate / inproc_rate:.3f}  ({1e6 / queue_rate:.1f} us/tick vs "
         f"{1e6 / inproc_rate:.2f} us/tick)"
     )
+    if args.floor:
+        for text in floor(ticks, args.repeat):
+            print(text)
     print(f"machine load now: {_load()}")
     verdict = "met" if queue_rate >= TARGET_TICKS_S else "not met"
     print(f"target core queues: {queue_rate:,.0f} ticks/s (goal >= {TARGET_TICKS_S:,.0f}): {verdict}")
