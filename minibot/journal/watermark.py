@@ -16,6 +16,7 @@ producer is true as well (durable bytes never shrink), just less useful.
 from __future__ import annotations
 
 import os
+import threading
 import zlib
 from pathlib import Path
 
@@ -56,25 +57,35 @@ def decode(raw: bytes) -> Mark | None:
 
 class MarkWriter:
     """Rewrites one queue's mark through a descriptor kept open across segment rotations (a producer publishes
-    after every completed fsync, so open and close each time would double its system calls)."""
+    after every completed fsync, so open and close each time would double its system calls). Thread-safe: the
+    flusher thread and an inline fsync both publish. A publish after `close()` (a flusher job that completes
+    once its producer closed) does nothing, so no descriptor outlives its producer: the mark only saves
+    consumers an fsync, it is never owed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._closed = False
+        self._lock = threading.Lock()
 
     def publish(self, segment: int, offset: int) -> None:
         """Rewrite the mark in place (not fsynced: see the module docstring). Called only after the fsync that
         made `segment` durable up to `offset` completed."""
-        if self._fd is None:
-            self._fd = os.open(self.path, _FLAGS, 0o644)
-        os.lseek(self._fd, 0, os.SEEK_SET)  # no os.pwrite on Windows
-        os.write(self._fd, encode(segment, offset))
+        with self._lock:
+            if self._closed:
+                return
+            if self._fd is None:
+                self._fd = os.open(self.path, _FLAGS, 0o644)
+            os.lseek(self._fd, 0, os.SEEK_SET)  # no os.pwrite on Windows
+            os.write(self._fd, encode(segment, offset))
 
     def close(self) -> None:
-        """Close the descriptor."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Close the descriptor; later publishes do nothing."""
+        with self._lock:
+            self._closed = True
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 class MarkReader:

@@ -43,6 +43,8 @@ def test_a_mark_covers_its_segment_up_to_its_offset_and_every_earlier_segment(tm
     writer.publish(2, 20)  # another producer's lower mark: still true, and the highest one seen still counts
     assert reader.read() == (2, 20) and reader.covers(2, 40) and not reader.covers(2, 41)
     writer.close()
+    writer.publish(3, 0)  # a flusher job that completes after its producer closed: nothing, no descriptor left
+    assert writer._fd is None and reader.read() == (2, 20)
     reader.close()
 
 
