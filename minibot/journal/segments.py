@@ -12,7 +12,6 @@ import contextlib
 import errno
 import os
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,8 +181,6 @@ class SegmentAppender(PolicyFile):
         # need not fsync them again (minibot/journal/watermark.py).
         self._mark = MarkWriter(mark_path(folder, stem)) if watermark and fsync.mode != "none" else None
         self._end: Mark = (-1, -1)  # where this appender's last write ended
-        self._marked: Mark = (-1, -1)
-        self._mark_lock = threading.Lock()  # the flusher thread and an inline barrier may both publish
 
     def sync_mark(self) -> Mark | None:
         """Where this appender's last write ended, as an fsync starts: what the fsync makes durable at least
@@ -191,13 +188,8 @@ class SegmentAppender(PolicyFile):
         return self._end if self._mark is not None else None
 
     def after_sync(self, mark: Mark | None) -> None:
-        """Publish the watermark the completed fsync reached, unless an earlier one is as high."""
-        if mark is None or self._mark is None:
-            return
-        with self._mark_lock:
-            if mark <= self._marked:
-                return
-            self._marked = mark
+        """Publish the watermark the completed fsync reached (MarkWriter skips one no higher than before)."""
+        if mark is not None and self._mark is not None:
             self._mark.publish(*mark)
 
     def _open(self, index: int) -> None:

@@ -58,22 +58,25 @@ def decode(raw: bytes) -> Mark | None:
 class MarkWriter:
     """Rewrites one queue's mark through a descriptor kept open across segment rotations (a producer publishes
     after every completed fsync, so open and close each time would double its system calls). Thread-safe: the
-    flusher thread and an inline fsync both publish. A publish after `close()` (a flusher job that completes
-    once its producer closed) does nothing, so no descriptor outlives its producer: the mark only saves
-    consumers an fsync, it is never owed."""
+    flusher thread and an inline fsync both publish, and may complete out of order: a mark no higher than one
+    already published is skipped. A publish after `close()` (a flusher job that completes once its producer
+    closed) does nothing, so no descriptor outlives its producer: the mark only saves consumers an fsync, it
+    is never owed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
         self._closed = False
+        self._published: Mark = (-1, -1)
         self._lock = threading.Lock()
 
     def publish(self, segment: int, offset: int) -> None:
-        """Rewrite the mark in place (not fsynced: see the module docstring). Called only after the fsync that
-        made `segment` durable up to `offset` completed."""
+        """Rewrite the mark in place (not fsynced: see the module docstring), unless an earlier publish was as
+        high. Called only after the fsync that made `segment` durable up to `offset` completed."""
         with self._lock:
-            if self._closed:
+            if self._closed or (segment, offset) <= self._published:
                 return
+            self._published = (segment, offset)
             if self._fd is None:
                 self._fd = os.open(self.path, _FLAGS, 0o644)
             os.lseek(self._fd, 0, os.SEEK_SET)  # no os.pwrite on Windows

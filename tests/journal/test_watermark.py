@@ -40,8 +40,12 @@ def test_a_mark_covers_its_segment_up_to_its_offset_and_every_earlier_segment(tm
     assert not reader.covers(2, 11) and not reader.covers(3, 0)
     writer.publish(2, 40)  # rewritten in place by one descriptor: the reader's open descriptor sees it
     assert reader.covers(2, 40)
-    writer.publish(2, 20)  # another producer's lower mark: still true, and the highest one seen still counts
+    writer.publish(2, 30)  # an fsync that completed after a later one: skipped, the mark stays higher
+    assert reader.read() == (2, 40)
+    other = MarkWriter(tmp_path / "inbox.durable")
+    other.publish(2, 20)  # another producer's lower mark: still true, and the highest one seen still counts
     assert reader.read() == (2, 20) and reader.covers(2, 40) and not reader.covers(2, 41)
+    other.close()
     writer.close()
     writer.publish(3, 0)  # a flusher job that completes after its producer closed: nothing, no descriptor left
     assert writer._fd is None and reader.read() == (2, 20)
