@@ -70,9 +70,9 @@ class MarketRole(PolicyRole):
         ring = self.producer.after_publish
         if ring is not None:
             # Ring the readers of a batch once its group commit has started (the end of the held block), not
-            # before: the executor, woken by the ring, then mostly finds the tick durable by this fsync (the
-            # watermark) when it writes a fill, instead of fsyncing market_ticks itself on the tick -> fill
-            # path, after it (issue 14, latency).
+            # before: when the commit is due at once (a quiet market), the executor woken by the ring then finds
+            # the tick durable by this fsync (the watermark) when it writes a fill, instead of fsyncing
+            # market_ticks itself on the tick -> fill path (issue 14, latency).
             self.producer.after_publish = lambda urgent: FLUSHER.after(lambda: ring(urgent))
         self.requests = RequestJournal(env.ctx, ROLE)
         self.last_data_ms = self.clock.now_ms()
