@@ -81,7 +81,7 @@ class Flusher:
         finally:
             with self._hold_lock:
                 self._holder = 0
-            deferred, self._after = self._after, []
+                deferred, self._after = self._after, []  # before another thread's block can add to it
             try:
                 for hook in self._on_release:
                     hook()
