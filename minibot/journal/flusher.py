@@ -15,8 +15,7 @@ What goes into a job, and in which order, is decided by the process's write orde
 
 A role's round writes several group files (its input log, its outputs, the acks of its inputs). Inside
 `held()` (a core role's round) no group commit starts: the write order is asked to commit when the block ends
-(`on_release`), one job and one wake-up of this thread per round (issue 14, idle cost). `after(fn)` runs `fn`
-once that job has been handed over (market_role rings the readers of a batch only then: see there).
+(`on_release`), one job and one wake-up of this thread per round (issue 14, idle cost).
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ class Flusher:
         self._holder = 0  # the thread inside `held()`: other threads' commits are not held back
         self._hold_lock = threading.Lock()
         self._on_release: list[Callable[[], None]] = []
-        self._after: list[Callable[[], None]] = []  # the holder's calls for the end of its block
 
     def run(self, entries: list[tuple[int, Done]]) -> None:
         """Fsync the files open as the given descriptors soon, in this order, as one job; each `done(error or
@@ -51,14 +49,6 @@ class Flusher:
     def on_release(self, hook: Callable[[], None]) -> None:
         """Call `hook` when a `held()` block ends (the write order commits what fell due inside it)."""
         self._on_release.append(hook)
-
-    def after(self, fn: Callable[[], None]) -> None:
-        """Call `fn` once the calling thread's `held()` block has ended and its group commit started (at once
-        when the thread holds no block)."""
-        if self.holding():
-            self._after.append(fn)
-        else:
-            fn()
 
     def holding(self) -> bool:
         """Whether the calling thread is inside `held()`: its group commits wait for the block's end."""
@@ -81,13 +71,8 @@ class Flusher:
         finally:
             with self._hold_lock:
                 self._holder = 0
-                deferred, self._after = self._after, []  # before another thread's block can add to it
-            try:
-                for hook in self._on_release:
-                    hook()
-            finally:
-                for fn in deferred:
-                    fn()
+            for hook in self._on_release:
+                hook()
 
     def _hand_over(self, job: Job) -> None:
         if self._thread is None:

@@ -67,13 +67,6 @@ class MarketRole(PolicyRole):
         self.stale_stop_ms = self.cfg.stale_stream_ms + self.cfg.health.unreachable_threshold_ms
         self.batch_max = env.ctx.queues.batch_max_events
         self.producer = env.ctx.producer(QUEUE, ROLE)
-        ring = self.producer.after_publish
-        if ring is not None:
-            # Ring the readers of a batch once its group commit has started (the end of the held block), not
-            # before: when the commit is due at once (a quiet market), the executor woken by the ring then finds
-            # the tick durable by this fsync (the watermark) when it writes a fill, instead of fsyncing
-            # market_ticks itself on the tick -> fill path (issue 14, latency).
-            self.producer.after_publish = lambda urgent: FLUSHER.after(lambda: ring(urgent))
         self.requests = RequestJournal(env.ctx, ROLE)
         self.last_data_ms = self.clock.now_ms()
         self.published = 0

@@ -143,22 +143,3 @@ def test_a_held_round_hands_its_fsyncs_over_as_one_job_in_order(
     assert [names[ino] for ino in order] == ["log", "out", "acks"]
     for appender in files:
         appender.close()
-
-
-def test_after_runs_once_the_held_block_has_handed_its_commit_over(tmp_path: Path) -> None:
-    """`after(fn)` outside a block runs at once; inside, once the block ended and its group commit was handed to
-    the flusher (market_role rings its readers only then), even when the block raised."""
-    events: list[str] = []
-    FLUSHER.after(lambda: events.append("at once"))
-    assert events == ["at once"]
-    appender = SegmentAppender(tmp_path, "ticks", GROUP, 1 << 20)
-    appender.sync_to_newest()
-    time.sleep(PAST_INTERVAL_S)
-    with pytest.raises(RuntimeError), FLUSHER.held():
-        appender.append(b"x\n")  # due, held back to the block's end
-        FLUSHER.after(lambda: events.append(f"after, job handed over: {appender._job is not None}"))
-        assert events == ["at once"]
-        raise RuntimeError("the round failed")
-    assert events == ["at once", "after, job handed over: True"]
-    _settle(appender)
-    appender.close()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,6 @@ import pytest
 from minibot.config.binance import BinanceConfig
 from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import read_critical_json, write_critical_json
-from minibot.journal.flusher import FLUSHER
 from minibot.journal.ordering import WriteOrder, using
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
@@ -354,34 +351,3 @@ def test_a_quiet_publish_starts_no_round_and_a_held_book_or_an_owed_commit_does(
     assert role.published == 5 and role.builder.next_due_ms() is not None  # the last book is held
     assert woken == [True, False, False, True, False, True], woken  # the very first publish: nothing was committed yet
     asyncio.run(role.close())
-
-
-def test_readers_are_rung_once_the_batch_fsync_has_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Latency (issue 14): a reader woken by the ring (the executor) finds the tick made durable by market_role's
-    own fsync, instead of fsyncing market_ticks itself before its fill; so the ring follows the commit's start."""
-    make_run_dir(tmp_path)
-    env = load_env("market_role", tmp_path)
-    events: list[str] = []
-
-    def ringer(run_dir: Path, consumers: tuple[str, ...], queue: str) -> Callable[[bool], None]:
-        return lambda urgent: events.append("ring")
-
-    env = replace(env, ctx=replace(env.ctx, ringer=ringer))
-    order = WriteOrder()  # this role's own, as in its process
-    with using(order):
-        role = MarketRole(env, Heartbeat(env), mm=FakeWinmm())
-    real_run = FLUSHER.run
-
-    def run(entries: list[tuple[int, Callable[[OSError | None], None]]]) -> None:
-        events.append("fsync job")
-        real_run(entries)
-
-    monkeypatch.setattr(FLUSHER, "run", run)
-    payload = {"symbol": "BTCUSDT", "price": 100.0, "bid": 99.99, "ask": 100.01, "bid_qty": 1.0, "ask_qty": 1.0}
-    payload |= {"kind": "book", "exchange_ts": None, "trade_id": None, "conflated": 0, "recv_perf_ns": 1}
-    time.sleep(0.05)  # past the queue's group interval (10 ms): the publish's commit is due at once
-    with using(order):
-        role._add([payload], role.clock.now_ms())
-        role._publish_between_rounds()
-        assert events == ["fsync job", "ring"]
-        asyncio.run(role.close())
