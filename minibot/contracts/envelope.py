@@ -60,18 +60,31 @@ def build_envelope(
 
 
 def _has_non_finite(value: Any) -> bool:
-    """NaN or +-inf anywhere inside `value` (hot path: exact type checks, no ABC isinstance)."""
+    """NaN or +-inf anywhere inside `value` (hot path: exact type checks, no ABC isinstance).
+
+    The floats of a container are summed rather than tested one by one: a NaN or an infinity makes the sum
+    non-finite, and only then (or on an overflow of finite values) are they looked at one by one.
+    """
     kind = type(value)
     if kind is float:
         return bool(value - value != 0.0)  # inf - inf and nan - nan are nan
     if kind is dict:
-        return any(_has_non_finite(v) for v in value.values() if type(v) in _CONTAINERS_AND_FLOATS)
-    if kind is list or kind is tuple:
-        return any(_has_non_finite(v) for v in value if type(v) in _CONTAINERS_AND_FLOATS)
-    return False
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return False
+    total = 0.0
+    for item in items:
+        item_kind = type(item)
+        if item_kind is float:
+            total += item
+        elif item_kind in _CONTAINERS and _has_non_finite(item):
+            return True
+    return bool(total - total != 0.0) and any(type(v) is float and v - v != 0.0 for v in items)
 
 
-_CONTAINERS_AND_FLOATS = frozenset({float, dict, list, tuple})
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 def _envelope_error(event: Any, exc: JsonSchemaValueException) -> ContractViolation:

@@ -1,13 +1,20 @@
-"""`ts_iso`: the per-second cache gives exactly the text the datetime formatting gives, every millisecond."""
+"""`ts_iso`: the per-second cache gives exactly the text the datetime formatting gives, every millisecond.
+`_has_non_finite`: its summing shortcut finds exactly the NaN and infinities a plain walk finds."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minibot.contracts.envelope import ts_iso
+from minibot.contracts.envelope import _has_non_finite, encode_event, ts_iso
+from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
+from minibot.ids import random_id
+from minibot.reasons import ContractViolation, ReasonCode
 
 
 def _reference(ts_ms: int) -> str:
@@ -24,3 +31,63 @@ def test_ts_iso_across_second_boundaries() -> None:
     stamps = [*range(start, start + 30), start + 1_000, start - 5, start]
     assert [ts_iso(t) for t in stamps] == [_reference(t) for t in stamps]
     assert ts_iso(1_764_028_427_123) == "2025-11-24T23:53:47.123Z"
+
+
+def _plain_walk(value: Any) -> bool:
+    if type(value) is float:
+        return not math.isfinite(value)
+    if type(value) is dict:
+        return any(_plain_walk(v) for v in value.values())
+    if type(value) in (list, tuple):
+        return any(_plain_walk(v) for v in value)
+    return False
+
+
+_SCALARS = st.one_of(
+    st.floats(),  # NaN and infinities included
+    st.sampled_from([1.7e308, -1.7e308, 1e308]),  # finite, but two of them overflow a sum
+    st.integers(),
+    st.text(max_size=3),
+    st.booleans(),
+    st.none(),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_VALUES)
+def test_has_non_finite_finds_what_a_plain_walk_finds(value: Any) -> None:
+    assert _has_non_finite(value) == _plain_walk(value)
+
+
+def test_finite_values_whose_sum_overflows_are_not_refused() -> None:
+    assert not _has_non_finite({"a": 1.7e308, "b": 1.7e308, "c": [1.7e308, 1.7e308]})
+    assert _has_non_finite({"a": 1.7e308, "b": [1.0, (2.0, -math.inf)]})
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_encode_event_refuses_a_non_finite_payload_number(bad: float) -> None:
+    event = {
+        "schema": "nore.event",
+        "v": 1,
+        "ts": 1_723_161_255_343,
+        "ts_iso": ts_iso(1_723_161_255_343),
+        "id": random_id(),
+        "source": "market_role",
+        "type": "market_tick",
+        "run_id": EXAMPLE_RUN_ID,
+        "cmdline_hash": EXAMPLE_CMDLINE_HASH,
+        "payload": dict(EXAMPLE_PAYLOADS["market_tick"], bid=bad),
+    }
+    with pytest.raises(ContractViolation) as caught:
+        encode_event(event)
+    assert caught.value.reason_code is ReasonCode.NON_FINITE_NUMBER
+    event["payload"]["bid"] = 61234.4
+    assert encode_event(event).endswith(b"\n")
