@@ -136,7 +136,7 @@ class Consumer:
                 if not os.path.exists(self._name(pos.segment + 1)):
                     break  # nothing new, or a line still being appended
                 fh.seek(pos.offset)  # the next segment exists, so this one is final: read it once more
-                buf = fh.read(_READ_CHUNK)
+                buf = fh.read(min(_READ_CHUNK, max(0, os.fstat(fh.fileno()).st_size - pos.offset)))
                 if b"\n" in buf:
                     continue
                 if buf:

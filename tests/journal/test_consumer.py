@@ -200,13 +200,18 @@ def test_an_ack_at_a_rotation_names_the_line_where_it_ends_not_the_start_of_the_
     assert report.ok, report.problems
 
 
-def test_a_poll_reads_only_what_the_segment_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("segment_max_bytes", [64 << 20, 4096])
+def test_a_poll_reads_only_what_the_segment_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segment_max_bytes: int
+) -> None:
     # read(n) allocates n bytes first: 1 MB per poll for a few lines churned every process's C heap
-    # (issue 14, item 4); the reads follow the file's size instead, and every event is still read.
-    ctx = _ctx(tmp_path)
-    _publish(ctx, 7)
+    # (issue 14, item 4); the reads follow the file's size instead, and every event is still read. Also the
+    # last look at a segment once the next one exists (4096: rotations): a 1 MB read there, freed at once,
+    # made glibc raise its mmap threshold, and every consumer's heap grew from the first rotation on.
+    ctx = _ctx(tmp_path, segment_max_bytes=segment_max_bytes)
+    _publish(ctx, 20)
     consumer = ctx.consumer("market_ticks", "strategy_role")
-    asked: list[int] = []
+    asked: list[tuple[int, int]] = []
     real_file = consumer._file
 
     def spying_file(segment: int) -> Any:
@@ -218,14 +223,16 @@ def test_a_poll_reads_only_what_the_segment_holds(tmp_path: Path, monkeypatch: p
                 return getattr(fh, name)
 
             def read(self, n: int = -1) -> bytes:
-                asked.append(n)
+                asked.append((segment, n))
                 return real_read(n)
 
         return _Spy()
 
     monkeypatch.setattr(consumer, "_file", spying_file)
-    size = segment_path(ctx.queue_paths("market_ticks").folder, INBOX, 0).stat().st_size
-    got = [r.line for _ in range(4) for r in consumer.poll()]
-    assert got == list(range(7))
-    assert asked and max(asked) <= size
+    folder = ctx.queue_paths("market_ticks").folder
+    got = [r.line for _ in range(12) for r in consumer.poll()]
+    assert got == list(range(20))
+    sizes = {i: segment_path(folder, INBOX, i).stat().st_size for i in {s for s, _ in asked}}
+    assert len(sizes) == (1 if segment_max_bytes > 4096 else 3), sizes
+    assert asked and all(0 <= n <= sizes[s] for s, n in asked), (asked, sizes)
     consumer.close()
