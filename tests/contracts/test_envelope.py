@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minibot.contracts.envelope import _has_non_finite, encode_event, ts_iso
+from minibot.contracts.envelope import _has_non_finite, build_envelope, encode_event, ts_iso
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.ids import random_id
 from minibot.reasons import ContractViolation, ReasonCode
@@ -74,18 +74,15 @@ def test_finite_values_whose_sum_overflows_are_not_refused() -> None:
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_encode_event_refuses_a_non_finite_payload_number(bad: float) -> None:
-    event = {
-        "schema": "nore.event",
-        "v": 1,
-        "ts": 1_723_161_255_343,
-        "ts_iso": ts_iso(1_723_161_255_343),
-        "id": random_id(),
-        "source": "market_role",
-        "type": "market_tick",
-        "run_id": EXAMPLE_RUN_ID,
-        "cmdline_hash": EXAMPLE_CMDLINE_HASH,
-        "payload": dict(EXAMPLE_PAYLOADS["market_tick"], bid=bad),
-    }
+    event = build_envelope(
+        type_="market_tick",
+        payload=dict(EXAMPLE_PAYLOADS["market_tick"], bid=bad),
+        ts=1_723_161_255_343,
+        id_=random_id(),
+        source="market_role",
+        run_id=EXAMPLE_RUN_ID,
+        cmdline_hash=EXAMPLE_CMDLINE_HASH,
+    )
     with pytest.raises(ContractViolation) as caught:
         encode_event(event)
     assert caught.value.reason_code is ReasonCode.NON_FINITE_NUMBER
