@@ -21,6 +21,7 @@ from minibot.watchdog.launch import ROLE_PYTHON_ENV
 
 _BODY = """
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -30,9 +31,15 @@ DIES_WITH_PARENT = {dies!r}
 PR_SET_PDEATHSIG = 1
 
 
+LAUNCHER_PID = os.getpid()
+
+
 def _die_with_launcher():
     # What the job object does on Windows: the child is killed when the launcher goes away.
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # A job object has no gap; prctl has one: a launcher killed between fork and prctl sends no signal.
+    if os.getppid() != LAUNCHER_PID:
+        os._exit(137)
 
 
 child = subprocess.Popen([REAL_PYTHON, *sys.argv[1:]], preexec_fn=_die_with_launcher if DIES_WITH_PARENT else None)
