@@ -56,7 +56,7 @@ def test_a_role_whose_launcher_died_is_restarted_without_a_second_instance(tmp_p
     """The launcher of risk_role is killed and, with no job object, its child (the role) runs on: the restart
     kills it first, so two risk roles never ack one queue (that ended a night with ACKS_OUT_OF_ORDER)."""
     launcher = write_launcher(tmp_path / "venv", dies_with_parent=False)
-    run = NoreRun(tmp_path / "var", "--sim", "--speed", "10", "--duration", "8m", env=launcher_env(launcher))
+    run = NoreRun(tmp_path / "var", "--sim", "--speed", "10", "--duration", "4m", env=launcher_env(launcher))
     try:
         run_dir = run.run_dir()
         wait_for_every_role(run_dir, 60)
