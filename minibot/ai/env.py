@@ -19,7 +19,8 @@ from minibot.rolenames import Role
 from minibot.runlayout import RUN_FILE
 
 # What a Python child needs: PATH/SYSTEMROOT/WINDIR to start on Windows (SYSTEMROOT is required by the
-# CRT and the random module), a temp folder, a home folder, locale, import path and hash seed.
+# CRT and the random module), a temp folder, a home folder, locale, import path and hash seed, and the
+# allocator setting every role runs with (minibot/watchdog/launch.py: MALLOC_ENV).
 BASE_ALLOWED = frozenset(
     {
         "PATH",
@@ -34,6 +35,7 @@ BASE_ALLOWED = frozenset(
         "LC_ALL",
         "PYTHONPATH",
         "PYTHONHASHSEED",
+        "MALLOC_MMAP_THRESHOLD_",
     }
 )
 # Non-secret settings the ai_role runner may pass (run identity and where to write), nothing else; and the

@@ -19,12 +19,23 @@ from collections.abc import Iterable, Mapping
 import psutil
 
 ROLE_PYTHON_ENV = "NORE_ROLE_PYTHON"
+# glibc raises its mmap threshold each time it frees an mmapped block, so a role that once freed a 1 MB
+# buffer puts the next one in its heap and keeps the heap's top: +1 to +2 MB of RSS that a night never
+# gives back (the 2026-11-29 soak: each market_ticks reader at the queue's first rotation). A fixed
+# threshold keeps blocks of 512 KB and more in their own mappings, returned to the system when freed.
+# glibc reads it at start; other C libraries and Windows ignore it.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(512 << 10)}
 
 
 def child_python(environ: Mapping[str, str] | None = None) -> str:
     """The interpreter roles and the simulator are started with: `NORE_ROLE_PYTHON`, else this one."""
     env = os.environ if environ is None else environ
     return env.get(ROLE_PYTHON_ENV) or sys.executable
+
+
+def role_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with the allocator settings roles run with (`MALLOC_ENV`); a value already set wins."""
+    return {**MALLOC_ENV, **environ}
 
 
 def descendants(pid: int | None) -> list[psutil.Process]:

@@ -54,6 +54,7 @@ from minibot.watchdog.checks import QueueWatch, check_critical_files, check_disk
 from minibot.watchdog.console import ConsoleDashboard, ConsoleOut, dashboard_stream
 from minibot.watchdog.ending import Ending, EndingContext, finish_run
 from minibot.watchdog.hostguard import HostGuard
+from minibot.watchdog.launch import role_environ
 from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
 from minibot.watchdog.preflight import PreflightFailed, run_preflight
 from minibot.watchdog.procs import RoleProcess, missing_role_modules, run_roles
@@ -153,7 +154,7 @@ class Supervisor:
         return RoleEnv(Role.WATCHDOG.value, self.ctx, self.cfg, doc, clock, log)
 
     def _role_env(self, role: str) -> dict[str, str]:
-        base = self.secrets.child_env(os.environ)
+        base = role_environ(self.secrets.child_env(os.environ))
         if role != Role.AI.value:
             return base
         return ai_role_environment(base, self.run_dir, [self.secrets.path] if self.secrets.path else [])

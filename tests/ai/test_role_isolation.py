@@ -26,6 +26,7 @@ from minibot.journal.stop import read_stop
 from minibot.reasons import ContractViolation, ReasonCode
 from minibot.rolenames import Role
 from minibot.roles.process import fail_closed, load_env
+from minibot.watchdog.launch import MALLOC_ENV
 from tests.roles.airun import planted_parent_env, prepare_run
 
 ORDER_QUEUE = "order_intents"
@@ -40,7 +41,11 @@ def test_ai_role_environment_drops_secrets_and_names_the_run(tmp_path: Path) -> 
     doc = read_critical_json(run.dir / "run.json")
     doc["config"]["secrets"]["path"] = str(configured)
     write_critical_json(run.dir / "run.json", doc)
-    parent = {**planted_parent_env(secrets_file), "PYTHONPATH": f"/opt/lib{os.pathsep}{configured}"}
+    parent = {
+        **planted_parent_env(secrets_file),
+        "PYTHONPATH": f"/opt/lib{os.pathsep}{configured}",
+        **MALLOC_ENV,
+    }
 
     env = ai_role_environment(parent, run.dir)
 
@@ -58,6 +63,7 @@ def test_ai_role_environment_drops_secrets_and_names_the_run(tmp_path: Path) -> 
     assert "PYTHONPATH" not in env  # allow-listed, but its value names the configured secrets path
     assert not [v for v in env.values() if str(secrets_file) in v or str(configured) in v]
     assert env["PATH"] == parent["PATH"]
+    assert {k: env[k] for k in MALLOC_ENV} == MALLOC_ENV  # ai_role's allocator runs like every role's
 
 
 def _order_from_ai(ctx: RunContext) -> dict[str, Any]:

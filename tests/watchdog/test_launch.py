@@ -3,6 +3,7 @@ the Windows venv launcher emulation (tests/watchdog/venv_launcher.py)."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -12,7 +13,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minibot.watchdog.launch import ROLE_PYTHON_ENV, child_python, descendants, kill_processes
+from minibot.watchdog.launch import (
+    MALLOC_ENV,
+    ROLE_PYTHON_ENV,
+    child_python,
+    descendants,
+    kill_processes,
+    role_environ,
+)
 from tests.watchdog.venv_launcher import write_launcher
 
 pytestmark = pytest.mark.process
@@ -42,6 +50,51 @@ def test_child_python_is_this_interpreter_unless_named() -> None:
     assert child_python({}) == sys.executable
     assert child_python({ROLE_PYTHON_ENV: ""}) == sys.executable
     assert child_python({ROLE_PYTHON_ENV: "/opt/py/launcher"}) == "/opt/py/launcher"
+
+
+def test_roles_run_with_a_fixed_mmap_threshold_unless_the_user_set_one() -> None:
+    assert MALLOC_ENV == {"MALLOC_MMAP_THRESHOLD_": "524288"}
+    assert role_environ({"PATH": "/bin"}) == {"PATH": "/bin", **MALLOC_ENV}
+    assert role_environ({"MALLOC_MMAP_THRESHOLD_": "65536"})["MALLOC_MMAP_THRESHOLD_"] == "65536"
+
+
+# What the fixed threshold changes (glibc only): a process that freed an mmapped 1 MB block gets the next
+# one from its heap, which keeps the heap's top (a role's RSS step at a queue rotation); with MALLOC_ENV
+# the next one is mmapped again and nothing stays in the heap.
+_REUSE_1MB = """
+import ctypes, os
+class MI2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MI2
+block = os.urandom(1 << 20)
+heap = libc.mallinfo2().arena
+del block
+block = os.urandom(1 << 20)
+print(libc.mallinfo2().arena - heap, libc.mallinfo2().hblkhd >= 1 << 20)
+"""
+
+
+def _glibc_has_mallinfo2() -> bool:
+    try:
+        return hasattr(ctypes.CDLL("libc.so.6"), "mallinfo2")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _glibc_has_mallinfo2(), reason="glibc's allocator statistics (mallinfo2) only")
+def test_a_freed_1mb_block_does_not_move_into_the_heap_of_a_role() -> None:
+    def run(env: dict[str, str]) -> tuple[int, bool]:
+        done = subprocess.run([sys.executable, "-c", _REUSE_1MB], env=env, capture_output=True, text=True, check=True)
+        growth, mmapped = done.stdout.split()
+        return int(growth), mmapped == "True"
+
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    growth, mmapped = run(plain)
+    assert not mmapped and growth >= 1 << 20, ("glibc's default: the second block comes from the heap", growth)
+    growth, mmapped = run(role_environ(plain))
+    assert mmapped and growth < 1 << 20, (growth, mmapped)
 
 
 def test_the_launcher_runs_python_as_its_child_and_passes_the_exit_code(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from minibot.journal.stop import read_stop
 from minibot.journal.verify import verify_path
+from minibot.watchdog.launch import MALLOC_ENV
 from tests.watchdog.runproc import (
     ROLES,
     ROOT,
@@ -93,6 +94,7 @@ def test_operator_stop_file_ends_cleanly_and_no_secret_reaches_any_file(tmp_path
             values = "\n".join(environ.values())
             assert FAKE_FILE_KEY not in values and FAKE_ENV_KEY not in values, role
             assert "BINANCE_API_KEY" not in environ and "NORE_SECRETS_FILE" not in environ, role
+            assert {k: environ.get(k) for k in MALLOC_ENV} == MALLOC_ENV, role  # ai_role's scrub keeps it
         (run_dir / "control" / "stop").touch()
         assert run.wait(60) == 0, run.output
     finally:
