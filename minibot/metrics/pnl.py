@@ -14,10 +14,12 @@ verify` recomputes it from a prefix of them and must find metrics.json's figures
 Incremental and bounded: everything up to a checkpoint time (the newest tick minus `settle_ms`, moved on
 by at least half of that at a time) is folded into a checkpoint portfolio once and forgotten; only later
 events are kept. A live portfolio (the checkpoint plus every kept event) takes new events as they come
-when they arrive in the merge order, which is the common case; one that arrives out of order (a fill
-stamped before ticks already read) makes the next call rebuild it from the checkpoint and the kept events.
-So a call does not re-sort and re-apply ten minutes of ticks (issue 14, item 4: that churned ~1 MB of
-short-lived tuples per metrics write).
+when they arrive in the merge order, which is the common case. One that arrives out of order (a fill
+stamped before ticks already read: execution_role writes a tick's fill after market_role wrote later ticks)
+makes the next call rebuild it from the newest earlier figures call's copy of it that the late event still
+sorts after (`SNAPSHOTS` are kept), else from the checkpoint. So a call does not re-sort and re-apply ten
+minutes of ticks (issue 14, item 4: that churned ~1 MB of short-lived tuples per metrics write; item 2: at
+`--speed 60` the rebuilds were a third of the supervisor's CPU).
 
 A fill or tick that arrives older than the checkpoint (a role far behind) makes the tracker start over: at
 the next figures it re-reads every tick and fill it was given from `history` (the journals on disk) and
@@ -30,6 +32,7 @@ from __future__ import annotations
 import copy
 import math
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
@@ -38,6 +41,7 @@ from minibot.model.portfolio import Portfolio
 
 SETTLE_MS = 600_000
 REPLAY_SETTLE_EVERY = 4096  # events between two checkpoints while starting over (bounds what a replay holds)
+SNAPSHOTS = 8  # copies of the live portfolio kept from the last figures calls (metrics writes: 10 s of run clock apart)
 _TICK, _FILL = 0, 1
 _NEVER = -(1 << 62)
 
@@ -96,6 +100,9 @@ class PnlTracker:
         self._tick_mid: array[float] = array("d")
         self._fill_time: list[int] = []
         self._fill_payload: list[dict[str, Any]] = []
+        # Copies of the live portfolio at earlier figures calls, oldest first: (the latest key it holds, kept
+        # ticks and kept fills it holds, the copy). One stays valid while no later event sorts before its key.
+        self._snaps: deque[tuple[tuple[int, int], int, int, Portfolio]] = deque(maxlen=SNAPSHOTS)
 
     def add_tick(self, ts: int, symbol: str, bid: float, ask: float) -> None:
         """One `market_tick` (its `ts` and top of book)."""
@@ -122,6 +129,9 @@ class PnlTracker:
         """An event out of the merge order invalidates the live portfolio (rebuilt at the next call)."""
         if key < self._last_key:
             self._live = None
+            snaps = self._snaps
+            while snaps and key < snaps[-1][0]:  # it sorts before what these hold (at an equal key: after)
+                snaps.pop()
         else:
             self._last_key = key
 
@@ -172,6 +182,7 @@ class PnlTracker:
         self._fill_time = [self._fill_time[i] for i in kept_fills]
         self._fill_payload = [self._fill_payload[i] for i in kept_fills]
         self._live_ticks, self._live_fills = len(kept_ticks), len(kept_fills)
+        self._snaps.clear()  # they count kept events by their old positions
 
     def _start_over(self) -> None:
         """Fold again, from the first tick and fill, the ticks and fills given so far (read from `history`).
@@ -223,12 +234,19 @@ class PnlTracker:
             self._start_over()
         live = self._live
         if live is None:
-            live = copy.deepcopy(self._cp)
-            self._live_ticks = self._live_fills = 0
+            if self._snaps:
+                _, self._live_ticks, self._live_fills, snap = self._snaps[-1]
+                live = copy.deepcopy(snap)
+            else:
+                live = copy.deepcopy(self._cp)
+                self._live_ticks = self._live_fills = 0
         self._live = None  # until the events below are applied (fills that do not add up raise)
-        self._apply(live, self._ordered(self._live_ticks, self._live_fills))
+        events = self._ordered(self._live_ticks, self._live_fills)
+        self._apply(live, events)
         self._live, self._live_ticks, self._live_fills = live, len(self._tick_ts), len(self._fill_time)
         self._settle()  # every kept event is in the live portfolio: folding some into the checkpoint keeps it
+        if events:
+            self._snaps.append((self._last_key, self._live_ticks, self._live_fills, copy.deepcopy(live)))
         return live
 
     def figures(self) -> dict[str, Any]:

@@ -204,13 +204,22 @@ def test_a_start_over_streams_with_checkpoints_and_equals_one_pass(monkeypatch: 
     assert live.tracker.start_overs == 2 and max(held) >= 400
 
 
-def test_events_in_merge_order_extend_the_live_portfolio_without_a_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In-order ticks and fills are applied to the live portfolio as they come (no copy of the checkpoint,
-    no re-sort of the kept ticks); one fill stamped before ticks already given makes exactly one rebuild;
-    the figures equal one pass all along."""
-    copies: list[int] = []
-    deepcopy = pnl_module.copy.deepcopy
-    monkeypatch.setattr(pnl_module.copy, "deepcopy", lambda x: copies.append(1) or deepcopy(x))
+def test_events_in_merge_order_extend_the_live_portfolio_and_a_late_fill_replays_from_a_recent_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In-order ticks and fills are applied to the live portfolio once each, as they come; a fill stamped a
+    few ticks back makes the next call replay only what came after the newest earlier figures call it sorts
+    after, and one older than every kept copy replays from the checkpoint; the figures equal one pass all
+    along (issue 14: at --speed 60 the replays from the checkpoint were a third of the supervisor's CPU)."""
+    applied: list[int] = []  # events applied per call to a live portfolio (not to the checkpoint)
+    apply = PnlTracker._apply
+
+    def counting_apply(self: PnlTracker, pf: Portfolio, events: list[tuple[int, int, int]]) -> None:
+        if pf is not self._cp:
+            applied.append(len(events))
+        apply(self, pf, events)
+
+    monkeypatch.setattr(PnlTracker, "_apply", counting_apply)
     rng = random.Random(3)
     ticks: list[Tick] = []
     fills: list[Fill] = []
@@ -223,10 +232,58 @@ def test_events_in_merge_order_extend_the_live_portfolio_without_a_rebuild(monke
             fills.append((k * 10_000, fill("BUY" if k % 100 else "SELL", 1.0, mid, 0.01, k)))
             live.add_fill(*fills[-1])
         live.figures()
-    assert len(copies) == 1  # the first call only
+    assert sum(applied) == len(ticks) + len(fills)  # each event once
     assert live.figures() == one_pass(ticks, fills)
-    copies.clear()
-    fills.append((599 * 10_000 - 25_000, fill("SELL", 1.0, 100.0, 0.01, 600)))  # stamped 2.5 ticks back
+    applied.clear()
+    # Stamped 2.5 ticks back: after the copy of the call at tick 596, before ticks 597..599.
+    fills.append((599 * 10_000 - 25_000, fill("SELL", 1.0, 100.0, 0.01, 600)))
     live.add_fill(*fills[-1])
-    assert live.figures() == one_pass(ticks, fills) and live.tracker.start_overs == 0
-    assert len(copies) == 2  # one rebuild (one_pass's own tracker made the other copy)
+    figures = live.figures()
+    assert applied[0] == 4  # ticks 597, 598, 599 and the fill; not the ~40 ticks since the checkpoint
+    assert figures == one_pass(ticks, fills) and live.tracker.start_overs == 0
+    applied.clear()
+    # A tick stamped 20 ticks back (newer than the checkpoint, older than every kept copy): from the checkpoint.
+    ticks.append((599 * 10_000 - 205_000, "BTCUSDT", 99.99, 100.01))
+    live.add_tick(*ticks[-1])
+    figures = live.figures()
+    assert applied[0] == len(live.tracker._tick_ts) + len(live.tracker._fill_time)  # every kept event
+    assert figures == one_pass(ticks, fills) and live.tracker.start_overs == 0
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=90_000),  # gap to the previous tick (ms)
+            st.booleans(),  # ETHUSDT rather than BTCUSDT
+            st.floats(min_value=0.0, max_value=1.0),  # where the mid sits in its range
+            st.sampled_from(["none", "none", "fill", "late", "later"]),  # a fill after it, and how late
+            st.booleans(),  # figures asked after it
+        ),
+        min_size=1,
+        max_size=120,
+    )
+)
+def test_figures_asked_at_any_points_equal_one_pass_with_late_fills(
+    steps: list[tuple[int, bool, float, str, bool]],
+) -> None:
+    """Whatever the lateness of fills (a few ticks, more than the kept copies hold, behind the checkpoint) and
+    wherever figures are asked, the live figures equal one pass over the same journals bit for bit."""
+    ticks: list[Tick] = []
+    fills: list[Fill] = []
+    live = Fed(100_000.0, settle_ms=300_000)
+    ts, held = 0, 0.0
+    for n, (gap, eth, at, fill_kind, ask) in enumerate(steps):
+        ts += gap
+        mid = 100 + at
+        symbol = "ETHUSDT" if eth else "BTCUSDT"
+        ticks.append((ts, symbol, mid - 0.01, mid + 0.01))
+        live.add_tick(*ticks[-1])
+        if fill_kind != "none" and symbol == "BTCUSDT":
+            side = "SELL" if held > 0 else "BUY"
+            held = 0.0 if side == "SELL" else 1.0
+            late = {"fill": 0, "late": 25_000, "later": 400_000}[fill_kind]
+            fills.append((ts - late, fill(side, 1.0, mid, 0.01, n)))
+            live.add_fill(*fills[-1])
+        if ask:
+            live.figures()
+    assert live.figures() == one_pass(ticks, fills)
