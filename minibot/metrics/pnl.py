@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import math
 from array import array
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
@@ -182,7 +183,16 @@ class PnlTracker:
         self._fill_time = [self._fill_time[i] for i in kept_fills]
         self._fill_payload = [self._fill_payload[i] for i in kept_fills]
         self._live_ticks, self._live_fills = len(kept_ticks), len(kept_fills)
-        self._snaps.clear()  # they count kept events by their old positions
+        # A copy newer than the checkpoint holds every folded event (what it lacks sorts after it): it stays,
+        # counted by the new positions of the kept events it holds. An older one cannot be told apart: dropped.
+        self._snaps = deque(
+            (
+                (key, bisect_left(kept_ticks, ticks), bisect_left(kept_fills, fills), pf)
+                for key, ticks, fills, pf in self._snaps
+                if key[0] > target
+            ),
+            maxlen=SNAPSHOTS,
+        )
 
     def _start_over(self) -> None:
         """Fold again, from the first tick and fill, the ticks and fills given so far (read from `history`).

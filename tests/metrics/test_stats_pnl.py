@@ -250,6 +250,26 @@ def test_events_in_merge_order_extend_the_live_portfolio_and_a_late_fill_replays
     assert figures == one_pass(ticks, fills) and live.tracker.start_overs == 0
 
 
+def test_a_checkpoint_keeps_only_the_copies_that_hold_every_event_it_folds() -> None:
+    """A copy taken before an event the checkpoint then folds (a fill at its time, given after the copy) is
+    dropped at that checkpoint: a late tick that sorts after the copy rebuilds from the checkpoint, and the
+    figures equal one pass."""
+    ticks: list[Tick] = []
+    fills: list[Fill] = []
+    live = Fed(100_000.0, settle_ms=100_000)  # checkpoints at ticks 4, 7, 10 (20 s apart) fold to 100 s
+    for k in range(1, 11):
+        ticks.append((k * 20_000, "BTCUSDT", 99.99, 100.01))
+        live.add_tick(*ticks[-1])
+        live.figures()  # a copy per call
+        if k == 5:  # after the copy at tick 5, at its time: in merge order, folded at tick 10
+            fills.append((100_000, fill("BUY", 1.0, 100.0, 0.01, 1)))
+            live.add_fill(*fills[-1])
+    assert live.tracker._cp_ts == 100_000
+    ticks.append((110_000, "BTCUSDT", 89.99, 90.01))  # late: after the copy at tick 5, before the one at 6
+    live.add_tick(*ticks[-1])
+    assert live.figures() == one_pass(ticks, fills)
+
+
 @given(
     st.lists(
         st.tuples(
