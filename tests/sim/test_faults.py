@@ -119,12 +119,15 @@ def test_outage_refuses_connections_and_drops_live_ones(mode: str) -> None:
 
 def test_ws_disconnect_drops_live_connections_and_blocks_reconnects_in_window() -> None:
     async def body() -> None:
-        sim = await _start({"kind": "ws_disconnect", "at_ms": 2000, "duration_ms": 3000})
+        # The window opens 1 s of wall after the start (at speed 10): room for the connection and its first
+        # frame on a loaded machine (at 200 ms it once opened before the first frame in a CI-like run).
+        sim = await _start({"kind": "ws_disconnect", "at_ms": 10_000, "duration_ms": 3000})
         try:
             async with aiohttp.ClientSession() as http:
                 ws = await http.ws_connect(sim.ws_base_url + "/stream?streams=btcusdt@bookTicker")
                 assert (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT
-                await _at(sim, 2100)
+                assert sim.ctx.clock.elapsed_ms() < 10_000, "the first frame came after the window opened"
+                await _at(sim, 10_100)
                 for _ in range(500):
                     msg = await ws.receive(timeout=5)
                     if msg.type != aiohttp.WSMsgType.TEXT:
@@ -135,7 +138,7 @@ def test_ws_disconnect_drops_live_connections_and_blocks_reconnects_in_window() 
                 assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)  # in the window
                 status, _, _ = await _get(http, sim.base_url + "/api/v3/time")
                 assert status == 200  # REST unaffected
-                await _at(sim, 5500)
+                await _at(sim, 13_500)
                 async with http.ws_connect(sim.ws_base_url + "/stream?streams=btcusdt@bookTicker") as ok:
                     assert (await ok.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT
         finally:
@@ -206,12 +209,13 @@ def test_malformed_frames_are_invalid_json() -> None:
 
 def test_clock_skew_offsets_server_time() -> None:
     async def body() -> None:
-        sim = await _start({"kind": "clock_skew", "at_ms": 2000, "duration_ms": 10_000, "offset_ms": -120_000})
+        # 1 s of wall before the skew (at speed 10), so the first request is answered before it on a loaded box.
+        sim = await _start({"kind": "clock_skew", "at_ms": 10_000, "duration_ms": 10_000, "offset_ms": -120_000})
         try:
             async with aiohttp.ClientSession() as http:
                 _, _, before = await _get(http, sim.base_url + "/api/v3/time")
                 assert abs(before["serverTime"] - sim.ctx.clock.now_ms()) < 2000
-                await _at(sim, 3000)
+                await _at(sim, 11_000)
                 _, _, during = await _get(http, sim.base_url + "/api/v3/time")
                 assert -125_000 < during["serverTime"] - sim.ctx.clock.now_ms() < -115_000
                 _, _, info = await _get(http, sim.base_url + "/api/v3/exchangeInfo")
