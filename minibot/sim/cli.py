@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-import threading
 from pathlib import Path
 
 import typer
 
-from minibot.marketdata.datafiles import DataFileError
-from minibot.memtrace import start_from_env
 from minibot.sim.market import DEFAULT_SYMBOLS
-from minibot.sim.runner import SimConfig, start_simulator
-from minibot.sim.scenario import ScenarioError
-
-
-def _watch_stdin(loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
-    """Set `done` when standard input reaches end of file (the parent that holds the pipe is gone)."""
-    while sys.stdin.buffer.read(4096):
-        pass
-    loop.call_soon_threadsafe(done.set)
-
-
-async def _serve(cfg: SimConfig, exit_on_stdin_close: bool = False) -> None:
-    running = await start_simulator(cfg)
-    # Tools wait for this exact first line to learn the port; flush so a pipe sees it at once.
-    print(f"listening on {running.base_url}", flush=True)
-    done = asyncio.Event()
-    if exit_on_stdin_close:
-        threading.Thread(target=_watch_stdin, args=(asyncio.get_running_loop(), done), daemon=True).start()
-    try:
-        await done.wait()
-    finally:
-        await running.stop()
+from minibot.sim.runner import SimConfig
+from minibot.sim.serve import serve
 
 
 def sim(
@@ -66,7 +41,6 @@ def sim(
     if speed <= 0:
         typer.echo("error: --speed must be > 0", err=True)
         raise typer.Exit(2)
-    start_from_env("simulator")  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
     cfg = SimConfig(
         host=host,
         port=port,
@@ -78,11 +52,6 @@ def sim(
         start_ms=start_ms,
         anchor_unix_s=clock_anchor,
     )
-    try:
-        asyncio.run(_serve(cfg, exit_on_stdin_close))
-    except KeyboardInterrupt:
-        sys.stdout.flush()
-        raise typer.Exit(0) from None
-    except (DataFileError, ScenarioError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    code = serve(cfg, exit_on_stdin_close)
+    if code:
+        raise typer.Exit(code)

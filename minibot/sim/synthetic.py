@@ -12,9 +12,7 @@ is read. A minute of live trading before the start (trades, book) and 500 one-mi
 from __future__ import annotations
 
 import math
-import zlib
-
-import numpy as np
+import random
 
 from minibot.marketdata.intervals import MINUTE
 from minibot.marketdata.num import E8, mul_e8
@@ -27,8 +25,6 @@ _VOL_MULT = (0.5, 1.0, 2.8)
 _RATE_MULT = (0.5, 1.0, 3.0)
 _MAX_SPREAD = (2, 3, 6)
 _MEAN_REGIME_MS = 300_000.0
-_BLOCK = 256
-_TRADE_BLOCK = 1024
 HISTORY_BARS = 500
 WARMUP_MS = 60_000
 
@@ -43,20 +39,19 @@ class SyntheticFeed:
         self.start_ms = start_ms - WARMUP_MS
         self.step_ms = step_ms
         self.k = 0
-        root = np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(spec.symbol.encode())])
-        step_seq, trade_seq, hist_seq, _ = root.spawn(4)
-        self._rng = np.random.default_rng(step_seq)
-        self._trng = np.random.default_rng(trade_seq)
+        # The standard library's Mersenne Twister, one stream per use and symbol (a str seed is hashed with
+        # sha512, so streams are independent): numpy cost the simulator ~15 MB of RSS (issue 14, item 4).
+        stream = f"nore-synthetic:{seed}:{spec.symbol}"
+        self._rng = random.Random(f"{stream}:steps")
+        self._trng = random.Random(f"{stream}:trades")
         self._sig = [spec.annual_vol * m * math.sqrt(step_ms / _YEAR_MS) for m in _VOL_MULT]
         self._lam = [spec.trades_per_s * m * step_ms / 1000.0 for m in _RATE_MULT]
         self._p_switch = step_ms / _MEAN_REGIME_MS
         self.regime = 1
         self.log_mid = math.log(spec.base_price / E8)
-        ids = np.random.default_rng(hist_seq)
-        self.agg_id = int(ids.integers(10_000_000, 900_000_000))
-        self.trade_id = self.agg_id * 3 + int(ids.integers(0, 1000))
-        self._j = _BLOCK
-        self._tj = _TRADE_BLOCK
+        ids = random.Random(f"{stream}:history")
+        self.agg_id = ids.randrange(10_000_000, 900_000_000)
+        self.trade_id = self.agg_id * 3 + ids.randrange(1000)
         state.m1.extend(self._history(ids))
         state.begin_update()
         self._quote(0.5, 0.0, 0.0)
@@ -74,33 +69,19 @@ class SyntheticFeed:
         while self.start_ms + (self.k + 1) * self.step_ms <= t:
             self._step()
 
-    def _refill(self) -> None:
-        # Drawn a block at a time, kept as Python floats (the same values): reading numpy scalars one by one
-        # cost the simulator about a tenth of its CPU at --speed 60 (issue 14).
-        r = self._rng
-        self._z: list[float] = r.standard_normal(_BLOCK).tolist()
-        self._u: list[list[float]] = r.random((_BLOCK, 3)).tolist()
-        self._zq: list[list[float]] = r.standard_normal((_BLOCK, 2)).tolist()
-        self._j = 0
-
     def _trade_draws(self) -> tuple[float, float, float, float, float]:
         """Uniforms for one trade: time in step, side, two for a normal size draw, fill count."""
-        if self._tj >= _TRADE_BLOCK:
-            self._tu: list[list[float]] = self._trng.random((_TRADE_BLOCK, 5)).tolist()
-            self._tj = 0
-        t, side, size, angle, fills = self._tu[self._tj]
-        self._tj += 1
-        return t, side, size, angle, fills
+        u = self._trng.random
+        return u(), u(), u(), u(), u()
 
     def _step(self) -> None:
-        if self._j >= _BLOCK:
-            self._refill()
-        j = self._j
-        self._j += 1
         t0 = self.start_ms + self.k * self.step_ms
         self.k += 1
-        u_regime, u_count, u_spread = self._u[j]
-        z = self._z[j]
+        # A fixed number of draws per step, in a fixed order: the path depends on the step, not on the reads.
+        r = self._rng
+        z = r.gauss()
+        u_regime, u_count, u_spread = r.random(), r.random(), r.random()
+        zb, za = r.gauss(), r.gauss()
         if u_regime < self._p_switch:
             # Leave the current regime for one of the other two; "normal" is the most likely destination.
             others = [r for r in (1, 0, 2) if r != self.regime]
@@ -113,7 +94,6 @@ class SyntheticFeed:
             self._trades(t0, n, z)
         sigma = self._sig[self.regime]
         self.log_mid += sigma * z - 0.5 * sigma * sigma
-        zb, za = self._zq[j]
         self._quote(u_spread, zb, za)
         self.state.commit_update(t0 + self.step_ms, amend=True)
 
@@ -164,27 +144,27 @@ class SyntheticFeed:
         self.state.consume(buy, price, qty, step)
 
     # ------------------------------------------------------------------------------------------------
-    def _history(self, rng: np.random.Generator) -> list[Bar]:
+    def _history(self, rng: random.Random) -> list[Bar]:
         """One-minute bars before the start, walked backwards from the base price."""
         spec = self.spec
         sig = spec.annual_vol * math.sqrt(MINUTE / _YEAR_MS)
-        z = rng.standard_normal((HISTORY_BARS, 4))
+        z = [[rng.gauss() for _ in range(4)] for _ in range(HISTORY_BARS)]
         closes = [spec.base_price / E8]
         for i in range(HISTORY_BARS - 1, 0, -1):
-            closes.append(closes[-1] * math.exp(-sig * float(z[i][0])))
+            closes.append(closes[-1] * math.exp(-sig * z[i][0]))
         closes.reverse()
         first_open = (self.start_ms - self.start_ms % MINUTE) - HISTORY_BARS * MINUTE
         lam = spec.trades_per_s * 60.0
-        counts = [max(0, round(lam + math.sqrt(lam) * float(row[3]))) for row in z]
+        counts = [max(0, round(lam + math.sqrt(lam) * row[3])) for row in z]
         tid = self.trade_id - sum(counts)
         bars: list[Bar] = []
-        prev = closes[0] * math.exp(sig * float(z[0][0]))
+        prev = closes[0] * math.exp(sig * z[0][0])
         for i, close in enumerate(closes):
             o, c = self._tick(prev), self._tick(close)
-            h = max(o, c, self._tick(max(prev, close) * math.exp(abs(float(z[i][1])) * sig * 0.4)))
-            low = min(o, c, self._tick(min(prev, close) * math.exp(-abs(float(z[i][2])) * sig * 0.4)))
+            h = max(o, c, self._tick(max(prev, close) * math.exp(abs(z[i][1]) * sig * 0.4)))
+            low = min(o, c, self._tick(min(prev, close) * math.exp(-abs(z[i][2]) * sig * 0.4)))
             n = counts[i]
-            qty = spec.median_notional * n / ((prev + close) / 2) * math.exp(0.3 * float(z[i][3]))
+            qty = spec.median_notional * n / ((prev + close) / 2) * math.exp(0.3 * z[i][3])
             vol = int(qty * E8) // spec.step * spec.step if n else 0
             quote = mul_e8((h + low) // 2, vol)
             share = 0.5 + 0.1 * math.tanh((close - prev) / max(prev * sig, 1e-12))

@@ -55,7 +55,7 @@ class SimClock:
 
 
 class SimulatorProcess:
-    """`python -m minibot.sim` on loopback, started and stopped by the supervisor."""
+    """`python -m minibot.sim.serve` on loopback, started and stopped by the supervisor."""
 
     def __init__(
         self,
@@ -67,26 +67,19 @@ class SimulatorProcess:
         scenario: Path | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.args = [
-            child_python(),
-            "-m",
-            "minibot.sim",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--speed",
-            repr(float(speed)),
-            "--seed",
-            str(seed),
-            "--symbols",
-            ",".join(symbols),
-            "--exit-on-stdin-close",
-        ]
-        for path in data or []:
-            self.args += ["--data", str(Path(path).resolve())]
-        if scenario is not None:
-            self.args += ["--scenario", str(Path(scenario).resolve())]
+        config = {
+            "host": "127.0.0.1",
+            "port": 0,
+            "symbols": list(symbols),
+            "data_paths": [str(Path(path).resolve()) for path in data or []],
+            "speed": float(speed),
+            "scenario": None if scenario is None else str(Path(scenario).resolve()),
+            "seed": seed,
+            "start_ms": None,
+            "anchor_unix_s": None,
+        }
+        # Not the `nore sim` command line: see minibot/sim/serve.py (typer's parsing costs ~12 MB all night).
+        self.args = [child_python(), "-m", "minibot.sim.serve", json.dumps(config)]
         self.log_dir = log_dir
         self.env = env
         self.proc: subprocess.Popen[str] | None = None

@@ -7,8 +7,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
+from minibot.watchdog.launch import descendants
 from minibot.watchdog.simproc import SimulatorProcess
 from tests.proxyenv import dead_proxy_env
 
@@ -48,5 +50,23 @@ def test_the_adopted_clock_reads_the_simulators_run_clock(tmp_path: Path) -> Non
             # One system-wide perf counter on both sides: the simulator's reading lies between ours, give or
             # take the round-trip error of the adoption (a few ms of wall time = a few hundred run ms at 60x).
             assert before - 600 <= theirs <= after + 600, (before, theirs, after)
+    finally:
+        sim.stop()
+
+
+@pytest.mark.process
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not hasattr(psutil.Process, "memory_maps"), reason="psutil cannot list mapped files here")
+def test_the_simulator_holds_neither_numpy_nor_pydantic(tmp_path: Path) -> None:
+    # Its RSS all night (issue 14, item 4): numpy (~15 MB) and pydantic, which parsing a typer command line
+    # imports (~12 MB), are not loaded in the simulator `nore run --sim` starts.
+    sim = SimulatorProcess(tmp_path / "logs", speed=10.0, symbols=["BTCUSDT"])
+    try:
+        sim.start()
+        assert sim.proc is not None
+        proc = ([psutil.Process(sim.proc.pid), *descendants(sim.proc.pid)])[-1]  # behind a launcher: the child
+        mapped = {Path(m.path).name for m in proc.memory_maps()}
+        assert any(name.startswith("_multidict") for name in mapped)  # its extensions are listed (aiohttp's)
+        assert not [name for name in mapped if name.startswith(("_pydantic_core", "_multiarray_umath"))]
     finally:
         sim.stop()
