@@ -53,6 +53,7 @@ INSTANCE_HOLDER = "instance.json"  # names the lock's holder for the refusal mes
 # across processes (the queue's other files are journal/layout.py's)
 STOP_LOCK = ".stop.lock"
 SIM_STDERR_FILE = "sim.err"  # <logging.dir>/sim.err: the embedded simulator's stderr (beside <role>.log files)
+PREFLIGHT_STDERR_FILE = "preflight.err"  # <logging.dir>/preflight.err: the preflight process's stderr
 MODEL_EVENTS_STEM = "model_events"  # <ai.dir>/model_events.jsonl: ai_role's ai_model_event journal
 AI_ACTIVE_FILE = "active.json"  # <ai.dir>/active.json: which model snapshot is in use
 AI_SNAPSHOTS_DIR = "snapshots"  # <ai.dir>/snapshots/<snapshot>/: the trained models, one folder each

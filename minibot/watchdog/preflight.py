@@ -3,13 +3,16 @@
 The raw exchangeInfo answer for the configured symbols becomes `<run>/exchange_info.json` (critical JSON):
 risk_role and execution_role build their exchange filters from it, so every role trades against the same
 filters for the whole run. A failure here is STOP BINANCE_UNREACHABLE before anything else has run.
+
+`nore run` runs it in its own process (`main`, started by minibot/watchdog/preflight_child.py), so the
+supervisor never loads the REST client and aiohttp.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +20,18 @@ from minibot.clock import RunClock
 from minibot.config.binance import BinanceConfig
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
+from minibot.journal.stop import unexpected_error_reason
+from minibot.logs import LoggingConfig, configure_logging
 from minibot.market.errors import Banned, MarketError
 from minibot.market.rest import BinanceRest, RequestRecord
 from minibot.reasons import NoreError, ReasonCode
 from minibot.rolenames import Role
+from minibot.roles.process import load_env
 from minibot.roles.request_journal import RequestJournal
 from minibot.runlayout import EXCHANGE_INFO_FILE
+from minibot.watchdog.preflight_child import PreflightFailed, PreflightResult, answer_error, answer_ok
 
-log = logging.getLogger("nore.supervisor.preflight")
-
-
-class PreflightFailed(NoreError):
-    """Binance (or the simulator) did not answer the preflight as documented: a STOP before any role."""
-
-    reason_code = ReasonCode.BINANCE_UNREACHABLE
-
-
-@dataclass(frozen=True)
-class PreflightResult:
-    """What the preflight measured."""
-
-    server_time_ms: int
-    latencies_ms: dict[str, float]
-    symbols: list[str]
+log = logging.getLogger("nore.preflight")
 
 
 def _log_request(record: RequestRecord) -> None:
@@ -103,3 +95,31 @@ def run_preflight(
             journal.close()
     write_critical_json(Path(run_dir) / EXCHANGE_INFO_FILE, info)
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m minibot.watchdog.preflight RUN_DIR`: the run's preflight, answered on stdout (the protocol is
+    in minibot/watchdog/preflight_child.py); its log is `<logging.dir>/preflight.log`."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("error: usage: python -m minibot.watchdog.preflight RUN_DIR", file=sys.stderr)
+        return 2
+    try:
+        env = load_env(Role.WATCHDOG.value, Path(args[0]))
+        configure_logging(env.run_dir, LoggingConfig.from_config(env.config), "preflight")
+        result = run_preflight(env.run_dir, BinanceConfig.from_config(env.config), env.clock, env.ctx)
+    except NoreError as exc:
+        log.error("preflight failed: %s", exc)
+        answer = answer_error(exc)
+    except Exception as exc:  # the supervisor turns it into a STOP with the reason the error carries
+        log.exception("preflight error")
+        answer = answer_error(NoreError(f"{type(exc).__name__}: {exc}", unexpected_error_reason(exc)))
+    else:
+        sys.stdout.buffer.write(answer_ok(result))
+        return 0
+    sys.stdout.buffer.write(answer)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -56,7 +56,7 @@ from minibot.watchdog.ending import Ending, EndingContext, finish_run
 from minibot.watchdog.hostguard import HostGuard
 from minibot.watchdog.launch import role_environ
 from minibot.watchdog.options import RunOptions, check_start_disk, config_as_used
-from minibot.watchdog.preflight import PreflightFailed, run_preflight
+from minibot.watchdog.preflight_child import PreflightFailed, preflight_bound_s, run_preflight_child
 from minibot.watchdog.procs import RoleProcess, missing_role_modules, run_roles
 from minibot.watchdog.restarts import Supervision
 from minibot.watchdog.rundir import create_queues, create_run_dir, run_document, write_run_file
@@ -257,8 +257,13 @@ class Supervisor:
     def _preflight_and_watch(self, env: RoleEnv, ending: Ending) -> None:
         assert self.ctx is not None
         try:
-            # Built from the config as it is now: with --sim it points at the simulator.
-            result = run_preflight(self.run_dir, BinanceConfig.from_config(self.cfg), env.clock, self.ctx)
+            # In its own process, from run.json's config: with --sim it points at the simulator.
+            result = run_preflight_child(
+                self.run_dir,
+                self.run_dir / self.logging_cfg.dir,
+                self.secrets.child_env(os.environ),
+                preflight_bound_s(BinanceConfig.from_config(self.cfg).rest_timeout_s),
+            )
         except PreflightFailed as exc:
             stop(
                 self.ctx,
