@@ -78,10 +78,10 @@ class SyntheticFeed:
         t0 = self.start_ms + self.k * self.step_ms
         self.k += 1
         # A fixed number of draws per step, in a fixed order: the path depends on the step, not on the reads.
-        r = self._rng
-        z = r.gauss()
-        u_regime, u_count, u_spread = r.random(), r.random(), r.random()
-        zb, za = r.gauss(), r.gauss()
+        rng = self._rng
+        z = rng.gauss()
+        u_regime, u_count, u_spread = rng.random(), rng.random(), rng.random()
+        zb, za = rng.gauss(), rng.gauss()
         if u_regime < self._p_switch:
             # Leave the current regime for one of the other two; "normal" is the most likely destination.
             others = [r for r in (1, 0, 2) if r != self.regime]
