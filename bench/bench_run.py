@@ -86,7 +86,7 @@ class Sampler:
                 out[role] = int(path.read_text())
         try:
             for child in psutil.Process(self.supervisor).children():
-                if "minibot.sim" in child.cmdline():
+                if any(arg.startswith("minibot.sim") for arg in child.cmdline()):  # `-m minibot.sim.serve`
                     out["simulator"] = child.pid
         except psutil.Error:
             pass
