@@ -43,7 +43,12 @@ BASE_ALLOWED = frozenset(
 NORE_AI_VARS = frozenset(
     {"NORE_ROLE", "NORE_RUN_DIR", "NORE_AI_DIR", "NORE_RUN_ID", "NORE_CMDLINE_HASH", DIR_ENV, INTERVAL_ENV}
 )
-ALLOWED = BASE_ALLOWED | NORE_AI_VARS
+# numpy's BLAS (OpenBLAS in the wheels; MKL or OpenMP builds read the other two) on one thread: the trainer's
+# matrices are a few thousand rows by a few dozen features, which gain nothing from threads (30 Newton steps
+# on 5,760 x 24: ~25 ms on one thread or two), while by default OpenBLAS starts a worker per core, which
+# spins for a while after each call: on every core of the trader's desktop, beside the trading roles.
+NUMERIC_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ALLOWED = BASE_ALLOWED | NORE_AI_VARS | frozenset(NUMERIC_THREADS)
 SECRET_NAME_RE = re.compile(r"KEY|SECRET|TOKEN|PASS|BINANCE|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
 
 
@@ -78,7 +83,8 @@ def _problem(name: str, value: str, blocked: list[str]) -> str | None:
 def ai_role_environment(
     parent_env: Mapping[str, str], run_dir: Path | str, secrets_paths: Iterable[str | Path] = ()
 ) -> dict[str, str]:
-    """The environment the supervisor starts ai_role with: `parent_env` scrubbed, plus the run's identity.
+    """The environment the supervisor starts ai_role with: `parent_env` scrubbed, plus the run's identity and
+    `NUMERIC_THREADS` (which win over the parent's).
 
     Reads `<run_dir>/run.json` (written by the supervisor before any role starts) for the run id, command
     line hash, the AI folder and the secrets file location: the configured `secrets.path`, the file named by
@@ -92,6 +98,7 @@ def ai_role_environment(
     paths = [secrets.path, parent_env.get(str(secrets.env_var)), *secrets_paths]
     forbidden = [str(p) for p in paths if p] + [str(Path(p).resolve()) for p in paths if p]
     extra = {
+        **NUMERIC_THREADS,
         "NORE_ROLE": Role.AI.value,
         "NORE_RUN_DIR": str(run_dir),
         "NORE_AI_DIR": str(run_dir / str(config["ai"]["dir"])),

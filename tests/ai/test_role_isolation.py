@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from minibot.ai.env import ai_role_environment
+from minibot.ai.env import NUMERIC_THREADS, ai_role_environment, env_problems
 from minibot.ai.isolation import loaded_forbidden_modules
 from minibot.ai.isolation_gate import ai_isolation_gate, queue_refusals
 from minibot.contracts.envelope import build_envelope, encode_event
@@ -64,6 +66,24 @@ def test_ai_role_environment_drops_secrets_and_names_the_run(tmp_path: Path) -> 
     assert not [v for v in env.values() if str(secrets_file) in v or str(configured) in v]
     assert env["PATH"] == parent["PATH"]
     assert {k: env[k] for k in MALLOC_ENV} == MALLOC_ENV  # ai_role's allocator runs like every role's
+    assert {k: env[k] for k in NUMERIC_THREADS} == NUMERIC_THREADS
+    assert env_problems(env) == []  # what the ai_isolation_gate accepts
+
+
+@pytest.mark.process
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: BLAS starts no worker thread anyway")
+def test_numpy_in_ai_roles_environment_runs_on_one_thread(tmp_path: Path) -> None:
+    run = prepare_run(tmp_path)
+    probe = "import numpy, psutil; numpy.ones((64, 64)) @ numpy.ones((64, 64)); print(psutil.Process().num_threads())"
+    parent = dict(os.environ)
+    for name in NUMERIC_THREADS:
+        parent.pop(name, None)
+    threads = {}
+    for label, env in (("default", parent), ("ai_role", ai_role_environment(parent, run.dir))):
+        done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        threads[label] = int(done.stdout)
+    assert threads["ai_role"] == 1 and threads["default"] > 1, threads
 
 
 def _order_from_ai(ctx: RunContext) -> dict[str, Any]:
