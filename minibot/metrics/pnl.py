@@ -243,13 +243,9 @@ class PnlTracker:
         if self._stale:
             self._start_over()
         live = self._live
-        if live is None:
-            if self._snaps:
-                _, self._live_ticks, self._live_fills, snap = self._snaps[-1]
-                live = copy.deepcopy(snap)
-            else:
-                live = copy.deepcopy(self._cp)
-                self._live_ticks = self._live_fills = 0
+        if live is None:  # rebuilt from the newest copy left, else from the checkpoint
+            _, self._live_ticks, self._live_fills, base = self._snaps[-1] if self._snaps else (None, 0, 0, self._cp)
+            live = copy.deepcopy(base)
         self._live = None  # until the events below are applied (fills that do not add up raise)
         events = self._ordered(self._live_ticks, self._live_fills)
         self._apply(live, events)

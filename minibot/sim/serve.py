@@ -10,30 +10,31 @@ simulator would hold all night (issue 14, item 4). The command line a person typ
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import threading
 from pathlib import Path
 
 import orjson
 
+from minibot.exitcodes import ExitCode
 from minibot.marketdata.datafiles import DataFileError
 from minibot.memtrace import start_from_env
 from minibot.sim.runner import SimConfig, start_simulator
 from minibot.sim.scenario import ScenarioError
 
-USAGE_EXIT = 2
-_FIELDS = ("host", "port", "symbols", "data_paths", "speed", "scenario", "seed", "start_ms", "anchor_unix_s")
+_FIELDS = sorted(f.name for f in dataclasses.fields(SimConfig))
 
 
 def config_from_json(text: str) -> SimConfig:
-    """The `SimConfig` in `text`: a JSON object with exactly the keys `_FIELDS`. ValueError says what is wrong."""
+    """The `SimConfig` in `text`, a JSON object with exactly its fields. ValueError says what is wrong."""
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"the simulator's configuration is not JSON ({exc})") from None
-    if not isinstance(doc, dict) or sorted(doc) != sorted(_FIELDS):
+    if not isinstance(doc, dict) or sorted(doc) != _FIELDS:
         got = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
-        raise ValueError(f"the simulator's configuration must be an object with keys {sorted(_FIELDS)}, got {got}")
+        raise ValueError(f"the simulator's configuration must be an object with keys {_FIELDS}, got {got}")
     scenario = doc["scenario"]
     return SimConfig(
         host=str(doc["host"]),
@@ -80,7 +81,7 @@ def serve(cfg: SimConfig, exit_on_stdin_close: bool) -> int:
         sys.stdout.flush()
     except (DataFileError, ScenarioError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
-        return USAGE_EXIT
+        return ExitCode.USAGE
     return 0
 
 
@@ -89,12 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("error: usage: python -m minibot.sim.serve CONFIG_JSON (one SimConfig as JSON)", file=sys.stderr)
-        return USAGE_EXIT
+        return ExitCode.USAGE
     try:
         cfg = config_from_json(args[0])
     except (ValueError, TypeError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return USAGE_EXIT
+        return ExitCode.USAGE
     return serve(cfg, exit_on_stdin_close=True)
 
 

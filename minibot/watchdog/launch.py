@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import psutil
 
@@ -62,3 +64,12 @@ def kill_processes(procs: Iterable[psutil.Process], wait_s: float) -> list[psuti
             proc.kill()
     _gone, alive = psutil.wait_procs(list(unique.values()), timeout=wait_s)
     return alive
+
+
+def kill_tree(proc: subprocess.Popen[Any], wait_s: float) -> None:
+    """Kill a child we started and everything under it (behind a launcher the real child is the launcher's
+    child), waiting up to `wait_s` for each; the child is reaped."""
+    under = descendants(proc.pid)  # read before the kill, while they are still its children
+    proc.kill()
+    kill_processes(under, wait_s)
+    proc.wait(wait_s)

@@ -18,6 +18,7 @@ from typing import Any
 
 from minibot.clock import RunClock
 from minibot.config.binance import BinanceConfig
+from minibot.exitcodes import ExitCode
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
 from minibot.journal.stop import unexpected_error_reason
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("error: usage: python -m minibot.watchdog.preflight RUN_DIR", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         env = load_env(Role.WATCHDOG.value, Path(args[0]))
         configure_logging(env.run_dir, LoggingConfig.from_config(env.config), "preflight")

@@ -15,7 +15,6 @@ BINANCE_UNREACHABLE, and the child's whole process tree is killed.
 from __future__ import annotations
 
 import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import orjson
 
 from minibot.reasons import NoreError, ReasonCode
 from minibot.runlayout import PREFLIGHT_STDERR_FILE
-from minibot.watchdog.launch import child_python, descendants, kill_processes
+from minibot.watchdog.launch import child_python, kill_tree
 from minibot.watchdog.procs import popen_group_kwargs
 
 START_MARGIN_S = 60.0  # an interpreter start on a cold Windows machine with a virus scanner, and then some
@@ -98,22 +97,15 @@ def run_preflight_child(run_dir: Path, log_dir: Path, env: dict[str, str], bound
             env=env,
             **popen_group_kwargs(),
         )
-    assert proc.stdout is not None
-    box: list[bytes] = []
-    reader = threading.Thread(target=lambda: box.append(proc.stdout.read() if proc.stdout else b""), daemon=True)
-    reader.start()
     try:
-        reader.join(bound_s)
-        if reader.is_alive():
-            raise PreflightFailed(f"the preflight had no answer within {bound_s:.0f} s")
-        returncode = proc.wait(KILL_WAIT_S)
+        out, _ = proc.communicate(timeout=bound_s)
+    except subprocess.TimeoutExpired:
+        raise PreflightFailed(f"the preflight had no answer within {bound_s:.0f} s") from None
     finally:
         if proc.poll() is None:  # timed out, or Ctrl+C: the child and anything behind its launcher end now
-            under = descendants(proc.pid)
-            proc.kill()
-            kill_processes(under, KILL_WAIT_S)
-            proc.wait(KILL_WAIT_S)
-        proc.stdout.close()
-    lines = box[0].decode("utf-8", "replace").splitlines() if box else []
+            kill_tree(proc, KILL_WAIT_S)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    lines = out.decode("utf-8", "replace").splitlines()
     tail = err_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    return read_answer(lines[-1] if lines else "", returncode, tail[-1] if tail else "")
+    return read_answer(lines[-1] if lines else "", proc.returncode, tail[-1] if tail else "")

@@ -23,7 +23,7 @@ from typing import IO, Any
 from minibot.clock import NS_PER_MS, RunClock
 from minibot.reasons import Refusal
 from minibot.runlayout import SIM_STDERR_FILE
-from minibot.watchdog.launch import child_python, descendants, kill_processes
+from minibot.watchdog.launch import child_python, kill_tree
 from minibot.watchdog.procs import popen_group_kwargs
 
 LISTENING_PREFIX = "listening on "
@@ -183,11 +183,7 @@ class SimulatorProcess:
                     proc.stdin.close()
                 proc.wait(STOP_TIMEOUT_S)
             except (subprocess.TimeoutExpired, OSError):
-                # Behind a launcher the simulator is the launcher's child: end the whole tree.
-                under = descendants(proc.pid)
-                proc.kill()
-                kill_processes(under, STOP_TIMEOUT_S)
-                proc.wait(STOP_TIMEOUT_S)
+                kill_tree(proc, STOP_TIMEOUT_S)  # behind a launcher the simulator is the launcher's child
         if self._drain is not None:
             self._drain.join(STOP_TIMEOUT_S)
         if proc is not None and proc.stdout is not None:
