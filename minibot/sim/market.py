@@ -9,7 +9,7 @@ from typing import Protocol
 
 from minibot.marketdata.symbols import make_spec
 from minibot.sim.replay import ReplayFeed, load_replay
-from minibot.sim.state import TRADES_KEPT_MS, Sink, SymbolState
+from minibot.sim.state import Sink, SymbolState
 from minibot.sim.synthetic import SyntheticFeed
 
 # Aggregate trades kept in memory over all symbols (per symbol at least MIN_TRADES_KEPT).
@@ -74,7 +74,7 @@ def build_market(
             replay_feeds.append(replay_feed)
             feed = replay_feed
         else:
-            state = SymbolState(make_spec(name), cap, keep_ms=TRADES_KEPT_MS)
+            state = SymbolState(make_spec(name), cap)
             feed = SyntheticFeed(state, seed, start_ms)
         states[name] = state
         feeds.append(feed)

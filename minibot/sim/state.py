@@ -25,10 +25,10 @@ Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
 
 
 TRADES_KEPT_MS = 15 * 60_000
-"""Run-clock span of trade history a synthetic symbol keeps (besides the count cap; a replay keeps its
-recording, up to the cap). An Agg costs ~330 bytes, so the
-old count-only cap (2M over all symbols) let the simulator grow ~30 MB/h for days. A client back-fills
-only the gap of an outage, and a market feed STOPs after 3 minutes without Binance
+"""Run-clock span of trade history every symbol keeps, synthetic or replayed (besides the count cap). An
+Agg costs ~330-490 bytes, so a count-only cap (2M over all symbols) let the simulator grow ~30 MB/h for
+days, and a looping replay of a busy recording (BTCUSDT, ~62,000 aggregate trades a run hour) ~31 MB/h.
+A client back-fills only the gap of an outage, and a market feed STOPs after 3 minutes without Binance
 (binance.health.unreachable_threshold_ms): 15 minutes serves every back-fill with room to spare."""
 
 
@@ -70,10 +70,15 @@ class SymbolState:
     """Book, trades and bars of one symbol at the simulator's current instant."""
 
     def __init__(
-        self, spec: SymbolSpec, trade_cap: int, sink: Sink | None = None, deep: bool = False, keep_ms: int | None = None
+        self,
+        spec: SymbolSpec,
+        trade_cap: int,
+        sink: Sink | None = None,
+        deep: bool = False,
+        keep_ms: int = TRADES_KEPT_MS,
     ) -> None:
         self.spec = spec
-        self.keep_ms = keep_ms  # also forget trades older than this (synthetic market: TRADES_KEPT_MS)
+        self.keep_ms = keep_ms  # also forget trades older than this
         self.sink = sink
         self.bid = spec.base_price - spec.tick
         self.ask = spec.base_price
@@ -198,7 +203,7 @@ class SymbolState:
         aggs.append(agg)
         if len(aggs) > self.trade_cap + self.trade_cap // 4:
             del aggs[: len(aggs) - self.trade_cap]
-        elif self.keep_ms is not None and len(aggs) % 1024 == 0:  # checked every 1,024 trades: cheap
+        elif len(aggs) % 1024 == 0:  # checked every 1,024 trades: cheap
             horizon = agg.T - self.keep_ms
             if horizon > aggs[0].T:
                 del aggs[: bisect.bisect_left(aggs, horizon, key=lambda a: a.T)]
