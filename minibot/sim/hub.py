@@ -22,8 +22,9 @@ from minibot.sim.conn import Conn
 from minibot.sim.faults import FaultController, StreamView
 from minibot.sim.market import Market
 from minibot.sim.scenario import Fault, WsSettings
-from minibot.sim.state import Agg, SymbolState
+from minibot.sim.state import SymbolState
 from minibot.sim.stats import Stats
+from minibot.sim.tape import Agg
 
 CLOSE_WAIT_S = 2.0
 

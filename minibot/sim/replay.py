@@ -30,7 +30,8 @@ from minibot.marketdata.datafiles import DataFile, DataFileError, iter_rows, sca
 from minibot.marketdata.intervals import DAY
 from minibot.marketdata.symbols import make_spec
 from minibot.sim.bars import Bar, FixedBars
-from minibot.sim.state import Agg, SymbolState
+from minibot.sim.state import SymbolState
+from minibot.sim.tape import Agg
 
 # (agg with ids < 0 meaning "assign", number of fills when trade ids are assigned)
 Proto = tuple[Agg, int]

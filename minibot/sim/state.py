@@ -10,7 +10,6 @@ an even split otherwise.
 
 from __future__ import annotations
 
-import bisect
 import zlib
 from collections.abc import Iterator
 from typing import NamedTuple, Protocol
@@ -20,29 +19,18 @@ from minibot.marketdata.num import mul_e8
 from minibot.marketdata.symbols import SymbolSpec
 from minibot.sim.bars import BarSeries, BaseSeries, FixedBars
 from minibot.sim.book import Book
+from minibot.sim.tape import Agg, AggTape
 
 Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
 
 
 TRADES_KEPT_MS = 15 * 60_000
 """Run-clock span of trade history every symbol keeps, synthetic or replayed (besides the count cap). An
-Agg costs ~330-490 bytes, so a count-only cap (2M over all symbols) let the simulator grow ~30 MB/h for
-days, and a looping replay of a busy recording (BTCUSDT, ~62,000 aggregate trades a run hour) ~31 MB/h.
+Agg tuple cost ~330-490 bytes (the `AggTape` columns now ~50-80), so a count-only cap (2M over all
+symbols) let the simulator grow ~30 MB/h for days, and a looping replay of a busy recording (BTCUSDT,
+~62,000 aggregate trades a run hour) ~31 MB/h.
 A client back-fills only the gap of an outage, and a market feed STOPs after 3 minutes without Binance
 (binance.health.unreachable_threshold_ms): 15 minutes serves every back-fill with room to spare."""
-
-
-class Agg(NamedTuple):
-    """One aggregate trade (Binance's `a,p,q,f,l,T,m,M`), prices and quantities in e8."""
-
-    a: int
-    p: int
-    q: int
-    f: int
-    l: int  # noqa: E741 - Binance's field name
-    T: int
-    m: bool
-    parts: tuple[int, ...] | None = None
 
 
 class Trade(NamedTuple):
@@ -87,7 +75,7 @@ class SymbolState:
         self.update_id = 1
         self.book_time = 0
         self.trade_cap = trade_cap
-        self.aggs: list[Agg] = []
+        self.aggs = AggTape()
         self.s1 = BarSeries(1000, 1200)
         self.m1 = BarSeries(MINUTE, 2880)
         self.fixed: FixedBars | None = None
@@ -202,11 +190,9 @@ class SymbolState:
         aggs = self.aggs
         aggs.append(agg)
         if len(aggs) > self.trade_cap + self.trade_cap // 4:
-            del aggs[: len(aggs) - self.trade_cap]
+            aggs.forget(len(aggs) - self.trade_cap)
         elif len(aggs) % 1024 == 0:  # checked every 1,024 trades: cheap
-            horizon = agg.T - self.keep_ms
-            if horizon > aggs[0].T:
-                del aggs[: bisect.bisect_left(aggs, horizon, key=lambda a: a.T)]
+            aggs.forget(aggs.bisect_time(agg.T - self.keep_ms))
         quote = mul_e8(agg.p, agg.q)
         self.s1.add_trade(agg.T, agg.p, agg.q, quote, not agg.m, agg.f, agg.l)
         self.m1.add_trade(agg.T, agg.p, agg.q, quote, not agg.m, agg.f, agg.l)
@@ -244,8 +230,8 @@ class SymbolState:
     def aggs_between(self, start: int | None, end: int | None, limit: int) -> list[Agg]:
         """Binance's aggTrades time rules: start only = oldest from start, end only = newest up to end."""
         aggs = self.aggs
-        lo = 0 if start is None else bisect.bisect_left(aggs, start, key=lambda a: a.T)
-        hi = len(aggs) if end is None else bisect.bisect_right(aggs, end, key=lambda a: a.T)
+        lo = 0 if start is None else aggs.bisect_time(start)
+        hi = len(aggs) if end is None else aggs.bisect_time(end, right=True)
         if start is None:
             return aggs[max(lo, hi - limit) : hi]
         return aggs[lo : min(hi, lo + limit)]
@@ -266,7 +252,7 @@ class SymbolState:
         """Individual trades with id >= from_id (for historicalTrades)."""
         aggs = self.aggs
         # First aggregate trade whose last fill is >= from_id; ids older than what is kept start at the oldest.
-        i = bisect.bisect_left(aggs, from_id, key=lambda a: a.l)
+        i = aggs.bisect_last_id(from_id)
         out: list[Trade] = []
         while i < len(aggs) and len(out) < limit:
             out.extend(t for t in expand(aggs[i]) if t.id >= from_id)

@@ -14,7 +14,8 @@ import orjson
 
 from minibot.marketdata.intervals import INTERVALS
 from minibot.marketdata.num import fmt8
-from minibot.sim.state import Agg, Levels, SymbolState, expand
+from minibot.sim.state import Levels, SymbolState, expand
+from minibot.sim.tape import Agg
 from minibot.sim.tickers import WINDOWS
 
 DEPTH_LEVELS = (5, 10, 20)

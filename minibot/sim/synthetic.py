@@ -17,7 +17,8 @@ import random
 from minibot.marketdata.intervals import MINUTE
 from minibot.marketdata.num import E8, mul_e8
 from minibot.sim.bars import Bar
-from minibot.sim.state import Agg, SymbolState
+from minibot.sim.state import SymbolState
+from minibot.sim.tape import Agg
 
 _YEAR_MS = 365.0 * 24 * 3600 * 1000
 # Regimes: calm, normal, turbulent. Volatility multiplier, trade-rate multiplier, largest spread (ticks).
