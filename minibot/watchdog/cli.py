@@ -20,6 +20,7 @@ from minibot.exitcodes import ExitCode
 from minibot.memtrace import start_from_env
 from minibot.reasons import ConfigInvalid
 from minibot.watchdog.console import ConsoleOut
+from minibot.watchdog.launch import fix_own_mmap_threshold
 from minibot.watchdog.options import MAX_SPEED, RunOptions
 from minibot.watchdog.supervisor import SetupError, Supervisor
 from minibot.watchdog.varpath import default_var
@@ -95,6 +96,7 @@ def run(
 
     Exit codes: 0 clean end; 2 config/usage error; 3 STOP (reason printed); 4 internal error.
     """
+    fix_own_mmap_threshold()  # the allocator setting the roles run with (issue 14, item 4)
     start_from_env("supervisor")  # opt-in memory growth tracing (bench/bench_run.py --tracemalloc)
     options = RunOptions(
         config_path=config,

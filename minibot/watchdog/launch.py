@@ -12,6 +12,7 @@ read here and nowhere else. Tests use it to put a launcher like Windows' in fron
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ ROLE_PYTHON_ENV = "NORE_ROLE_PYTHON"
 # threshold keeps blocks of 512 KB and more in their own mappings, returned to the system when freed.
 # glibc reads it at start; other C libraries and Windows ignore it.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(512 << 10)}
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 
 
 def child_python(environ: Mapping[str, str] | None = None) -> str:
@@ -38,6 +40,22 @@ def child_python(environ: Mapping[str, str] | None = None) -> str:
 def role_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """`environ` with the allocator settings roles run with (`MALLOC_ENV`); a value already set wins."""
     return {**MALLOC_ENV, **environ}
+
+
+def fix_own_mmap_threshold() -> bool:
+    """Give this process the mmap threshold its children start with (`MALLOC_ENV`), through glibc's
+    `mallopt`: glibc reads the variable only when a process starts, and the trader starts the supervisor.
+
+    Returns whether it was set; nothing changes off glibc (Windows, macOS, musl) or when the variable is
+    already set (the user's value stands, as for the children)."""
+    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return False
+    except (ValueError, OSError):
+        return False
+    return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, int(MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"])))
 
 
 def descendants(pid: int | None) -> list[psutil.Process]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import threading
 import time
@@ -23,7 +24,7 @@ from typing import IO, Any
 from minibot.clock import NS_PER_MS, RunClock
 from minibot.reasons import Refusal
 from minibot.runlayout import SIM_STDERR_FILE
-from minibot.watchdog.launch import child_python, kill_tree
+from minibot.watchdog.launch import child_python, kill_tree, role_environ
 from minibot.watchdog.procs import popen_group_kwargs
 
 LISTENING_PREFIX = "listening on "
@@ -81,7 +82,9 @@ class SimulatorProcess:
         # Not the `nore sim` command line: see minibot/sim/serve.py (typer's parsing costs ~12 MB all night).
         self.args = [child_python(), "-m", "minibot.sim.serve", json.dumps(config)]
         self.log_dir = log_dir
-        self.env = env
+        # The allocator setting the roles run with (minibot/watchdog/launch.py MALLOC_ENV): a freed large
+        # buffer must not keep its heap grown for the rest of the night.
+        self.env = role_environ(os.environ if env is None else env)
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
         self._stderr: IO[str] | None = None

@@ -18,6 +18,7 @@ from minibot.watchdog.launch import (
     ROLE_PYTHON_ENV,
     child_python,
     descendants,
+    fix_own_mmap_threshold,
     kill_processes,
     role_environ,
 )
@@ -84,16 +85,35 @@ def _glibc_has_mallinfo2() -> bool:
 
 
 @pytest.mark.skipif(not _glibc_has_mallinfo2(), reason="glibc's allocator statistics (mallinfo2) only")
-def test_a_freed_1mb_block_does_not_move_into_the_heap_of_a_role() -> None:
-    def run(env: dict[str, str]) -> tuple[int, bool]:
-        done = subprocess.run([sys.executable, "-c", _REUSE_1MB], env=env, capture_output=True, text=True, check=True)
-        growth, mmapped = done.stdout.split()
+def test_a_freed_1mb_block_does_not_move_into_the_heap_of_a_role_or_the_supervisor() -> None:
+    def run(env: dict[str, str], script: str = _REUSE_1MB) -> tuple[int, bool]:
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        growth, mmapped = done.stdout.split()[-2:]
         return int(growth), mmapped == "True"
 
     plain = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     assert not run(plain)[1], "glibc's default: the second block comes from the heap"
     growth, mmapped = run(role_environ(plain))
     assert mmapped and growth < 1 << 20, (growth, mmapped)
+    # The supervisor, started by the trader without the variable, sets the same threshold on itself.
+    own = "from minibot.watchdog.launch import fix_own_mmap_threshold\nprint(fix_own_mmap_threshold())\n"
+    growth, mmapped = run(plain, own + _REUSE_1MB)
+    assert mmapped and growth < 1 << 20, (growth, mmapped)
+
+
+def test_the_supervisor_leaves_its_allocator_alone_off_glibc_or_when_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_ctypes(name: object) -> object:
+        raise AssertionError(f"ctypes.CDLL({name!r}) called")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_ctypes)
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert fix_own_mmap_threshold() is False
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    for platform in ("win32", "darwin"):
+        monkeypatch.setattr(sys, "platform", platform)
+        assert fix_own_mmap_threshold() is False
 
 
 def test_the_launcher_runs_python_as_its_child_and_passes_the_exit_code(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ clock it adopts from the simulator reads the same time as the simulator's."""
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minibot.watchdog.launch import descendants
+from minibot.watchdog.launch import MALLOC_ENV, descendants, role_environ
 from minibot.watchdog.simproc import SimulatorProcess
 from tests.proxyenv import dead_proxy_env
 
@@ -57,7 +58,7 @@ def test_the_adopted_clock_reads_the_simulators_run_clock(tmp_path: Path) -> Non
 @pytest.mark.process
 @pytest.mark.timeout(120)
 @pytest.mark.skipif(not hasattr(psutil.Process, "memory_maps"), reason="psutil cannot list mapped files here")
-def test_the_simulator_holds_neither_numpy_nor_pydantic(tmp_path: Path) -> None:
+def test_the_simulator_holds_neither_numpy_nor_pydantic_and_runs_the_roles_allocator(tmp_path: Path) -> None:
     # Its RSS all night (issue 14, item 4): numpy (~15 MB) and pydantic, which parsing a typer command line
     # imports (~12 MB), are not loaded in the simulator `nore run --sim` starts.
     sim = SimulatorProcess(tmp_path / "logs", speed=10.0, symbols=["BTCUSDT"])
@@ -68,5 +69,9 @@ def test_the_simulator_holds_neither_numpy_nor_pydantic(tmp_path: Path) -> None:
         mapped = {Path(m.path).name for m in proc.memory_maps()}
         assert any(name.startswith("_multidict") for name in mapped)  # its extensions are listed (aiohttp's)
         assert not [name for name in mapped if name.startswith(("_pydantic_core", "_multiarray_umath"))]
+        # ... and its allocator runs as the roles' do.
+        assert {k: proc.environ().get(k) for k in MALLOC_ENV} == {
+            k: role_environ(dict(os.environ))[k] for k in MALLOC_ENV
+        }
     finally:
         sim.stop()
