@@ -3,9 +3,9 @@
 trades and aggTrades files (CSV, .gz or .zip, as data.binance.vision publishes them) are read with the
 parser the simulator uses too (`minibot.marketdata.datafiles`: the same validation and the same numbers a
 `--sim --sim-data` night serves), so a backtest and a simulated night of the same file read it identically.
-bookTicker files (`SYMBOL-bookTicker-DATE.csv`: update_id, best bid price/qty, best ask price/qty,
-transaction_time, event_time) are read here. Several files and symbols are merged by exchange time (ties:
-file order, then row order), so the stream is a pure function of the files.
+bookTicker files (`SYMBOL-bookTicker-DATE.csv`) are read by `minibot.backtest.bookticker`. Several files and
+symbols are merged by exchange time (ties: file order, then row order), so the stream is a pure function of
+the files.
 
 A symbol without a bookTicker file gets its book from its trades, as the simulator derives it: a trade where
 the buyer was the maker sold into the bid, so bid = its price and the ask stays if within 5 ticks above,
@@ -26,31 +26,20 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from minibot.backtest.bookticker import BookFile, book_messages, read_book_file
 from minibot.market.models import BookTicker, MarketMessage, Source
 from minibot.marketdata.datafiles import KIND_COLUMNS, DataFile, DataFileError, Row, open_text, parse_row, scan
-from minibot.marketdata.num import parse_e8, pow10_unit
 from minibot.marketdata.symbols import exchange_symbol, make_spec
 from minibot.roles.tick_builder import TradeFields
 
 E8 = 1e8
 _OTHER_SIDE_TICKS = 5
 _SIZE_FACTOR = 4  # best-level size = 4 x the recent average trade size (the simulator's mean, no randomness)
-_MICROS = 10**15
+_MICROS = 10**15  # a trade time this large is in microseconds
 _MAKER = {"True": True, "False": False, "true": True, "false": False}
 ORIGIN: Source = "backfill"  # the ticks' `origin`: recorded, not live
 Item = MarketMessage | TradeFields
 _TICK_KIND = {"aggTrades": "agg_trade", "trades": "trade"}  # file kind -> tick kind
-
-
-@dataclass
-class BookFile:
-    """A bookTicker file: its symbol, rows (ts, bid, bid_qty, ask, ask_qty in 1e-8 units), price grid."""
-
-    path: Path
-    symbol: str
-    rows: list[tuple[int, int, int, int, int]]
-    tick: int
-    step: int
 
 
 @dataclass
@@ -68,42 +57,8 @@ class Recording:
     def describe(self) -> list[dict[str, Any]]:
         """Per file: path, symbol, kind, rows (for run.json)."""
         return [{"path": str(d.path), "symbol": d.symbol, "kind": d.kind, "rows": d.rows} for d in self.trades] + [
-            {"path": str(b.path), "symbol": b.symbol, "kind": "bookTicker", "rows": len(b.rows)} for b in self.books
+            {"path": str(b.path), "symbol": b.symbol, "kind": "bookTicker", "rows": b.rows} for b in self.books
         ]
-
-
-def _ts(text: str) -> int:
-    value = int(text)
-    return value // 1000 if value >= _MICROS else value
-
-
-def read_book_file(path: Path) -> BookFile:
-    """Parse a bookTicker CSV; DataFileError names the file and line of any problem."""
-    symbol = path.name.split("-")[0]
-    rows: list[tuple[int, int, int, int, int]] = []
-    price_gcd = qty_gcd = 0
-    with open_text(path) as text:
-        for lineno, line in enumerate(text, start=1):
-            cols = [c.strip() for c in line.strip().split(",")]
-            if cols == [""] or (lineno == 1 and not cols[0].isdigit()):
-                continue
-            try:
-                if len(cols) < 6:
-                    raise ValueError(f"{len(cols)} columns, a bookTicker row has 7")
-                bid, bq, ask, aq = (parse_e8(c) for c in cols[1:5])
-                ts = _ts(cols[5])
-                if not 0 < bid <= ask:
-                    raise ValueError(f"bid {cols[1]} / ask {cols[3]} is not a sane book")
-            except ValueError as exc:
-                raise DataFileError(f"{path}:{lineno}: {exc}") from exc
-            if rows and ts < rows[-1][0]:
-                raise DataFileError(f"{path}:{lineno}: time goes backwards ({ts} after {rows[-1][0]})")
-            rows.append((ts, bid, bq, ask, aq))
-            price_gcd = math.gcd(math.gcd(price_gcd, bid), ask)
-            qty_gcd = math.gcd(math.gcd(qty_gcd, bq), aq)
-    if not rows:
-        raise DataFileError(f"{path}: no data rows")
-    return BookFile(path, symbol, rows, pow10_unit(price_gcd), pow10_unit(qty_gcd) if qty_gcd else 1)
 
 
 def load(paths: list[Path]) -> Recording:
@@ -130,7 +85,7 @@ def exchange_info(rec: Recording) -> dict[str, Any]:
         books = [b for b in rec.books if b.symbol == sym]
         tick = min([d.tick for d in trades] + [b.tick for b in books])
         step = min([d.step for d in trades] + [b.step for b in books])
-        price = trades[0].first_price if trades else books[0].rows[0][1]
+        price = trades[0].first_price if trades else books[0].first_bid
         symbols.append(exchange_symbol(make_spec(sym, tick=tick, step=step, price=price)))
     return {"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
 
@@ -185,11 +140,6 @@ def _trades(df: DataFile) -> Iterator[tuple[int, TradeFields]]:
         yield t, (symbol, kind, row[0], row[1], row[2], t, row[-1], ORIGIN)
 
 
-def _book_messages(bf: BookFile) -> Iterator[tuple[int, MarketMessage]]:
-    for n, (ts, bid, bq, ask, aq) in enumerate(bf.rows):
-        yield ts, BookTicker(bf.symbol, bid / E8, bq / E8, ask / E8, aq / E8, n, ORIGIN)
-
-
 def _with_derived_books(df: DataFile, tick: float, step: float) -> Iterator[tuple[int, Item]]:
     """`_trades(df)`, each trade preceded by the book it implies when that changed (module docstring); reads
     the rows itself rather than through `_trades`: one generator less per trade on the hot path."""
@@ -224,7 +174,7 @@ def messages(rec: Recording) -> Iterator[tuple[int, Item]]:
             streams.append(_trades(df))
         else:
             streams.append(_with_derived_books(df, df.tick / E8, df.step / E8))
-    streams.extend(_book_messages(b) for b in rec.books)
+    streams.extend(book_messages(b, ORIGIN) for b in rec.books)
     if len(streams) == 1:
         return streams[0]
     # heapq.merge is stable (ties: stream order, then order within a stream), the documented tie rule.
