@@ -38,9 +38,7 @@ from minibot.exitcodes import ExitCode
 from minibot.ids import new_run_id, sequential_ids
 from minibot.journal.atomic import write_critical_json
 from minibot.journal.context import RunContext
-from minibot.journal.layout import INBOX
 from minibot.journal.producer import Producer
-from minibot.journal.segments import FsyncPolicy, SegmentAppender
 from minibot.marketdata.datafiles import DataFileError
 from minibot.metrics.collector import MetricsCollector
 from minibot.model.filters import filters_from_exchange_info
@@ -154,15 +152,16 @@ def run_backtest(data: list[Path], config_path: Path | None, var: Path, echo: Ca
 
 
 class _TickJournal:
-    """market_ticks written straight to its inbox in batches: the backtest is the only writer of its fresh
-    run directory, and the ticks come from `TickBuilder` over parsed (finite, positive) numbers, so only the
-    first batch goes through full contract validation (of the JSON exactly as written); every line is framed
-    and hashed like any other, a batch at a time. The loop appends each tick's JSON to `pending`."""
+    """market_ticks written in batches of lines encoded here (`Producer.publish_framed`): the backtest is the
+    only writer of its fresh run directory, and the ticks come from `TickBuilder` over parsed (finite,
+    positive) numbers, so only the first batch goes through full contract validation (of the JSON exactly as
+    written); every line is framed and hashed like any other, and every batch chained, a batch at a time. The
+    loop appends each tick's JSON to `pending`."""
 
     def __init__(self, ctx: RunContext, batch: int) -> None:
-        paths = ctx.queue_paths(MARKET)
-        self.contract = paths.contract
-        self.appender = SegmentAppender(paths.folder, INBOX, FsyncPolicy.parse("none"), ctx.queues.segment_max_bytes)
+        self.contract = ctx.queue_paths(MARKET).contract
+        # A producer's chain sidecars link every batch and segment (R-C1): `nore verify` checks them.
+        self.producer = ctx.producer(MARKET, "market", fsync="none")
         self.batch = batch
         self.pending: list[bytes] = []
         self.validated = False
@@ -176,13 +175,12 @@ class _TickJournal:
             for raw in pending:
                 validate_event(orjson.loads(raw), self.contract)
             self.validated = True
-        self.appender.append(frame_all(pending))
-        self.count += len(pending)
+        self.count += self.producer.publish_framed(frame_all(pending))
         pending.clear()
 
     def close(self) -> None:
         self.flush()
-        self.appender.close()
+        self.producer.close()
 
 
 def _run(ctx: RunContext, config: dict[str, Any], rec: Recording, info: dict[str, Any]) -> dict[str, Any]:

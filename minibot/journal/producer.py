@@ -95,6 +95,12 @@ class Producer:
             # A line caused by what this process read is never visible before its causes are durable: a
             # reader may fsync it at once (minibot/journal/ordering.py, rule 3).
             self._appender.order.barrier(below=OUTPUT)
+        return self.publish_framed(data, urgent)
+
+    def publish_framed(self, data: bytes, urgent: bool = True) -> int:
+        """Append lines the caller encoded and framed itself (`contracts.codec.frame_all`) as one write, chained
+        like every batch; returns how many were written. For a writer that validates its own lines and whose
+        lines name no cause (`nore backtest`'s market ticks: minibot/backtest/run.py)."""
         lines = data.count(b"\n")
         with held_lock(self._lock_fh, self._lock_name):
             at = self._prepare()

@@ -112,7 +112,10 @@ class MetricsCollector:
         `now_ms`: the run clock now; None (offline, `nore verify`) means the `ts` of the newest event read.
         `roles`: role -> {pid, started_ms, restarts, alive} (a mapping or an object with those attributes).
         """
-        for name, tail in self._queues.items():
+        # Fills before ticks: a backlog (a backtest's or `nore verify`'s whole read) then gives the PnL tracker
+        # every fill before the ticks that pass it, so folding ticks as they come never leaves a fill older
+        # than the checkpoint (which would make it read the journals again).
+        for name, tail in sorted(self._queues.items(), key=lambda item: item[0] != "fills"):
             for event in tail.events():
                 self.last_event_ms = max(self.last_event_ms, int(event["ts"]))
                 self._fold(name, event)

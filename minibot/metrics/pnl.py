@@ -42,6 +42,9 @@ from minibot.model.portfolio import Portfolio
 
 SETTLE_MS = 600_000
 REPLAY_SETTLE_EVERY = 4096  # events between two checkpoints while starting over (bounds what a replay holds)
+# Ticks kept before they are folded even without a figures call: a reader's backlog (`nore backtest`'s final
+# read of 2 million ticks, `nore verify`) is then folded as it goes instead of held; that read took 600 MB.
+KEEP_MAX = 65_536
 SNAPSHOTS = 8  # copies of the live portfolio kept from the last figures calls (metrics writes: 10 s of run clock apart)
 _TICK, _FILL = 0, 1
 _NEVER = -(1 << 62)
@@ -113,6 +116,9 @@ class PnlTracker:
         if not self._stale:
             self._note((ts, _TICK))
             self._keep_tick(ts, symbol, (bid + ask) * 0.5)
+            if len(self._tick_ts) >= KEEP_MAX and self._settle_due():
+                self._live = None  # it lacks what came since the last figures call: rebuilt at the next one
+                self._settle()
 
     def add_fill(self, ts: int, payload: dict[str, Any]) -> None:
         """One `fill` payload with its event `ts`, in journal order."""
@@ -164,11 +170,15 @@ class PnlTracker:
             else:
                 pf.apply_fill(fills[i])
 
+    def _settle_due(self) -> bool:
+        """Whether the checkpoint can move on (by at least half of settle_ms)."""
+        return self._max_tick_ts - self.settle_ms > self._cp_ts + self.settle_ms // 2
+
     def _settle(self) -> None:
         """Fold everything up to (newest tick - settle_ms) into the checkpoint and forget it."""
-        target = self._max_tick_ts - self.settle_ms
-        if target <= self._cp_ts + self.settle_ms // 2:
+        if not self._settle_due():
             return
+        target = self._max_tick_ts - self.settle_ms
         merged = self._ordered()
         cut = 0
         while cut < len(merged) and merged[cut][0] <= target:

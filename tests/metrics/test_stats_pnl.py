@@ -307,3 +307,37 @@ def test_figures_asked_at_any_points_equal_one_pass_with_late_fills(
         if ask:
             live.figures()
     assert live.figures() == one_pass(ticks, fills)
+
+
+@pytest.mark.parametrize("fills_first", [True, False], ids=["fills-then-ticks", "ticks-then-fills"])
+def test_a_long_read_without_figures_is_folded_as_it_goes(monkeypatch: pytest.MonkeyPatch, fills_first: bool) -> None:
+    """A backlog read in one go (`nore backtest`'s final read, `nore verify`) is folded every KEEP_MAX ticks
+    instead of held. Read as the collector reads it (fills first), no fill is older than a checkpoint; read
+    ticks first, every fill is, and the tracker starts over from its history: the same figures either way."""
+    rng = random.Random(11)
+    ticks: list[Tick] = []
+    fills: list[Fill] = []
+    held = 0.0
+    for n in range(5000):
+        mid = 100 + rng.random() * 10
+        ticks.append((n * 1000, "BTCUSDT", mid - 0.01, mid + 0.01))
+        if rng.random() < 0.02:
+            side = "SELL" if held > 0 else "BUY"
+            held = 0.0 if side == "SELL" else 1.0
+            fills.append((n * 1000, fill(side, 1.0, mid, 0.01, n)))
+    expected = one_pass(ticks, fills)
+    monkeypatch.setattr(pnl_module, "KEEP_MAX", 256)
+    live = Fed(100_000.0, settle_ms=60_000)  # 60 ticks
+    if fills_first:
+        for f in fills:
+            live.add_fill(*f)
+    most = 0
+    for tick in ticks:
+        live.add_tick(*tick)
+        most = max(most, len(live.tracker._tick_ts))
+    if not fills_first:
+        for f in fills:
+            live.add_fill(*f)
+    assert most <= 256, f"{most} ticks held at once"
+    assert live.figures() == expected
+    assert live.tracker.start_overs == (0 if fills_first else 1)
