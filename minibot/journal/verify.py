@@ -6,17 +6,22 @@ reported as `file:line (byte offset): REASON_CODE detail` with 1-based line numb
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from minibot.contracts.codec import split_line
 from minibot.contracts.registry import QueueContract, registry
 from minibot.journal.atomic import read_critical_json
 from minibot.journal.chain import ChainFault
 from minibot.journal.chaincheck import SegmentCheck, verify_chain
 from minibot.journal.cursor import Cursor, verify_position
 from minibot.journal.layout import DEADLETTER, INBOX, QueuePaths
+from minibot.journal.lineindex import LineIndex, id_value
 from minibot.journal.reader import decode_event, iter_lines
 from minibot.journal.segments import list_segments, segment_path
 from minibot.reasons import NoreError, ReasonCode
@@ -68,51 +73,72 @@ def _scan(
     folder: Path,
     stem: str,
     contract: QueueContract | None,
-    seen: dict[str, str],
+    lines: LineIndex,
 ) -> Iterator[tuple[int, Any, dict[str, Any]]]:
-    """Yield (line index, raw line, event) for every valid line of a segmented journal; record problems."""
+    """Yield (line index, raw line, event) for every valid line of a segmented journal; record problems, each
+    line in `lines` and, once the journal is read, every id it repeats."""
     index = 0
     in_segment = (-1, 0)  # (segment, 1-based line within it) for messages
     segments = list_segments(folder, stem)
     report.files += len(segments)
     try:
         for raw in iter_lines(folder, stem):
-            name = segment_path(folder, stem, raw.segment)
             in_segment = (raw.segment, in_segment[1] + 1 if in_segment[0] == raw.segment else 1)
             report.lines += 1
             try:
                 _, event = decode_event(raw.data, contract)
             except NoreError as exc:
+                name = segment_path(folder, stem, raw.segment)
                 report.add(name, in_segment[1], raw.start, exc.reason_code.value, exc.detail)
+                lines.add(raw.segment, in_segment[1], raw.start, raw.end, None)
                 index += 1
                 continue
-            where = f"{name.name}:{in_segment[1]}"
-            if event["id"] in seen:
-                report.add(
-                    name,
-                    in_segment[1],
-                    raw.start,
-                    ReasonCode.DUPLICATE_ID.value,
-                    f"id {event['id']} already at {seen[event['id']]}",
-                )
-            seen[event["id"]] = where
+            lines.add(raw.segment, in_segment[1], raw.start, raw.end, event["id"])
             report.counts[event["type"]] = report.counts.get(event["type"], 0) + 1
             yield index, raw, event
             index += 1
     except NoreError as exc:
         report.add(folder / f"{stem}.jsonl", in_segment[1] + 1, 0, exc.reason_code.value, exc.detail)
-    if segments:
+    _report_duplicates(report, lines, lambda segment: segment_path(folder, stem, segment), True)
+    if segments and not _ends_with_newline(segments[-1][1]):
         last = segments[-1][1]
-        with last.open("rb") as fh:
-            data = fh.read()
-        if data and not data.endswith(b"\n"):
-            report.add(
-                last,
-                index + 1,
-                data.rfind(b"\n") + 1,
-                ReasonCode.LINE_TORN.value,
-                "final line has no newline (torn append)",
-            )
+        report.add(
+            last,
+            index + 1,
+            last.read_bytes().rfind(b"\n") + 1,
+            ReasonCode.LINE_TORN.value,
+            "final line has no newline (torn append)",
+        )
+
+
+def _ends_with_newline(path: Path) -> bool:
+    """Whether a file is empty or ends on a line end (reads its last byte only: segments reach 64 MB)."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if not size:
+            return True
+        fh.seek(size - 1)
+        return fh.read(1) == b"\n"
+
+
+def _report_duplicates(report: Report, lines: LineIndex, path_of: Callable[[int], Path], segmented: bool) -> None:
+    """One DUPLICATE_ID per line repeating an id, naming the previous line with it (a journal's lines were
+    all read: `LineIndex.duplicates`). The id itself is read back from the file (rare: a defect)."""
+    for later, earlier in lines.duplicates():
+        path = path_of(lines.segment[later])
+        with path.open("rb") as fh:
+            fh.seek(lines.start[later])
+            raw = fh.read(lines.end[later] - lines.start[later])
+        event_id = orjson.loads(split_line(raw)[1])["id"]
+        before = path_of(lines.segment[earlier])
+        where = f"{before.name}:{lines.line[earlier]}" if segmented else f"line {lines.line[earlier]}"
+        report.add(
+            path,
+            lines.line[later],
+            lines.start[later],
+            ReasonCode.DUPLICATE_ID.value,
+            f"id {event_id} already at {where}",
+        )
 
 
 def verify_file(path: Path, report: Report | None = None) -> Report:
@@ -120,7 +146,7 @@ def verify_file(path: Path, report: Report | None = None) -> Report:
     report = report or Report()
     contract = registry().queues.get(path.parent.name) if path.name.startswith(INBOX) else None
     report.files += 1
-    for _ in _scan_single(report, path, contract, {}):
+    for _ in _scan_single(report, path, contract):
         pass
     index = next((i for i, p in list_segments(path.parent, INBOX) if p.name == path.name), None)
     if contract is not None and index is not None:  # a queue's inbox segment: its hash chain too
@@ -133,36 +159,32 @@ def verify_file(path: Path, report: Report | None = None) -> Report:
 
 
 def _scan_single(
-    report: Report, path: Path, contract: QueueContract | None, seen: dict[str, str]
+    report: Report, path: Path, contract: QueueContract | None
 ) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+    """`_scan` of one file (a segment, or a journal that is not segmented)."""
     data = path.read_bytes()
+    lines = LineIndex()
     start = 0
     index = 0
     while start < len(data):
         nl = data.find(b"\n", start)
         if nl < 0:
             report.add(path, index + 1, start, ReasonCode.LINE_TORN.value, "final line has no newline (torn append)")
-            return
+            break
         line = data[start : nl + 1]
         report.lines += 1
         try:
             _, event = decode_event(line, contract)
         except NoreError as exc:
             report.add(path, index + 1, start, exc.reason_code.value, exc.detail)
+            lines.add(0, index + 1, start, nl + 1, None)
         else:
-            if event["id"] in seen:
-                report.add(
-                    path,
-                    index + 1,
-                    start,
-                    ReasonCode.DUPLICATE_ID.value,
-                    f"id {event['id']} already at line {seen[event['id']]}",
-                )
-            seen[event["id"]] = str(index + 1)
+            lines.add(0, index + 1, start, nl + 1, event["id"])
             report.counts[event["type"]] = report.counts.get(event["type"], 0) + 1
             yield index, line, event
         start = nl + 1
         index += 1
+    _report_duplicates(report, lines, lambda _segment: path, False)
 
 
 def verify_queue(folder: Path, report: Report | None = None) -> Report:
@@ -176,13 +198,13 @@ def verify_queue(folder: Path, report: Report | None = None) -> Report:
             detail = f"the queue's inbox is missing although {', '.join(held)} hold data"
             report.add(folder / f"{INBOX}.jsonl", 0, 0, ReasonCode.CURSOR_DESYNC.value, detail)
     report.add_chain(verify_chain(folder))
-    positions: dict[int, tuple[int, int, str]] = {}
-    for index, raw, event in _scan(report, folder, INBOX, paths.contract, {}):
-        positions[index] = (raw.segment, raw.end, event["id"])
-    total = len(positions)
+    positions = LineIndex()
+    for _ in _scan(report, folder, INBOX, paths.contract, positions):
+        pass
+    total = positions.valid
     dead = folder / f"{DEADLETTER}.jsonl"
     if dead.exists():
-        for index, _line, event in _scan_single(report, dead, None, {}):
+        for index, _line, event in _scan_single(report, dead, None):
             p = event["payload"]
             report.add(
                 dead,
@@ -193,7 +215,7 @@ def verify_queue(folder: Path, report: Report | None = None) -> Report:
             )
     recovery = folder / "recovery.jsonl"
     if recovery.exists():
-        for _ in _scan_single(report, recovery, None, {}):
+        for _ in _scan_single(report, recovery, None):
             pass
     for consumer in paths.contract.consumers:
         _verify_consumer(report, paths, consumer, positions, total)
@@ -212,13 +234,11 @@ def _names_lines(path: Path) -> bool:
     return False
 
 
-def _verify_consumer(
-    report: Report, paths: QueuePaths, consumer: str, positions: dict[int, tuple[int, int, str]], total: int
-) -> None:
+def _verify_consumer(report: Report, paths: QueuePaths, consumer: str, positions: LineIndex, total: int) -> None:
     stem = paths.acks_stem(consumer)
     expected_first = 0
     boundaries = {(0, 0): 0}  # (acks segment, offset) of each ack line -> the queue line it starts at
-    for index, raw, event in _scan(report, paths.folder, stem, None, {}):
+    for index, raw, event in _scan(report, paths.folder, stem, None, LineIndex()):
         p = event["payload"]
         boundaries[(raw.segment, raw.start)] = p.get("first_line")
         name = paths.folder / f"{stem}.jsonl"
@@ -233,15 +253,20 @@ def _verify_consumer(
                 ReasonCode.ACKS_OUT_OF_ORDER.value,
                 f"ack of lines {p['first_line']}..{p['last_line']}, expected to start at {expected_first}",
             )
-        at = positions.get(p["last_line"])
-        if at is None or at != (p["segment"], p["offset"], p["last_id"]):
+        at = positions.position(p["last_line"])
+        if at is None or at != (p["segment"], p["offset"], id_value(p["last_id"])):
+            if at is None:
+                has = "no such line"
+            else:
+                other = "" if at[2] == id_value(p["last_id"]) else " with another id"
+                has = f"the line at segment {at[0]} offset {at[1]}{other}"
             report.add(
                 name,
                 index + 1,
                 0,
                 ReasonCode.CURSOR_DESYNC.value,
                 f"ack names line {p['last_line']} at segment {p['segment']} offset {p['offset']} id "
-                f"{p['last_id']}, the queue has {at}",
+                f"{p['last_id']}, the queue has {has}",
             )
         expected_first = p["last_line"] + 1
     cursor_path = paths.cursor(consumer)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def check_identity(run_dir: Path, queues_dir: Path, run: dict[str, Any], reasons
     line_no: array[int] = array("I")
     for index, path in enumerate(files):
         rules = _journal_rules(run_dir, path)
-        for n, line in enumerate(path.read_bytes().split(b"\n")[:-1], start=1):
+        for n, line in _whole_lines(path):
             try:
                 event = orjson.loads(split_line(line)[1])
                 value = int(str(event["id"]).replace("-", ""), 16)
@@ -104,6 +105,15 @@ def check_identity(run_dir: Path, queues_dir: Path, run: dict[str, Any], reasons
             where.append(index)
             line_no.append(n)
     _duplicates(files, hi, lo, where, line_no, reasons)
+
+
+def _whole_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based number, line without its end) of each line that ends in a newline, read as the file goes (a
+    segment is up to 64 MB); a torn last line is `check_integrity`'s."""
+    with path.open("rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            if line.endswith(b"\n"):
+                yield n, line[:-1]
 
 
 def _duplicates(
