@@ -19,7 +19,7 @@ from minibot.marketdata.datafiles import DataFileError, open_text
 from minibot.marketdata.num import parse_e8, pow10_unit
 
 E8 = 1e8
-_MICROS = 10**15  # a transaction time this large is in microseconds (Binance's files since 2025)
+_MICROS = 10**15  # a transaction time this large is in microseconds, not milliseconds
 _COLUMNS = 7
 Fields = tuple[int, int, int, int, int]  # ts, bid, bid qty, ask, ask qty (prices and quantities in 1e-8 units)
 

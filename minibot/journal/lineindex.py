@@ -2,7 +2,7 @@
 
 `nore verify` checks every line of a night: each id at most once per journal, and each consumer's ack
 against the line it names. Kept as a dict of tuples and id strings that cost ~400 bytes a line (a 2-million
-line backtest: 860 MB, tens of millions of lines on a 200-symbol night); here ~44 bytes, and duplicates are
+line backtest: 860 MB, tens of millions of lines on a 200-symbol night); here 40 bytes, and duplicates are
 found by one sort at the end instead of a lookup per line.
 """
 
