@@ -76,6 +76,7 @@ class MetricsCollector:
             for consumer in paths.contract.consumers:
                 stem = paths.acks_stem(consumer)
                 self._acks[(name, consumer)] = JournalTail(paths.folder, stem, strict=strict, **identity)
+        self._read_order = sorted(self._queues.items(), key=lambda item: item[0] != "fills")  # see update()
         self._acked: dict[tuple[str, str], int] = dict.fromkeys(self._acks, 0)
         self._requests = JournalTail(self.run_dir / REQUESTS_DIR, REQUESTS_STEM, strict=strict, **identity)
         self.silent_ms = silent_after_run_ms(
@@ -115,7 +116,7 @@ class MetricsCollector:
         # Fills before ticks: a backlog (a backtest's or `nore verify`'s whole read) then gives the PnL tracker
         # every fill before the ticks that pass it, so folding ticks as they come never leaves a fill older
         # than the checkpoint (which would make it read the journals again).
-        for name, tail in sorted(self._queues.items(), key=lambda item: item[0] != "fills"):
+        for name, tail in self._read_order:
             for event in tail.events():
                 self.last_event_ms = max(self.last_event_ms, int(event["ts"]))
                 self._fold(name, event)
