@@ -14,10 +14,9 @@ from collections.abc import Callable
 import orjson
 
 from minibot.clock import RunClock
-from minibot.marketdata.intervals import INTERVALS
 from minibot.sim import streams as S
 from minibot.sim import tickers as T
-from minibot.sim.bars import query, ws_kline
+from minibot.sim.bars import ws_kline
 from minibot.sim.conn import Conn
 from minibot.sim.faults import FaultController, StreamView
 from minibot.sim.market import Market
@@ -217,15 +216,14 @@ class Hub:
             )
 
     def _kline(self, key: str, sn: S.StreamName, st: SymbolState, now: int) -> None:
-        base = st.base_for(INTERVALS[sn.interval])
-        bars = query(base, sn.interval, None, None, 1, now)
+        bars = st.klines(sn.interval, None, None, 1)
         if not bars:
             return
         bar = bars[-1]
         prev_open = self._kline_open.get(key)
         symbol = st.spec.symbol
         if prev_open is not None and prev_open < bar[0]:
-            closed = query(base, sn.interval, prev_open, prev_open, 1, now)
+            closed = st.klines(sn.interval, prev_open, prev_open, 1)
             if closed:
                 self._deliver(key, symbol, _kline_builder(symbol, sn.interval, closed[0], True, now))
         self._kline_open[key] = bar[0]

@@ -80,6 +80,8 @@ def build_market(
         feeds.append(feed)
     synthetic = [n for n in names if n not in replay.symbols]
     market = Market(states, feeds, {"replay": replay.describe(), "synthetic": synthetic})
+    for feed in feeds:
+        feed.advance_to(start_ms)  # trades up to the start are final before the first read
     market.now = start_ms
     market.replay_feeds = replay_feeds
     return market

@@ -261,6 +261,10 @@ class ReplayFeed:
 
     def advance_to(self, t: int) -> None:
         """Apply every recorded trade whose shifted time is <= t."""
+        self._apply_through(t)
+        self.state.final_ms = max(self.state.final_ms, t)
+
+    def _apply_through(self, t: int) -> None:
         while True:
             if self._pending is None:
                 self._pending = self._next()

@@ -9,7 +9,7 @@ from typing import Any
 from minibot.marketdata.intervals import INTERVALS, MINUTE
 from minibot.marketdata.num import fmt8
 from minibot.marketdata.symbols import exchange_symbol
-from minibot.sim.bars import query, rest_kline
+from minibot.sim.bars import rest_kline
 from minibot.sim.context import SimContext
 from minibot.sim.errors import BinanceError, invalid_value, mandatory
 from minibot.sim.params import Params, tz_offset
@@ -130,8 +130,7 @@ def klines(ctx: SimContext, p: Params) -> Any:
         raise BinanceError(400, -1120, "Invalid interval.")
     tz = tz_offset(p.q.get("timeZone"))
     limit = p.bounded("limit", 500, 1, 1000)
-    base = st.base_for(INTERVALS[interval])
-    bars = query(base, interval, p.time("startTime"), p.time("endTime"), limit, ctx.market.now, tz)
+    bars = st.klines(interval, p.time("startTime"), p.time("endTime"), limit, tz)
     return [rest_kline(b, interval, tz, p.unit) for b in bars]
 
 

@@ -14,10 +14,10 @@ import zlib
 from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
-from minibot.marketdata.intervals import MINUTE
+from minibot.marketdata.intervals import INTERVALS, MINUTE
 from minibot.marketdata.num import mul_e8
 from minibot.marketdata.symbols import SymbolSpec
-from minibot.sim.bars import BarSeries, BaseSeries, FixedBars
+from minibot.sim.bars import Bar, BarSeries, BaseSeries, FixedBars, query
 from minibot.sim.book import Book
 from minibot.sim.tape import Agg, AggTape
 
@@ -85,6 +85,10 @@ class SymbolState:
         self.book.deep = deep
         # Diff-depth stream name -> the last update id it has sent (kept by the hub).
         self.diff_sent: dict[str, int] = {}
+        # Run time through which the feed has added every trade: a trade stamped at or before it can no
+        # longer arrive. Bars are served up to here, not up to now: a synthetic step generates its trades
+        # only when it ends, stamped inside it, so a bar read as closed at "now" could still gain trades.
+        self.final_ms = 0
 
     # writers -----------------------------------------------------------------------------------------
     def set_book(self, t: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
@@ -219,6 +223,11 @@ class SymbolState:
         if self.fixed is not None and interval_ms >= self.fixed.iv and interval_ms % self.fixed.iv == 0:
             return self.fixed
         return self.s1 if interval_ms < MINUTE else self.m1
+
+    def klines(self, interval: str, start: int | None, end: int | None, limit: int, tz_ms: int = 0) -> list[Bar]:
+        """Bars of `interval` with Binance's startTime/endTime/limit rules, up to `final_ms`: a bar served
+        as closed never changes afterwards (REST and the kline stream agree)."""
+        return query(self.base_for(INTERVALS[interval]), interval, start, end, limit, self.final_ms, tz_ms)
 
     def aggs_from_id(self, from_id: int, limit: int) -> list[Agg]:
         """Aggregate trades with id >= from_id (contiguous ids make this an index)."""

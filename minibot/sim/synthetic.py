@@ -69,6 +69,8 @@ class SyntheticFeed:
         """Generate every step that ends at or before run time `t`."""
         while self.start_ms + (self.k + 1) * self.step_ms <= t:
             self._step()
+        # The next step's trades are stamped after its start: everything up to it is final.
+        self.state.final_ms = self.start_ms + self.k * self.step_ms
 
     def _trade_draws(self) -> tuple[float, float, float, float, float]:
         """Uniforms for one trade: time in step, side, two for a normal size draw, fill count."""

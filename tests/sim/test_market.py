@@ -51,6 +51,26 @@ def test_next_due_is_the_end_of_the_next_synthetic_step() -> None:
     assert m.next_due_ms() == due + 100
 
 
+@pytest.mark.parametrize("replayed", [False, True], ids=["synthetic", "replayed"])
+def test_a_bar_served_as_closed_never_changes_afterwards(replayed: bool) -> None:
+    # A synthetic step stamps its trades inside itself but makes them when it ends; starting 50 ms off the
+    # 100 ms grid, a step straddles every second boundary. Bars are served up to `final_ms` (REST klines and
+    # the kline stream), so a bar the stream announces closed already holds every trade it will ever have.
+    start = START + 950
+    market = build_market([] if replayed else ["ETHUSDT"], [ETH_TRADES] if replayed else [], 7, start)
+    st = market.states["ETHUSDT"]
+    first_closed: dict[int, list[int]] = {}
+    for t in range(start, start + 30_000, 7):
+        market.advance_to(t)
+        assert t - 100 < st.final_ms <= t
+        for bar in st.klines("1s", None, None, 3)[:-1]:
+            first_closed.setdefault(bar[0], bar)
+    assert len(first_closed) >= 29
+    assert sum(bar[8] for bar in first_closed.values()) > 0  # trades happened in them
+    for open_ms, bar in first_closed.items():
+        assert st.klines("1s", open_ms, open_ms, 1) == [bar]
+
+
 def test_synthetic_microstructure_is_plausible() -> None:
     m = build_market(["BTCUSDT", "DOGEUSDT", "ZZZQQQ"], [], seed=1, start_ms=START)
     spreads: dict[str, list[int]] = {s: [] for s in m.states}
