@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minibot.market.models import BookTicker, MarketMessage, Source
-from minibot.marketdata.datafiles import DataFileError, open_text
+from minibot.marketdata.datafiles import DataFileError, open_text, to_ms
 from minibot.marketdata.num import parse_e8, pow10_unit
 
 E8 = 1e8
-_MICROS = 10**15  # a transaction time this large is in microseconds, not milliseconds
 _COLUMNS = 7
 Fields = tuple[int, int, int, int, int]  # ts, bid, bid qty, ask, ask qty (prices and quantities in 1e-8 units)
 
@@ -36,11 +35,6 @@ class BookFile:
     step: int
 
 
-def _ts(text: str) -> int:
-    value = int(text)
-    return value // 1000 if value >= _MICROS else value
-
-
 def _strict(path: Path, lineno: int, line: str) -> Fields | None:
     """One line checked field by field; None for the header or a blank line. DataFileError names the file
     and line of any problem."""
@@ -51,7 +45,7 @@ def _strict(path: Path, lineno: int, line: str) -> Fields | None:
         if len(cols) < 6:
             raise ValueError(f"{len(cols)} columns, a bookTicker row has {_COLUMNS}")
         bid, bq, ask, aq = (parse_e8(c) for c in cols[1:5])
-        ts = _ts(cols[5])
+        ts = to_ms(int(cols[5]))
         if not 0 < bid <= ask:
             raise ValueError(f"bid {cols[1]} / ask {cols[3]} is not a sane book")
     except ValueError as exc:
@@ -99,7 +93,7 @@ def book_messages(bf: BookFile, origin: Source) -> Iterator[tuple[int, MarketMes
             row: tuple[int, float, float, float, float] | None = None
             try:
                 if len(cols) == _COLUMNS:
-                    row = (_ts(cols[5]), float(cols[1]), float(cols[2]), float(cols[3]), float(cols[4]))
+                    row = (to_ms(int(cols[5])), float(cols[1]), float(cols[2]), float(cols[3]), float(cols[4]))
             except ValueError:
                 pass
             if row is None:

@@ -19,11 +19,28 @@ _LOW = (1 << 64) - 1
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
+def uuid_value(event_id: str) -> int | None:
+    """The 128 bits of an id in the envelope's format (a lowercase UUID); None for anything else."""
+    return int(event_id.replace("-", ""), 16) if _UUID.match(event_id) else None
+
+
 def id_value(event_id: str) -> int:
     """An event id as 128 bits: the UUID's own for the envelope's id format, else a 128-bit digest of it."""
-    if _UUID.match(event_id):
-        return int(event_id.replace("-", ""), 16)
+    value = uuid_value(event_id)
+    if value is not None:
+        return value
     return int.from_bytes(hashlib.blake2b(event_id.encode("utf-8", "replace"), digest_size=16).digest(), "big")
+
+
+def repeats(hi: np.ndarray, lo: np.ndarray) -> list[tuple[int, int]]:
+    """(index, index of the previous equal value) for every repeated 128-bit value given as two uint64
+    halves, in index order: one sort instead of a set of Python ints."""
+    if len(hi) < 2:
+        return []
+    rows = np.arange(len(hi))
+    order = np.lexsort((rows, lo, hi))  # by value, then by index
+    same = np.nonzero((hi[order][1:] == hi[order][:-1]) & (lo[order][1:] == lo[order][:-1]))[0]
+    return sorted(zip(order[same + 1].tolist(), order[same].tolist(), strict=True))
 
 
 class LineIndex:
@@ -70,6 +87,4 @@ class LineIndex:
         seg = np.frombuffer(self.segment, dtype=np.uint32)
         hi, lo = np.frombuffer(self.hi, dtype=np.uint64), np.frombuffer(self.lo, dtype=np.uint64)
         rows = np.nonzero(seg != _NONE)[0]
-        order = rows[np.lexsort((rows, lo[rows], hi[rows]))]  # by id, then by line
-        repeat = np.nonzero((hi[order][1:] == hi[order][:-1]) & (lo[order][1:] == lo[order][:-1]))[0]
-        return sorted(zip(order[repeat + 1].tolist(), order[repeat].tolist(), strict=True))
+        return [(int(rows[a]), int(rows[b])) for a, b in repeats(hi[rows], lo[rows])]

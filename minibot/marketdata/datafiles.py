@@ -26,7 +26,8 @@ KIND_COLUMNS = {"aggTrades": 8, "trades": 7, "klines": 12}
 _BY_COLUMNS = {v: k for k, v in KIND_COLUMNS.items()}
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 _INT = re.compile(r"^-?\d+$")
-_MICROS = 10**15
+MICROS = 10**15
+"""A time at least this large is in microseconds (Binance's spot public data since 2025), not milliseconds."""
 # Replayable kline intervals: fixed-length ones (1w/1M bars have calendar boundaries).
 _FILE_INTERVALS = {k: v for k, v in INTERVALS.items() if k not in ("1w", "1M")}
 # Row layouts after parsing:
@@ -104,7 +105,12 @@ def _ts(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise ValueError(f"timestamp must be positive: {text!r}")
-    return value // 1000 if value >= _MICROS else value
+    return to_ms(value)
+
+
+def to_ms(value: int) -> int:
+    """A public-data time in milliseconds, whether the file gave milliseconds or microseconds."""
+    return value // 1000 if value >= MICROS else value
 
 
 def _int(text: str) -> int:

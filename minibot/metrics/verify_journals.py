@@ -20,6 +20,7 @@ import orjson
 
 from minibot.contracts.codec import split_line
 from minibot.contracts.registry import registry
+from minibot.journal.lineindex import repeats, uuid_value
 from minibot.journal.verify import verify_file, verify_path
 from minibot.metrics.verdict import Reasons
 from minibot.reasons import NoreError, ReasonCode
@@ -80,9 +81,11 @@ def check_identity(run_dir: Path, queues_dir: Path, run: dict[str, Any], reasons
         for n, line in _whole_lines(path):
             try:
                 event = orjson.loads(split_line(line)[1])
-                value = int(str(event["id"]).replace("-", ""), 16)
-            except (NoreError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                value = uuid_value(str(event["id"]))
+            except (NoreError, orjson.JSONDecodeError, KeyError, TypeError):
                 continue
+            if value is None:
+                continue  # an id out of the envelope's format is check_integrity's SCHEMA failure
             at = f"{path}:{n}"
             if event.get("run_id") != run_id:
                 reasons.add(
@@ -120,13 +123,8 @@ def _duplicates(
     files: list[Path], hi: array[int], lo: array[int], where: array[int], line_no: array[int], reasons: Reasons
 ) -> None:
     """Ids seen twice in different files (duplicates inside one journal are `check_integrity`'s)."""
-    if len(hi) < 2:
-        return
     h, low = np.frombuffer(hi, dtype=np.uint64), np.frombuffer(lo, dtype=np.uint64)
-    order = np.lexsort((low, h))
-    same = (h[order][1:] == h[order][:-1]) & (low[order][1:] == low[order][:-1])
-    for k in np.nonzero(same)[0]:
-        a, b = int(order[k]), int(order[k + 1])
+    for b, a in repeats(h, low):
         if files[where[a]].parent == files[where[b]].parent and _stem(files[where[a]]) == _stem(files[where[b]]):
             continue
         value = (int(hi[a]) << 64) | int(lo[a])

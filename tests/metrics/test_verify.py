@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from minibot.cli import app
+from minibot.contracts.codec import split_line
 from minibot.ids import cmdline_hash
 from minibot.journal.atomic import read_critical_json, write_critical_json
 from minibot.journal.context import RunContext, scratch_queues
@@ -221,3 +222,17 @@ def test_run_json_naming_folders_outside_the_run_is_unreadable(clean: RunBuilder
         assert result.exit_code == 2 and f"{section}.{key}: {value!r} is not a folder inside" in result.output
         run["config"][section][key] = original
         write_critical_json(clean.run_dir / "run.json", run)
+
+
+def test_an_id_in_two_journals(clean: RunBuilder) -> None:
+    # The same event copied into another queue's journal: each journal alone is free of repeats, the run
+    # is not (one sort over every id of the run).
+    timing = clean.ctx.queue_paths("timing").folder / "inbox.jsonl"
+    copied = timing.read_bytes().splitlines(keepends=True)[1]
+    event_id = json.loads(split_line(copied)[1])["id"]
+    ticks = clean.ctx.queue_paths("market_ticks").folder / "inbox.jsonl"
+    ticks.write_bytes(ticks.read_bytes() + copied)
+    found = codes(clean.run_dir)[ReasonCode.DUPLICATE_ID.value]
+    assert len(found) == 1
+    assert event_id in found[0] and "timing/inbox.jsonl:2" in found[0]
+    assert f"market_ticks/inbox.jsonl:{len(ticks.read_bytes().splitlines())} and " in found[0]
