@@ -80,8 +80,6 @@ def build_market(
         feeds.append(feed)
     synthetic = [n for n in names if n not in replay.symbols]
     market = Market(states, feeds, {"replay": replay.describe(), "synthetic": synthetic})
-    for feed in feeds:
-        feed.advance_to(start_ms)  # trades up to the start are final before the first read
-    market.now = start_ms
+    market.advance_to(start_ms)  # trades up to the start are final before the first read
     market.replay_feeds = replay_feeds
     return market

@@ -261,21 +261,18 @@ class ReplayFeed:
 
     def advance_to(self, t: int) -> None:
         """Apply every recorded trade whose shifted time is <= t."""
-        self._apply_through(t)
-        self.state.final_ms = max(self.state.final_ms, t)
-
-    def _apply_through(self, t: int) -> None:
         while True:
             if self._pending is None:
                 self._pending = self._next()
                 if self._pending is None:
-                    return
+                    break
             agg, fills = self._pending
             when = agg.T + self.shift + self.loops * self.period
             if when > t:
-                return
+                break
             self._pending = None
             self._apply(agg, fills, when)
+        self.state.final_ms = t
 
     def _next(self) -> Proto | None:
         try:
