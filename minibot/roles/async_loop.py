@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -28,6 +29,13 @@ from minibot.reasons import NoreError, ReasonCode
 from minibot.roles.orphan import OrphanGuard
 from minibot.roles.process import Heartbeat, RoleEnv, fail_closed, start_role
 from minibot.roles.wake import ControlWatch, WakeTimer
+
+# How early the event loop's timer is asked to fire before a deadline `tick()` returns; the rest is slept
+# with `time.sleep`. The loop's selector waits in whole milliseconds, rounded up (epoll; IOCP on Windows,
+# with 1 ms timers held), which made a conflated book's release 0.85 ms late at p50 (up to 2 ms); a
+# nanosleep of the remainder lands within ~0.1 ms. It blocks the loop for at most this long, only when
+# nothing arrived meanwhile (issue 14, item 2: a late release counts in the pipeline latency).
+TIMER_SLACK_S = 0.0015
 
 
 class AsyncRole(Protocol):
@@ -142,6 +150,14 @@ async def _sleep(task: asyncio.Task[None], wake: asyncio.Event, timeout_s: float
         waiter.cancel()
 
 
+def finish_sleep(deadline: float, wake: asyncio.Event) -> None:
+    """Sleep the last stretch to `deadline` (a `time.perf_counter()` reading) precisely, when the loop's timer
+    woke the role at most `TIMER_SLACK_S` early and nothing else did (`wake` unset: then the round runs now)."""
+    rest = deadline - time.perf_counter()
+    if 0.0 < rest <= TIMER_SLACK_S and not wake.is_set():
+        time.sleep(rest)
+
+
 async def run_async_loop(
     env: RoleEnv, role: AsyncRole, heartbeat: Heartbeat, timer: WakeTimer, bell: Doorbell | None = None
 ) -> int:
@@ -179,7 +195,12 @@ async def run_async_loop(
                 due = role.tick()
                 role.wake.clear()  # tick() ran synchronously: it published everything that had set it
                 heartbeat.beat(role.state)
-            await _sleep(task, role.wake, timer.before_sleep(due, heartbeat.due_in_s()))
+            if due is None:
+                await _sleep(task, role.wake, timer.before_sleep(None, heartbeat.due_in_s()))
+            else:
+                deadline = time.perf_counter() + due
+                await _sleep(task, role.wake, timer.before_sleep(max(0.0, due - TIMER_SLACK_S), heartbeat.due_in_s()))
+                finish_sleep(deadline, role.wake)
     except (KeyboardInterrupt, asyncio.CancelledError):
         return ExitCode.OK
     except Exception as exc:  # fail closed on anything, then report it
