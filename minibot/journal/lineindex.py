@@ -34,13 +34,21 @@ def id_value(event_id: str) -> int:
 
 def repeats(hi: np.ndarray, lo: np.ndarray) -> list[tuple[int, int]]:
     """(index, index of the previous equal value) for every repeated 128-bit value given as two uint64
-    halves, in index order: one sort instead of a set of Python ints."""
+    halves, in index order: one sort instead of a set of Python ints.
+
+    Memory is what bounds `nore verify` on a long night (tens of millions of lines): besides the two halves,
+    this takes 8 bytes a line for the order and one sorted half at a time (8), not an index column and two
+    sorted copies of each half (issue 14, scale)."""
     if len(hi) < 2:
         return []
-    rows = np.arange(len(hi))
-    order = np.lexsort((rows, lo, hi))  # by value, then by index
-    same = np.nonzero((hi[order][1:] == hi[order][:-1]) & (lo[order][1:] == lo[order][:-1]))[0]
-    return sorted(zip(order[same + 1].tolist(), order[same].tolist(), strict=True))
+    order = np.lexsort((lo, hi))  # by value; a stable sort, so equal values stay in index order
+    ordered = hi[order]
+    same = ordered[1:] == ordered[:-1]
+    ordered = lo[order]
+    same &= ordered[1:] == ordered[:-1]
+    del ordered
+    at = np.nonzero(same)[0]
+    return sorted(zip(order[at + 1].tolist(), order[at].tolist(), strict=True))
 
 
 class LineIndex:
@@ -84,7 +92,8 @@ class LineIndex:
         order."""
         if self.valid < 2:
             return []
-        seg = np.frombuffer(self.segment, dtype=np.uint32)
         hi, lo = np.frombuffer(self.hi, dtype=np.uint64), np.frombuffer(self.lo, dtype=np.uint64)
-        rows = np.nonzero(seg != _NONE)[0]
+        if self.valid == len(self.segment):
+            return repeats(hi, lo)  # every line decoded (the rule): no copies of the columns
+        rows = np.nonzero(np.frombuffer(self.segment, dtype=np.uint32) != _NONE)[0]
         return [(int(rows[a]), int(rows[b])) for a, b in repeats(hi[rows], lo[rows])]

@@ -9,7 +9,16 @@ from hypothesis import strategies as st
 
 from minibot.journal.lineindex import LineIndex, id_value
 
-POOL = [str(uuid.UUID(int=n * 0x9E3779B97F4A7C15, version=4)) for n in range(6)] + ["not-a-uuid", "x" * 36]
+# Random-looking ids, ids equal in their first 64 bits (a backtest's sequential tick ids) or in their last 64,
+# and text that is not a UUID.
+POOL = [
+    *(str(uuid.UUID(int=n * 0x9E3779B97F4A7C15, version=4)) for n in range(6)),
+    "0f1e2d3c-4b5a-4697-8877-000000000001",
+    "0f1e2d3c-4b5a-4697-8877-000000000002",
+    "1f1e2d3c-4b5a-4697-8877-000000000002",
+    "not-a-uuid",
+    "x" * 36,
+]
 
 
 @settings(max_examples=200, deadline=None)
