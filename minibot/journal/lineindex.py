@@ -44,6 +44,7 @@ def repeats(hi: np.ndarray, lo: np.ndarray) -> list[tuple[int, int]]:
     order = np.lexsort((lo, hi))  # by value; a stable sort, so equal values stay in index order
     ordered = hi[order]
     same = ordered[1:] == ordered[:-1]
+    del ordered  # before the other half is gathered: one sorted half alive at a time
     ordered = lo[order]
     same &= ordered[1:] == ordered[:-1]
     del ordered

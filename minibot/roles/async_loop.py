@@ -195,11 +195,10 @@ async def run_async_loop(
                 due = role.tick()
                 role.wake.clear()  # tick() ran synchronously: it published everything that had set it
                 heartbeat.beat(role.state)
-            if due is None:
-                await _sleep(task, role.wake, timer.before_sleep(None, heartbeat.due_in_s()))
-            else:
-                deadline = time.perf_counter() + due
-                await _sleep(task, role.wake, timer.before_sleep(max(0.0, due - TIMER_SLACK_S), heartbeat.due_in_s()))
+            deadline = None if due is None else time.perf_counter() + due
+            early = None if due is None else max(0.0, due - TIMER_SLACK_S)
+            await _sleep(task, role.wake, timer.before_sleep(early, heartbeat.due_in_s()))
+            if deadline is not None:
                 finish_sleep(deadline, role.wake)
     except (KeyboardInterrupt, asyncio.CancelledError):
         return ExitCode.OK
