@@ -126,16 +126,17 @@ def _report_duplicates(report: Report, lines: LineIndex, path_of: Callable[[int]
     all read: `LineIndex.duplicates`). The id itself is read back from the file (rare: a defect)."""
     for later, earlier in lines.duplicates():
         path = path_of(lines.segment[later])
+        start = lines.start_of(later)
         with path.open("rb") as fh:
-            fh.seek(lines.start[later])
-            raw = fh.read(lines.end[later] - lines.start[later])
+            fh.seek(start)
+            raw = fh.read(lines.end[later] - start)
         event_id = orjson.loads(split_line(raw)[1])["id"]
         before = path_of(lines.segment[earlier])
-        where = f"{before.name}:{lines.line[earlier]}" if segmented else f"line {lines.line[earlier]}"
+        where = f"{before.name}:{lines.line_of(earlier)}" if segmented else f"line {lines.line_of(earlier)}"
         report.add(
             path,
-            lines.line[later],
-            lines.start[later],
+            lines.line_of(later),
+            start,
             ReasonCode.DUPLICATE_ID.value,
             f"id {event_id} already at {where}",
         )

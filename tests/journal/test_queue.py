@@ -161,8 +161,17 @@ def test_duplicate_ids_are_dropped_by_the_consumer_and_flagged_by_verify(tmp_pat
     got = [r.event["id"] for r in consumer.poll(100)]
     assert got == published and consumer.duplicates_dropped == 2
     consumer.close()
-    report = verify_path(ctx.queue_paths("market_ticks").folder)
+    folder = ctx.queue_paths("market_ticks").folder
+    report = verify_path(folder)
     assert [p.reason_code for p in report.problems] == ["DUPLICATE_ID", "DUPLICATE_ID"]
+    data = (folder / "inbox.jsonl").read_bytes()
+    starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == ord("\n")]
+    # Lines 6 and 7 repeat lines 4 and 5: each named with its offset and the earlier line, and its id.
+    assert [(p.line, p.offset) for p in report.problems] == [(6, starts[5]), (7, starts[6])]
+    assert [p.detail for p in report.problems] == [
+        f"id {published[3]} already at inbox.jsonl:4",
+        f"id {published[4]} already at inbox.jsonl:5",
+    ]
 
 
 def test_partial_last_line_is_not_consumed_until_complete(tmp_path: Path) -> None:
