@@ -162,29 +162,29 @@ def verify_file(path: Path, report: Report | None = None) -> Report:
 def _scan_single(
     report: Report, path: Path, contract: QueueContract | None
 ) -> Iterator[tuple[int, Any, dict[str, Any]]]:
-    """`_scan` of one file (a segment, or a journal that is not segmented)."""
-    data = path.read_bytes()
+    """`_scan` of one file (a segment, or a journal that is not segmented), read as it goes: an input log of a
+    long night can be hundreds of MB."""
     lines = LineIndex()
     start = 0
-    index = 0
-    while start < len(data):
-        nl = data.find(b"\n", start)
-        if nl < 0:
-            report.add(path, index + 1, start, ReasonCode.LINE_TORN.value, "final line has no newline (torn append)")
-            break
-        line = data[start : nl + 1]
-        report.lines += 1
-        try:
-            _, event = decode_event(line, contract)
-        except NoreError as exc:
-            report.add(path, index + 1, start, exc.reason_code.value, exc.detail)
-            lines.add(0, index + 1, start, nl + 1, None)
-        else:
-            lines.add(0, index + 1, start, nl + 1, event["id"])
-            report.counts[event["type"]] = report.counts.get(event["type"], 0) + 1
-            yield index, line, event
-        start = nl + 1
-        index += 1
+    with path.open("rb") as fh:
+        for index, line in enumerate(fh):
+            if not line.endswith(b"\n"):
+                report.add(
+                    path, index + 1, start, ReasonCode.LINE_TORN.value, "final line has no newline (torn append)"
+                )
+                break
+            end = start + len(line)
+            report.lines += 1
+            try:
+                _, event = decode_event(line, contract)
+            except NoreError as exc:
+                report.add(path, index + 1, start, exc.reason_code.value, exc.detail)
+                lines.add(0, index + 1, start, end, None)
+            else:
+                lines.add(0, index + 1, start, end, event["id"])
+                report.counts[event["type"]] = report.counts.get(event["type"], 0) + 1
+                yield index, line, event
+            start = end
     _report_duplicates(report, lines, lambda _segment: path, False)
 
 
