@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 from minibot.contracts.registry import registry
@@ -126,7 +127,7 @@ def _read_queue(data: RunData, folder: Path, name: str) -> None:
         elif name == "market_ticks":  # the bulk of a run: keep only what the equity curve needs
             p = event["payload"]
             ticks.ts.append(event["ts"])
-            ticks.symbol.append(p["symbol"])
+            ticks.symbol.append(intern(p["symbol"]))  # one string per symbol, not one per tick (~56 bytes)
             ticks.mid.append((p["bid"] + p["ask"]) * 0.5)
         elif name == "order_intents":  # a fill's paper slippage is measured against its decision's mid
             p = event["payload"]
