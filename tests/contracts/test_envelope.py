@@ -1,5 +1,6 @@
 """`ts_iso`: the per-second cache gives exactly the text the datetime formatting gives, every millisecond.
-`_has_non_finite`: its summing shortcut finds exactly the NaN and infinities a plain walk finds."""
+`_has_non_finite`: its summing shortcut finds exactly the NaN and infinities a plain walk finds.
+`encode_event`: refuses exactly the events holding a NaN or an infinity, wherever it is, as NON_FINITE_NUMBER."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,3 +90,32 @@ def test_encode_event_refuses_a_non_finite_payload_number(bad: float) -> None:
     assert caught.value.reason_code is ReasonCode.NON_FINITE_NUMBER
     event["payload"]["bid"] = 61234.4
     assert encode_event(event).endswith(b"\n")
+
+
+_JSON_INTS = st.integers(-(2**63), 2**64 - 1)  # what JSON (orjson) carries
+_EXTRA = st.recursive(
+    st.one_of(st.floats(), _JSON_INTS, st.sampled_from(["null", "a null", ""]), st.booleans(), st.none()),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["n", "null"]), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(_EXTRA)
+def test_encode_event_refuses_exactly_the_events_holding_a_non_finite_number(extra: Any) -> None:
+    """A payload field no schema describes (allowed: `additionalProperties`) passes validation whatever it holds,
+    so only the look at the written JSON can find its NaN (orjson writes it as null, like None)."""
+    event = build_envelope(
+        type_="market_tick",
+        payload=dict(EXAMPLE_PAYLOADS["market_tick"], extra=extra),
+        ts=1_723_161_255_343,
+        id_=random_id(),
+        source="market_role",
+        run_id=EXAMPLE_RUN_ID,
+        cmdline_hash=EXAMPLE_CMDLINE_HASH,
+    )
+    if _plain_walk(extra):
+        with pytest.raises(ContractViolation) as caught:
+            encode_event(event)
+        assert caught.value.reason_code is ReasonCode.NON_FINITE_NUMBER
+    else:
+        assert orjson.loads(encode_event(event)[72:]) == event

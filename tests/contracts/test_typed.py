@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import types
+import uuid
 from typing import Any
 
 import pytest
@@ -229,11 +230,20 @@ def test_patterns_end_at_the_end_of_the_string() -> None:
 
 
 def test_a_pattern_remembers_few_values() -> None:
-    """Unique values (event ids) never hit the cache of matched values: it stays small (issue 14, item 4)."""
-    from minibot.contracts.typed import PATTERN_CACHE, _matcher
+    """Unique values (event ids) never hit the set of matched values: it stays small (issue 14, item 4), while
+    a value that repeats (the source) is looked up instead of searched again."""
+    from minibot.contracts.typed import PATTERN_CACHE
 
-    matches = _matcher(r"^[0-9a-f]{32}$")
-    assert all(matches(f"{n:032x}") for n in range(5 * PATTERN_CACHE))
-    assert not matches("not an id")
-    info = matches.cache_info()  # type: ignore[attr-defined]
-    assert info.currsize == PATTERN_CACHE <= 256
+    check = compile_fast_check("market_tick", REG.envelope_schema, REG.payload_schemas["market_tick"])
+    assert check.__closure__ is not None
+    cells = dict(zip(check.__code__.co_freevars, (cell.cell_contents for cell in check.__closure__), strict=True))
+    patterns = {p.key: p for p in cells["envelope_patterns"]}
+    event = example_event("market_tick")
+    for n in range(5 * PATTERN_CACHE):
+        event["id"] = str(uuid.UUID(int=n, version=4))
+        assert check(event)
+    assert 0 < len(patterns["id"].matched) <= PATTERN_CACHE <= 256
+    assert patterns["source"].matched == {event["source"]}
+    event["id"] = "not an id"
+    assert not check(event)
+    assert "not an id" not in patterns["id"].matched
