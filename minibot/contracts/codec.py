@@ -15,7 +15,8 @@ from minibot.reasons import JournalCorrupt, ReasonCode
 
 PREFIX = b"sha256:"
 _HEX_LEN = 64
-_JSON_START = len(PREFIX) + _HEX_LEN + 1  # "sha256:" + hex + ":"
+_HEX_START = len(PREFIX)
+_JSON_START = _HEX_START + _HEX_LEN + 1  # "sha256:" + hex + ":"
 _HEX_CHARS = frozenset(b"0123456789abcdef")
 _COLON = ord(":")
 
@@ -48,17 +49,21 @@ def encode_line(obj: Any) -> bytes:
 def split_line(line: bytes) -> tuple[str, bytes]:
     """Check a line's framing and hash; return (hex digest, JSON bytes). `line` may end in b"\n".
 
-    Hot path: when the recorded digest equals the computed lowercase hex, the prefix is necessarily well
-    formed; the finer diagnosis (bad prefix vs hash mismatch vs embedded newline) runs only on failure.
+    Hot path (every line every reader reads): hash the JSON where a well-formed line has it and compare; the
+    finer diagnosis (bad prefix vs hash mismatch vs embedded newline) runs only when that fails.
     """
+    payload = line[_JSON_START:-1] if line.endswith(b"\n") else line[_JSON_START:]
+    actual = hashlib.sha256(payload).hexdigest()
+    if (  # the digest slice can only equal 64 characters when the line is long enough to hold it
+        line[_HEX_START : _JSON_START - 1] == actual.encode("ascii")
+        and line.startswith(PREFIX)
+        and line[_JSON_START - 1 : _JSON_START] == b":"
+    ):
+        return actual, payload
     end = len(line) - 1 if line.endswith(b"\n") else len(line)
     if end < _JSON_START or not line.startswith(PREFIX) or line[_JSON_START - 1] != _COLON:
         raise JournalCorrupt("line does not start with 'sha256:<64 hex>:'", ReasonCode.LINE_BAD_PREFIX)
-    payload = line[_JSON_START:end]
-    digest = line[len(PREFIX) : _JSON_START - 1]
-    actual = hashlib.sha256(payload).hexdigest()
-    if actual.encode("ascii") == digest:
-        return actual, payload
+    digest = line[_HEX_START : _JSON_START - 1]
     if not _HEX_CHARS.issuperset(digest):
         raise JournalCorrupt("hash is not 64 lowercase hex characters", ReasonCode.LINE_BAD_PREFIX)
     if b"\n" in payload:

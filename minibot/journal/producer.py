@@ -95,13 +95,16 @@ class Producer:
             # A line caused by what this process read is never visible before its causes are durable: a
             # reader may fsync it at once (minibot/journal/ordering.py, rule 3).
             self._appender.order.barrier(below=OUTPUT)
-        return self.publish_framed(data, urgent)
+        return self._append(data, len(batch), urgent)  # encode_event frames each event as exactly one line
 
     def publish_framed(self, data: bytes, urgent: bool = True) -> int:
         """Append lines the caller encoded and framed itself (`contracts.codec.frame_all`) as one write, chained
         like every batch; returns how many were written. For a writer that validates its own lines and whose
         lines name no cause (`nore backtest`'s market ticks: minibot/backtest/run.py)."""
-        lines = data.count(b"\n")
+        return self._append(data, data.count(b"\n"), urgent)
+
+    def _append(self, data: bytes, lines: int, urgent: bool) -> int:
+        """Append `data`, `lines` whole lines, as one write under the queue's lock, and chain it."""
         with held_lock(self._lock_fh, self._lock_name):
             at = self._prepare()
             if self._appender.needs_rotation(len(data)):

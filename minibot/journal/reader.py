@@ -111,7 +111,10 @@ def decode_event(
     Returns (sha256 hex, event). Raises JournalCorrupt (T2), ContractViolation (T1/T7).
     """
     digest, payload = split_line(line)
-    event = decode_json_strict(payload)
+    try:
+        event = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        event = decode_json_strict(payload)  # parses it again, only to say precisely why it does not
     validate_event(event, contract)
     if run_id is not None and event["run_id"] != run_id:
         raise ContractViolation(
