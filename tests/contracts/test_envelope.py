@@ -74,17 +74,22 @@ def test_finite_values_whose_sum_overflows_are_not_refused() -> None:
     assert _has_non_finite({"a": 1.7e308, "b": [1.0, (2.0, -math.inf)]})
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-def test_encode_event_refuses_a_non_finite_payload_number(bad: float) -> None:
-    event = build_envelope(
+def _tick(**changes: Any) -> dict[str, Any]:
+    """A market tick envelope whose payload is the example's with `changes`."""
+    return build_envelope(
         type_="market_tick",
-        payload=dict(EXAMPLE_PAYLOADS["market_tick"], bid=bad),
+        payload=dict(EXAMPLE_PAYLOADS["market_tick"], **changes),
         ts=1_723_161_255_343,
         id_=random_id(),
         source="market_role",
         run_id=EXAMPLE_RUN_ID,
         cmdline_hash=EXAMPLE_CMDLINE_HASH,
     )
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_encode_event_refuses_a_non_finite_payload_number(bad: float) -> None:
+    event = _tick(bid=bad)
     with pytest.raises(ContractViolation) as caught:
         encode_event(event)
     assert caught.value.reason_code is ReasonCode.NON_FINITE_NUMBER
@@ -104,15 +109,7 @@ _EXTRA = st.recursive(
 def test_encode_event_refuses_exactly_the_events_holding_a_non_finite_number(extra: Any) -> None:
     """A payload field no schema describes (allowed: `additionalProperties`) passes validation whatever it holds,
     so only the look at the written JSON can find its NaN (orjson writes it as null, like None)."""
-    event = build_envelope(
-        type_="market_tick",
-        payload=dict(EXAMPLE_PAYLOADS["market_tick"], extra=extra),
-        ts=1_723_161_255_343,
-        id_=random_id(),
-        source="market_role",
-        run_id=EXAMPLE_RUN_ID,
-        cmdline_hash=EXAMPLE_CMDLINE_HASH,
-    )
+    event = _tick(extra=extra)
     if _plain_walk(extra):
         with pytest.raises(ContractViolation) as caught:
             encode_event(event)
