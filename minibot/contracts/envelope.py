@@ -158,10 +158,15 @@ def encode_event(event: Mapping[str, Any], queue: QueueContract | None = None) -
     try:
         validate_event(event, queue)
     except ContractViolation:
-        if _has_non_finite(event):
-            raise ContractViolation("event contains NaN or infinity", ReasonCode.NON_FINITE_NUMBER) from None
+        _refuse_non_finite(event)
         raise
     data = orjson.dumps(event)
-    if b"null" in data and _has_non_finite(event):
-        raise ContractViolation("event contains NaN or infinity", ReasonCode.NON_FINITE_NUMBER)
+    if b"null" in data:
+        _refuse_non_finite(event)
     return frame(data)
+
+
+def _refuse_non_finite(event: Mapping[str, Any]) -> None:
+    """NON_FINITE_NUMBER when `event` holds a NaN or an infinity anywhere."""
+    if _has_non_finite(event):
+        raise ContractViolation("event contains NaN or infinity", ReasonCode.NON_FINITE_NUMBER)

@@ -111,10 +111,7 @@ def decode_event(
     Returns (sha256 hex, event). Raises JournalCorrupt (T2), ContractViolation (T1/T7).
     """
     digest, payload = split_line(line)
-    try:
-        event = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        event = decode_json_strict(payload)  # parses it again, only to say precisely why it does not
+    event = decode_json_strict(payload)
     validate_event(event, contract)
     if run_id is not None and event["run_id"] != run_id:
         raise ContractViolation(

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minibot.contracts.codec import split_line
 from minibot.contracts.envelope import _has_non_finite, build_envelope, encode_event, ts_iso
 from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_PAYLOADS, EXAMPLE_RUN_ID
 from minibot.ids import random_id
@@ -115,4 +116,4 @@ def test_encode_event_refuses_exactly_the_events_holding_a_non_finite_number(ext
             encode_event(event)
         assert caught.value.reason_code is ReasonCode.NON_FINITE_NUMBER
     else:
-        assert orjson.loads(encode_event(event)[72:]) == event
+        assert orjson.loads(split_line(encode_event(event))[1]) == event
