@@ -40,10 +40,11 @@ FINAL_RESULTS = frozenset(("FILLED", "REJECTED", "EXPIRED"))
 
 
 class _Pending:
-    __slots__ = ("notional", "qty", "side", "symbol")
+    __slots__ = ("decided_ts", "notional", "qty", "side", "symbol")
 
-    def __init__(self, symbol: str, side: str, qty: float, notional: float) -> None:
+    def __init__(self, symbol: str, side: str, qty: float, notional: float, decided_ts: int) -> None:
         self.symbol, self.side, self.qty, self.notional = symbol, side, qty, notional
+        self.decided_ts = decided_ts  # the order_intent's ts: the executor puts it on the book latency_ms later
 
 
 class RiskCore:
@@ -77,6 +78,11 @@ class RiskCore:
     def open_orders(self) -> int:
         """Orders issued whose final order_result has not come back (the executor may still act on them)."""
         return len(self._pending)
+
+    def first_decided_ts(self) -> int | None:
+        """The market time at which the oldest open order was decided (its order_intent's `ts`); None when no
+        order is open. The executor can act on an order only once `execution.latency_ms` has passed since."""
+        return min((p.decided_ts for p in self._pending.values()), default=None)
 
     def step(self, event: Mapping[str, Any]) -> list[Output]:
         """Apply one envelope."""
@@ -258,5 +264,5 @@ class RiskCore:
             intent["price"] = sized.price
         self._freq.record(sym, ts)
         self._issued.add(coid)
-        self._pending[coid] = _Pending(sym, side, sized.qty, sized.notional)
+        self._pending[coid] = _Pending(sym, side, sized.qty, sized.notional, ts)
         return [Output("order_intent", intent)]

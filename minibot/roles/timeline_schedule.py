@@ -155,10 +155,12 @@ class _TimelineSchedule(ABC):
 class RiskSchedule(_TimelineSchedule):
     """risk_role: per mseq M, the executor's fills and results of M, tick M, the signals of M."""
 
-    def __init__(self, runner: RoleRunner, core: RiskCore, closes: BarCloses) -> None:
+    def __init__(self, runner: RoleRunner, core: RiskCore, closes: BarCloses, latency_ms: int) -> None:
         super().__init__(runner, PEERS[Role.RISK.value])
         self.core = core
         self.closes = closes
+        self.latency_ms = latency_ms  # execution.latency_ms: how long after its decision an order can be acted on
+        self.market_ts = runner.stepper.clock.now  # the market time of the last tick passed to the core
         self._closing: set[int] = set()  # buffered ticks that may close a bar: they wait for the strategy
 
     def dormant(self) -> bool:
@@ -182,17 +184,28 @@ class RiskSchedule(_TimelineSchedule):
             m = ticks[0].line
             if m > strategy and m in self._closing:
                 break  # the strategy may still publish a signal of M
+            tick_time = max(self.market_ts, int(ticks[0].event["ts"]))
             if m > execution:
                 if batcher.queue != MARKET:
                     batcher.flush()  # signals, fills and results change the open orders; ticks do not
-                if self.core.open_orders or self.runner.halted:
+                if self.runner.halted or self._executor_may_act(tick_time):
                     break
+            self.market_ts = tick_time
             self._closing.discard(m)
             batcher.add("fills", _take(b["fills"], m))
             batcher.add("order_results", _take(b["order_results"], m))
             batcher.add(MARKET, [ticks.popleft()])
             batcher.add("signals", _in_order(_take(b["signals"], m), m))
         return self._finish(batcher)
+
+    def _executor_may_act(self, tick_time: int) -> bool:
+        """Whether the executor may write a fill or an order_result at a tick of market time `tick_time`: only
+        for an open order that has reached the book (decided at least `latency_ms` before). An order still in
+        flight gives nothing at any tick before its arrival (minibot/execution/core.py: it executes at its
+        symbol's first tick at or after the arrival, and is expired as stale only after it), so risk passes
+        those ticks without the executor's watermark and the two do not take turns per tick while it flies."""
+        first = self.core.first_decided_ts()
+        return first is not None and first + self.latency_ms <= tick_time
 
 
 class ExecutionSchedule(_TimelineSchedule):

@@ -261,3 +261,39 @@ def test_an_intent_goes_in_flight_in_the_round_of_its_tick(tmp_path: Path) -> No
     assert isinstance(role.core, ExecutionCore) and role.core.in_flight == 1
     assert not role.schedule.lazy_now()  # an order is open: every tick rings it again
     role.close()
+
+
+def _mark(ctx: RunContext, role: str, through: int) -> None:
+    """`role`'s market_ticks watermark: its consumer acks the ticks up to line `through`."""
+    consumer = ctx.consumer("market_ticks", role)
+    consumer.poll(max_events=through + 1 - consumer.committed.line)
+    consumer.ack()
+    consumer.close()
+
+
+def test_risk_passes_ticks_before_an_open_orders_arrival_without_the_executor(tmp_path: Path) -> None:
+    """An order risk has just decided reaches the book `execution.latency_ms` (100) later: the executor can
+    write nothing about it at a tick before that, so risk processes those ticks without waiting for the
+    executor's watermark (the two would otherwise take turns per tick while the order flies), and waits for
+    it from the first tick at or after the arrival on (the executor's fill of that tick comes first)."""
+    ctx = make_run_dir(tmp_path)
+    role = build_role(load_env("risk_role", tmp_path))
+    assert isinstance(role, CoreRole)
+    ts = 1_723_161_250_000 + 1000  # all four ticks in one 5 s bar: only the first may close it
+    tick_id = _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 1}], ts)[0]
+    signal = {**EXAMPLE_PAYLOADS["signal"], "cause_id": tick_id, "mseq": 0}
+    _publish(ctx, "signals", "strategy_role", "signal", [signal], ts)
+    for n, later in enumerate((50, 100, 150), start=2):
+        _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": n}], ts + later)
+    _mark(ctx, "strategy_role", 0)
+    _mark(ctx, "execution_role", 0)
+    try:
+        assert role.run_once() == 3  # tick 0 and its signal (an order_intent), tick 1 (50 ms before arrival)
+        assert role.core.open_orders == 1  # type: ignore[attr-defined]
+        assert role.runner.next_line["market_ticks"] == 2
+        assert role.run_once() == 0  # tick 2 is at the arrival: the executor may fill there
+        _mark(ctx, "execution_role", 2)
+        assert role.run_once() == 1  # tick 2; tick 3 waits again, the order is still open
+        assert role.runner.next_line["market_ticks"] == 3
+    finally:
+        role.close()
