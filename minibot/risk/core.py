@@ -79,10 +79,10 @@ class RiskCore:
         """Orders issued whose final order_result has not come back (the executor may still act on them)."""
         return len(self._pending)
 
-    def first_decided_ts(self) -> int | None:
-        """The market time at which the oldest open order was decided (its order_intent's `ts`); None when no
-        order is open. The executor can act on an order only once `execution.latency_ms` has passed since."""
-        return min((p.decided_ts for p in self._pending.values()), default=None)
+    def open_order_decisions(self) -> list[tuple[str, int]]:
+        """(symbol, market time of the decision: the order_intent's `ts`) of every open order. The executor can
+        act on an order only once `execution.latency_ms` has passed since its decision."""
+        return [(p.symbol, p.decided_ts) for p in self._pending.values()]
 
     def step(self, event: Mapping[str, Any]) -> list[Output]:
         """Apply one envelope."""

@@ -89,7 +89,7 @@ def make_schedule(runner: RoleRunner, core: Core, config: Mapping[str, Any], end
     """The schedule of `runner.role` (minibot/roles/schedule.py); `ending`: whether the run asked it to end."""
     closes = BarCloses(StrategyConfig.from_config(config).bar_interval_ms)
     if isinstance(core, RiskCore):
-        return RiskSchedule(runner, core, closes, ExecutionConfig.from_config(config).latency_ms)
+        return RiskSchedule(runner, core, closes, ExecutionConfig.from_config(config))
     if isinstance(core, ExecutionCore):
         return ExecutionSchedule(runner, core)
     return StrategySchedule(runner, closes, runner.ctx.queues.poll_interval_ms / 1000.0, ending)

@@ -9,9 +9,9 @@ only once it knows that nothing at or before M can still arrive (docs/architectu
   taken as they arrive, which the input log records: that is the one timing dependence left, and only with
   use_ai). It holds the ticks that cannot close a bar until one that can arrives (`StrategySchedule`).
 - risk_role processes M when the strategy's watermark is >= M (the signals of M are published) or M cannot
-  close a bar (`BarCloses`: no signal can be made at it), and the executor's is >= M or no order risk has
-  open can have reached the book by M (decided `execution.latency_ms` or more before it): then the executor
-  has nothing to say about M.
+  close a bar (`BarCloses`: no signal can be made at it), and the executor's is >= M or the executor cannot
+  write about any order risk has open at M (`RiskSchedule._executor_may_act`: not before the order reaches
+  the book, then only at its own symbol's ticks until it has waited `max_quote_age_ms` for one).
 - execution_role processes tick M when risk's watermark W is >= M - 1, or when the market time of tick
   W + 1 plus `execution.latency_ms` is beyond that of M: an intent risk has yet to decide (at W + 1 or later)
   cannot arrive by M. So the executor runs ahead of risk by the latency window, and risk follows it.

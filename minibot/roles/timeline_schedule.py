@@ -13,6 +13,7 @@ from collections import deque
 
 from minibot.execution import ExecutionCore
 from minibot.journal.consumer import Consumer, Record
+from minibot.model.config import ExecutionConfig
 from minibot.reasons import ContractViolation, ReasonCode
 from minibot.risk import RiskCore
 from minibot.rolenames import Role
@@ -155,11 +156,12 @@ class _TimelineSchedule(ABC):
 class RiskSchedule(_TimelineSchedule):
     """risk_role: per mseq M, the executor's fills and results of M, tick M, the signals of M."""
 
-    def __init__(self, runner: RoleRunner, core: RiskCore, closes: BarCloses, latency_ms: int) -> None:
+    def __init__(self, runner: RoleRunner, core: RiskCore, closes: BarCloses, execution: ExecutionConfig) -> None:
         super().__init__(runner, PEERS[Role.RISK.value])
         self.core = core
         self.closes = closes
-        self.latency_ms = latency_ms  # execution.latency_ms: how long after its decision an order can be acted on
+        self.latency_ms = execution.latency_ms  # how long after its decision an order reaches the book
+        self.max_age_ms = execution.max_quote_age_ms  # how long after that it may wait for a tick of its symbol
         self.market_ts = runner.stepper.clock.now  # the market time of the last tick passed to the core
         self._closing: set[int] = set()  # buffered ticks that may close a bar: they wait for the strategy
 
@@ -188,7 +190,7 @@ class RiskSchedule(_TimelineSchedule):
             if m > execution:
                 if batcher.queue != MARKET:
                     batcher.flush()  # signals, fills and results change the open orders; ticks do not
-                if self.runner.halted or self._executor_may_act(tick_time):
+                if self.runner.halted or self._executor_may_act(ticks[0].event["payload"]["symbol"], tick_time):
                     break
             self.market_ts = tick_time
             self._closing.discard(m)
@@ -198,14 +200,18 @@ class RiskSchedule(_TimelineSchedule):
             batcher.add("signals", _in_order(_take(b["signals"], m), m))
         return self._finish(batcher)
 
-    def _executor_may_act(self, tick_time: int) -> bool:
-        """Whether the executor may write a fill or an order_result at a tick of market time `tick_time`: only
-        for an open order that has reached the book (decided at least `latency_ms` before). An order still in
-        flight gives nothing at any tick before its arrival (minibot/execution/core.py: it executes at its
-        symbol's first tick at or after the arrival, and is expired as stale only after it), so risk passes
-        those ticks without the executor's watermark and the two do not take turns per tick while it flies."""
-        first = self.core.first_decided_ts()
-        return first is not None and first + self.latency_ms <= tick_time
+    def _executor_may_act(self, symbol: str, tick_time: int) -> bool:
+        """Whether the executor may write a fill or an order_result at a tick of `symbol` at market time
+        `tick_time` (minibot/execution/core.py): about an open order only once it has reached the book
+        (decided at least `latency_ms` before), and then at a tick of the order's own symbol (it executes at
+        the first one, a resting limit is checked at each), or at any tick once the order has waited longer
+        than `max_quote_age_ms` for one (expired as stale). At every other tick risk goes on without the
+        executor's watermark, so the two do not take turns per tick while an order is open."""
+        for order_symbol, decided in self.core.open_order_decisions():
+            arrival = decided + self.latency_ms
+            if arrival <= tick_time and (order_symbol == symbol or tick_time - arrival > self.max_age_ms):
+                return True
+        return False
 
 
 class ExecutionSchedule(_TimelineSchedule):

@@ -271,29 +271,36 @@ def _mark(ctx: RunContext, role: str, through: int) -> None:
     consumer.close()
 
 
-def test_risk_passes_ticks_before_an_open_orders_arrival_without_the_executor(tmp_path: Path) -> None:
-    """An order risk has just decided reaches the book `execution.latency_ms` (100) later: the executor can
-    write nothing about it at a tick before that, so risk processes those ticks without waiting for the
-    executor's watermark (the two would otherwise take turns per tick while the order flies), and waits for
-    it from the first tick at or after the arrival on (the executor's fill of that tick comes first)."""
+def test_risk_waits_for_the_executor_only_where_an_open_order_can_meet_the_tick(tmp_path: Path) -> None:
+    """An order risk has just decided reaches the book `execution.latency_ms` (100) later and executes at its
+    symbol's first tick from then on; the executor writes about it at another symbol's tick only once it has
+    waited `max_quote_age_ms` (1000 here) for one (stale). At every other tick the executor has nothing to say,
+    so risk goes on without its watermark (the two would otherwise take turns per tick while the order is
+    open), and it waits for the executor where it may say something (its fill of that tick comes first)."""
     ctx = make_run_dir(tmp_path)
-    role = build_role(load_env("risk_role", tmp_path))
+    env = load_env("risk_role", tmp_path)
+    env.config["execution"]["max_quote_age_ms"] = 1000
+    role = build_role(env)
     assert isinstance(role, CoreRole)
-    ts = 1_723_161_250_000 + 1000  # all four ticks in one 5 s bar: only the first may close it
+    ts = 1_723_161_250_000 + 1000  # every tick below in one 5 s bar: only each symbol's first may close it
     tick_id = _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": 1}], ts)[0]
-    signal = {**EXAMPLE_PAYLOADS["signal"], "cause_id": tick_id, "mseq": 0}
+    signal = {**EXAMPLE_PAYLOADS["signal"], "cause_id": tick_id, "mseq": 0}  # BTCUSDT
     _publish(ctx, "signals", "strategy_role", "signal", [signal], ts)
-    for n, later in enumerate((50, 100, 150), start=2):
-        _publish(ctx, "market_ticks", "market_role", "market_tick", [{**TICK, "recv_perf_ns": n}], ts + later)
-    _mark(ctx, "strategy_role", 0)
+    eth = {**TICK, "symbol": "ETHUSDT"}
+    later = [(TICK, 50), (eth, 100), (TICK, 100), (eth, 160), (eth, 1101)]  # lines 1..5
+    for n, (tick, after) in enumerate(later, start=2):
+        _publish(ctx, "market_ticks", "market_role", "market_tick", [{**tick, "recv_perf_ns": n}], ts + after)
+    _mark(ctx, "strategy_role", 4)  # ETHUSDT's first tick (line 2) may close a bar
     _mark(ctx, "execution_role", 0)
     try:
-        assert role.run_once() == 3  # tick 0 and its signal (an order_intent), tick 1 (50 ms before arrival)
+        # tick 0 and its signal (an order_intent), tick 1 (before the arrival), tick 2 (ETHUSDT, at it)
+        assert role.run_once() == 4
         assert role.core.open_orders == 1  # type: ignore[attr-defined]
-        assert role.runner.next_line["market_ticks"] == 2
-        assert role.run_once() == 0  # tick 2 is at the arrival: the executor may fill there
-        _mark(ctx, "execution_role", 2)
-        assert role.run_once() == 1  # tick 2; tick 3 waits again, the order is still open
         assert role.runner.next_line["market_ticks"] == 3
+        assert role.run_once() == 0  # tick 3, BTCUSDT at the arrival: the executor may fill there
+        _mark(ctx, "execution_role", 3)
+        assert role.run_once() == 2  # tick 3; tick 4 (ETHUSDT, 60 ms after the arrival)
+        assert role.runner.next_line["market_ticks"] == 5
+        assert role.run_once() == 0  # tick 5 is 1001 ms after the arrival: the order may expire as stale there
     finally:
         role.close()
