@@ -34,9 +34,10 @@ SPEED = 60.0
 REPO = Path(__file__).resolve().parents[2]
 
 
-def make_run_dir(run_dir: Path, speed: float = SPEED) -> RunContext:
-    """Write run.json + exchange_info.json; returns the run's context (clock shared with the roles)."""
-    config = load_config()
+def make_run_dir(run_dir: Path, speed: float = SPEED, config: dict[str, Any] | None = None) -> RunContext:
+    """Write run.json (with `config`, by default the shipped one) + exchange_info.json; returns the run's
+    context (clock shared with the roles)."""
+    config = load_config() if config is None else config
     anchor = time.time()
     start_ms = int(anchor * 1000)
     # Every process runs on this very clock through its perf-counter anchor (as the supervisor writes it); mapping
