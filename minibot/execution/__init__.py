@@ -1,5 +1,5 @@
 """minibot.execution: the paper executor (`ExecutionCore`)."""
 
-from minibot.execution.core import ExecutionCore
+from minibot.execution.core import ExecutionCore, acts_at
 
-__all__ = ["ExecutionCore"]
+__all__ = ["ExecutionCore", "acts_at"]

@@ -42,6 +42,15 @@ ALLOWED_SOURCE = Role.RISK.value
 CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,36}$")
 
 
+def acts_at(order_symbol: str, arrival_ts: int, symbol: str, now: int, max_age_ms: int) -> bool:
+    """Whether the executor writes about an order (arrival time `arrival_ts` = decision ts + `latency_ms`) at a
+    tick of `symbol` that brings market time to `now`: never before the arrival; after it, at a tick of the
+    order's own symbol (it executes at the first one, a resting limit is checked at each), or at any tick once
+    it has waited more than `max_age_ms` for one (REJECTED as stale). risk_role's schedule waits for the
+    executor's watermark only at such ticks (minibot/roles/timeline_schedule.py)."""
+    return arrival_ts <= now and (order_symbol == symbol or now - arrival_ts > max_age_ms)
+
+
 class _Resting:
     __slots__ = ("coid", "filled", "intent", "legs", "limit", "order_id", "placed_ts", "qty", "reserved")
 
@@ -151,16 +160,16 @@ class ExecutionCore:
         keep: list[tuple[int, Mapping[str, Any]]] = []
         for due, event in self._inflight:
             symbol = event["payload"]["symbol"]
-            if symbol == sym and due <= now:
+            if not acts_at(symbol, due, sym, now, self._max_age):
+                keep.append((due, event))
+            elif symbol == sym:
                 out.extend(self._execute(event, tick))
-            elif symbol != sym and now - due > self._max_age:
+            else:
                 intent, ev_id = event["payload"], str(event["id"])
                 order_id = "paper-" + ev_id.replace("-", "")[:24]
                 last = f"its last {symbol} tick" if symbol in self._book else f"no {symbol} tick"
                 detail = f"{now - due} ms past its arrival time, {last} since (max_quote_age_ms {self._max_age})"
                 out.append(self._rejected(intent, order_id, ev_id, RejectCode.STALE_MARKET_DATA, detail))
-            else:
-                keep.append((due, event))
         self._inflight = keep
         return out
 

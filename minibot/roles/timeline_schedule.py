@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import deque
 
-from minibot.execution import ExecutionCore
+from minibot.execution import ExecutionCore, acts_at
 from minibot.journal.consumer import Consumer, Record
 from minibot.model.config import ExecutionConfig
 from minibot.reasons import ContractViolation, ReasonCode
@@ -101,6 +101,11 @@ class _TimelineSchedule(ABC):
         self._announcing = ANNOUNCES.get(runner.role, frozenset())
         self._lazy = LAZY.get(runner.role, frozenset())
         self._batch_max = runner.by_queue[MARKET].batch_max
+        self.market_ts = runner.stepper.clock.now  # market time of the last tick taken (the core's clock)
+
+    def _tick_time(self, tick: Record) -> int:
+        """Market time at `tick` (the largest tick `ts` so far, as the cores keep it)."""
+        return max(self.market_ts, int(tick.event["ts"]))
 
     def _fill_buffers(self) -> tuple[dict[str, int], list[Record]]:
         """The peers' watermarks, read first; then every queue polled. Returns them and the ticks just read."""
@@ -162,7 +167,6 @@ class RiskSchedule(_TimelineSchedule):
         self.closes = closes
         self.latency_ms = execution.latency_ms  # how long after its decision an order reaches the book
         self.max_age_ms = execution.max_quote_age_ms  # how long after that it may wait for a tick of its symbol
-        self.market_ts = runner.stepper.clock.now  # the market time of the last tick passed to the core
         self._closing: set[int] = set()  # buffered ticks that may close a bar: they wait for the strategy
 
     def dormant(self) -> bool:
@@ -186,7 +190,7 @@ class RiskSchedule(_TimelineSchedule):
             m = ticks[0].line
             if m > strategy and m in self._closing:
                 break  # the strategy may still publish a signal of M
-            tick_time = max(self.market_ts, int(ticks[0].event["ts"]))
+            tick_time = self._tick_time(ticks[0])
             if m > execution:
                 if batcher.queue != MARKET:
                     batcher.flush()  # signals, fills and results change the open orders; ticks do not
@@ -201,17 +205,13 @@ class RiskSchedule(_TimelineSchedule):
         return self._finish(batcher)
 
     def _executor_may_act(self, symbol: str, tick_time: int) -> bool:
-        """Whether the executor may write a fill or an order_result at a tick of `symbol` at market time
-        `tick_time` (minibot/execution/core.py): about an open order only once it has reached the book
-        (decided at least `latency_ms` before), and then at a tick of the order's own symbol (it executes at
-        the first one, a resting limit is checked at each), or at any tick once the order has waited longer
-        than `max_quote_age_ms` for one (expired as stale). At every other tick risk goes on without the
-        executor's watermark, so the two do not take turns per tick while an order is open."""
-        for order_symbol, decided in self.core.open_order_decisions():
-            arrival = decided + self.latency_ms
-            if arrival <= tick_time and (order_symbol == symbol or tick_time - arrival > self.max_age_ms):
-                return True
-        return False
+        """Whether the executor may write a fill or an order_result about an order risk has open at a tick of
+        `symbol` at market time `tick_time` (`acts_at`, the executor's own rule). At every other tick risk goes
+        on without the executor's watermark, so the two do not take turns per tick while an order is open."""
+        return any(
+            acts_at(order_symbol, decided + self.latency_ms, symbol, tick_time, self.max_age_ms)
+            for order_symbol, decided in self.core.open_order_decisions()
+        )
 
 
 class ExecutionSchedule(_TimelineSchedule):
@@ -221,7 +221,6 @@ class ExecutionSchedule(_TimelineSchedule):
         super().__init__(runner, PEERS[Role.EXECUTION.value])
         self.core = core
         self.latency_ms = core.latency_ms
-        self.market_ts = runner.stepper.clock.now
         # (line, market time) of the ticks processed but not yet covered by risk's watermark.
         self._times: deque[tuple[int, int]] = deque()
 
@@ -247,7 +246,7 @@ class ExecutionSchedule(_TimelineSchedule):
             if not ticks:
                 break
             m = ticks[0].line
-            tick_time = max(self.market_ts, int(ticks[0].event["ts"]))
+            tick_time = self._tick_time(ticks[0])
             if risk < m - 1:
                 # Market time of the first tick risk has not finished (the executor saw it already).
                 undecided = times[0][1] if times and times[0][0] == risk + 1 else None
