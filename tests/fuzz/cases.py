@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
+import shutil
+import tempfile
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -20,6 +24,15 @@ FUZZ = settings(
     database=None,
 )
 CASES: Counter[str] = Counter()  # cases run per target; conftest prints them at the end of the session
+
+
+def work_dir(prefix: str) -> Path:
+    """A temporary folder for one fuzz module, removed when the test process exits (hypothesis runs many
+    examples per test, so a function-scoped `tmp_path` would be shared by them anyway)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
 
 # Values a hostile or careless file puts where something else was expected.
 HOSTILE_VALUES = st.one_of(

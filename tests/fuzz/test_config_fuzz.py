@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from hypothesis import given
@@ -15,11 +13,11 @@ from minibot.config.rules import check_run_paths
 from minibot.reasons import ConfigInvalid
 from minibot.watchdog.options import RunOptions, config_as_used
 from minibot.watchdog.procs import run_roles
-from tests.fuzz.cases import CASES, FUZZ, flip_bytes, mutated
+from tests.fuzz.cases import CASES, FUZZ, flip_bytes, mutated, work_dir
 
 SHIPPED_TEXT = default_config_path().read_text(encoding="utf-8")
 SHIPPED = json.loads(SHIPPED_TEXT)
-WORK = Path(tempfile.mkdtemp(prefix="nore-fuzz-config-"))
+WORK = work_dir("nore-fuzz-config-")
 
 
 def _load(data: bytes) -> dict[str, Any] | None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from hypothesis import given
@@ -20,14 +18,14 @@ from minibot.contracts.examples import EXAMPLE_CMDLINE_HASH, EXAMPLE_RUN_ID, exa
 from minibot.contracts.registry import registry
 from minibot.journal.context import RunContext, scratch_queues
 from minibot.reasons import NoreError, ReasonCode
-from tests.fuzz.cases import CASES, FUZZ, flip_bytes, mutated
+from tests.fuzz.cases import CASES, FUZZ, flip_bytes, mutated, work_dir
 
 QUEUE = "order_intents"
 CONTRACT = registry().queues[QUEUE]
 TYPE = sorted(CONTRACT.types)[0]
 PRODUCER = sorted(CONTRACT.producers)[0]
 BASE = example_event(TYPE, source=PRODUCER)
-WORK = Path(tempfile.mkdtemp(prefix="nore-fuzz-envelope-"))
+WORK = work_dir("nore-fuzz-envelope-")
 _runs = itertools.count()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minibot.sim.scenario import ScenarioError, load_scenario
-from tests.fuzz.cases import CASES, FUZZ, flip_bytes, mutated
+from tests.fuzz.cases import CASES, FUZZ, flip_bytes, mutated, work_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 # The documented example scenario (docs/simulator.md), so the fuzz starts from what users copy.
@@ -20,7 +19,7 @@ _EXAMPLE = re.search(r"```json\n(\{\n  \"version\": 1.*?\n\})\n```", (ROOT / "do
 assert _EXAMPLE is not None
 EXAMPLE_TEXT = _EXAMPLE.group(1)
 EXAMPLE = json.loads(EXAMPLE_TEXT)
-WORK = Path(tempfile.mkdtemp(prefix="nore-fuzz-scenario-"))
+WORK = work_dir("nore-fuzz-scenario-")
 
 
 def _load(data: bytes) -> None:

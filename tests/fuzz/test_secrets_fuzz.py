@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from hypothesis import given
 from hypothesis import strategies as st
 
 from minibot.reasons import ConfigInvalid
 from minibot.watchdog.secrets import load_secrets
-from tests.fuzz.cases import CASES, FUZZ
+from tests.fuzz.cases import CASES, FUZZ, work_dir
 
-WORK = Path(tempfile.mkdtemp(prefix="nore-fuzz-secrets-"))
+WORK = work_dir("nore-fuzz-secrets-")
 MARKER = "Zq9-secret-marker-7731"
 LINES = st.one_of(
     st.just(f"BINANCE_API_KEY={MARKER}"),
