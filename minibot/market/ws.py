@@ -194,37 +194,16 @@ class StreamClient:
         self._status("connected", self.url)
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> tuple[str, bool]:
-        """Read frames until the connection ends; returns (why it ended, whether data arrived).
-
-        The wait for a frame has no timeout of its own: creating an asyncio timeout per frame cost ~10 % of
-        market_role's CPU at `--speed 60` (aiohttp skips it when none is asked for). One timer per deadline
-        instead: when it fires during a wait and the stream is really due (stale, or old enough to leave), it
-        cancels the wait, and the loop's checks at its top say why."""
+        """Read frames until the connection ends; returns (why it ended, whether data arrived)."""
         opened = self.clock.now_ms()
         last_frame = opened
         delivered = False
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None  # a coroutine run by asyncio always has one
-        timer: asyncio.TimerHandle | None = None
-        waiting = interrupted = False
 
         def left_ms() -> int:
             now = self.clock.now_ms()
             return min(last_frame + self.stale_stream_ms - now, opened + self.proactive_reconnect_ms - now)
 
-        def due() -> None:
-            nonlocal timer, interrupted
-            timer = None
-            if not waiting:
-                return  # the loop's top checks the deadlines and sets the next timer
-            left = left_ms()
-            if left > 0:  # frames arrived since the timer was set: the deadline moved on
-                timer = loop.call_later(self.clock.real_seconds(left), due)
-            else:
-                interrupted = True
-                task.cancel()
-
+        wait = _FrameWait(left_ms, self.clock.real_seconds)
         try:
             while True:
                 now = self.clock.now_ms()
@@ -236,20 +215,9 @@ class StreamClient:
                 if stale_left <= 0:
                     self._status("stale", f"no frame for {now - last_frame} ms")
                     return "stale", delivered
-                if timer is None:
-                    timer = loop.call_later(self.clock.real_seconds(min(stale_left, proactive_left)), due)
-                waiting = True
-                try:
-                    msg = await ws.receive()
-                except asyncio.CancelledError:
-                    if not interrupted:
-                        raise
-                    interrupted = False
-                    if task.uncancel() > 0:
-                        raise  # cancelled by its caller as well
+                msg = await wait.receive(ws, min(stale_left, proactive_left))
+                if msg is None:
                     continue  # the deadlines above decide what a quiet period means
-                finally:
-                    waiting = False
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                     if not self._closing.is_set():
                         self._status("disconnected", f"closed by peer: code={ws.close_code}")
@@ -270,8 +238,7 @@ class StreamClient:
                     # Only a well-formed frame proves the stream alive: a flood of garbage is as stale as silence.
                     last_frame = self.clock.now_ms()
         finally:
-            if timer is not None:
-                timer.cancel()
+            wait.close()
 
     def _malformed(self, detail: str) -> None:
         self.malformed += 1
@@ -304,3 +271,58 @@ class StreamClient:
         self.last_message_ms = self.clock.now_ms()
         await self.on_message(message)
         return "data"
+
+
+class _FrameWait:
+    """The pump's wait for a frame, cut short once the connection's deadline (stale stream, proactive
+    reconnect) has passed.
+
+    The wait itself has no timeout: creating an asyncio timeout per frame cost ~10 % of market_role's CPU at
+    `--speed 60` (aiohttp skips its own when none is asked for). One timer per deadline instead: when it fires
+    during a wait and the deadline has really passed (frames may have moved it on meanwhile: then it is set
+    again), it cancels the waiting task, and `receive` returns None."""
+
+    def __init__(self, left_ms: Callable[[], int], real_seconds: Callable[[float], float]) -> None:
+        self._left_ms = left_ms  # run-clock ms until the nearer deadline, now
+        self._real_seconds = real_seconds
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None  # a coroutine run by asyncio always has one
+        self._task = task
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting = False
+        self._interrupted = False
+
+    async def receive(self, ws: aiohttp.ClientWebSocketResponse, left_ms: int) -> aiohttp.WSMessage | None:
+        """The next message, or None when the deadline `left_ms` (run-clock ms) from now passed first."""
+        if self._timer is None:
+            self._timer = self._loop.call_later(self._real_seconds(left_ms), self._due)
+        self._waiting = True
+        try:
+            return await ws.receive()
+        except asyncio.CancelledError:
+            if not self._interrupted:
+                raise
+            self._interrupted = False
+            if self._task.uncancel() > 0:
+                raise  # cancelled by its caller as well
+            return None
+        finally:
+            self._waiting = False
+
+    def _due(self) -> None:
+        self._timer = None
+        if not self._waiting:
+            return  # the next `receive` sets the timer again
+        left = self._left_ms()
+        if left > 0:
+            self._timer = self._loop.call_later(self._real_seconds(left), self._due)
+        else:
+            self._interrupted = True
+            self._task.cancel()
+
+    def close(self) -> None:
+        """Cancel the timer (the connection is being left)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
