@@ -205,8 +205,6 @@ def _generate(
         "convert": msgspec.convert,
         "invalid": msgspec.ValidationError,
         "envelope": envelope,
-        "envelope_patterns": envelope_patterns,  # by key, for whoever inspects a check (tests/contracts)
-        "payload_patterns": payload_patterns,
         "CACHE": PATTERN_CACHE,
     }
     levels = [("event", p) for p in envelope_patterns] + [("body", p) for p in payload_patterns]

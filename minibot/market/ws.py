@@ -199,16 +199,15 @@ class StreamClient:
         last_frame = opened
         delivered = False
 
-        def left_ms() -> int:
-            now = self.clock.now_ms()
-            return min(last_frame + self.stale_stream_ms - now, opened + self.proactive_reconnect_ms - now)
+        def left(now: int) -> tuple[int, int]:
+            """Run-clock ms left until the stream counts as stale, and until the connection must be left."""
+            return last_frame + self.stale_stream_ms - now, opened + self.proactive_reconnect_ms - now
 
-        wait = _FrameWait(left_ms, self.clock.real_seconds)
+        wait = _FrameWait(lambda: min(left(self.clock.now_ms())), self.clock.real_seconds)
         try:
             while True:
                 now = self.clock.now_ms()
-                stale_left = last_frame + self.stale_stream_ms - now
-                proactive_left = opened + self.proactive_reconnect_ms - now
+                stale_left, proactive_left = left(now)
                 if proactive_left <= 0:
                     self._status("proactive_reconnect", f"connection age {now - opened} ms")
                     return "proactive_reconnect", delivered
